@@ -1,0 +1,48 @@
+# trialfinder: see README.md. Every target works on a fresh clone.
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+# The CPU torch wheel lies here on this machine; constraints.txt pins it so pip never takes CUDA torch.
+WHEELS := $(wildcard /opt/wheels)
+PIP_FLAGS := -c constraints.txt $(if $(WHEELS),--find-links $(WHEELS),)
+STAMP := $(VENV)/.installed
+
+.PHONY: setup run ingest chat test eval bench widget-demo browser-deps clean
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml constraints.txt
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade "pip>=25"
+	$(BIN)/python -m pip install -q $(PIP_FLAGS) -e '.[test]'
+	@touch $(STAMP)
+
+ingest: setup
+	$(BIN)/trialfinder ingest
+
+run: setup
+	$(BIN)/trialfinder ingest --if-stale
+	$(BIN)/trialfinder chat --host 127.0.0.1 --port 8000
+
+chat: setup
+	$(BIN)/trialfinder chat --host 127.0.0.1 --port 8000
+
+browser-deps:
+	@command -v chromium >/dev/null 2>&1 || test -x /usr/bin/chromium || \
+		{ apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium; }
+
+test: setup browser-deps
+	HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 $(BIN)/python -m pytest -q -p no:cacheprovider
+	HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 $(BIN)/trialfinder eval --report evals/reports
+
+eval: setup
+	HF_HUB_OFFLINE=1 $(BIN)/trialfinder eval --report evals/reports
+
+bench: setup
+	HF_HUB_OFFLINE=1 $(BIN)/python -m benchmarks.run
+
+widget-demo: setup
+	$(BIN)/python -m app.widget.serve --port 8001
+
+clean:
+	rm -rf $(VENV) var evals/reports

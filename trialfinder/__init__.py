@@ -1,0 +1,1 @@
+"""trialfinder: shared configuration for the ingest, vectorstore, eligibility and app packages."""
