@@ -1,0 +1,120 @@
+"""Trial documents from files, folders and archives, streamed one at a time.
+
+Archives (.zip, .tar, .tar.gz, .tar.xz, .tar.bz2) are read member by member without unpacking to disk,
+so a 10 GB AllPublicXML download costs one member's memory at a time. Archives are recognised by their
+magic bytes, not their names. A member's path is shown as `archive.tar.xz!NCT0000xxxx/NCT00000102.xml`.
+"""
+
+from __future__ import annotations
+
+import re
+import tarfile
+import zipfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from ingest.models import IngestError
+
+# A trial record is kilobytes; a member this large is refused rather than read into memory.
+MAX_MEMBER_BYTES = 256 * 1024 * 1024
+_ZIP_MAGIC = (b"PK\x03\x04", b"PK\x05\x06")
+_COMPRESSED_TAR_MAGIC = (b"\x1f\x8b", b"\xfd7zXZ\x00")
+_BZIP2_MAGIC = re.compile(rb"BZh[1-9]1AY&SY")
+
+
+@dataclass(frozen=True, slots=True)
+class SourceDocument:
+    """One document's bytes and where it came from (a file path, or `archive!member`)."""
+
+    path: str
+    data: bytes
+
+
+def iter_documents(paths: list[Path]) -> Iterator[SourceDocument | IngestError]:
+    """Every document under `paths`, in order: files as given, folders recursively sorted, archives streamed.
+
+    Yields an `IngestError` (and goes on with the rest) for a path that does not exist, an unreadable
+    file, a damaged archive, or an archive member too large to be a trial document.
+    """
+    for path in paths:
+        if path.is_dir():
+            yield from _iter_folder(path)
+        elif path.is_file():
+            yield from _iter_file(path)
+        else:
+            yield IngestError(path=str(path), message=f"no such file or folder: {path}; check the path "
+                              "(a file, a folder or a .zip/.tar/.tar.gz/.tar.xz archive of trial documents).")
+
+
+def _iter_folder(folder: Path) -> Iterator[SourceDocument | IngestError]:
+    files = sorted(p for p in folder.rglob("*") if p.is_file() and not _is_hidden(p.relative_to(folder)))
+    if not files:
+        yield IngestError(path=str(folder), message=f"folder {folder} holds no documents; nothing to ingest.")
+    for file in files:
+        yield from _iter_file(file)
+
+
+def _is_hidden(relative: Path) -> bool:
+    # Editor backups, .DS_Store and macOS resource forks ("._x.xml") are never trial documents.
+    return any(part.startswith(".") or part == "__MACOSX" for part in relative.parts)
+
+
+def _iter_file(path: Path) -> Iterator[SourceDocument | IngestError]:
+    try:
+        with path.open("rb") as handle:
+            head = handle.read(262)
+        if head.startswith(_ZIP_MAGIC):
+            yield from _iter_zip(path)
+        elif head.startswith(_COMPRESSED_TAR_MAGIC) or _BZIP2_MAGIC.match(head) or head[257:262] == b"ustar":
+            yield from _iter_tar(path)
+        else:
+            yield SourceDocument(path=str(path), data=path.read_bytes())
+    except OSError as exc:
+        yield IngestError(path=str(path), message=f"cannot read {path}: {exc.strerror or exc}.")
+
+
+def _iter_zip(path: Path) -> Iterator[SourceDocument | IngestError]:
+    try:
+        with zipfile.ZipFile(path) as archive:
+            for info in archive.infolist():
+                name = f"{path}!{info.filename}"
+                if info.is_dir() or _is_hidden(Path(info.filename)):
+                    continue
+                if info.file_size > MAX_MEMBER_BYTES:
+                    yield _too_large(name, info.file_size)
+                    continue
+                try:
+                    with archive.open(info) as member:
+                        data = member.read(MAX_MEMBER_BYTES + 1)
+                except (zipfile.BadZipFile, OSError, EOFError, RuntimeError, NotImplementedError) as exc:
+                    yield IngestError(path=name, message=f"damaged or unsupported zip member: {exc}.")
+                    continue
+                yield _too_large(name, len(data)) if len(data) > MAX_MEMBER_BYTES else SourceDocument(name, data)
+    except zipfile.BadZipFile as exc:
+        yield IngestError(path=str(path), message=f"damaged zip archive ({exc}); download it again.")
+
+
+def _iter_tar(path: Path) -> Iterator[SourceDocument | IngestError]:
+    # "r|*" reads the archive as a stream: members in archive order, each read once, nothing on disk.
+    try:
+        with tarfile.open(path, mode="r|*") as archive:
+            for member in archive:
+                name = f"{path}!{member.name}"
+                if not member.isfile() or _is_hidden(Path(member.name)):
+                    continue
+                if member.size > MAX_MEMBER_BYTES:
+                    yield _too_large(name, member.size)
+                    continue
+                handle = archive.extractfile(member)
+                if handle is not None:
+                    yield SourceDocument(path=name, data=handle.read())
+    except (tarfile.TarError, OSError, EOFError) as exc:
+        yield IngestError(path=str(path), message=f"damaged or truncated archive ({type(exc).__name__}: {exc}); "
+                          "the documents before this point were read. Download the archive again; a single compressed "
+                          "document (.json.gz, .xml.xz) is not an archive: decompress it first.")
+
+
+def _too_large(name: str, size: int) -> IngestError:
+    return IngestError(path=name, message=f"archive member of {size:,} bytes is larger than any trial document "
+                       f"({MAX_MEMBER_BYTES:,} bytes at most); skipped.")
