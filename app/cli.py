@@ -83,7 +83,7 @@ def cmd_ingest(args: argparse.Namespace) -> int:
         return EXIT_OK
     report = ingest_paths(paths, index, progress=not args.no_progress and sys.stderr.isatty())
     payload = {
-        "trials": [t.model_dump() if hasattr(t, "model_dump") else t for t in report.trials],
+        "trials": [_trial_summary(t.model_dump()) for t in report.trials],
         "chunks": report.chunks,
         "errors": [e.model_dump() for e in report.errors],
     }
@@ -91,6 +91,14 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     payload.update({k: v for k, v in extra.items() if k not in payload})
     _emit(args, payload, _human_ingest)
     return EXIT_PARTIAL if report.errors else EXIT_OK
+
+
+def _trial_summary(t: dict) -> dict:
+    """CONTRACT counts sections and criteria; the section names are kept beside the count."""
+    if isinstance(t.get("sections"), list):
+        t["section_names"] = t["sections"]
+        t["sections"] = len(t["sections"])
+    return t
 
 
 def _human_ingest(p: dict) -> str:

@@ -1,0 +1,131 @@
+"""The Chainlit chat: one `Assistant` per process, one `Conversation` per chat session.
+
+Started by `app.chat_server.serve` (`trialfinder chat`), which calls `configure(settings)` before the
+server accepts connections. Every call into the index and the answer chain runs on one worker thread:
+the index and the embedding model are loaded there once and are never used from two threads at a time,
+while the event loop stays free to stream answers to other sessions.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import sys
+import traceback
+from concurrent.futures import ThreadPoolExecutor
+from functools import partial
+from typing import Any, Callable, TypeVar
+
+import chainlit as cl
+from chainlit.input_widget import TextInput
+
+from app.chat_profile import apply_profile_edit, profile_fields
+from app.chat_render import ChatReply, render_reply
+from app.conversation import Conversation
+from trialfinder.settings import Settings
+
+T = TypeVar("T")
+
+STARTERS = (
+    ("Find lupus trials", "Find lupus trials"),
+    ("Am I eligible?", "Am I eligible? I'm 34, SLE, SLEDAI 6, eGFR 95"),
+    ("Compare the scleroderma trials", "Compare the scleroderma trials"),
+    ("Study groups of NCT03171194", "What are the study groups of NCT03171194?"),
+)
+# Streamed a few words at a time: enough to show progress without one socket event per character.
+_STREAM_WORDS = 4
+_STREAM_PAUSE_SECONDS = 0.01
+_WORD = re.compile(r"\S+\s*|\s+")
+
+_worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="trialfinder-assistant")
+_state: dict[str, Any] = {}
+
+
+def configure(settings: Settings) -> None:
+    """Open the index and build the answer chain (once per process, on the worker thread)."""
+    _worker.submit(_open, settings).result()
+
+
+def _open(settings: Settings) -> None:
+    from app.chain import Assistant
+    from vectorstore.index import TrialIndex
+
+    index = TrialIndex.open(settings)
+    # Load the embedding model and the lexical index now rather than during the first user's question.
+    index.search("lupus", k=1)
+    _state.update(settings=settings, index=index, assistant=Assistant(index, settings))
+
+
+async def _on_worker(fn: Callable[..., T], *args, **kwargs) -> T:
+    if "assistant" not in _state:
+        raise RuntimeError("app.chat is not configured: start it with `trialfinder chat` "
+                           "(app.chat_server.serve), which calls app.chat.configure(settings) first")
+    return await asyncio.get_running_loop().run_in_executor(_worker, partial(fn, *args, **kwargs))
+
+
+def _conversation() -> Conversation:
+    conversation = cl.user_session.get("conversation")
+    if conversation is None:
+        conversation = Conversation()
+        cl.user_session.set("conversation", conversation)
+    return conversation
+
+
+async def _send_profile(conversation: Conversation) -> None:
+    """Show the patient facts understood so far in the chat settings panel, editable."""
+    inputs = [TextInput(id=f.id, label=f.label, initial=f.initial, description=f.description,
+                        placeholder=f.placeholder, multiline=f.multiline)
+              for f in profile_fields(conversation)]
+    await cl.ChatSettings(inputs).send()
+
+
+@cl.set_starters
+async def starters(user: Any = None, language: str | None = None) -> list[cl.Starter]:
+    """The first screen's example questions."""
+    return [cl.Starter(label=label, message=message) for label, message in STARTERS]
+
+
+@cl.on_chat_start
+async def start() -> None:
+    """A new session: an empty conversation and an empty patient profile."""
+    await _send_profile(_conversation())
+
+
+@cl.on_settings_update
+async def profile_updated(values: dict[str, Any]) -> None:
+    """The user corrected the patient profile: replace the facts and say what they now are."""
+    conversation = _conversation()
+    today = _state["settings"].today if "settings" in _state else None
+    summary = await _on_worker(apply_profile_edit, conversation, values, today)
+    await _send_profile(conversation)
+    await cl.Message(content=summary, author="patient profile").send()
+
+
+@cl.on_message
+async def on_message(message: cl.Message) -> None:
+    """Answer one turn: ask the chain, stream the text, attach the cited passages, refresh the profile."""
+    conversation = _conversation()
+    reply = cl.Message(content="")
+    try:
+        answer = await _on_worker(_state["assistant"].ask, message.content, conversation=conversation)
+        rendered: ChatReply = await _on_worker(render_reply, answer, _state["index"])
+    except Exception as exc:  # shown to the user instead of a silent spinner; the traceback goes to the log
+        traceback.print_exc(file=sys.stderr)
+        await cl.ErrorMessage(content=f"Sorry, answering that failed ({type(exc).__name__}: {exc}). "
+                                      f"Please rephrase or try again; the server log has the details.").send()
+        return
+    await _stream(reply, rendered.body)
+    if rendered.details:
+        await reply.stream_token("\n\n" + rendered.details)
+    # Chainlit 2.12 opens new "side" elements by itself when the message arrives (the side panel in the
+    # chat, a dialog in the widget); a click on a citation then shows that one passage.
+    reply.elements = [cl.Text(name=p.name, content=p.content, display="side") for p in rendered.passages]
+    await reply.send()
+    await _send_profile(conversation)
+
+
+async def _stream(message: cl.Message, text: str) -> None:
+    words = _WORD.findall(text)
+    for start in range(0, len(words), _STREAM_WORDS):
+        await message.stream_token("".join(words[start:start + _STREAM_WORDS]))
+        await asyncio.sleep(_STREAM_PAUSE_SECONDS)

@@ -1,0 +1,41 @@
+"""Constants and helpers shared by the browser tests and their fixtures."""
+
+from __future__ import annotations
+
+import socket
+from urllib.parse import urlsplit
+
+from playwright.sync_api import expect
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+LOOPBACK_HOSTS = {"127.0.0.1", "localhost", "::1", "[::1]"}
+# Schemes that never touch the network (inline stylesheets, blob workers, error pages).
+LOCAL_SCHEMES = {"data", "blob", "about", "chrome-error"}
+SERVER_START_SECONDS = 120
+ANSWER_SECONDS = 60
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def is_local(url: str) -> bool:
+    """Whether loading `url` stays on this machine."""
+    parts = urlsplit(url)
+    return parts.scheme in LOCAL_SCHEMES or (parts.hostname or "") in LOOPBACK_HOSTS
+
+
+def send(page, text: str, scope: str = "") -> None:
+    """Type `text` and send it once the app is connected (the send button enables only then)."""
+    sent = page.locator(f'{scope} [data-step-type="user_message"]'.strip())
+    before = sent.count()
+    page.locator(f"{scope} #chat-input".strip()).fill(text)
+    submit = page.locator(f"{scope} #chat-submit".strip())
+    expect(submit).to_be_enabled()
+    submit.click()
+    expect(sent).to_have_count(before + 1)

@@ -1,0 +1,46 @@
+"""The embeddable widget: Chainlit's copilot mounted on the demo host page (another origin) answers."""
+
+from __future__ import annotations
+
+import pytest
+from playwright.sync_api import expect
+
+from browser_support import ANSWER_SECONDS, is_local, send
+
+pytestmark = pytest.mark.browser
+
+
+def test_widget_on_the_demo_page_answers_with_citations(chat_server, demo_server, browser_page, artifacts):
+    page = browser_page.page
+    page.goto(demo_server.url + "/")
+    expect(page.get_by_role("heading", name="Rheumatology patient network")).to_be_visible()
+
+    page.locator("#chainlit-copilot-button").click()
+    box = page.locator("#chainlit-copilot #chat-input")
+    expect(box).to_be_visible()
+    expect(page.locator("#chainlit-copilot").get_by_text("Find lupus trials", exact=True)).to_be_visible()
+    send(page, "Which trials study scleroderma?", scope="#chainlit-copilot")
+
+    answer = page.locator('#chainlit-copilot [data-step-type="assistant_message"]').first
+    expect(answer).to_contain_text("Answered by the", timeout=ANSWER_SECONDS * 1000)
+    expect(answer).to_contain_text("NCT")
+    link = answer.locator("a.element-link").first
+    expect(link).to_be_visible()
+    # The cited passages open by themselves in a dialog; close it to see (and photograph) the answer.
+    passages = page.get_by_role("dialog").filter(has_not=page.locator("#chainlit-copilot-chat"))
+    expect(passages).to_have_count(1)
+    page.keyboard.press("Escape")
+    expect(passages).to_have_count(0)
+    expect(answer).to_be_visible()
+    answer.evaluate("element => element.scrollIntoView({block: 'start'})")
+    page.screenshot(path=str(artifacts / "widget.png"))
+
+    name = link.text_content()
+    link.click()
+    expect(passages).to_have_count(1)
+    expect(passages).to_contain_text(name)
+    expect(passages).to_contain_text("Registry page")
+
+    origins = {url.split("/")[2] for url in browser_page.requests if url.startswith("http")}
+    assert {demo_server.url.split("/")[2], chat_server.url.split("/")[2]} <= origins  # a cross-origin embed
+    assert browser_page.blocked == [] and all(is_local(url) for url in browser_page.requests)
