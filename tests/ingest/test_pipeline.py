@@ -1,0 +1,100 @@
+"""ingest_paths: per-document errors, the report, batching, archives and the progress bar."""
+
+from __future__ import annotations
+
+import io
+import json
+import tarfile
+
+from ingest.pipeline import IngestReport, ingest_paths
+from vectorstore.index import TrialIndex
+
+
+def test_a_bad_document_is_reported_and_the_others_still_ingest(make_settings, write_study, tmp_path):
+    docs = tmp_path / "docs"
+    write_study(docs, "NCT91000001", "Good lupus study")
+    (docs / "broken.json").write_text('{"protocolSection": {"identificationModule": ')
+    (docs / "noise.txt").write_bytes(b"\x00\x01\x02 binary noise")
+    write_study(docs, "NCT91000002", "Good myositis study", conditions=("Myositis",))
+    index = TrialIndex.open(make_settings())
+    report = ingest_paths([docs, tmp_path / "missing.json"], index, progress=False)
+
+    assert [t.trial_id for t in report.trials] == ["NCT91000001", "NCT91000002"]
+    assert report.failed == len(report.errors) == 3
+    paths = [e.path for e in report.errors]
+    assert str(docs / "broken.json") in paths and str(docs / "noise.txt") in paths
+    assert str(tmp_path / "missing.json") in paths
+    assert all(e.message for e in report.errors)
+    assert [t.trial_id for t in index.trials()] == ["NCT91000001", "NCT91000002"]
+    index.close()
+
+
+def test_report_matches_the_index_and_the_contract_shape(make_settings, write_study, tmp_path):
+    docs = tmp_path / "docs"
+    write_study(docs, "NCT91000003", "Study three")
+    index = TrialIndex.open(make_settings())
+    report = ingest_paths([docs], index, progress=False)
+    payload = json.loads(report.model_dump_json())
+    assert {"trials", "chunks", "errors"} <= set(payload)
+    summary = payload["trials"][0]
+    assert {"trial_id", "title", "sections", "criteria", "warnings", "outcome"} <= set(summary)
+    chunks = index.chunks("NCT91000003")
+    assert summary["sections"] == list(dict.fromkeys(c.section for c in chunks))
+    assert summary["criteria"] == len(index.trial("NCT91000003").eligibility.criteria()) == 2
+    assert report.chunks == len(chunks)
+    timings = report.timings
+    assert timings.embedded_chunks == index.vector_count()
+    assert 0 < timings.embed_seconds <= timings.total_seconds and 0 < timings.embed_share <= 1
+    index.close()
+
+
+def test_batches_across_trials_give_the_same_index(make_settings, write_study, tmp_path):
+    docs = tmp_path / "docs"
+    for n in range(1, 6):
+        write_study(docs, f"NCT9200000{n}", f"Study {n}", summary=f"Summary of study {n}.")
+    small = TrialIndex.open(make_settings(tmp_path / "small"))
+    large = TrialIndex.open(make_settings(tmp_path / "large"))
+    one_by_one = ingest_paths([docs], small, progress=False, batch_chunks=1)
+    all_at_once = ingest_paths([docs], large, progress=False, batch_chunks=10_000)
+    assert one_by_one.trials == all_at_once.trials
+    for trial in small.trials():
+        assert small.chunks(trial.trial_id) == large.chunks(trial.trial_id)
+    assert small.vector_count() == large.vector_count()
+    small.close()
+    large.close()
+
+
+def test_archives_are_read_without_unpacking(make_settings, write_study, tmp_path):
+    docs = tmp_path / "docs"
+    write_study(docs, "NCT93000001", "Archived study")
+    archive = tmp_path / "bundle.tar.gz"
+    with tarfile.open(archive, "w:gz") as tar:
+        tar.add(docs / "NCT93000001.json", arcname="NCT9300xxxx/NCT93000001.json")
+        junk = b"not a trial"
+        info = tarfile.TarInfo("NCT9300xxxx/readme.txt")
+        info.size = len(junk)
+        tar.addfile(info, io.BytesIO(junk))
+    index = TrialIndex.open(make_settings())
+    report = ingest_paths([archive], index, progress=False)
+    assert [t.trial_id for t in report.trials] == ["NCT93000001"]
+    assert [e.path for e in report.errors] == [f"{archive}!NCT9300xxxx/readme.txt"]
+    assert index.trial("NCT93000001").source_path == f"{archive}!NCT9300xxxx/NCT93000001.json"
+    index.close()
+
+
+def test_progress_bar_stays_off_stderr_when_not_a_tty(make_settings, write_study, tmp_path, capfd):
+    docs = tmp_path / "docs"
+    write_study(docs, "NCT94000001", "Quiet study")
+    index = TrialIndex.open(make_settings())
+    ingest_paths([docs], index, progress=True)
+    captured = capfd.readouterr()
+    assert "ingest" not in captured.err and "doc/s" not in captured.err
+    assert captured.out == ""
+    index.close()
+
+
+def test_seed_report_has_the_swapped_headings_warning_on_kct0004337_only(seed_report: IngestReport):
+    swapped = {t.trial_id for t in seed_report.trials if any("swapped" in w.lower() for w in t.warnings)}
+    assert swapped == {"KCT0004337"}
+    assert seed_report.errors == [] and seed_report.ingested == 5
+    assert all(t.criteria > 0 and "eligibility.exclusion" in t.sections for t in seed_report.trials)

@@ -1,0 +1,295 @@
+"""The SQLite store: source of truth for trial records and chunk texts.
+
+Chroma only holds vectors; every reader goes through this store and ignores vector ids it does not know,
+so a half-written ingest (vectors added, records not committed) is invisible. Each chunk row names the
+vector that embeds it (`vector_id` = chunk id + content hash): an unchanged chunk of a replaced trial keeps
+its vector, and a changed one gets a new vector id instead of overwriting the vector the committed record
+still points to. `version` counts committed changes to the chunk set; the lexical indexes rebuild when it moves.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sqlite3
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+from ingest.models import Chunk, Trial
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS trials (
+    trial_id TEXT PRIMARY KEY,
+    source_hash TEXT,
+    digest TEXT,
+    status TEXT,
+    title TEXT NOT NULL,
+    record TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS chunks (
+    id TEXT PRIMARY KEY,
+    trial_id TEXT NOT NULL REFERENCES trials(trial_id) ON DELETE CASCADE,
+    ord INTEGER NOT NULL,
+    vector_id TEXT,
+    section TEXT NOT NULL,
+    title TEXT NOT NULL,
+    text TEXT NOT NULL,
+    cohort TEXT,
+    kind TEXT,
+    line INTEGER
+);
+CREATE TABLE IF NOT EXISTS documents (hash TEXT PRIMARY KEY, path TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS chunks_trial ON chunks(trial_id, ord);
+CREATE INDEX IF NOT EXISTS chunks_vector ON chunks(vector_id);
+"""
+
+
+# Sections whose chunks after the first are searched by BM25 only: their text (addresses, names, citations)
+# carries little meaning an embedding helps with, and on ClinicalTrials.gov records they are a third of all
+# text (30 archive records: 197 of 1,170 chunks, 75k of 220k characters), so embedding all of it would cost
+# a third of the ingest time. The first chunk keeps a vector so "where does it take place" still finds it.
+LEXICAL_ONLY_SECTIONS = frozenset({"locations", "investigators", "references"})
+
+
+@dataclass(frozen=True)
+class StoredChunk:
+    """A chunk with the vector that embeds it (None for lexical-only sections) and the text embedded."""
+
+    chunk: Chunk
+    vector_id: str | None
+    embed_text: str
+    metadata: dict[str, str | int]
+
+
+def index_text(trial_id: str, trial_title: str, chunk_title: str, text: str) -> str:
+    """What BM25 indexes for a chunk: a header naming the trial and section, then the text.
+
+    The header lets "the platelet exclusion in the lupus pilot" reach a criterion whose own text names
+    neither lupus nor the pilot; citations still show only the chunk's text.
+    """
+    return f"{trial_id} {trial_title} | {chunk_title}\n{text}"
+
+
+def embed_text(chunk: Chunk) -> str:
+    """What is embedded for a chunk: its section title and text.
+
+    The trial title is left out on purpose: it would double the tokens of a typical criterion (the
+    embedding is the slow step of an ingest) and BM25 already matches it through `index_text`.
+    """
+    return f"{chunk.title}: {chunk.text}"
+
+
+def chunk_metadata(trial: Trial, chunk: Chunk) -> dict[str, str | int]:
+    """Scalar Chroma metadata of a chunk (lists joined with '; ', missing values left out)."""
+    countries = list(dict.fromkeys(loc.country for loc in trial.locations if loc.country))
+    values: dict[str, str | int | None] = {
+        "trial_id": trial.trial_id,
+        "section": chunk.section,
+        "cohort": chunk.cohort,
+        "kind": chunk.kind,
+        "status": trial.status,
+        "phase": trial.phase,
+        "conditions": "; ".join(trial.conditions) or None,
+        "country": "; ".join(countries) or None,
+    }
+    return {key: value for key, value in values.items() if value is not None}
+
+
+def content_digest(trial: Trial, stored: list[StoredChunk]) -> str:
+    """Hash of everything an upsert writes for a trial: its record, chunks and vector ids.
+
+    Equal digests mean an upsert would change nothing, even when the source hash is the same but the
+    parser or chunker now reads the document differently (then the trial is replaced, not skipped).
+    Where the document was read from is left out: the same bytes from another path are unchanged.
+    """
+    payload = [trial.model_dump(mode="json", exclude={"source_path"}), [[s.chunk.model_dump(mode="json"), s.vector_id] for s in stored]]
+    return hashlib.sha256(json.dumps(payload, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
+
+
+def stored_chunks(trial: Trial, chunks: list[Chunk]) -> list[StoredChunk]:
+    """Pair each chunk with its content-addressed vector id, embedded text and metadata."""
+    result = []
+    sections_seen: set[str] = set()
+    for chunk in chunks:
+        text = embed_text(chunk)
+        metadata = chunk_metadata(trial, chunk)
+        vector_id = None
+        first_of_section = chunk.section not in sections_seen
+        sections_seen.add(chunk.section)
+        if chunk.section not in LEXICAL_ONLY_SECTIONS or first_of_section:
+            digest = hashlib.sha1(
+                json.dumps([text, metadata], sort_keys=True, ensure_ascii=False).encode()
+            ).hexdigest()[:16]
+            vector_id = f"{chunk.id}@{digest}"
+        result.append(StoredChunk(chunk, vector_id, text, metadata))
+    return result
+
+
+class RecordStore:
+    """Trial records and chunks in one SQLite file (WAL mode, so readers never block on an ingest)."""
+
+    def __init__(self, path: Path):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.path = path
+        self._lock = threading.RLock()
+        self._db = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA foreign_keys=ON")
+        self._db.executescript(SCHEMA)
+        columns = {row[1] for row in self._db.execute("PRAGMA table_info(trials)")}
+        if "digest" not in columns:  # an index written before digests existed: its trials get replaced once
+            self._db.execute("ALTER TABLE trials ADD COLUMN digest TEXT")
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+    # -- meta ---------------------------------------------------------------------------------------
+    def get_meta(self, key: str) -> str | None:
+        row = self._query("SELECT value FROM meta WHERE key = ?", (key,))
+        return row[0][0] if row else None
+
+    def set_meta(self, key: str, value: str) -> None:
+        with self._lock:
+            self._db.execute("INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)", (key, value))
+
+    @property
+    def version(self) -> int:
+        """Counter of committed changes to the chunk set."""
+        return int(self.get_meta("version") or 0)
+
+    # -- reads --------------------------------------------------------------------------------------
+    def digests(self, trial_ids: list[str]) -> dict[str, str | None]:
+        """`content_digest` of each of `trial_ids` that is stored (None for records older than digests)."""
+        found: dict[str, str | None] = {}
+        for start in range(0, len(trial_ids), 500):
+            part = trial_ids[start : start + 500]
+            marks = ",".join("?" * len(part))
+            rows = self._query(f"SELECT trial_id, digest FROM trials WHERE trial_id IN ({marks})", part)
+            found.update(dict(rows))
+        return found
+
+    def all_hashes(self) -> set[str]:
+        """Hashes of every ingested document and of every stored trial record."""
+        trials = self._query("SELECT source_hash FROM trials WHERE source_hash IS NOT NULL")
+        documents = self._query("SELECT hash FROM documents")
+        return {row[0] for row in (*trials, *documents)}
+
+    def vector_ids(self, trial_ids: list[str]) -> dict[str, set[str]]:
+        """The vector ids currently committed for each of `trial_ids`."""
+        result: dict[str, set[str]] = {tid: set() for tid in trial_ids}
+        for start in range(0, len(trial_ids), 500):
+            part = trial_ids[start : start + 500]
+            marks = ",".join("?" * len(part))
+            for trial_id, vector_id in self._query(
+                f"SELECT trial_id, vector_id FROM chunks WHERE trial_id IN ({marks}) AND vector_id IS NOT NULL", part
+            ):
+                result[trial_id].add(vector_id)
+        return result
+
+    def known_vector_ids(self, vector_ids: list[str]) -> set[str]:
+        known: set[str] = set()
+        for start in range(0, len(vector_ids), 500):
+            part = vector_ids[start : start + 500]
+            marks = ",".join("?" * len(part))
+            known.update(r[0] for r in self._query(f"SELECT vector_id FROM chunks WHERE vector_id IN ({marks})", part))
+        return known
+
+    def trial(self, trial_id: str) -> Trial | None:
+        rows = self._query("SELECT record FROM trials WHERE trial_id = ?", (trial_id,))
+        return Trial.model_validate_json(rows[0][0]) if rows else None
+
+    def trials(self) -> list[Trial]:
+        return [Trial.model_validate_json(r[0]) for r in self._query("SELECT record FROM trials ORDER BY trial_id")]
+
+    def trial_ids(self) -> list[str]:
+        return [r[0] for r in self._query("SELECT trial_id FROM trials ORDER BY trial_id")]
+
+    def statuses(self) -> dict[str, str | None]:
+        return dict(self._query("SELECT trial_id, status FROM trials"))
+
+    def chunk(self, chunk_id: str) -> Chunk | None:
+        rows = self._query(f"SELECT {_CHUNK_COLUMNS} FROM chunks WHERE id = ?", (chunk_id,))
+        return _chunk(rows[0]) if rows else None
+
+    def chunks(self, trial_id: str) -> list[Chunk]:
+        rows = self._query(f"SELECT {_CHUNK_COLUMNS} FROM chunks WHERE trial_id = ? ORDER BY ord", (trial_id,))
+        return [_chunk(row) for row in rows]
+
+    def chunks_by_vector(self, vector_ids: list[str]) -> dict[str, Chunk]:
+        """Committed chunks of the given vector ids; ids not committed are left out."""
+        found: dict[str, Chunk] = {}
+        for start in range(0, len(vector_ids), 500):
+            part = vector_ids[start : start + 500]
+            marks = ",".join("?" * len(part))
+            for row in self._query(
+                f"SELECT vector_id, {_CHUNK_COLUMNS} FROM chunks WHERE vector_id IN ({marks})", part
+            ):
+                found[row[0]] = _chunk(row[1:])
+        return found
+
+    def index_rows(self):
+        """(chunk id, trial id, section, trial title, chunk title, text) of every chunk, in a stable order."""
+        return self._query(
+            "SELECT c.id, c.trial_id, c.section, t.title, c.title, c.text "
+            "FROM chunks c JOIN trials t USING (trial_id) ORDER BY c.trial_id, c.ord"
+        )
+
+    def counts(self) -> tuple[int, int]:
+        trials = self._query("SELECT COUNT(*) FROM trials")[0][0]
+        chunks = self._query("SELECT COUNT(*) FROM chunks")[0][0]
+        return trials, chunks
+
+    # -- writes -------------------------------------------------------------------------------------
+    def mark_documents(self, documents: list[tuple[str, str]]) -> None:
+        """Remember (sha256, path) of documents whose trials are all committed, for staleness checks."""
+        with self._lock:
+            self._db.executemany("INSERT OR REPLACE INTO documents(hash, path) VALUES (?, ?)", documents)
+    def commit(self, items: list[tuple[Trial, list[StoredChunk]]]) -> None:
+        """Replace the records and chunks of these trials in one transaction and bump the version."""
+        if not items:
+            return
+        with self._lock:
+            db = self._db
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                for trial, stored in items:
+                    db.execute("DELETE FROM chunks WHERE trial_id = ?", (trial.trial_id,))
+                    db.execute(
+                        "INSERT OR REPLACE INTO trials(trial_id, source_hash, digest, status, title, record) "
+                        "VALUES (?,?,?,?,?,?)",
+                        (trial.trial_id, trial.source_hash, content_digest(trial, stored), trial.status,
+                         trial.title, trial.model_dump_json()),
+                    )
+                    db.executemany(
+                        "INSERT INTO chunks(id, trial_id, ord, vector_id, section, title, text, cohort, kind, line) "
+                        "VALUES (?,?,?,?,?,?,?,?,?,?)",
+                        [
+                            (s.chunk.id, trial.trial_id, n, s.vector_id, s.chunk.section, s.chunk.title,
+                             s.chunk.text, s.chunk.cohort, s.chunk.kind, s.chunk.line)
+                            for n, s in enumerate(stored)
+                        ],
+                    )
+                db.execute(
+                    "INSERT INTO meta(key, value) VALUES ('version', '1') "
+                    "ON CONFLICT(key) DO UPDATE SET value = CAST(value AS INTEGER) + 1"
+                )
+                db.execute("COMMIT")
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+
+    def _query(self, sql: str, params=()) -> list[tuple]:
+        with self._lock:
+            return self._db.execute(sql, params).fetchall()
+
+
+_CHUNK_COLUMNS = "id, trial_id, section, title, text, cohort, kind, line"
+
+
+def _chunk(row: tuple) -> Chunk:
+    chunk_id, trial_id, section, title, text, cohort, kind, line = row
+    return Chunk(id=chunk_id, trial_id=trial_id, section=section, title=title, text=text,
+                 cohort=cohort, kind=kind, line=line)
