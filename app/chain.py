@@ -1,0 +1,380 @@
+"""The answer chain: understand -> retrieve -> draft -> verify, as LangChain runnables.
+
+`Assistant.ask` is what the CLI, the chat and the evals call. Each step is a plain function over a
+`_Turn` state wrapped in a `RunnableLambda`; the sequence is built once per assistant. The assistant
+keeps no per-question state: the only shared things are the index (read-only here) and caches of the
+trial list, so concurrent calls from the chat are safe. A conversation object, when given, carries the
+patient facts and referred trials between turns.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+from datetime import date
+
+from langchain_core.runnables import RunnableLambda, RunnableSequence
+
+from app import render
+from app import vocabulary as vocab
+from app.conversation import Conversation
+from app.generators import NOT_FOUND, Draft, Generator, Passage, Statement, make_generator
+from app.intent import Intent, TrialProfile, build_profiles, understand
+from app.models import Answer
+from app.search import patient_conditions, rank_trials
+from app.verify import QUALITY_CODES, best_verdicts, claim_trials, find_claim, gate, quality_warnings, with_trial
+from eligibility.evaluate import check_trial, question_for, rank_missing_facts
+from eligibility.facts import PatientFacts, extract_facts
+from eligibility.models import TrialVerdict
+from ingest.models import Chunk, Trial
+from trialfinder.settings import Settings
+from vectorstore.index import TrialIndex
+
+MAX_LISTED = 5
+ADVICE_REFUSAL = (
+    "I can't give medical advice about your own treatment, such as what to take, stop or change. "
+    "Please ask your treating clinician. I can tell you what the trial documents say, for example a "
+    "trial's dose, criteria, sites or status, and check trial criteria against facts you give me."
+)
+UNRELATED_REFUSAL = (
+    "I can only answer questions about the clinical trials in this collection: what they study, their "
+    "doses, criteria, sites and status, and whether a patient might fit them."
+)
+GREETING = (
+    "Hello! I answer questions about the clinical trials in this collection from their documents, with "
+    "citations: what a trial studies, its dose, criteria, sites and status. Tell me about the patient and I "
+    "can check trial criteria too."
+)
+RULES_REFUSAL = (
+    "I can't change the rules I work by or show my instructions. I answer only from the trial documents, "
+    "and eligibility is always decided by the rule checker."
+)
+INJECTION_WARNING = (
+    "The question contained instructions to change how answers are made or checked; they were ignored "
+    "and the rule checker's verdicts are shown as always."
+)
+
+
+@dataclass
+class _Turn:
+    """The state passed along the chain for one question."""
+
+    question: str
+    patient: str | None
+    explicit_trials: list[str]
+    conversation: Conversation | None
+    intent: Intent | None = None
+    facts: PatientFacts | None = None
+    passages: list[Passage] = field(default_factory=list)
+    trials: dict[str, Trial] = field(default_factory=dict)
+    verdicts: list[TrialVerdict] = field(default_factory=list)
+    draft: Draft | None = None
+    warnings: list[str] = field(default_factory=list)
+    answer: Answer | None = None
+
+
+class Assistant:
+    """Answers questions about the indexed trials; see the module docstring."""
+
+    def __init__(self, index: TrialIndex, settings: Settings, generator: Generator | None = None):
+        self.index = index
+        self.settings = settings
+        self.generator = generator or make_generator(settings)
+        self._lock = threading.Lock()
+        self._profiles: list[TrialProfile] | None = None
+        self._known: set[str] | None = None
+        self._chain: RunnableSequence = (
+            RunnableLambda(self._understand, name="understand")
+            | RunnableLambda(self._retrieve, name="retrieve")
+            | RunnableLambda(self._draft, name="draft")
+            | RunnableLambda(self._verify, name="verify")
+        )
+
+    # -- public ---------------------------------------------------------------------------------------
+    def ask(
+        self,
+        question: str,
+        *,
+        patient: str | None = None,
+        trial_ids: list[str] | None = None,
+        conversation: Conversation | None = None,
+    ) -> Answer:
+        """Answer one question; with a `conversation`, facts and referred trials carry over between turns."""
+        turn = _Turn(question=question, patient=patient, explicit_trials=list(trial_ids or []),
+                     conversation=conversation)
+        if conversation is not None:
+            with conversation.lock:
+                return self._run(turn)
+        return self._run(turn)
+
+    def refresh(self) -> None:
+        """Forget the cached trial list (call after ingesting into the same index)."""
+        with self._lock:
+            self._profiles = None
+            self._known = None
+
+    # -- caches ---------------------------------------------------------------------------------------
+    def _catalog(self) -> tuple[set[str], list[TrialProfile]]:
+        with self._lock:
+            if self._profiles is None:
+                trials = self.index.trials()
+                self._profiles = build_profiles(trials)
+                self._known = {t.trial_id for t in trials}
+            return self._known, self._profiles
+
+    def _today(self) -> date | None:
+        return date.fromisoformat(self.settings.today) if self.settings.today else None
+
+    def _no_facts(self) -> PatientFacts:
+        """An empty patient: the checker then reports every criterion it needs facts for as unknown."""
+        return extract_facts("", self._today())
+
+    # -- steps ----------------------------------------------------------------------------------------
+    def _run(self, turn: _Turn) -> Answer:
+        turn = self._chain.invoke(turn)
+        answer = turn.answer
+        if turn.conversation is not None:
+            intent = turn.intent
+            referred = intent.trial_ids
+            if intent.kind == "find_trials" or not referred:
+                listed = [s.trial_id for s in (turn.draft.statements if turn.draft else []) if s.style == "heading"]
+                referred = listed[:1]
+            turn.conversation.update(question=turn.question, intent=intent.kind, trial_ids=list(referred),
+                                     aspects=list(intent.aspects), answer=answer.answer)
+        return answer
+
+    def _understand(self, turn: _Turn) -> _Turn:
+        known, profiles = self._catalog()
+        conv = turn.conversation
+        last = conv.last_turn if conv else None
+        facts = conv.facts if conv else None
+        if turn.patient:
+            new = extract_facts(turn.patient, self._today())
+            facts = conv.add_facts(new, turn.patient) if conv else new
+        turn.intent = understand(
+            turn.question,
+            known_ids=known,
+            profiles=profiles,
+            previous_trials=conv.last_trials if conv else (),
+            previous_kind=last.intent if last else None,
+            previous_aspects=last.aspects if last else (),
+            explicit_trials=turn.explicit_trials,
+            has_patient=facts is not None and _has_facts(facts),
+        )
+        if turn.intent.states_facts or (turn.intent.kind == "eligibility" and turn.intent.personal):
+            said = extract_facts(turn.question, self._today())
+            if _has_facts(said):
+                facts = conv.add_facts(said, turn.question) if conv else (facts.merge(said) if facts else said)
+        turn.facts = facts
+        if turn.intent.injection:
+            turn.warnings.append(INJECTION_WARNING)
+        return turn
+
+    def _retrieve(self, turn: _Turn) -> _Turn:
+        intent = turn.intent
+        k = self.settings.retrieve_k
+        if intent.kind in ("out_of_scope", "unknown_trial"):
+            return turn
+        if intent.kind == "definition":
+            hits = self.index.search(intent.term or turn.question, k=max(k * 3, 24))
+            turn.passages = _numbered([h.chunk for h in hits], {h.chunk.id: h.score for h in hits})
+            return turn
+        if intent.kind == "find_trials" or (intent.kind == "eligibility" and not intent.trial_ids):
+            return self._retrieve_trials(turn)
+        trial_ids = intent.trial_ids
+        hits = self.index.search(turn.question, k=k, trial_ids=trial_ids, sections=intent.sections())
+        scores = {h.chunk.id: h.score for h in hits}
+        ordered: list[Chunk] = [h.chunk for h in hits]
+        sections = set(intent.sections() or [])
+        for tid in trial_ids:
+            trial = self.index.trial(tid)
+            if trial is None:
+                continue
+            turn.trials[tid] = trial
+            chunks = self.index.chunks(tid)
+            ordered += [c for c in chunks if c.section in sections] + chunks
+        turn.passages = _numbered(ordered, scores)
+        if intent.kind == "eligibility":
+            turn.verdicts = [v for tid in trial_ids if tid in turn.trials
+                             for v in check_trial(turn.trials[tid], turn.facts or self._no_facts())]
+        return turn
+
+    def _retrieve_trials(self, turn: _Turn) -> _Turn:
+        """Trials for a find question: hybrid trial ranking, filtered by the countries and statuses asked."""
+        intent = turn.intent
+        facts = turn.facts if turn.facts is not None and _has_facts(turn.facts) else None
+        query = " ".join([turn.question, *(name for c in intent.conditions for name in _group_of(c))])
+        ranked = rank_trials(self.index, query=query, facts=facts, limit=MAX_LISTED * 4,
+                             statuses=intent.statuses or None, asked=intent.conditions,
+                             diagnoses=patient_conditions(facts) if facts is not None else None)
+        picked: list[str] = []
+        for item in ranked:
+            trial = item.trial
+            if intent.countries and not _in_countries(trial, intent.countries):
+                continue
+            if intent.conditions and not _about_conditions(trial, intent.conditions):
+                continue
+            turn.trials[trial.trial_id] = trial
+            picked.append(trial.trial_id)
+            if facts is not None:
+                turn.verdicts += item.verdicts
+            if len(picked) >= MAX_LISTED:
+                break
+        if not picked:
+            return turn
+        # The trials were ranked by the hybrid retriever (one query embedding); the passage shown for each
+        # is its best lexical match, which needs no second embedding of the same question.
+        hits = self.index.search_lexical(turn.question, k=len(picked) * 4, trial_ids=picked) if _topical(turn) else []
+        ordered = [h.chunk for h in hits]
+        by_trial: dict[str, list[Chunk]] = {tid: [] for tid in picked}
+        for chunk in ordered:
+            by_trial[chunk.trial_id].append(chunk)
+        for tid in picked:
+            chunks = self.index.chunks(tid)
+            if not by_trial[tid]:
+                by_trial[tid] = [c for c in chunks if c.section in ("summary", "description", "conditions")][:1]
+            by_trial[tid] += [c for c in chunks if c.section in ("status", "locations")]
+        turn.passages = _numbered([c for tid in picked for c in by_trial[tid]])
+        return turn
+
+    def _draft(self, turn: _Turn) -> _Turn:
+        intent = turn.intent
+        if intent.kind == "out_of_scope":
+            text = {"medical advice": ADVICE_REFUSAL, "greeting": GREETING, "injection": RULES_REFUSAL}.get(
+                intent.reason or "", UNRELATED_REFUSAL)
+            turn.draft = Draft(statements=[Statement(text=text, kind="notice")], backend="rules")
+        elif intent.kind == "unknown_trial":
+            ids = ", ".join(intent.unknown_ids)
+            turn.draft = Draft(statements=[Statement(
+                text=f"I don't have {ids} in the trial documents, so I can't answer about it. {NOT_FOUND}",
+                kind="notice")], backend="rules")
+        else:
+            turn.draft = self.generator.draft(turn.question, intent, turn.passages, turn.trials)
+            if intent.unknown_ids:
+                turn.draft = turn.draft.model_copy(update={"statements": [
+                    Statement(text=f"I don't have {', '.join(intent.unknown_ids)} in the trial documents.",
+                              kind="notice"), *turn.draft.statements]})
+        return turn
+
+    def _verify(self, turn: _Turn) -> _Turn:
+        intent = turn.intent
+        chunks = {p.chunk.id: p.chunk for p in turn.passages}
+        claimed = _claimed_trials(turn.draft, chunks, intent)
+        for tid in claimed:
+            if tid not in {v.trial_id for v in turn.verdicts}:
+                trial = turn.trials.get(tid) or self.index.trial(tid)
+                if trial is not None:
+                    turn.trials[tid] = trial
+                    turn.verdicts += check_trial(trial, turn.facts or self._no_facts())
+        checked = gate(turn.draft, chunks=chunks, verdicts=turn.verdicts, default_trials=intent.trial_ids,
+                       allow_empty=intent.kind == "eligibility")
+        warnings = [*turn.warnings, *checked.warnings]
+        body = render.statements_markdown(checked.statements, chunks)
+        shown = turn.verdicts if intent.kind == "eligibility" or turn.verdicts and intent.kind == "find_trials" else []
+        if checked.removed_claims and not shown:
+            shown = turn.verdicts
+        next_question = None
+        cited_ids = [c for s in checked.statements for c in s.citations]
+        citations = [chunks[c].citation() for c in dict.fromkeys(cited_ids)]
+        if shown:
+            titles = {}
+            for v in shown:
+                for f in v.failed:
+                    chunk = chunks.get(f.citation.id) or self.index.chunk(f.citation.id)
+                    titles[f.citation.id] = chunk.title if chunk else f.citation.section
+                    if f.citation.id not in {c.id for c in citations}:
+                        citations.append(f.citation)
+            facts_line = render.facts_line(turn.facts) if turn.facts is not None else None
+            body = (body + "\n\n" if body else "") + render.verdicts_markdown(shown, facts_line, titles)
+            next_question = _next_question(shown)
+            if next_question:
+                body += f"\n\n{next_question}"
+            elif turn.facts is None or not _has_facts(turn.facts):
+                body += "\n\nTell me about the patient (age, diagnosis, medicines, lab values) to check the criteria."
+        trials_cited = {c.trial_id for c in citations} | {v.trial_id for v in shown}
+        warnings += quality_warnings(turn.trials[t] for t in sorted(trials_cited) if t in turn.trials)
+        minor = {w.message for t in turn.trials.values() for w in t.warnings if w.code not in QUALITY_CODES}
+        for v in shown:
+            warnings += [with_trial(v.trial_id, w) for w in v.warnings
+                         if w not in minor and not any(w in seen for seen in warnings)]
+        turn.answer = Answer(
+            answer=body.strip() or NOT_FOUND,
+            citations=citations,
+            eligibility=shown,
+            warnings=list(dict.fromkeys(warnings)),
+            intent=intent.kind,
+            backend=turn.draft.backend,
+            next_question=next_question,
+        )
+        return turn
+
+
+def _numbered(chunks: list[Chunk], scores: dict[str, float] | None = None) -> list[Passage]:
+    """Unique chunks numbered from 1 in order; retriever hits keep their score, other chunks score 0."""
+    seen: set[str] = set()
+    out: list[Passage] = []
+    for chunk in chunks:
+        if chunk.id not in seen:
+            seen.add(chunk.id)
+            out.append(Passage(n=len(out) + 1, chunk=chunk, score=(scores or {}).get(chunk.id, 0.0)))
+    return out
+
+
+_LISTING_WORDS = frozenset("find search show list have available options any which all trial trials study studies "
+                           "collection index database there".split())
+
+
+def _topical(turn: _Turn) -> bool:
+    """Whether a find question names a topic; "what trials do you have?" does not, so each trial is shown
+    by its summary rather than by a passage that happens to share a word with the question."""
+    intent = turn.intent
+    if intent.conditions or intent.countries or intent.statuses:
+        return True
+    return any(w not in vocab.STOPWORDS and w not in vocab.FRAME_WORDS and w not in _LISTING_WORDS
+               for w in vocab.words(turn.question))
+
+
+def _has_facts(facts: PatientFacts) -> bool:
+    """Whether anything is known about the patient (the date of the facts alone is not a fact)."""
+    return any(getattr(facts, name) not in (None, [], False) for name in
+               ("age", "sex", "weight_kg", "pregnant", "breastfeeding", "diagnoses", "labs", "scores", "medications",
+                "medications_complete", "history_complete"))
+
+
+def _group_of(condition: str) -> tuple[str, ...]:
+    for group in vocab.SYNONYM_GROUPS:
+        if group[0] == condition:
+            return group
+    return (condition,)
+
+
+def _in_countries(trial: Trial, countries: list[str]) -> bool:
+    places = " ".join(" ".join(x for x in (loc.country, loc.city, loc.state, loc.facility) if x) for loc in trial.locations)
+    registry = vocab.REGISTRY_COUNTRY.get(trial.trial_id[:3], "")
+    norm = vocab.normalized(places + " " + registry)
+    return any(vocab.contains_phrase(norm, c) for c in countries)
+
+
+def _about_conditions(trial: Trial, conditions: list[str]) -> bool:
+    text = " ".join([trial.title, trial.official_title or "", *trial.conditions, *trial.keywords, trial.summary or "",
+                     trial.eligibility.text or ""])
+    norm = vocab.normalized(text)
+    return all(any(vocab.contains_phrase(norm, name) for name in _group_of(c) if name not in vocab.CASE_SENSITIVE)
+               for c in conditions)
+
+
+def _claimed_trials(draft: Draft, chunks: dict[str, Chunk], intent: Intent) -> list[str]:
+    out: list[str] = []
+    for s in draft.statements:
+        if s.kind != "heading" and find_claim(s.text):
+            out += claim_trials(s, chunks, intent.trial_ids)
+    return list(dict.fromkeys(out))
+
+
+def _next_question(verdicts: list[TrialVerdict]) -> str | None:
+    """The single most useful question: the missing fact deciding most not-ruled-out verdicts."""
+    open_verdicts = [v for v in best_verdicts(verdicts).values() if v.verdict == "possibly_eligible"]
+    if not open_verdicts:
+        return None
+    ranked = rank_missing_facts(open_verdicts)
+    return question_for(ranked[0][0]) if ranked else None

@@ -1,0 +1,104 @@
+"""Markdown for answers: statements with citation markers, and the rule checker's verdict table."""
+
+from __future__ import annotations
+
+from app.generators import Statement
+from app.verify import VERDICT_WORDS
+from eligibility.models import TrialVerdict
+from eligibility.facts import PatientFacts
+from ingest.models import Chunk
+
+MAX_UNKNOWN = 5
+
+
+def marker(chunk: Chunk) -> str:
+    """The citation marker shown after a sentence, e.g. `[NCT03171194 · Study groups]`."""
+    return f"[{chunk.trial_id} · {chunk.title}]"
+
+
+def statements_markdown(statements: list[Statement], chunks: dict[str, Chunk]) -> str:
+    """Statements as markdown: headings bold, bullets as list items, each fact followed by its markers."""
+    lines: list[str] = []
+    paragraph: list[str] = []
+
+    def flush() -> None:
+        if paragraph:
+            lines.append(" ".join(paragraph))
+            paragraph.clear()
+
+    for s in statements:
+        marks = " ".join(dict.fromkeys(marker(chunks[c]) for c in s.citations if c in chunks))
+        text = s.text.strip()
+        if s.style == "heading":
+            flush()
+            lines.append(f"**{text}**" + (f" {marks}" if marks else ""))
+        elif s.style == "bullet":
+            flush()
+            lines.append(f"- {text}" + (f" {marks}" if marks else ""))
+        else:
+            paragraph.append(text + (f" {marks}" if marks else ""))
+    flush()
+    return "\n".join(lines)
+
+
+def _label(v: TrialVerdict) -> str:
+    return v.trial_id + (f" · {v.cohort}" if v.cohort else "")
+
+
+def verdicts_markdown(verdicts: list[TrialVerdict], facts_line: str | None, titles: dict[str, str]) -> str:
+    """The checker's verdicts per trial and cohort: verdict, failed criteria (cited), facts still needed.
+
+    `titles` maps chunk ids to their human titles for the citation markers of failed criteria.
+    """
+    out = ["**Eligibility check** (by the rule checker, not by the writer of this answer)"]
+    if facts_line:
+        out.append(f"Facts used: {facts_line}")
+    for v in verdicts:
+        out.append(f"- **{_label(v)}**: {VERDICT_WORDS[v.verdict]}")
+        for f in v.failed:
+            title = titles.get(f.citation.id) or _section_title(f.citation.section, v.cohort)
+            mark = f"[{f.citation.trial_id} · {title}]"
+            out.append(f"  - Not met ({f.kind}): {_one_line(f.criterion)} — {_one_line(f.reason)} {mark}")
+        if v.verdict != "ineligible":
+            needs = list(dict.fromkeys(n for u in v.unknown for n in u.needs))
+            if needs:
+                out.append(f"  - Still needed: {', '.join(needs[:MAX_UNKNOWN])}"
+                           + (f" and {len(needs) - MAX_UNKNOWN} more" if len(needs) > MAX_UNKNOWN else ""))
+            if v.needs_review:
+                out.append(f"  - {len(v.needs_review)} criteria need review by the study team")
+    return "\n".join(out)
+
+
+def _one_line(text: str) -> str:
+    """Criterion text on one line, so a multi-line criterion stays inside its list item."""
+    return " ".join(text.split())
+
+
+def _section_title(section: str, cohort: str | None) -> str:
+    kind = section.split(".")[-1] if section.startswith("eligibility") else section
+    return f"Eligibility · {kind}" + (f" ({cohort})" if cohort else "")
+
+
+def facts_line(facts: PatientFacts) -> str | None:
+    """The understood patient facts in one line ("age 45; female; SLE; eGFR 25 mL/min"), None when empty."""
+    parts: list[str] = []
+    if facts.age is not None:
+        parts.append(f"age {facts.age:g}")
+    if facts.sex:
+        parts.append(facts.sex)
+    if facts.weight_kg is not None:
+        parts.append(f"{facts.weight_kg:g} kg")
+    for flag, word in ((facts.pregnant, "pregnant"), (facts.breastfeeding, "breastfeeding")):
+        if flag is not None:
+            parts.append(word if flag else f"not {word}")
+    for d in facts.diagnoses:
+        prefix = "no " if d.negated else "family history of " if d.family else "past " if d.historical else ""
+        parts.append(prefix + d.label)
+    for m in [*facts.labs, *facts.scores]:
+        value = "positive" if m.positive else "negative" if m.positive is False else (
+            f"{m.value:g}{' ' + m.unit if m.unit else ''}" if m.value is not None else "")
+        parts.append(f"{m.name} {value}".strip())
+    for med in facts.medications:
+        state = "not on " if med.negated else "past " if med.current is False else ""
+        parts.append(state + med.name)
+    return "; ".join(parts) or None

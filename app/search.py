@@ -1,0 +1,220 @@
+"""Patient-to-trial search (CONTRACT `search`): relevant trials, reordered by the rule checker's verdicts.
+
+1. Query: the patient's current diagnoses (with their synonyms) plus the query words; a note that
+   names no known diagnosis is used as written.
+2. Candidates: trial-level hybrid retrieval (`TrialIndex.search_trials`, BM25 + dense, rank-fused).
+3. Verdicts: the checker runs on every candidate; the best cohort verdict stands for the trial.
+4. Score: `relevance + TOPIC_BONUS[topic] + VERDICT_BONUS[verdict]`. relevance is the fused retrieval
+   score divided by the best candidate's (so it lies in (0, 1]); rank fusion scores are nearly flat, so
+   a trial whose title or conditions name every asked condition (topic 3) gets 0.3, one naming them in
+   keywords or summary (topic 2) 0.15, one mentioning them only elsewhere nothing. The verdict bonus is
+   0.5 for eligible, 0.25 for possibly eligible, 0 for ineligible. Ineligible trials are then placed after
+   all others regardless of score, so the verdict bonus only orders trials the checker has not ruled out.
+5. `next_question`: the missing fact that would decide most of the listed, not-ruled-out trials.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+from pydantic import BaseModel, ConfigDict
+
+from app import vocabulary as vocab
+from app.verify import best_verdicts
+from eligibility.evaluate import check_trial, question_for, rank_missing_facts
+from eligibility.facts import PatientFacts, extract_facts
+from eligibility.models import TrialVerdict
+from ingest.models import Citation, Trial
+from vectorstore.index import TrialIndex
+
+VERDICT_BONUS = {"eligible": 0.5, "possibly_eligible": 0.25, "ineligible": 0.0}
+TOPIC_BONUS = {3: 0.3, 2: 0.15, 1: 0.0, 0: 0.0}
+MAX_CRITERION_CHARS = 160
+CANDIDATES_PER_RESULT = 5
+MIN_CANDIDATES = 50
+MAX_REASONS = 8
+
+
+class Ranked(BaseModel):
+    """One candidate trial with its verdicts and final score."""
+
+    model_config = ConfigDict(frozen=True, arbitrary_types_allowed=True)
+
+    trial: Trial
+    relevance: float
+    score: float
+    best: TrialVerdict | None
+    verdicts: list[TrialVerdict]
+
+
+def patient_conditions(facts: PatientFacts) -> list[str]:
+    """Names of the patient's own current diagnoses (not negated, family, hypothetical or past)."""
+    names: list[str] = []
+    for d in facts.diagnoses:
+        if d.negated or d.family or d.hypothetical or d.historical:
+            continue
+        if d.category in ("disease", "condition"):
+            names.append(d.label)
+    return list(dict.fromkeys(names))
+
+
+def _names(condition: str) -> list[str]:
+    """A condition and its synonyms, without the short abbreviations that are also English words."""
+    names = [n for g in vocab.mentioned_groups(condition) for n in g if n not in vocab.CASE_SENSITIVE]
+    return names or [condition.lower()]
+
+
+def condition_strength(trial: Trial, conditions: list[str], require_all: bool = True) -> int:
+    """How centrally a trial is about the `conditions` (all of them, or any with `require_all=False`):
+    3 named in title/conditions, 2 in keywords/summary, 1 not there; 0 when none are asked."""
+    if not conditions:
+        return 0
+    test = all if require_all else any
+    levels = (
+        (3, [trial.title, trial.official_title or "", *trial.conditions]),
+        (2, [*trial.keywords, trial.summary or ""]),
+    )
+    for level, texts in levels:
+        norm = vocab.normalized(" ".join(texts))
+        if test(any(vocab.contains_phrase(norm, n) for n in _names(c)) for c in conditions):
+            return level
+    return 1
+
+
+def build_query(query: str | None, facts: PatientFacts | None, patient: str | None) -> str:
+    """Retrieval text: query words, the patient's diagnoses and every synonym of them."""
+    parts = [query or ""]
+    conditions = patient_conditions(facts) if facts is not None else []
+    for name in conditions:
+        parts.append(name)
+        for group in vocab.mentioned_groups(name):
+            parts.extend(n for n in group if n not in vocab.CASE_SENSITIVE)
+    if not conditions and patient and not query:
+        parts.append(patient)
+    return " ".join(p for p in parts if p).strip()
+
+
+def rank_trials(
+    index: TrialIndex,
+    *,
+    query: str,
+    facts: PatientFacts | None,
+    limit: int,
+    statuses: list[str] | None = None,
+    asked: list[str] | None = None,
+    diagnoses: list[str] | None = None,
+) -> list[Ranked]:
+    """Candidates for `query`, checked against `facts` (when given) and ordered as the module says.
+
+    The topic bonus looks for all `asked` conditions (named in the query) or any of the patient's
+    `diagnoses`, whichever the trial matches better.
+    """
+    candidates = index.search_trials(query, k=max(limit * CANDIDATES_PER_RESULT, MIN_CANDIDATES),
+                                     statuses=statuses)
+    if not candidates:
+        return []
+    top = max(score for _, score in candidates) or 1.0
+    ranked: list[Ranked] = []
+    for trial_id, score in candidates:
+        trial = index.trial(trial_id)
+        if trial is None:
+            continue
+        verdicts = check_trial(trial, facts) if facts is not None else []
+        if facts is not None and not verdicts:
+            # A record without parsed criteria: nothing can fail, so nothing is ruled out.
+            verdicts = [TrialVerdict(trial_id=trial_id, verdict="possibly_eligible",
+                                     warnings=["no eligibility criteria could be read from this record"])]
+        best = best_verdicts(verdicts).get(trial_id)
+        relevance = score / top
+        bonus = VERDICT_BONUS[best.verdict] if best else 0.0
+        topic = TOPIC_BONUS[max(condition_strength(trial, asked or []),
+                                condition_strength(trial, diagnoses or [], require_all=False))]
+        ranked.append(Ranked(trial=trial, relevance=relevance, score=round(relevance + topic + bonus, 6), best=best,
+                             verdicts=verdicts))
+    ranked.sort(key=lambda r: (r.best is not None and r.best.verdict == "ineligible", -r.score))
+    return ranked
+
+
+def reasons_for(trial: Trial, best: TrialVerdict, conditions: list[str], index: TrialIndex) -> tuple[list[str], list[Citation]]:
+    """Why a trial is listed and what the checker found: matched condition, failed and unknown criteria."""
+    reasons: list[str] = []
+    citations: list[Citation] = []
+    cohort = f" ({best.cohort} cohort)" if best.cohort else ""
+    studied = vocab.normalized(" ".join([*trial.conditions, *trial.keywords, trial.title]))
+    for name in conditions:
+        names = [n for g in vocab.mentioned_groups(name) for n in g if n not in vocab.CASE_SENSITIVE] or [name]
+        if any(vocab.contains_phrase(studied, n) for n in names):
+            reasons.append(f"Studies {name}, a condition the patient has.")
+            holder = next((c for c in index.chunks(trial.trial_id) if c.section in ("conditions", "status")
+                           and any(vocab.contains_phrase(vocab.normalized(c.text), n) for n in names)), None)
+            if holder is not None:
+                citations.append(holder.citation())
+    if best.verdict == "eligible":
+        reasons.append(f"Rule checker{cohort}: every inclusion criterion met and no exclusion applies.")
+    for f in best.failed:
+        reasons.append(f"Not met{cohort}: {_short(f.criterion)} — {f.reason}")
+        citations.append(f.citation)
+    for u in best.unknown:
+        reasons.append(f"Unknown{cohort}: {_short(u.criterion)} — needs {', '.join(u.needs)}")
+        if u.citation is not None:
+            citations.append(u.citation)
+    if best.needs_review:
+        reasons.append(f"{len(best.needs_review)} criteria{cohort} need review by the study team.")
+    unique = list({c.id: c for c in citations}.values())
+    return reasons[:MAX_REASONS], unique
+
+
+def _short(text: str) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= MAX_CRITERION_CHARS else text[: MAX_CRITERION_CHARS - 1].rstrip() + "…"
+
+
+def next_question(verdicts: list[TrialVerdict]) -> dict | None:
+    """The unknown fact deciding most of the given not-ruled-out verdicts, as CONTRACT `next_question`."""
+    open_verdicts = [v for v in verdicts if v.verdict != "ineligible" and v.unknown]
+    if not open_verdicts:
+        return None
+    ranked = rank_missing_facts(open_verdicts)
+    if not ranked:
+        return None
+    fact, splits = ranked[0]
+    return {"fact": fact, "question": question_for(fact), "splits": int(splits)}
+
+
+def search_trials(
+    index: TrialIndex,
+    *,
+    query: str | None,
+    patient: str | None,
+    limit: int = 10,
+    statuses: list[str] | None = None,
+    hide_ineligible: bool = False,
+    today: date | None = None,
+) -> dict:
+    """Patient-to-trial search over the whole index, in exactly the CONTRACT `search --json` shape."""
+    if not (query and query.strip()) and not (patient and patient.strip()):
+        raise ValueError("search needs a query or a patient description")
+    facts = extract_facts(patient or "", today)
+    text = build_query(query, facts if patient else None, patient)
+    conditions = patient_conditions(facts)
+    asked = [g[0] for g in vocab.mentioned_groups(query or "")]
+    ranked = rank_trials(index, query=text, facts=facts, limit=limit, statuses=statuses, asked=asked,
+                         diagnoses=conditions)
+    if hide_ineligible:
+        ranked = [r for r in ranked if r.best is None or r.best.verdict != "ineligible"]
+    ranked = ranked[:limit]
+    rows = []
+    for r in ranked:
+        best = r.best
+        reasons, citations = reasons_for(r.trial, best, conditions, index)
+        rows.append({
+            "trial_id": r.trial.trial_id,
+            "title": r.trial.title,
+            "status": r.trial.status,
+            "score": float(r.score),
+            "verdict": best.verdict,
+            "reasons": reasons,
+            "citations": [c.model_dump() for c in citations],
+        })
+    return {"trials": rows, "next_question": next_question([r.best for r in ranked if r.best is not None])}
+

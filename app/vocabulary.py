@@ -1,0 +1,198 @@
+"""Word lists shared by the turn understanding, the search query builder and the gate.
+
+Kept apart from the logic so a clinician can extend the synonyms without reading the parsers.
+"""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+
+# Groups of names for the same condition or product; a mention of any member matches every member.
+# Short upper-case abbreviations that are also English words are in CASE_SENSITIVE below.
+SYNONYM_GROUPS: tuple[tuple[str, ...], ...] = (
+    ("systemic lupus erythematosus", "lupus", "sle"),
+    ("lupus nephritis", "renal lupus", "nephritis"),
+    ("lupus cytopenia", "cytopenia"),
+    ("systemic sclerosis", "scleroderma", "ssc"),
+    ("rheumatoid arthritis", "ra"),
+    ("ankylosing spondylitis", "spondylitis", "as"),
+    ("dermatomyositis", "polymyositis", "myositis", "jdm", "juvenile dermatomyositis"),
+    ("interstitial lung disease", "ild", "lung fibrosis", "pulmonary fibrosis"),
+    ("connective tissue disease", "connective tissue disorder", "connective tissue disorders", "ctd"),
+    ("juvenile idiopathic arthritis", "jia"),
+    ("autoimmune disease", "autoimmune diseases", "autoimmune"),
+    ("mesenchymal stem cells", "mesenchymal stromal cells", "mesenchymal stem cell", "msc", "mscs",
+     "stem cell", "stem cells", "stem-cell", "stromal cells", "ucmsc", "bmd-mscs"),
+    ("umbilical cord", "umbilical cord-derived", "cord-derived"),
+    ("bone marrow", "marrow-derived", "bone marrow-derived"),
+    ("multiple sclerosis",),
+    ("sjogren's syndrome", "sjögren's syndrome", "sjogren", "sjögren"),
+    ("vasculitis", "anca associated vasculitis"),
+)
+
+# Abbreviations that only count when written in capitals ("AS", not "as").
+CASE_SENSITIVE = {"as", "ra", "ms", "ssc", "sle", "jdm", "ild", "ctd", "jia"}
+
+COUNTRY_WORDS: dict[str, str] = {
+    "korea": "korea", "korean": "korea", "south korea": "korea",
+    "pakistan": "pakistan", "pakistani": "pakistan",
+    "canada": "canada", "canadian": "canada",
+    "united states": "united states", "usa": "united states", "u.s.": "united states",
+    "america": "united states", "american": "united states", "us": "united states",
+    "france": "france", "french": "france",
+    "china": "china", "chinese": "china",
+    "germany": "germany", "german": "germany",
+    "japan": "japan", "japanese": "japan",
+    "spain": "spain", "spanish": "spain",
+    "italy": "italy", "italian": "italy",
+    "united kingdom": "united kingdom", "uk": "united kingdom", "british": "united kingdom",
+    "brazil": "brazil", "india": "india", "iran": "iran", "egypt": "egypt", "turkey": "turkey",
+}
+
+# Registries whose trials are run in one country even when the record lists no site.
+REGISTRY_COUNTRY = {"KCT": "korea"}
+
+STOPWORDS = frozenset(
+    """a about above after again against all also am an and any are aren't as at be because been before
+    being below between both but by can could did do does doing down during each few for from further had
+    has have having he her here hers herself him himself his how i if in into is isn't it its itself just
+    let me more most my myself no nor not now of off on once only or other our ours ourselves out over own
+    per same she should so some such than that the their theirs them themselves then there these they this
+    those through to too under until up very was we were what when where which while who whom why will with
+    would you your yours yourself yourselves tell give show list please there's what's i'm i've it's
+    does do get gets got one ones""".split()
+)
+
+# Words that frame a sentence about a trial without carrying a fact of their own; the citation check
+# ignores them so "The status of NCT03171194 is COMPLETED" is judged on "COMPLETED" only.
+FRAME_WORDS = frozenset(
+    """trial trials study studies participant participants patient patients people subject subjects
+    status phase enrollment enrolment planned actual target sponsor sponsors sponsored lead start started
+    starts completion complete completed date dates listed lists says say document documents record
+    records registry page section sections criterion criteria inclusion exclusion include includes
+    eligibility arm arms group groups intervention interventions outcome outcomes measure measures
+    primary secondary location locations site sites country countries investigator investigators
+    principal chair reference references design summary description condition conditions receive
+    receives received will be been given uses use using run runs conducted held takes take place
+    number total aims aim purpose about""".split()
+)
+
+_WORD = re.compile(r"[a-z0-9]+(?:[-'][a-z0-9]+)*")
+
+
+def words(text: str) -> list[str]:
+    """Lower-case word tokens (hyphenated and apostrophe words kept whole)."""
+    return _WORD.findall(text.lower())
+
+
+def normalized(text: str) -> str:
+    """Text as space-separated lower-case tokens with a space at each end, for phrase lookups."""
+    return " " + " ".join(words(text)) + " "
+
+
+def contains_phrase(norm_text: str, phrase: str) -> bool:
+    """Whether a phrase occurs as whole words in text made by `normalized`."""
+    return normalized(phrase) in norm_text
+
+
+def mentioned_groups(text: str) -> list[tuple[str, ...]]:
+    """The synonym groups a text mentions, honouring the capitals rule for short abbreviations.
+
+    A group matched only through a name inside a longer matched name is left out: "lupus nephritis"
+    names lupus nephritis, not lupus in general.
+    """
+    norm = normalized(text)
+    found: list[tuple[tuple[str, ...], str]] = []
+    for group in SYNONYM_GROUPS:
+        for name in group:
+            if name in CASE_SENSITIVE:
+                if re.search(rf"\b{re.escape(name.upper())}s?\b", text) or (
+                    name == "ssc" and re.search(r"\bSSc\b", text)
+                ):
+                    found.append((group, name))
+                    break
+            elif contains_phrase(norm, name):
+                found.append((group, name))
+                break
+    return [
+        group for group, name in found
+        if not any(other != name and len(other) > len(name) and f" {name} " in normalized(other)
+                   for _, other in found)
+    ]
+
+
+def mentioned_countries(text: str) -> list[str]:
+    """Countries a text names (by name or adjective), as canonical lower-case names."""
+    norm = normalized(text)
+    out: list[str] = []
+    for word, country in COUNTRY_WORDS.items():
+        if word == "us":
+            hit = re.search(r"\b(US|U\.S\.)\b", text) is not None
+        else:
+            hit = contains_phrase(norm, word)
+        if hit and country not in out:
+            out.append(country)
+    return out
+
+
+def stem(word: str) -> str:
+    """A light suffix stripper so 'infusions' meets 'infusion' and 'randomized' meets 'randomised'."""
+    word = word.replace("isation", "ization").replace("ised", "ized")
+    for suffix in ("ies", "es", "s"):
+        if len(word) > 4 and word.endswith(suffix) and not word.endswith("ss"):
+            return word[: -len(suffix)] + ("y" if suffix == "ies" else "")
+    return word
+
+
+# Clinical paraphrases for picking the passage that answers a question ("kidney transplant" is written
+# "renal transplantation" in the criteria). Each set is one concept; any member found marks it.
+CONCEPT_SETS: tuple[tuple[str, ...], ...] = (
+    ("kidney", "renal", "nephr", "glomerular", "egfr", "gfr", "creatinine", "dialysis"),
+    ("transplant", "transplantation", "graft"),
+    ("liver", "hepatic", "transaminase", "ast", "alt", "asat", "alat"),
+    ("heart", "cardiac", "cardio", "coronary", "myocardial", "ejection fraction", "arrhythmia"),
+    ("lung", "pulmonary", "respiratory", "interstitial", "fvc", "dlco"),
+    ("oxygen", "so2", "spo2", "hypoxemia", "saturation"),
+    ("bmi", "body mass index", "malnutrition", "kg/m2"),
+    ("cancer", "malignancy", "malignant", "neoplasm", "neoplasms", "tumor", "tumour", "carcinoma"),
+    ("pregnant", "pregnancy", "breast feeding", "breastfeeding", "lactating", "nursing", "contraception"),
+    ("infection", "infections", "infectious", "hiv", "hepatitis", "tuberculosis"),
+    ("steroid", "steroids", "corticosteroid", "corticosteroids", "prednisone", "methylprednisolone"),
+    ("blood pressure", "hypertension"),
+    ("blood count", "cbc", "hemoglobin", "anemia", "platelet", "thrombocytopenia", "leukopenia", "neutropenia"),
+    ("vaccine", "vaccination", "immunization"),
+    ("alcohol", "etoh", "substance abuse", "drug abuse"),
+    ("age", "years of age", "years old", "aged"),
+    ("dose", "dosage", "cells/kg", "mg/kg"),
+    ("mental", "psychiatric"),
+    ("allergy", "allergic", "hypersensitivity", "anaphylaxis", "anaphylactic"),
+    ("surgery", "surgical", "operation"),
+)
+
+
+# Words by which a question asks about medicines in general ("which drug exposure excludes ...").
+_DRUG_WORDS = re.compile(r"\b(drugs?|medications?|medicines?|meds|therap(y|ies)|treatments?|exposures?|biologics?|"
+                         r"agents?|prior (use|treatment))\b", re.IGNORECASE)
+
+
+def concepts(text: str) -> set[str]:
+    """Matching keys of a text: 6-letter word prefixes (so "transplant" meets "transplantation"),
+    whole numbers, `@n` for every clinical concept set of CONCEPT_SETS it mentions, and `@drug` when
+    it names a medicine (the checker's drug lexicon) or asks about medicines."""
+    return set(_concepts(text))
+
+
+@lru_cache(maxsize=100_000)
+def _concepts(text: str) -> frozenset[str]:
+    from eligibility.lexicon import find_drugs
+
+    low = text.lower()
+    keys = {w[:6] if len(w) > 6 and not w[0].isdigit() else w for w in re.findall(r"[a-z0-9]+", low)}
+    norm = normalized(text)
+    for n, members in enumerate(CONCEPT_SETS):
+        if any(contains_phrase(norm, m) or ("/" in m and m in low) for m in members):
+            keys.add(f"@{n}")
+    if _DRUG_WORDS.search(text) or find_drugs(text, with_classes=False):
+        keys.add("@drug")
+    return frozenset(keys)
