@@ -1,0 +1,272 @@
+"""Trial x patient -> one `TrialVerdict` per cohort (CONTRACT verdict rules).
+
+Rules are compiled once per trial (cached by trial id + source hash). A criterion is satisfied,
+violated, unknown (with the facts it needs) or needs review; the cohort is `eligible` only when every
+criterion is satisfied, `ineligible` when one is violated, else `possibly_eligible`.
+"""
+
+from __future__ import annotations
+
+import gc
+from collections import Counter
+from dataclasses import dataclass
+
+from eligibility.facts import PatientFacts
+from eligibility.matching import FactIndex, Outcome, dependencies, empty_index, evaluate
+from eligibility.models import FailedCriterion, ReviewCriterion, TrialVerdict, UnknownCriterion
+from eligibility.parsing import parse_rule
+from eligibility.rules import AgeRule, NeedsReview, SexRule
+from ingest.chunking import facts_text, split_sentences
+from ingest.models import Citation, Criterion, Trial
+
+
+@dataclass(frozen=True)
+class Compiled:
+    """One criterion with its rule and citation, ready to evaluate."""
+
+    criterion: Criterion
+    rule: object
+    citation: Citation
+    key: str  # identical rules share outcomes within one check
+    deps: frozenset  # patient facts the outcome depends on
+    static: Outcome  # the outcome when the patient mentioned none of `deps`
+    static_entry: tuple[str, object] | None = None  # its verdict entry, built once ("failed", FailedCriterion)…
+
+
+@dataclass(frozen=True)
+class CompiledCohort:
+    name: str | None
+    items: tuple[Compiled, ...]
+
+
+_CACHE: dict[tuple[str, str], tuple[CompiledCohort, ...]] = {}
+_BY_OBJECT: dict[int, tuple[Trial, tuple[CompiledCohort, ...]]] = {}  # trials without a source hash
+_CACHE_LIMIT = 50_000
+_ENTRIES: dict[tuple, object] = {}  # verdict entries are frozen: one object per (criterion, outcome)
+
+
+def facts_citation(trial: Trial) -> Citation:
+    """The citation of the structured age/sex facts: the trial's "eligibility.facts" chunk, verbatim."""
+    return Citation(id=f"{trial.trial_id}:eligibility.facts:1", trial_id=trial.trial_id,
+                    section="eligibility.facts", text=facts_text(trial))
+
+
+def _compiled(c: Criterion, rule, citation: Citation) -> Compiled:
+    static = evaluate(rule, empty_index(), c.kind)
+    item = Compiled(c, rule, citation, c.kind + rule.model_dump_json(), dependencies(rule), static)
+    kind = _entry_kind(c.kind, static)
+    return Compiled(c, rule, citation, item.key, item.deps, static, (kind, _build_entry(kind, item, static)) if kind
+                    else None)
+
+
+def _entry_kind(criterion_kind: str, out: Outcome) -> str | None:
+    """Where an outcome goes in the verdict: "failed", "unknown", "review" or None (satisfied)."""
+    if out.value is None:
+        return "unknown" if out.needs else "review"
+    violated = (out.value is False) if criterion_kind == "inclusion" else (out.value is True)
+    return "failed" if violated else None
+
+
+def _structured(trial: Trial) -> list[Compiled]:
+    e = trial.eligibility
+    out = []
+    cite = None
+    if e.min_age_years is not None or e.max_age_years is not None:
+        cite = facts_citation(trial)
+        rule = AgeRule(min=e.min_age_years, max=e.max_age_years)
+        crit = Criterion(id=cite.id, trial_id=trial.trial_id, kind="inclusion", heading_kind="inclusion",
+                         text=cite.text)
+        out.append(_compiled(crit, rule, cite))
+    if e.sex in ("female", "male"):
+        cite = cite or facts_citation(trial)
+        rule = SexRule(sex=e.sex)
+        crit = Criterion(id=cite.id, trial_id=trial.trial_id, kind="inclusion", heading_kind="inclusion",
+                         text=cite.text)
+        out.append(_compiled(crit, rule, cite))
+    return out
+
+
+def compile_trial(trial: Trial) -> tuple[CompiledCohort, ...]:
+    """The trial's cohorts with parsed rules (cached by trial id and source hash)."""
+    if trial.source_hash:
+        hit = _CACHE.get((trial.trial_id, trial.source_hash))
+    else:
+        # Keyed by identity; the entry keeps the trial alive so its id cannot be reused meanwhile.
+        pair = _BY_OBJECT.get(id(trial))
+        hit = pair[1] if pair is not None and pair[0] is trial else None
+    if hit is not None:
+        return hit
+    structured = _structured(trial)
+    cohorts = []
+    for cohort in trial.eligibility.cohorts or []:
+        items = list(structured)
+        for c in (*cohort.inclusion, *cohort.exclusion):
+            rule = parse_rule(c)
+            section = f"eligibility.{c.kind}"
+            items.append(_compiled(c, rule, Citation(id=c.id, trial_id=trial.trial_id, section=section,
+                                                     text=c.text)))
+        cohorts.append(CompiledCohort(cohort.name, tuple(items)))
+    if not cohorts:
+        # No criteria list: never call anyone eligible on age and sex alone.
+        text = (trial.eligibility.text or "").strip()
+        pieces = split_sentences(trial.eligibility.text) if text else []
+        cite = Citation(id=f"{trial.trial_id}:eligibility:1", trial_id=trial.trial_id, section="eligibility",
+                        text=pieces[0]) if pieces else facts_citation(trial)
+        crit = Criterion(id=cite.id, trial_id=trial.trial_id, kind="inclusion", heading_kind="inclusion",
+                         text=text or "No eligibility criteria are given in this record.")
+        reason = ("the criteria could not be split into items" if text else
+                  "the record gives no eligibility criteria")
+        rule = NeedsReview(text=crit.text, reason=reason)
+        cohorts.append(CompiledCohort(None, tuple(structured) + (_compiled(crit, rule, cite),)))
+    result = tuple(cohorts)
+    if len(_CACHE) + len(_BY_OBJECT) >= _CACHE_LIMIT:
+        _CACHE.clear()
+        _BY_OBJECT.clear()
+    if trial.source_hash:
+        _CACHE[(trial.trial_id, trial.source_hash)] = result
+    else:
+        _BY_OBJECT[id(trial)] = (trial, result)
+    return result
+
+
+def _entry(kind: str, item: Compiled, out: Outcome):
+    key = (kind, item.criterion.id, item.criterion.text, out)
+    hit = _ENTRIES.get(key)
+    if hit is None:
+        hit = _build_entry(kind, item, out)
+        if len(_ENTRIES) >= 4 * _CACHE_LIMIT:
+            _ENTRIES.clear()
+        _ENTRIES[key] = hit
+    return hit
+
+
+def _build_entry(kind: str, item: Compiled, out: Outcome):
+    c = item.criterion
+    if kind == "unknown":
+        hit = UnknownCriterion.model_construct(criterion=c.text, kind=c.kind, needs=list(out.needs),
+                                               citation=item.citation)
+    elif kind == "review":
+        hit = ReviewCriterion.model_construct(criterion=c.text, kind=c.kind, citation=item.citation,
+                                              reason=out.reason or "the checker cannot decide this criterion")
+    else:
+        reason = out.reason or ("inclusion criterion not met" if c.kind == "inclusion" else "exclusion applies")
+        hit = FailedCriterion.model_construct(criterion=c.text, kind=c.kind, reason=reason, citation=item.citation)
+    return hit
+
+
+def _verdict(trial: Trial, cohort: CompiledCohort, idx: FactIndex, memo: dict) -> TrialVerdict:
+    failed, unknown, review = [], [], []
+    keys = idx.keys
+    lists = {"failed": failed, "unknown": unknown, "review": review}
+    for item in cohort.items:
+        if item.deps.isdisjoint(keys):
+            if item.static_entry is not None:
+                lists[item.static_entry[0]].append(item.static_entry[1])
+            continue
+        out = memo.get(item.key)
+        if out is None:
+            out = evaluate(item.rule, idx, item.criterion.kind)
+            memo[item.key] = out
+        kind = _entry_kind(item.criterion.kind, out)
+        if kind:
+            lists[kind].append(_entry(kind, item, out))
+    verdict = "ineligible" if failed else "possibly_eligible" if (unknown or review) else "eligible"
+    return TrialVerdict.model_construct(trial_id=trial.trial_id, cohort=cohort.name, verdict=verdict, failed=failed,
+                                        unknown=unknown, needs_review=review,
+                                        warnings=[w.message for w in trial.warnings])
+
+
+def check_trial(trial: Trial, facts: PatientFacts) -> list[TrialVerdict]:
+    """One verdict per cohort of the trial (cohort None for a trial without cohorts)."""
+    idx = FactIndex.build(facts)
+    return [_verdict(trial, cohort, idx, {}) for cohort in compile_trial(trial)]
+
+
+def check_trials(trials, facts: PatientFacts) -> list[TrialVerdict]:
+    """Verdicts for every trial and cohort, in the order of `trials`."""
+    idx = FactIndex.build(facts)
+    memo: dict = {}
+    out = []
+    # The loop allocates many small acyclic objects; a cyclic-GC pass over millions of compiled rules
+    # in the middle of it would cost more than the whole check, so collection waits until the end.
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        for trial in trials:
+            for cohort in compile_trial(trial):
+                out.append(_verdict(trial, cohort, idx, memo))
+    finally:
+        if was_enabled:
+            gc.enable()
+    return out
+
+
+def rank_missing_facts(verdicts: list[TrialVerdict]) -> list[tuple[str, int]]:
+    """Unknown facts with the number of (not already ineligible) verdicts that need them, best first."""
+    counts: Counter[str] = Counter()
+    for v in verdicts:
+        if v.verdict == "ineligible":
+            continue
+        needs = {n for u in v.unknown for n in u.needs}
+        counts.update(needs)
+    return sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
+
+
+_QUESTIONS = {
+    "age": "How old are you?",
+    "sex": "What is your sex (female or male)?",
+    "weight": "How much do you weigh (in kg)?",
+    "pregnancy": "Are you pregnant, or could you be?",
+    "breastfeeding": "Are you breastfeeding?",
+    "diagnosis": "Which condition have you been diagnosed with (for example lupus, rheumatoid arthritis, "
+                 "systemic sclerosis)?",
+    "disease_duration": "How long ago were you diagnosed (or did your symptoms start)?",
+    "prednisone_dose": "Do you take prednisone or another steroid, and what is your daily dose?",
+    "platelets": "What was your most recent platelet count?",
+    "wbc": "What was your most recent white blood cell count?",
+    "anc": "What was your most recent neutrophil count?",
+    "hemoglobin": "What was your most recent hemoglobin level?",
+    "creatinine": "What was your most recent creatinine level?",
+    "egfr": "What is your kidney function (eGFR)?",
+    "ast_uln": "Were your liver enzymes (AST) raised, and by how many times the upper limit of normal?",
+    "alt_uln": "Were your liver enzymes (ALT) raised, and by how many times the upper limit of normal?",
+    "fvc": "What was your FVC (% predicted) on your last lung function test?",
+    "dlco": "What was your DLCO (% predicted) on your last lung function test?",
+    "lvef": "What is your heart's ejection fraction (LVEF)?",
+    "spo2": "What is your oxygen saturation at rest?",
+    "bmi": "What is your BMI (or your height and weight)?",
+    "esr": "What was your most recent ESR?",
+    "cd4": "What was your most recent CD4 count?",
+    "ana": "What was your ANA titer?",
+    "dsdna": "Was your anti-dsDNA antibody test positive?",
+    "rf": "Was your rheumatoid factor (RF) test positive?",
+    "anti_ccp": "Was your anti-CCP antibody test positive?",
+    "sledai": "What was your latest SLEDAI score?",
+    "mrss": "What was your latest modified Rodnan skin score (mRSS)?",
+    "basdai": "What was your latest BASDAI score?",
+    "das28": "What was your latest DAS28 score?",
+    "mmt8": "What was your latest MMT-8 muscle strength score?",
+    "hiv": "Have you ever tested positive for HIV?",
+    "hbv": "Have you ever had hepatitis B?",
+    "hcv": "Have you ever had hepatitis C?",
+    "tb": "Have you ever had tuberculosis or a positive TB test?",
+    "malignancy": "Have you ever had cancer? If so, which kind and when?",
+    "infection": "Do you have any infection at the moment?",
+    "stem_cell_therapy": "Have you ever received stem cell therapy?",
+    "renal_transplant": "Have you had a kidney transplant?",
+}
+
+
+def question_for(fact: str) -> str:
+    """A plain-language question that would give the checker `fact`."""
+    if fact in _QUESTIONS:
+        return _QUESTIONS[fact]
+    for suffix, template in (("_last_dose", "When did you last receive {}?"),
+                             ("_start", "When did you start {}?"),
+                             ("_use", "Have you ever taken {} (and are you taking it now)?"),
+                             ("_active", "Is your {} active now, or in the past?"),
+                             ("_date", "When did you have {}?"),
+                             ("_uln", "How high was your {} compared with the upper limit of normal?")):
+        if fact.endswith(suffix):
+            return template.format(fact[: -len(suffix)].replace("_", " "))
+    return f"Can you tell me about your {fact.replace('_', ' ')}?"

@@ -1,0 +1,503 @@
+"""Patient text -> typed facts, deterministically.
+
+`extract_facts` reads a patient's own words or a clinician's note ("58 yo F with h/o SLE, denies HIV,
+Hb 9.1, on prednisone 10 mg daily, rituximab 2 months ago") into `PatientFacts`. Every fact keeps the
+span it came from. Relative times are resolved against an injectable `today` so results repeat.
+The text is data only: nothing in it changes how rules are applied.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import date, timedelta
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from eligibility import lexicon, negation, units
+
+MAX_TEXT = 50_000  # longer input is cut: a patient description or clinical note is far shorter
+MAX_MENTIONS = 25  # mentions of one name read in context; more repeat the same fact and cost time
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+
+class Diagnosis(_Frozen):
+    """A condition, infection, cancer, allergy or procedure mentioned about (or around) the patient."""
+
+    name: str = Field(description="Canonical lexicon name, e.g. sle, hiv, malignancy, renal_transplant")
+    category: str
+    label: str
+    negated: bool = False
+    family: bool = False
+    historical: bool = False
+    hypothetical: bool = False
+    qualifiers: list[str] = Field(default_factory=list, description="e.g. SLICC, active, refractory")
+    onset: date | None = Field(default=None, description="When it started or was diagnosed")
+    when: date | None = Field(default=None, description="When it happened (procedures, past episodes)")
+    span: str
+
+
+class Measurement(_Frozen):
+    """A lab value, vital sign or disease score."""
+
+    name: str
+    value: float | None = None
+    unit: str | None = None
+    normalized: float | None = Field(default=None, description="Value in the canonical unit (units.py)")
+    uln_multiple: float | None = Field(default=None, description="For AST/ALT given as times the ULN")
+    positive: bool | None = Field(default=None, description="For qualitative tests (RF, anti-CCP, dsDNA)")
+    span: str
+
+
+class Medication(_Frozen):
+    name: str
+    classes: list[str] = Field(default_factory=list)
+    negated: bool = Field(default=False, description="Never taken / not on it")
+    current: bool | None = None
+    dose: float | None = None
+    unit: str | None = None
+    per_kg: bool = False
+    frequency_per_day: float | None = None
+    last_taken: date | None = None
+    started: date | None = None
+    duration_days: float | None = None
+    span: str
+
+
+class PatientFacts(_Frozen):
+    """Everything the checker knows about one patient. Unknown stays None, never guessed."""
+
+    today: date
+    age: float | None = None
+    sex: Literal["female", "male"] | None = None
+    weight_kg: float | None = None
+    pregnant: bool | None = None
+    breastfeeding: bool | None = None
+    diagnoses: list[Diagnosis] = Field(default_factory=list)
+    labs: list[Measurement] = Field(default_factory=list)
+    scores: list[Measurement] = Field(default_factory=list)
+    medications: list[Medication] = Field(default_factory=list)
+    medications_complete: bool = Field(default=False, description="The patient said they take nothing else")
+    history_complete: bool = Field(default=False, description="The patient said there is no other history "
+                                   "(informational: the checker never infers an absence from it)")
+    spans: dict[str, str] = Field(default_factory=dict, description="Span of each scalar fact")
+
+    @property
+    def infections(self) -> list[Diagnosis]:
+        return [d for d in self.diagnoses if d.category == "infection"]
+
+    @property
+    def cancers(self) -> list[Diagnosis]:
+        return [d for d in self.diagnoses if d.category == "cancer"]
+
+    @property
+    def procedures(self) -> list[Diagnosis]:
+        return [d for d in self.diagnoses if d.category == "procedure"]
+
+    def merge(self, later: "PatientFacts") -> "PatientFacts":
+        """These facts updated by a later statement: later scalars and same-named items win."""
+        data = self.model_dump()
+        new = later.model_dump()
+        for key in ("age", "sex", "weight_kg", "pregnant", "breastfeeding"):
+            if new[key] is not None:
+                data[key] = new[key]
+        for key in ("diagnoses", "labs", "scores", "medications"):
+            replaced = {item["name"] for item in new[key]}
+            data[key] = [item for item in data[key] if item["name"] not in replaced] + new[key]
+        data["medications_complete"] = data["medications_complete"] or new["medications_complete"]
+        data["history_complete"] = data["history_complete"] or new["history_complete"]
+        data["spans"] = {**data["spans"], **new["spans"]}
+        data["today"] = max(self.today, later.today)
+        return PatientFacts.model_validate(data)
+
+    def to_json(self) -> dict:
+        """The facts as plain JSON (what `check --json` prints under "facts")."""
+        return self.model_dump(mode="json", exclude_defaults=False)
+
+
+# ---------------------------------------------------------------------------------------------
+# extraction helpers
+
+_AGE_PATTERNS = (
+    re.compile(r"(?i)\b(\d{1,3})[- ]?(?:years?|yrs?)[- ]?old\b"),
+    re.compile(r"(?i)\b(\d{1,3})[- ]?(?:yo|y/o|y\.o\.|yr old|yrs old)\b"),
+    re.compile(r"\b(\d{1,3}) ?(?:F|M)\b(?![a-z/])"),
+    re.compile(r"(?i)\bage[ds]?\s*(?:is|of|:|=)?\s*(\d{1,3})\b(?!\s*(?:kg|lbs|weeks|months|%))"),
+    re.compile(r"(?i)\b(?:i'?m|i am|patient is)\s+(?:now\s+|actually\s+)?(\d{1,3})\b"
+               r"(?!\s*(?:kg|lbs|pounds|weeks?|months?|days?|%|mg|cm|/))"),
+)
+_FEMALE = re.compile(r"(?i)\b(?:woman|female|girl|lady|mrs|ms)\b|\b\d{1,3} ?(?:yo |y/o |year[- ]old )?F\b")
+_MALE = re.compile(r"(?i)\b(?:man|male|boy|gentleman|mr)\b|\b\d{1,3} ?(?:yo |y/o |year[- ]old )?M\b")
+_FEMALE_WEAK = re.compile(r"(?i)\b(?:she|her)\b")
+_MALE_WEAK = re.compile(r"(?i)\b(?:he|his|him)\b")
+_WEIGHT = re.compile(r"(?i)(?<![/\w])(\d{2,3}(?:\.\d+)?)\s*(kg|kilograms?|lbs?|pounds)\b(?!\s*/)")
+_PREGNANT = re.compile(r"(?i)\bpregnan(?:t|cy)\b")
+_NOT_PREGNANT = re.compile(r"(?i)\b(?:post-?menopausal|negative pregnancy test|pregnancy test (?:was |is )?negative|"
+                           r"non-?pregnant)\b")
+_BREASTFEEDING = re.compile(r"(?i)\b(?:breast[- ]?feeding|nursing|lactating|breastfed)\b")
+_MEDS_COMPLETE = re.compile(r"(?i)\b(?:no other (?:medications?|meds|drugs|treatments?)|(?:takes|taking|on) no "
+                            r"(?:other )?(?:medications?|meds)|not (?:on|taking) any (?:other )?(?:medications?|meds)|"
+                            r"takes nothing else)\b")
+_HISTORY_COMPLETE = re.compile(r"(?i)\b(?:no other (?:medical )?(?:history|problems|conditions|diseases|illness)|"
+                               r"otherwise healthy|no (?:significant |other )?past medical history|"
+                               r"no (?:other )?medical problems|pmh(?:x)? (?:is )?(?:none|negative))\b")
+_AGO = re.compile(r"(?i)\b(\d+(?:\.\d+)?|a|an|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve)"
+                  r"[- ]?(day|week|month|year|yr|wk|mo)s?\s+ago\b")
+_FOR = re.compile(r"(?i)\b(?:for|since|x)\s+(?:the\s+(?:last|past)\s+)?(\d+(?:\.\d+)?|a|an|one|two|three|four|five|"
+                  r"six|seven|eight|nine|ten|eleven|twelve)[- ]?(day|week|month|year|yr|wk|mo)s?\b")
+_SINCE_YEAR = re.compile(r"(?i)\b(?:since|in|diagnosed|dx|from)\s+(?:\w+\s+)?((?:19|20)\d\d)\b")
+_ISO_DATE = re.compile(r"\b((?:19|20)\d\d)-(\d\d)-(\d\d)\b")
+_MONTHS = {m: i + 1 for i, m in enumerate(["january", "february", "march", "april", "may", "june", "july",
+                                           "august", "september", "october", "november", "december"])}
+_MONTH_YEAR = re.compile(r"(?i)\b(january|february|march|april|may|june|july|august|september|october|november|"
+                         r"december)\s+((?:19|20)\d\d)\b")
+_LAST_WEEK = re.compile(r"(?i)\b(?:last|this) (week|month|year)\b|\b(yesterday|today|recently)\b")
+
+_DOSE = re.compile(r"(?i)\b(\d+(?:\.\d+)?)\s*(mg|g|mcg|µg|ug)(\s*/\s*kg)?\s*(?:/\s*(?:day|d)\b|daily|a day|per day|"
+                   r"qd|once daily|every day|(/\s*w(?:ee)?k|weekly|per week|a week|every week)|(bid|twice daily|"
+                   r"twice a day)|(tid|three times daily))?")
+_CURRENT_CUE = re.compile(r"(?i)\b(?:on|taking|takes|currently|current|still|receives|maintained on|continues?|"
+                          r"started|daily|weekly|uses|using)\b")
+_PAST_CUE = re.compile(r"(?i)\b(?:received|took|had|was on|were on|previously|prior|previous|history of|h/o|"
+                       r"stopped|discontinued|last|ago|used to|failed|completed|finished|treated with)\b")
+_STOPPED = re.compile(r"(?i)\b(?:stopped|discontinued|quit|off)\b")
+
+
+def _back(today: date, amount: float, unit: str) -> date:
+    """`amount` units before today; whole months and years move on the calendar (June 1 - 2 months = April 1)."""
+    unit = {"yr": "year", "wk": "week", "mo": "month"}.get(unit.lower().rstrip("s"), unit.lower().rstrip("s"))
+    if unit in ("month", "year") and amount == int(amount):
+        months = int(amount) * (12 if unit == "year" else 1)
+        y, m = divmod(today.year * 12 + today.month - 1 - months, 12)
+        m += 1
+        for day in (today.day, 30, 29, 28):
+            try:
+                return date(y, m, min(day, today.day))
+            except ValueError:
+                continue
+    return today - timedelta(days=round(units.to_days(amount, unit)))
+
+
+def _date_from_clause(clause: str, today: date) -> date | None:
+    """The date a clause refers to: "2 months ago", "in March 2024", "2024-03-01", "last week"."""
+    m = _AGO.search(clause)
+    if m:
+        n = units.number(m.group(1))
+        if n is not None:
+            return _back(today, n, m.group(2))
+    m = _ISO_DATE.search(clause)
+    if m:
+        try:
+            return date(int(m.group(1)), int(m.group(2)), int(m.group(3)))
+        except ValueError:
+            return None
+    m = _MONTH_YEAR.search(clause)
+    if m:
+        return date(int(m.group(2)), _MONTHS[m.group(1).lower()], 15)
+    m = _LAST_WEEK.search(clause)
+    if m:
+        word = (m.group(1) or m.group(2)).lower()
+        days = {"week": 7, "month": 30, "year": 365, "yesterday": 1, "today": 0, "recently": None}[word]
+        return None if days is None else today - timedelta(days=days)
+    return None
+
+
+def _duration_from_clause(clause: str, today: date) -> float | None:
+    m = _FOR.search(clause)
+    if m:
+        n = units.number(m.group(1))
+        if n is not None:
+            return float((today - _back(today, n, m.group(2))).days)
+    return None
+
+
+def _since_year(clause: str, today: date) -> date | None:
+    m = _SINCE_YEAR.search(clause)
+    if m and int(m.group(1)) <= today.year:
+        return date(int(m.group(1)), 7, 1)
+    return None
+
+
+def _sentences(text: str) -> list[tuple[int, int]]:
+    """Sentence spans; a period between digits (9.1) does not end a sentence."""
+    out, start = [], 0
+    for m in re.finditer(r"[.!?](?=\s|$)|[\n;]", text):
+        if m.group(0) == "." and m.start() > 0 and text[m.start() - 1].isdigit() and \
+                m.end() < len(text) and text[m.end():m.end() + 1].isdigit():
+            continue
+        out.append((start, m.end()))
+        start = m.end()
+    if start < len(text):
+        out.append((start, len(text)))
+    return out
+
+
+# ---------------------------------------------------------------------------------------------
+# labs and scores
+
+_NUM = r"(-?\d[\d,]*(?:\.\d+)?)"
+_LAB_NAMES: tuple[tuple[str, str], ...] = (
+    ("platelets", r"platelets?(?: count)?|plts?|plt count"),
+    ("wbc", r"wbc|white (?:blood )?cell(?: count)?s?|leukocytes?(?: count)?|white count"),
+    ("anc", r"anc|neutrophils?(?: count)?|absolute neutrophil count"),
+    ("hemoglobin", r"ha?emoglobin|hgb|hb"),
+    ("creatinine", r"(?:serum )?creatinine|cr|scr|creat"),
+    ("egfr", r"e?gfr|estimated glomerular filtration rate|glomerular filtration rate|creatinine clearance|crcl"),
+    ("ast", r"ast|asat|sgot|aspartate aminotransferase"),
+    ("alt", r"alt|alat|sgpt|alanine aminotransferase"),
+    ("fvc", r"fvc|forced vital capacity"),
+    ("dlco", r"dlco|diffusing capacity|diffusion capacity"),
+    ("lvef", r"lvef|ejection fraction|ef"),
+    ("spo2", r"spo2|sao2|so2|o2 sat(?:uration)?|oxygen saturation|sats?|pulse ox"),
+    ("bmi", r"bmi|body mass index"),
+    ("esr", r"esr|sed rate|erythrocyte sedimentation rate"),
+    ("cd4", r"cd4\+?(?: count| t[- ]cells?)?"),
+    ("mpap", r"mean pap|mpap|mean pulmonary (?:artery|arterial) pressure"),
+    ("spap", r"spap|systolic pap|pasp|systolic pulmonary (?:artery|arterial) pressure"),
+    ("ana", r"ana|antinuclear antibod(?:y|ies)"),
+)
+_LAB_RE = tuple((name, re.compile(rf"(?i)\b(?:{pat})\b\s*(?:level|count|titer|titre|value|was|is|of|at|:|=|-)*\s*"
+                                  rf"(?:1:\s*)?{_NUM}\s*(x\s*10\^?\s*\d+\s*/\s*l|x\s*10\s*\d\s*(?:cells?)?/l|"
+                                  rf"/mm3|/µl|/ul|/mcl|k/µl|k/ul|k\b|g/dl|g/l|mmol/l|mg/dl|µmol/l|umol/l|"
+                                  rf"ml/min(?:/1\.73\s*m2)?|%(?:\s*predicted)?|mm/h(?:r)?|mm\b|mmhg|kg/m2|"
+                                  rf"u/l|iu/l)?"))
+                for name, pat in _LAB_NAMES)
+_ULN = re.compile(r"(?i)\b(ast|asat|alt|alat|transaminases?|liver enzymes)\b[^.;,]{0,20}?(\d+(?:\.\d+)?)\s*"
+                  r"(?:x|times|×)\s*(?:the\s+)?(?:uln|upper limit)")
+_BP = re.compile(r"(?i)\b(?:bp|blood pressure)\s*(?:of|:|was|is)?\s*(\d{2,3})\s*/\s*(\d{2,3})")
+_SEROLOGY = (
+    ("rf", r"rf|rheumatoid factor"),
+    ("anti_ccp", r"anti-?ccp|ccp antibod(?:y|ies)|acpa"),
+    ("dsdna", r"(?:anti-?)?ds-?dna(?: antibod(?:y|ies))?"),
+    ("ana", r"ana|antinuclear antibod(?:y|ies)"),
+    ("hbcab", r"hbcab|anti-hbc|hepatitis b core antibody"),
+)
+_SCORES: tuple[tuple[str, str], ...] = (
+    ("sledai", r"sledai(?:-2k)?"),
+    ("mrss", r"mrss|modified rodnan(?: skin)?(?: score)?|rodnan"),
+    ("basdai", r"basdai"),
+    ("das28", r"das-?28(?:[- ](?:esr|crp))?|das esr|das"),
+    ("mmt8", r"mmt-?8|mmt|manual muscle test(?:ing)?"),
+    ("vas", r"(?:back pain )?vas|visual analog(?:ue)? scale"),
+)
+_SCORE_RE = tuple((name, re.compile(rf"(?i)\b(?:{pat})\b\s*(?:score|of|is|was|:|=|-)*\s*{_NUM}(?:\s*/\s*\d+)?"))
+                  for name, pat in _SCORES)
+
+
+def _labs(text: str) -> list[Measurement]:
+    found: dict[str, Measurement] = {}
+    for name, pattern in _LAB_RE:
+        for m in pattern.finditer(text):
+            value = units.number(m.group(1))
+            if value is None:
+                continue
+            unit = (m.group(2) or "").strip() or None
+            if name == "lvef" and m.group(0).lower().startswith("ef") and unit is None:
+                continue
+            found[name] = Measurement(name=name, value=value, unit=unit,
+                                      normalized=units.normalise(name, value, unit), span=m.group(0).strip())
+    for m in _ULN.finditer(text):
+        multiple = float(m.group(2))
+        key = m.group(1).lower()
+        targets = ["ast", "alt"] if key.startswith(("trans", "liver")) else (["ast"] if key.startswith("as") else ["alt"])
+        for t in targets:
+            found[t] = Measurement(name=t, uln_multiple=multiple, span=m.group(0))
+    for m in _BP.finditer(text):
+        found["sbp"] = Measurement(name="sbp", value=float(m.group(1)), unit="mmHg", normalized=float(m.group(1)),
+                                   span=m.group(0))
+        found["dbp"] = Measurement(name="dbp", value=float(m.group(2)), unit="mmHg", normalized=float(m.group(2)),
+                                   span=m.group(0))
+    for name, pat in _SEROLOGY:
+        for m in re.finditer(rf"(?i)\b(?:{pat})\b(?:\s*(?:antibod(?:y|ies)|test|titer))?\s*(?:was|is|:)?\s*"
+                             rf"(positive|negative|pos|neg|\+|-|reactive|non-?reactive)"
+                             rf"|\b(positive|negative|seropositive|seronegative)\s+(?:for\s+)?(?:{pat})\b", text):
+            word = (m.group(1) or m.group(2)).lower()
+            positive = word in ("positive", "pos", "+", "reactive", "seropositive")
+            prev = found.get(name)
+            value = prev.value if prev and prev.value is not None and name == "ana" else None
+            found[name] = Measurement(name=name, value=value, positive=positive,
+                                      normalized=value, span=m.group(0))
+    if "ana" in found and found["ana"].value is not None and found["ana"].positive is None:
+        ana = found["ana"]
+        found["ana"] = ana.model_copy(update={"positive": ana.value >= 40})
+    return list(found.values())
+
+
+def _scores(text: str) -> list[Measurement]:
+    found: dict[str, Measurement] = {}
+    for name, pattern in _SCORE_RE:
+        for m in pattern.finditer(text):
+            value = units.number(m.group(1))
+            if value is not None:
+                found[name] = Measurement(name=name, value=value, normalized=value, span=m.group(0))
+    return list(found.values())
+
+
+# ---------------------------------------------------------------------------------------------
+# diagnoses and medications
+
+def _diagnoses(text: str, today: date) -> list[Diagnosis]:
+    found: dict[str, Diagnosis] = {}
+    seen: dict[str, int] = {}
+    for start, end, term in lexicon.find_terms(text):
+        seen[term.name] = seen.get(term.name, 0) + 1
+        if seen[term.name] > MAX_MENTIONS:
+            continue
+        if term.category == "symptom" and not _FOR.search(text[end:end + 40]):
+            continue
+        ctx = negation.context(text, start, end)
+        left, right = negation.clause_bounds(text, start, end)
+        clause = text[left:right]
+        after = text[end:right]
+        when = _date_from_clause(after, today) or _date_from_clause(text[left:start], today)
+        duration = _duration_from_clause(after, today) or _duration_from_clause(text[left:start], today)
+        onset = None
+        if duration is not None:
+            onset = today - timedelta(days=duration)
+        elif when is not None:
+            onset = when
+        else:
+            onset = _since_year(clause, today)
+        historical = ctx.historical
+        if term.category in ("cancer", "infection", "procedure") and when is not None and \
+                (today - when).days > 0 and not re.search(r"(?i)\b(?:active|current|ongoing|now)\b", clause):
+            historical = True
+        qualifiers = [q for q in ("active", "refractory", "severe", "mild", "moderate", "remission", "treated",
+                                  "excised", "resected", "latent", "chronic", "recurrent", "uncontrolled",
+                                  "controlled")
+                      if re.search(rf"(?i)\b{q}\b", clause)]
+        diag = Diagnosis(name=term.name, category=term.category, label=term.label, negated=ctx.negated,
+                         family=ctx.family, historical=historical, hypothetical=ctx.hypothetical,
+                         qualifiers=qualifiers, onset=onset, when=when, span=text[start:end])
+        prev = found.get(term.name)
+        # An affirmed mention of the patient outweighs a negated or family one elsewhere in the text.
+        if prev is None or (_weight(diag) >= _weight(prev)):
+            found[term.name] = diag
+    return list(found.values())
+
+
+def _weight(d: Diagnosis) -> int:
+    return 2 if not (d.negated or d.family or d.hypothetical) else 1
+
+
+def _medications(text: str, today: date) -> list[Medication]:
+    found: dict[str, Medication] = {}
+    seen: dict[str, int] = {}
+    for start, end, name, is_class in lexicon.find_drugs(text):
+        seen[name] = seen.get(name, 0) + 1
+        if seen[name] > MAX_MENTIONS:
+            continue
+        ctx = negation.context(text, start, end)
+        if ctx.family or ctx.hypothetical:
+            continue
+        left, right = negation.clause_bounds(text, start, end)
+        before, after = text[left:start], text[end:right]
+        near_after = after[:60]
+        dose = unit = freq = None
+        per_kg = False
+        m = _DOSE.match(near_after.lstrip(" :-(")) or _DOSE.search(near_after[:25])
+        if m:
+            dose = float(m.group(1))
+            unit = m.group(2).lower()
+            per_kg = bool(m.group(3))
+            freq = 1 / 7 if m.group(4) else 2.0 if m.group(5) else 3.0 if m.group(6) else 1.0
+        last = _date_from_clause(after, today) or _date_from_clause(before, today)
+        duration = _duration_from_clause(after, today) or _duration_from_clause(before, today)
+        stopped = bool(_STOPPED.search(before + after[:40]))
+        past = bool(_PAST_CUE.search(before[-40:] + " " + after[:40]))
+        current_cue = bool(_CURRENT_CUE.search(before[-30:])) or dose is not None
+        current: bool | None
+        if ctx.negated:
+            current = False
+        elif stopped or (last is not None and not _CURRENT_CUE.search(before[-30:])):
+            current = False
+        elif current_cue and not (past and last is not None):
+            current = True
+        elif past:
+            current = False
+        else:
+            current = None
+        started = None
+        if re.search(r"(?i)\bstart(?:ed|ing)\b", before[-40:] + after[:30]) and last is not None:
+            started, last = last, None
+            current = True if not stopped else current
+        elif current and duration is not None:
+            started = today - timedelta(days=duration)
+        if current and last is None:
+            last = today
+        classes = sorted(lexicon.drug_classes(name))
+        med = Medication(name=name, classes=classes, negated=ctx.negated, current=current, dose=dose, unit=unit,
+                         per_kg=per_kg, frequency_per_day=freq, last_taken=last, started=started,
+                         duration_days=duration, span=text[start:end] if not m else
+                         text[start:end + near_after.find(m.group(0)) + len(m.group(0))])
+        prev = found.get(name)
+        if prev is None or (prev.negated and not med.negated) or (not med.negated and med.dose is not None):
+            found[name] = med
+    return list(found.values())
+
+
+# ---------------------------------------------------------------------------------------------
+
+def extract_facts(text: str, today: date | None = None) -> PatientFacts:
+    """Typed facts about one patient from free text (patient's words or a clinician's note).
+
+    `today` resolves relative times ("2 months ago"); default: the real date. Never raises on any
+    string: unrecognised text simply yields no facts.
+    """
+    today = today or date.today()
+    text = (text or "")[:MAX_TEXT]
+    spans: dict[str, str] = {}
+    age = None
+    for pattern in _AGE_PATTERNS:
+        matches = list(pattern.finditer(text))
+        for m in matches:
+            value = float(m.group(1))
+            if 0 < value < 120 and not negation.context(text, m.start(), m.end()).family:
+                age, spans["age"] = value, m.group(0)
+        if age is not None:
+            break
+    sex = None
+    for female, male in ((_FEMALE, _MALE), (_FEMALE_WEAK, _MALE_WEAK)):
+        f = [m for m in female.finditer(text) if not negation.context(text, m.start(), m.end()).family]
+        mm = [m for m in male.finditer(text) if not negation.context(text, m.start(), m.end()).family]
+        if f or mm:
+            first_f = f[-1].start() if f else -1
+            first_m = mm[-1].start() if mm else -1
+            # The latest statement wins ("actually I'm a man" after "woman").
+            sex = "female" if first_f > first_m else "male"
+            spans["sex"] = (f[-1] if first_f > first_m else mm[-1]).group(0)
+            break
+    weight = None
+    for m in _WEIGHT.finditer(text):
+        value = float(m.group(1))
+        weight = value * 0.4536 if m.group(2).lower().startswith(("lb", "pound")) else value
+        spans["weight_kg"] = m.group(0)
+    pregnant = _flag(text, _PREGNANT, spans, "pregnant")
+    if _NOT_PREGNANT.search(text):
+        pregnant, spans["pregnant"] = False, _NOT_PREGNANT.search(text).group(0)
+    if sex == "male":
+        pregnant = False
+    breastfeeding = _flag(text, _BREASTFEEDING, spans, "breastfeeding")
+    if sex == "male":
+        breastfeeding = False
+    diagnoses = [d for d in _diagnoses(text, today) if d.name not in ("malignancy",) or
+                 not re.search(r"(?i)breast[- ]?feeding", d.span)]
+    return PatientFacts(
+        today=today, age=age, sex=sex, weight_kg=weight, pregnant=pregnant, breastfeeding=breastfeeding,
+        diagnoses=diagnoses, labs=_labs(text), scores=_scores(text), medications=_medications(text, today),
+        medications_complete=bool(_MEDS_COMPLETE.search(text)),
+        history_complete=bool(_HISTORY_COMPLETE.search(text)), spans=spans)
+
+
+def _flag(text: str, pattern: re.Pattern, spans: dict, key: str) -> bool | None:
+    value = None
+    for m in pattern.finditer(text):
+        ctx = negation.context(text, m.start(), m.end())
+        if ctx.family or ctx.hypothetical:
+            continue
+        value = not ctx.negated
+        spans[key] = text[max(0, m.start() - 12):m.end()].strip()
+    return value

@@ -1,0 +1,483 @@
+"""Rule x patient facts -> Outcome (true / false / unknown / review), with a plain-words reason.
+
+Three-valued (Kleene) logic: unknown facts stay unknown, never guessed. A rule is a predicate about
+the patient; whether True is good or bad is decided by the criterion's kind in `evaluate.py`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+
+from eligibility import lexicon, units
+from eligibility.facts import Diagnosis, Medication, PatientFacts
+
+LAB_LABEL = {"platelets": "platelets", "wbc": "WBC", "anc": "neutrophils", "hemoglobin": "hemoglobin",
+             "creatinine": "creatinine", "egfr": "eGFR", "ast": "AST", "alt": "ALT", "fvc": "FVC", "dlco": "DLCO",
+             "lvef": "LVEF", "spo2": "SpO2", "bmi": "BMI", "esr": "ESR", "cd4": "CD4", "mpap": "mean PAP",
+             "spap": "systolic PAP", "pwp": "wedge pressure", "ana": "ANA titer"}
+SCORE_LABEL = {"sledai": "SLEDAI", "mrss": "mRSS", "basdai": "BASDAI", "basdai_q2": "BASDAI question 2",
+               "das28": "DAS28", "mmt8": "MMT-8", "vas": "VAS"}
+CHRONIC = frozenset({"hiv", "htlv"})  # infections that do not go away: a history of them is current
+_OP_WORDS = {"<": "below", "<=": "at or below", ">": "above", ">=": "at or above"}
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    value: bool | None
+    reason: str = ""
+    needs: tuple[str, ...] = ()
+    review: bool = False
+
+
+@dataclass
+class FactIndex:
+    """Lookups over one patient's facts, built once per check."""
+
+    facts: PatientFacts
+    diag: dict[str, list[Diagnosis]] = field(default_factory=dict)
+    negated: set[str] = field(default_factory=set)
+    primary: set[str] = field(default_factory=set)
+    stated_primary: set[str] = field(default_factory=set)
+    meds: list[Medication] = field(default_factory=list)
+    neg_meds: set[str] = field(default_factory=set)
+    labs: dict = field(default_factory=dict)
+    scores: dict = field(default_factory=dict)
+    keys: frozenset = frozenset()  # what the patient told, in the vocabulary of `dependencies`
+
+    @classmethod
+    def build(cls, facts: PatientFacts) -> "FactIndex":
+        idx = cls(facts)
+        for d in facts.diagnoses:
+            if d.family or d.hypothetical:
+                continue
+            if d.negated:
+                idx.negated.add(d.name)
+                continue
+            if d.name in lexicon.PRIMARY_DISEASES:
+                idx.stated_primary.add(d.name)
+            for name in lexicon.ancestors(d.name):
+                idx.diag.setdefault(name, []).append(d)
+                if name in lexicon.PRIMARY_DISEASES:
+                    idx.primary.add(name)
+        for m in facts.medications:
+            (idx.neg_meds.add(m.name) if m.negated else idx.meds.append(m))
+        idx.labs = {m.name: m for m in facts.labs}
+        idx.scores = {m.name: m for m in facts.scores}
+        idx.keys = frozenset(_patient_keys(idx))
+        return idx
+
+    def is_negated(self, name: str) -> bool:
+        return name in self.negated or bool(lexicon.ancestors(name) & self.negated)
+
+
+def _patient_keys(idx: FactIndex) -> set[str]:
+    f = idx.facts
+    keys = {k for k, v in (("age", f.age), ("sex", f.sex), ("weight", f.weight_kg), ("pregnant", f.pregnant),
+                           ("breastfeeding", f.breastfeeding)) if v is not None}
+    keys |= {"diag:" + n for n in idx.diag} | {"diag:" + n for n in idx.negated}
+    if idx.stated_primary:
+        keys.add("primary")
+    if any(d.onset for ds in idx.diag.values() for d in ds):
+        keys.add("onset")
+    for m in idx.meds:
+        keys.add("med:" + m.name)
+        keys |= {"medclass:" + c for c in m.classes}
+    if idx.neg_meds:
+        keys.add("medneg")
+    keys |= {"lab:" + n for n in idx.labs} | {"score:" + n for n in idx.scores}
+    if f.medications_complete:
+        keys.add("meds_complete")
+    return keys
+
+
+def dependencies(rule) -> frozenset[str]:
+    """Patient facts that can change the rule's outcome (see `_patient_keys`).
+
+    A rule whose dependencies the patient did not mention has the outcome it has for an empty patient,
+    which `evaluate.py` computes once per rule instead of once per patient.
+    """
+    k = rule.kind
+    if k in ("all_of", "any_of"):
+        return frozenset().union(*(dependencies(r) for r in rule.rules)) if rule.rules else frozenset()
+    if k in ("not", "qualified"):
+        return dependencies(rule.rule)
+    if k == "implies":
+        return dependencies(rule.condition) | dependencies(rule.then)
+    if k in ("age", "sex"):
+        return frozenset({k})
+    if k in ("diagnosis", "condition"):
+        if rule.names and rule.names[0] in ("pregnancy", "breastfeeding"):
+            return frozenset({"pregnant" if rule.names[0] == "pregnancy" else "breastfeeding"})
+        deps = {"diag:" + a for n in rule.names for a in lexicon.ancestors(n)}
+        if getattr(rule, "closed_world", False):
+            deps.add("primary")
+        return frozenset(deps)
+    if k in ("lab", "serology"):
+        return frozenset({"lab:" + (rule.analyte if k == "lab" else rule.test)})
+    if k == "score":
+        return frozenset({"score:" + rule.score})
+    if k == "exposure":
+        return frozenset({"med:" + d for d in rule.drugs} | {"med:" + c for c in rule.classes}
+                         | {"medclass:" + c for c in rule.classes} | {"medneg", "meds_complete"})
+    if k == "dose":
+        return frozenset({"medclass:" + rule.drug_class, "medneg", "meds_complete", "weight"})
+    if k == "duration":
+        return frozenset({"onset"})
+    return frozenset()
+
+
+EMPTY = None  # FactIndex of a patient who said nothing; built on first use
+
+
+def empty_index() -> FactIndex:
+    global EMPTY
+    if EMPTY is None:
+        EMPTY = FactIndex.build(PatientFacts(today=date(2000, 1, 1)))
+    return EMPTY
+
+
+def _cmp(v: float, op: str, t: float) -> bool:
+    return v < t if op == "<" else v <= t if op == "<=" else v > t if op == ">" else v >= t
+
+
+def _ago(today: date, when: date | None) -> float | None:
+    return None if when is None else (today - when).days
+
+
+def _years(days: float) -> str:
+    if days >= 365:
+        return f"{units.fmt(round(days / 365.25, 1))} years"
+    return f"{units.fmt(round(days / 30.4375, 1))} months" if days >= 56 else f"{int(round(days))} days"
+
+
+# --- leaves --------------------------------------------------------------------------------
+
+def age(rule, idx: FactIndex) -> Outcome:
+    a = idx.facts.age
+    if a is None:
+        return Outcome(None, needs=("age",))
+    if rule.min is not None and not _cmp(a, ">=" if rule.min_inclusive else ">", rule.min):
+        return Outcome(False, f"age {units.fmt(a)} is below the minimum of {units.fmt(rule.min)}")
+    if rule.max is not None and not _cmp(a, "<=" if rule.max_inclusive else "<", rule.max):
+        return Outcome(False, f"age {units.fmt(a)} is above the maximum of {units.fmt(rule.max)}")
+    return Outcome(True, f"age {units.fmt(a)} is within the allowed range")
+
+
+def sex(rule, idx: FactIndex) -> Outcome:
+    if rule.sex == "all":
+        return Outcome(True, "open to all sexes")
+    s = idx.facts.sex
+    if s is None:
+        return Outcome(None, needs=("sex",))
+    return Outcome(s == rule.sex, f"the trial is for {rule.sex} participants; the patient is {s}")
+
+
+def _matches(names, except_names, idx: FactIndex) -> list[Diagnosis]:
+    out, seen = [], set()
+    exc = set(except_names)
+    for n in names:
+        for d in idx.diag.get(n, ()):
+            if id(d) in seen or (exc and (lexicon.ancestors(d.name) & exc)):
+                continue
+            seen.add(id(d))
+            out.append(d)
+    return out
+
+
+def diagnosis(rule, idx: FactIndex) -> Outcome:
+    found = _matches(rule.names, rule.except_names, idx)
+    if found:
+        note = f" (taken to meet the {rule.qualifier} criteria)" if rule.qualifier else ""
+        return Outcome(True, f"the patient has {found[0].label}{note}")
+    if all(idx.is_negated(n) for n in rule.names):
+        return Outcome(False, f"the patient reports no {rule.label}")
+    if rule.closed_world:
+        others = sorted(n for n in idx.stated_primary if not (lexicon.ancestors(n) & set(rule.names)))
+        if others:
+            labels = ", ".join(lexicon.TERM_BY_NAME[o].label for o in others if o in lexicon.TERM_BY_NAME)
+            return Outcome(False, f"the patient's diagnosis ({labels}) is not {rule.label}")
+    return Outcome(None, needs=("diagnosis",) if rule.closed_world else (rule.names[0],))
+
+
+def condition(rule, idx: FactIndex) -> Outcome:
+    f = idx.facts
+    if rule.names[0] in ("pregnancy", "breastfeeding"):
+        value = f.pregnant if rule.names[0] == "pregnancy" else f.breastfeeding
+        if value is None:
+            return Outcome(None, needs=(rule.names[0],))
+        return Outcome(value, f"the patient is {'' if value else 'not '}{'pregnant' if rule.names[0] == 'pregnancy' else 'breastfeeding'}")
+    found = _matches(rule.names, rule.except_names, idx)
+    if found:
+        unknown_need = None
+        false_reason = None
+        for d in found:
+            if rule.timing == "ever":
+                return Outcome(True, f"the patient has a history of {d.label}")
+            current = not d.historical or d.category in ("disease", "symptom") or d.name in CHRONIC
+            if rule.timing in ("current", "unspecified"):
+                if current:
+                    return Outcome(True, f"the patient has {d.label}")
+                unknown_need = unknown_need or f"{d.name}_active"
+                continue
+            # window
+            if current and not (d.when or d.onset):
+                return Outcome(True, f"the patient has {d.label}")
+            when = d.when or d.onset
+            if when is None:
+                unknown_need = unknown_need or f"{d.name}_date"
+                continue
+            ago = _ago(f.today, when)
+            if current and d.category in ("disease", "symptom"):
+                return Outcome(True, f"the patient has {d.label}")
+            if ago <= rule.window_days:
+                return Outcome(True, f"{d.label} {_years(ago)} ago is within the {_years(rule.window_days)} window")
+            false_reason = f"{d.label} was {_years(ago)} ago, outside the {_years(rule.window_days)} window"
+        if unknown_need:
+            return Outcome(None, needs=(unknown_need,))
+        return Outcome(False, false_reason or f"no current {rule.label}")
+    if all(idx.is_negated(n) for n in rule.names):
+        return Outcome(False, f"the patient reports no {rule.label}")
+    return Outcome(None, needs=(rule.names[0],))
+
+
+def lab(rule, idx: FactIndex) -> Outcome:
+    m = idx.labs.get(rule.analyte)
+    label = LAB_LABEL.get(rule.analyte, rule.analyte)
+    if m is None:
+        return Outcome(None, needs=(rule.analyte,))
+    if rule.uln:
+        if m.uln_multiple is None:
+            return Outcome(None, needs=(f"{rule.analyte}_uln",))
+        v, shown = m.uln_multiple, f"{units.fmt(m.uln_multiple)}x ULN"
+    else:
+        if m.normalized is None:
+            if rule.analyte == "ana" and m.positive is False:
+                return Outcome(False, "ANA is negative")
+            return Outcome(None, needs=(rule.analyte,))
+        v = m.normalized
+        shown = f"{units.fmt(m.value)} {m.unit}" if m.unit else f"{units.fmt(m.value)}"
+    ok = _cmp(v, rule.op, rule.value)
+    word = _OP_WORDS[rule.op] if ok else {"<": "not below", "<=": "above", ">": "not above", ">=": "below"}[rule.op]
+    return Outcome(ok, f"{label} {shown} is {word} the {rule.text} threshold")
+
+
+def score(rule, idx: FactIndex) -> Outcome:
+    m = idx.scores.get(rule.score)
+    label = SCORE_LABEL.get(rule.score, rule.score)
+    if m is None or m.value is None:
+        return Outcome(None, needs=(rule.score,))
+    v = m.value
+    if rule.min is not None and not _cmp(v, ">=" if rule.min_inclusive else ">", rule.min):
+        return Outcome(False, f"{label} {units.fmt(v)} is below the required {rule.text}")
+    if rule.max is not None and not _cmp(v, "<=" if rule.max_inclusive else "<", rule.max):
+        return Outcome(False, f"{label} {units.fmt(v)} is above the allowed {rule.text}")
+    return Outcome(True, f"{label} {units.fmt(v)} meets {rule.text}")
+
+
+def serology(rule, idx: FactIndex) -> Outcome:
+    m = idx.labs.get(rule.test)
+    if m is None or m.positive is None:
+        return Outcome(None, needs=(rule.test,))
+    return Outcome(m.positive == rule.positive, f"{rule.test.replace('_', '-')} is {'positive' if m.positive else 'negative'}")
+
+
+def _med_matches(rule, m: Medication) -> bool:
+    if rule.except_classes and any(c in rule.except_classes for c in m.classes):
+        return False
+    return m.name in rule.drugs or m.name in rule.classes or any(c in rule.classes for c in m.classes)
+
+
+def _neg_covers(rule, neg: set[str]) -> bool:
+    """The patient denied every drug/class the rule asks about ("never had biologics")."""
+    def covered(item: str, is_class: bool) -> bool:
+        if item in neg:
+            return True
+        if is_class:
+            return any(lexicon.class_covers(n, item) for n in neg if n in lexicon.ALL_CLASSES)
+        return any(n in lexicon.drug_classes(item) for n in neg)
+    items = [(d, False) for d in rule.drugs] + [(c, True) for c in rule.classes]
+    return bool(items) and all(covered(i, c) for i, c in items)
+
+
+def _need_name(rule) -> str:
+    base = (rule.drugs or rule.classes or ["drug"])[0]
+    suffix = {"window": "last_dose", "started": "start", "ever": "use", "current": "use"}.get(rule.timing, "use")
+    return f"{base}_{suffix}"
+
+
+def exposure(rule, idx: FactIndex) -> Outcome:
+    f = idx.facts
+    found = [m for m in idx.meds if _med_matches(rule, m)]
+    unknown = False
+    false_reason = None
+    for m in found:
+        if rule.min_duration_days is not None:
+            if m.current is False:
+                false_reason = f"the patient is no longer on {m.name}"
+                continue
+            lasted = m.duration_days if m.duration_days is not None else _ago(f.today, m.started)
+            if m.current and lasted is not None:
+                if lasted >= rule.min_duration_days:
+                    return Outcome(True, f"on {m.name} for {_years(lasted)}")
+                false_reason = f"on {m.name} for only {_years(lasted)}, less than {_years(rule.min_duration_days)}"
+                continue
+            unknown = True
+            continue
+        if rule.timing == "ever":
+            return Outcome(True, f"the patient has received {m.name}")
+        if rule.timing == "current":
+            if m.current:
+                return Outcome(True, f"the patient is on {m.name}")
+            if m.current is None:
+                unknown = True
+            else:
+                false_reason = f"the patient is not currently on {m.name}"
+            continue
+        if rule.timing == "started":
+            if m.started is None:
+                unknown = True
+                continue
+            ago = _ago(f.today, m.started)
+            if rule.window_days is None or ago <= rule.window_days:
+                return Outcome(True, f"{m.name} was started {_years(ago)} ago")
+            false_reason = f"{m.name} was started {_years(ago)} ago"
+            continue
+        if m.current:
+            return Outcome(True, f"the patient is currently on {m.name}")
+        ago = _ago(f.today, m.last_taken)
+        if ago is None:
+            unknown = True
+            continue
+        if ago <= rule.window_days:
+            return Outcome(True, f"{m.name} {_years(ago)} ago is within the {_years(rule.window_days)} window")
+        false_reason = f"{m.name} was {_years(ago)} ago, outside the {_years(rule.window_days)} window"
+    if unknown:
+        return Outcome(None, needs=(_need_name(rule),))
+    if false_reason:
+        return Outcome(False, false_reason)
+    if _neg_covers(rule, idx.neg_meds):
+        return Outcome(False, f"the patient reports no {rule.label}")
+    if f.medications_complete and rule.timing == "current":
+        # "No other medications" tells today's list, not what was taken before.
+        return Outcome(False, f"{rule.label} is not among the patient's treatments")
+    return Outcome(None, needs=(_need_name(rule),))
+
+
+def dose(rule, idx: FactIndex) -> Outcome:
+    f = idx.facts
+    steroids = [m for m in idx.meds if rule.drug_class in m.classes]
+    relevant = []
+    for m in steroids:
+        ago = _ago(f.today, m.last_taken)
+        if m.current or (ago is not None and rule.window_days is not None and ago <= rule.window_days):
+            relevant.append(m)
+        elif m.current is None and ago is None:
+            return Outcome(None, needs=("prednisone_dose",))
+    if not relevant:
+        if steroids or rule.drug_class in idx.neg_meds or f.medications_complete or \
+                any(n in idx.neg_meds for n in ("prednisone", "corticosteroid")):
+            return Outcome(False, "the patient takes no corticosteroid" if not steroids else
+                           "no corticosteroid in the time frame")
+        return Outcome(None, needs=("prednisone_dose",))
+    best = None
+    for m in relevant:
+        if m.dose is None:
+            return Outcome(None, needs=("prednisone_dose",))
+        drug = lexicon.DRUG_BY_NAME.get(m.name)
+        factor = drug.prednisone_factor if drug and drug.prednisone_factor else 1.0
+        mg = m.dose * (1000.0 if m.unit == "g" else 0.001 if m.unit in ("mcg", "µg", "ug") else 1.0)
+        daily = mg * factor * (m.frequency_per_day or 1.0)
+        if rule.per_kg and not m.per_kg:
+            if f.weight_kg is None:
+                return Outcome(None, needs=("weight",))
+            value, shown = daily / f.weight_kg, f"{units.fmt(daily)} mg/day at {units.fmt(f.weight_kg)} kg"
+        else:
+            value, shown = daily, f"{units.fmt(daily)} mg/day prednisone equivalent"
+        best = max(best or (value, shown), (value, shown))
+    value, shown = best
+    ok = _cmp(value, rule.op, rule.value)
+    return Outcome(ok, f"{shown} ({units.fmt(value)}) is {'' if ok else 'not '}{_OP_WORDS[rule.op]} {rule.text}")
+
+
+def duration(rule, idx: FactIndex) -> Outcome:
+    f = idx.facts
+    names = list(rule.names) or sorted(idx.primary)
+    if rule.subject == "symptoms":
+        names = names + ["arthritis_symptoms"]
+    dated = [d for n in names for d in idx.diag.get(n, ()) if d.onset is not None]
+    if not dated:
+        return Outcome(None, needs=("disease_duration",))
+    days = max(_ago(f.today, d.onset) for d in dated)
+    if rule.min_days is not None and not _cmp(days, ">=" if rule.min_inclusive else ">", rule.min_days):
+        return Outcome(False, f"{rule.subject} for {_years(days)}, shorter than required ({rule.text})")
+    if rule.max_days is not None and not _cmp(days, "<=" if rule.max_inclusive else "<", rule.max_days):
+        return Outcome(False, f"{rule.subject} for {_years(days)}, longer than allowed ({rule.text})")
+    return Outcome(True, f"{rule.subject} for {_years(days)} ({rule.text})")
+
+
+# --- structure -----------------------------------------------------------------------------
+
+def evaluate(rule, idx: FactIndex, kind: str) -> Outcome:
+    """Outcome of `rule` for the patient; `kind` (inclusion/exclusion) only matters for consent."""
+    k = rule.kind
+    fn = LEAVES.get(k)
+    if fn is not None:
+        return fn(rule, idx)
+    if k == "all_of":
+        outs = [evaluate(r, idx, kind) for r in rule.rules]
+        for o in outs:
+            if o.value is False:
+                return o
+        if all(o.value is True for o in outs):
+            return Outcome(True, "; ".join(o.reason for o in outs if o.reason))
+        return _unknown(outs)
+    if k == "any_of":
+        outs = [evaluate(r, idx, kind) for r in rule.rules]
+        for o in outs:
+            if o.value is True:
+                return o
+        if all(o.value is False for o in outs):
+            return Outcome(False, "; ".join(dict.fromkeys(o.reason for o in outs if o.reason)))
+        return _unknown(outs)
+    if k == "not":
+        o = evaluate(rule.rule, idx, kind)
+        return o if o.value is None else Outcome(not o.value, o.reason, o.needs, o.review)
+    if k == "implies":
+        c = evaluate(rule.condition, idx, kind)
+        if c.value is False:
+            return Outcome(True, f"does not apply ({c.reason})")
+        t = evaluate(rule.then, idx, kind)
+        if c.value is True or t.value is True:
+            return t
+        return _unknown([c, t])
+    if k == "qualified":
+        o = evaluate(rule.rule, idx, kind)
+        if o.value is not None and o.value in rule.review_when:
+            return Outcome(None, f"{o.reason}; a clinician must confirm because {rule.note}", review=True)
+        return o
+    if k == "assumed_consent":
+        return Outcome(kind == "inclusion", "consent and willingness are assumed")
+    return Outcome(None, getattr(rule, "reason", ""), review=True)
+
+
+MAX_NEEDS = 8  # a criterion naming dozens of unknown facts is reviewed, not turned into a questionnaire
+
+
+def _unknown(outs: list[Outcome]) -> Outcome:
+    needs: dict[str, None] = {}
+    review = False
+    reasons: dict[str, None] = {}
+    for o in outs:
+        if o.value is None:
+            needs.update(dict.fromkeys(o.needs))
+            review = review or o.review
+            if o.reason and len(reasons) < 3:
+                reasons[o.reason] = None
+    if len(needs) > MAX_NEEDS:
+        return Outcome(None, "; ".join(reasons) or "too many unknown facts to ask about", review=True)
+    return Outcome(None, "; ".join(reasons), tuple(needs), review and not needs)
+
+
+LEAVES = {"age": age, "sex": sex, "diagnosis": diagnosis, "condition": condition, "lab": lab, "score": score,
+          "serology": serology, "exposure": exposure, "dose": dose, "duration": duration}

@@ -1,0 +1,840 @@
+"""Criterion text -> `Rule`, deterministically (no LLM).
+
+Recognisers find *atoms* in the text (age, lab thresholds, scores, serology, doses, durations,
+exposures with time windows, conditions and diagnoses); connectors between atoms ("or", "and/or",
+"with", parentheses) build the logical structure; wording that adds a judgement ("severe", "unless
+related to the disease") wraps the result so that a clinician reviews it. Criteria about consent or
+willingness become `AssumedConsent`; anything else the parser cannot decide becomes `NeedsReview`,
+never dropped.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from eligibility import lexicon, units
+from eligibility.rules import (AgeRule, AllOf, AnyOf, AssumedConsent, ConditionRule, DiagnosisRule, DoseRule,
+                               DurationRule, ExposureRule, Implies, LabRule, NeedsReview, Not, Qualified, Rule,
+                               ScoreRule, SerologyRule, SexRule)
+
+MAX_CRITERION = 5_000
+
+# --- whole-criterion cues -------------------------------------------------------------------
+
+CONSENT_START = re.compile(r"(?i)^\W*(?:parents? )?(?:willing|able and willing|able to|unwilling|inability|"
+                           r"competent|capable|ability to|agree|signed|written informed consent|informed consent)")
+CONSENT_ANY = re.compile(r"(?i)\b(?:consent|willing|willingness|comply|compliance|questionnaires?|contracepti\w+|"
+                         r"adhere)\b")
+REVIEW = re.compile(r"(?i)\b(?:opinion|ineligib\w*|investigators?'?s?\b|judge?ment|physician'?s|as defined by (?:the )?protocol|"
+                    r"inappropriate|contraindicat\w*|donor|subpopulation|poor compliance|anticipated|"
+                    r"interfere|unsuitable|discretion|refractory|inadequate response|intoleran\w+)")
+EXCEPTION_QUALIFIER = re.compile(r"(?i)\b(?:unless|without treatment|untreated|not explained by|due to other|"
+                                 r"attributed to|caused by|related to activity|in conjunction with)\b")
+# A restrictive clause after a noun qualifies that noun only ("infection requiring hospitalization").
+POST_QUALIFIER = re.compile(r"(?i)\b(?:that (?:might|may|would|compromises)|which (?:might|may|would)|"
+                            r"requiring (?:hospitali[sz]ation|more)|that is expected)\b")
+SOFT_QUALIFIER = re.compile(r"(?i)\b(?:severe|significant|clinically significant|uncontrolled|moderate|mild|"
+                            r"musculoskeletal|recurrent|chronic or persistent|life-threatening|abnormal)\b")
+EXCLUDED_STATEMENT = re.compile(r"(?i)\b(?:will be|are|is|shall be) excluded\b|\bexcluded from (?:the|this) study")
+HALF_LIFE = re.compile(r"(?i)half-?lives|whichever is (?:greater|longer)")
+EXCEPT_CUE = re.compile(r"(?i)\b(?:except(?:ion)?s?|not excluded|other than|with the exception of)\b")
+ANOTHER = re.compile(r"(?i)\b(?:another|other)\b")
+
+# --- comparisons ---------------------------------------------------------------------------
+
+_OP_WORDS = (
+    ("greater than or equal to", ">="), ("less than or equal to", "<="), ("no greater than", "<="),
+    ("no more than", "<="), ("not more than", "<="), ("not exceeding", "<="), ("of at least", ">="),
+    ("at least", ">="), ("greater than", ">"), ("more than", ">"), ("higher than", ">"), ("above", ">"),
+    ("over", ">"), ("less than", "<"), ("lower than", "<"), ("below", "<"), ("under", "<"), ("upto", "<="),
+    ("up to", "<="), ("≥", ">="), ("≤", "<="), (">", ">"), ("<", "<"), ("=", ">="), ("between", "between"),
+)
+_OP_RE = "|".join(re.escape(w) for w, _ in _OP_WORDS)
+_NUMBER = r"\d[\d,]*(?:\.\d+)?"
+_UNIT_RE = (r"x\s*10\^?\s*\d+\s*(?:cells?\s*)?/\s*l|x\s*10\s*\d\s*(?:cells?\s*)?/\s*l|/mm3|/µl|/ul|g/dl|g/l|mg/dl|"
+            r"µmol/l|umol/l|ml/min(?:/1\.73\s*m2)?|%\s*predicted|%|mm/h\w*|mmhg|mm\b|kg/m2|cm\b|"
+            r"times (?:the )?upper limit (?:of )?normal|times (?:the )?uln|x\s*uln|(?:times )?normal\b")
+CMP = re.compile(rf"(?i)(?P<op>{_OP_RE})\s*(?:1\s*:\s*)?(?P<n1>{_NUMBER})"
+                 rf"(?:\s*(?:-|–|to|and)\s*(?P<n2>{_NUMBER}))?\s*(?P<unit>{_UNIT_RE})?")
+
+_OPS = dict(_OP_WORDS)
+
+# --- lab names in criteria ----------------------------------------------------------------
+
+LAB_NAMES: tuple[tuple[str, str], ...] = (
+    ("platelets", r"platelets?(?: count)?|thrombocytopenia"),
+    ("wbc", r"wbc|white blood cells?(?: count)?|leukocytes?|leukopenia"),
+    ("anc", r"anc|neutrophils?(?: count)?|neutropenia"),
+    ("hemoglobin", r"ha?emoglobin|hgb|hb|ana?emia"),
+    ("creatinine", r"(?:serum )?creatinine"),
+    ("egfr", r"egfr|gfr|estimated glomerular filtration rate|glomerular filtration rate|creatinine clearance"),
+    ("ast", r"ast|asat|aspartate aminotransferase"),
+    ("alt", r"alt|alat|alanine aminotrans\w+"),
+    ("fvc", r"fvc|forced vital capacity"),
+    ("dlco", r"dlco|lung diffusion capacity for carbon monoxide|diffusing capacity"),
+    ("lvef", r"lvef|left ventricular ejection fraction|ejection fraction"),
+    ("spo2", r"spo2|sao2|so2|oxygen saturation"),
+    ("bmi", r"bmi|body mass index"),
+    ("esr", r"esr|erythrocyte sedimentation rate"),
+    ("cd4", r"cd4\+?(?: t)?(?: lymphopenia| count| cells?)?"),
+    ("mpap", r"mean pulmonary arter\w+ pressures?|mpap|mean pap"),
+    ("spap", r"systolic pulmonary arter\w+ pressures?|spap"),
+    ("pwp", r"pulmonary (?:capillary )?wedge pressures?|pcwp"),
+    ("ana", r"ana|antinuclear antibod\w+"),
+)
+LAB_PATTERNS = tuple((n, re.compile(rf"(?i)\b(?:{p})\b")) for n, p in LAB_NAMES)
+SCORE_NAMES: tuple[tuple[str, str], ...] = (
+    ("sledai", r"sledai(?:-2k)?(?: score)?"),
+    ("mrss", r"mrss(?: units)?|modified rodnan skin score"),
+    ("basdai_q2", r"basdai question #?2"),
+    ("basdai", r"basdai"),
+    ("das28", r"das-?28(?:[- ](?:esr|crp))?|das esr"),
+    ("mmt8", r"mmt-?8|manual muscle test(?:ing)?|mmt"),
+    ("vas", r"vas|visual analog(?:ue)? scale"),
+)
+SCORE_PATTERNS = tuple((n, re.compile(rf"(?i)\b(?:{p})")) for n, p in SCORE_NAMES)
+SEROLOGY_NAMES = (
+    ("rf", r"rheumatoid factor|\bRF\b"),
+    ("anti_ccp", r"anti-?cyclic citrullinated peptide|anticyclic citrullinated peptide|anti-?ccp|\bCCP\b"),
+    ("dsdna", r"(?:anti-?)?ds-?dna(?: antibod\w+)?|anti-double stranded dna(?: antibod\w+)?"),
+)
+SEROLOGY_PATTERNS = tuple((n, re.compile(rf"(?i){p}")) for n, p in SEROLOGY_NAMES)
+
+WINDOW = re.compile(
+    rf"(?i)\b(?:within|in|during|on|over)\s+(?:the\s+)?(?:last|past|previous|prior)?\s*"
+    rf"(?P<n1>\d+|one|two|three|four|five|six|twelve|eighteen)\s*(?P<u1>day|week|month|year)s?"
+    rf"|\b(?:recent\s*\(?\s*within\s+)(?P<n2>\d+)\s*(?P<u2>day|week|month|year)s?"
+    rf"|\b(?P<n3>\d+|one|two|three|four|five|six|twelve)\s*(?P<u3>day|week|month|year)s?\s+(?:prior to|before)"
+    rf"|\bwithin\s+(?:the\s+)?(?P<n4>six|twelve)\s+(?P<u4>month)s?"
+    rf"|\b(?:the\s+)?(?P<n5>six|twelve|\d+)\s+(?P<u5>month|day|week|year)s?\s+before")
+MIN_DURATION = re.compile(rf"(?i)\bfor\s+(?:at least|a minimum of|≥|more than)\s*(?P<n>\d+)\s*(?P<u>day|week|month|year)s?")
+CURRENT_CUE = re.compile(r"(?i)\b(?:use of|receiving|currently|concurrent|current|background therapy|taking|"
+                         r"stable dose|using|on treatment|active|ongoing)\b")
+EVER_CUE = re.compile(r"(?i)\b(?:previous|previously|prior|history|ever|exposure|received|treatment with|"
+                      r"have received|has received|evidence of prior|past)\b")
+STARTED_CUE = re.compile(r"(?i)\b(?:initiation|addition|started|change)\b")
+SKIP_DRUG_CONTEXT = re.compile(r"(?i)(?:allerg\w*|hypersensitivit\w*|anaphyla\w*|worsen with|caused by|induced by|known to induce|requiring|except|"
+                               r"adverse events|standard therapy|such as|consisting of|refractory to|response to|"
+                               r"contraindication to|use of the medication)[^.;]{0,60}$")
+NEGATED_BEFORE = re.compile(r"(?i)(?:without(?: evidence of)?(?: a)?(?: concomitant)?|no evidence of|\bno\b|"
+                            r"\bnon-|negative|absence of)\s*$")
+# A negation cue whose scope (up to punctuation) reaches an atom: "Not pregnant or nursing", "No prior
+# chemotherapy", "must not have a history of …".
+NEG_SCOPE = re.compile(r"(?i)(?:^|[\s(])(?:no|not|without|never|free of|absence of|negative for)\b[^.;:!?]*$")
+
+
+@dataclass
+class Atom:
+    start: int
+    end: int
+    rule: object
+    kind: str
+
+
+def _clean(text: str) -> str:
+    text = (text or "")[:MAX_CRITERION]
+    text = re.sub(r"\\([<>\[\]()*_#.+\-!])", r"\1", text)
+    text = text.replace(">/=", "≥").replace("</=", "≤").replace(">=", "≥").replace("<=", "≤")
+    text = text.replace("=>", "≥").replace("=<", "≤").replace("μ", "µ")
+    text = re.sub(r"(?m)^\s*(?:[•\-*]\s*)+", "", text)
+    text = re.sub(r"(?m)^\s*o\s?(?=[A-Za-z])", "", text)  # "oRituximab" sub-bullets of MedPath pages
+    text = re.sub(r"(?m)^\s*\(?\d{1,2}[).]\s*", "", text)
+    text = re.sub(r"(?i)\bhepatitis b (or|and) c\b", r"hepatitis B \1 hepatitis C", text)
+    text = re.sub(r"(?i)\bbasal or squamous cell", "basal cell or squamous cell", text)
+    text = re.sub(r"(?i)\bsquamous or basal cell", "squamous cell or basal cell", text)
+    text = re.sub(r"\s*\((?:[A-Z][A-Za-z0-9\-]{1,7}s?)\)", "", text)  # "(ANCA)", "(mAb)" aliases
+    for _ in range(3):  # field labels of registry records: "PRIOR CONCURRENT THERAPY: Chemotherapy: No prior …"
+        text = re.sub(r"^\s*[A-Z][A-Za-z\-]*(?: [A-Za-z\-]+){0,2}: (?=\S)", "", text)
+    return text.strip()
+
+
+def _days(n: str, unit: str) -> float:
+    value = units.number(n)
+    return units.to_days(value if value is not None else 0.0, unit)
+
+
+def _free(taken: list[tuple[int, int]], s: int, e: int) -> bool:
+    return all(e <= a or s >= b for a, b in taken)
+
+
+# --- recognisers ---------------------------------------------------------------------------
+
+_AGE_PATTERNS = (
+    (re.compile(r"(?i)\b(?:over|older than|>)\s*(\d{1,3})\s*(?:years?)?(?: of age)?\s*and\s*(?:less|younger) than\s*"
+                r"(\d{1,3})\s*years?"), "gt_lt"),
+    (re.compile(r"(?i)\b(\d{1,3})\s*(?:-|–|to)\s*(\d{1,3})\s*years?(?: old)?(?: of age)?"), "range"),
+    (re.compile(r"(?i)\baged?\s*(\d{1,3})\s*(?:-|–|to)\s*(\d{1,3})\b"), "range"),
+    (re.compile(r"(?i)\b(\d{1,3})\s*years?(?: of age)?(?: old)?\s*(?:and|or)\s*(?:older|over|above)"), "min"),
+    (re.compile(r"(?i)\b(?:aged?|adults?|patients?)\s*(?:at least|≥|of at least|over|>|older than)\s*(\d{1,3})"
+                r"\s*years?"), "min_kw"),
+    (re.compile(r"(?i)(?:≥|at least|>)\s*(\d{1,3})\s*years?\s*(?:of age|old)"), "min_kw"),
+)
+
+
+def _age_atoms(text: str, taken) -> list[Atom]:
+    if re.search(r"(?i)\bonset\b|\bdonor\b|\bdisease duration\b|\bsince\b", text):
+        return []
+    for pattern, form in _AGE_PATTERNS:
+        m = pattern.search(text)
+        if not m:
+            continue
+        if form == "gt_lt":
+            rule = AgeRule(min=float(m.group(1)), max=float(m.group(2)), min_inclusive=False, max_inclusive=False)
+        elif form == "range":
+            rule = AgeRule(min=float(m.group(1)), max=float(m.group(2)))
+        else:
+            op_text = m.group(0).lower()
+            strict = (">" in op_text or "over" in op_text or "older than" in op_text) and "≥" not in op_text
+            rule = AgeRule(min=float(m.group(1)), min_inclusive=not strict)
+        taken.append((m.start(), m.end()))
+        return [Atom(m.start(), m.end(), rule, "age")]
+    return []
+
+
+def _lab_rule(name: str, m: re.Match):
+    """The rule of one lab comparison ("<30,000/mm3", ">4 times upper limit normal", "between 30-89")."""
+    op = _OPS.get(m.group("op").lower(), ">=")
+    n1 = units.number(m.group("n1"))
+    n2 = units.number(m.group("n2")) if m.group("n2") else None
+    unit = (m.group("unit") or "").strip()
+    text = m.group(0).strip()
+    uln = bool(re.search(r"(?i)upper limit|uln|normal", unit))
+    v1 = n1 if uln else units.normalise(name, n1, unit)
+    if op == "between" and n2 is not None:
+        v2 = units.normalise(name, n2, unit)
+        return AllOf(rules=[LabRule(analyte=name, op=">=", value=v1, text=text),
+                            LabRule(analyte=name, op="<=", value=v2, text=text)])
+    if op == "between":
+        op = ">="
+    return LabRule(analyte=name, op=op, value=v1, uln=uln, text=text)
+
+
+def _lab_atoms(text: str, taken) -> list[Atom]:
+    """Lab thresholds: each comparison belongs to the analyte just before it, and to the analytes listed
+    with it ("AST or ALT >4 times upper limit normal")."""
+    mentions = []
+    for name, pattern in LAB_PATTERNS:
+        for m in pattern.finditer(text):
+            if re.search(r"(?i)corrected for\s*$", text[max(0, m.start() - 15):m.start()]):
+                continue  # "DLCO (corrected for hemoglobin) < 30%" is about DLCO
+            if _free(taken, m.start(), m.end()):
+                mentions.append((m.start(), m.end(), name))
+    mentions.sort()
+    atoms: list[Atom] = []
+    for cm in CMP.finditer(text):
+        if not _free(taken, cm.start(), cm.end()):
+            continue
+        before = [mm for mm in mentions if mm[1] <= cm.start() and cm.start() - mm[1] <= 45]
+        if not before or re.search(_OP_RE, text[before[-1][1]:cm.start()].replace("(", "")):
+            continue
+        chosen = [before[-1]]
+        for mm in reversed(before[:-1]):
+            gap = re.sub(r"\([^)]*\)", "", text[mm[1]:chosen[-1][0]])
+            if not re.fullmatch(r"(?i)[\s,()/]*(?:or|and|and/or)?[\s,()/]*", gap):
+                break
+            chosen.append(mm)
+        names = list(dict.fromkeys(c[2] for c in chosen))
+        rules = [_lab_rule(n, cm) for n in names]
+        start = min(c[0] for c in chosen)
+        atoms.append(Atom(start, cm.end(), rules[0] if len(rules) == 1 else AnyOf(rules=rules), "lab"))
+        taken.append((start, cm.end()))
+    return atoms
+
+
+def _bounds(name: str, cms: list[re.Match]) -> ScoreRule:
+    lo = hi = None
+    lo_inc = hi_inc = True
+    for cm in cms:
+        op = _OPS.get(cm.group("op").lower(), ">=")
+        n1 = units.number(cm.group("n1"))
+        n2 = units.number(cm.group("n2")) if cm.group("n2") else None
+        if op == "between" or n2 is not None:
+            lo, hi = n1, n2 if n2 is not None else hi
+        elif op in (">", ">="):
+            lo, lo_inc = n1, op == ">="
+        else:
+            hi, hi_inc = n1, op == "<="
+    return ScoreRule(score=name, min=lo, max=hi, min_inclusive=lo_inc, max_inclusive=hi_inc,
+                     text=" and ".join(cm.group(0).strip() for cm in cms))
+
+
+def _score_atoms(text: str, taken) -> list[Atom]:
+    """A disease score with its bounds: "SLEDAI ≥4 and ≤10", "≥15 and ≤40 mRSS", "BASDAI ≥4"."""
+    atoms = []
+    all_names = [m for _, p in SCORE_PATTERNS for m in p.finditer(text)]
+    for name, pattern in SCORE_PATTERNS:
+        for m in pattern.finditer(text):
+            if not _free(taken, m.start(), m.end()):
+                continue
+            cms = []
+            cm = CMP.search(text, m.end())
+            if cm and cm.start() - m.end() <= 60:
+                gap = text[m.end():cm.start()]
+                others = [o for o in all_names if m.end() <= o.start() < cm.start()]
+                if not re.search(r"(?i)[;]|\bmust\b|\bif\b", gap) and not others and _free(taken, cm.start(), cm.end()):
+                    cms.append(cm)
+                    nxt = re.compile(r"\s*(?:and|,)\s*").match(text, cm.end())
+                    cm2 = CMP.match(text, nxt.end()) if nxt else None
+                    if cm2:
+                        cms.append(cm2)
+            if not cms:
+                prev = [c for c in CMP.finditer(text[:m.start()]) if m.start() - c.end() <= 12]
+                if prev:
+                    first = prev[-1]
+                    earlier = [c for c in CMP.finditer(text[:first.start()])
+                               if re.fullmatch(r"\s*(?:and|,)\s*", text[c.end():first.start()])]
+                    cms = earlier[-1:] + [first]
+            if not cms:
+                continue
+            start = min(m.start(), cms[0].start())
+            end = max(m.end(), cms[-1].end())
+            atoms.append(Atom(start, end, _bounds(name, cms), "score"))
+            taken.append((start, end))
+    return atoms
+
+
+def _serology_atoms(text: str, taken) -> list[Atom]:
+    if not re.search(r"(?i)\bpositive|\bpresence of", text):
+        return []
+    atoms = []
+    for name, pattern in SEROLOGY_PATTERNS:
+        m = pattern.search(text)
+        if m and _free(taken, m.start(), m.end()):
+            atoms.append(Atom(m.start(), m.end(), SerologyRule(test=name), "serology"))
+            taken.append((m.start(), m.end()))
+    return atoms
+
+
+_DOSE = re.compile(r"(?i)(?:(?P<drug>prednisone|prednisolone|corticosteroids?|steroids?)\s*(?P<op1>[><≥≤=])\s*"
+                   r"(?P<v1>\d+(?:\.\d+)?)\s*mg(?P<kg1>\s*/\s*kg)?(?:\s*/\s*day)?"
+                   r"|(?:daily )?dos(?:e|age) of\s*(?P<op2>[><≥≤=]|at least|more than)\s*(?P<v2>\d+(?:\.\d+)?)\s*mg"
+                   r"(?P<kg2>\s*/\s*kg)?\s*(?:/\s*day\s*)?of (?:prednisone|prednisolone|corticosteroids?))"
+                   r"(?:\s*\(?\s*or (?:its |an )?equivalent[^)]*\)?)?")
+
+
+def _dose_atoms(text: str, taken) -> list[Atom]:
+    atoms = []
+    for m in _DOSE.finditer(text):
+        op_raw = (m.group("op1") or m.group("op2")).lower()
+        op = {">": ">", "<": "<", "≥": ">=", "≤": "<=", "=": ">=", "at least": ">=", "more than": ">"}[op_raw]
+        value = float(m.group("v1") or m.group("v2"))
+        per_kg = bool(m.group("kg1") or m.group("kg2"))
+        w = WINDOW.search(text, m.end())
+        window = _window_days(w) if w else None
+        atoms.append(Atom(m.start(), m.end(), DoseRule(op=op, value=value, per_kg=per_kg, window_days=window,
+                                                       text=m.group(0).strip()), "dose"))
+        taken.append((m.start(), m.end()))
+    return atoms
+
+
+def _window_days(m: re.Match) -> float:
+    for i in range(1, 6):
+        if m.group(f"n{i}"):
+            return _days(m.group(f"n{i}"), m.group(f"u{i}"))
+    return 0.0
+
+
+_DURATION_PATTERNS = (
+    (re.compile(r"(?i)disease duration\s*(?:of\s*)?(?:upto|up to|≤|<|less than|no more than)\s*(\d+)\s*"
+                r"(day|week|month|year)s?"), "disease", "max"),
+    (re.compile(r"(?i)disease duration\s*(?:of\s*)?(\d+)\s*(day|week|month|year)s?\s*or less"), "disease", "max"),
+    (re.compile(r"(?i)(?:symptoms?|arthritis)[^.;]{0,30}?for\s*(?:more than|at least|over)\s*(\d+)\s*"
+                r"(day|week|month|year)s?\s*(?:but|and)\s*(?:less than|under)\s*(\d+)\s*(day|week|month|year)s?"),
+     "symptoms", "range"),
+)
+
+
+def _duration_atoms(text: str, taken, cohort_names: list[str]) -> list[Atom]:
+    for pattern, subject, form in _DURATION_PATTERNS:
+        m = pattern.search(text)
+        if not m:
+            continue
+        if form == "max":
+            rule = DurationRule(subject=subject, names=cohort_names, max_days=_days(m.group(1), m.group(2)),
+                                text=m.group(0))
+        else:
+            rule = DurationRule(subject=subject, names=cohort_names, min_days=_days(m.group(1), m.group(2)),
+                                max_days=_days(m.group(3), m.group(4)), min_inclusive=False,
+                                max_inclusive=False, text=m.group(0))
+        taken.append((m.start(), m.end()))
+        return [Atom(m.start(), m.end(), rule, "duration")]
+    return []
+
+
+def _pregnancy_atoms(text: str, taken) -> list[Atom]:
+    atoms = []
+    for m in re.finditer(r"(?i)\b(non-?)?(?:pregnan(?:t|cy)(?: test)?|(?:breast[- ]?feeding|breast feeding|nursing|"
+                         r"lactating|lactation))\b", text):
+        if not _free(taken, m.start(), m.end()):
+            continue
+        if re.search(r"(?i)\b(?:if|risk of|contracepti\w+)\b[^.;]{0,30}$", text[:m.start()]):
+            continue
+        word = m.group(0).lower()
+        name = "pregnancy" if "pregnan" in word else "breastfeeding"
+        rule = ConditionRule(names=[name], timing="current", label=name)
+        negated = bool(m.group(1)) or bool(re.search(r"(?i)negative\s*$", text[:m.start()]))
+        atoms.append(Atom(m.start(), m.end(), Not(rule=rule) if negated else rule, "condition"))
+        taken.append((m.start(), m.end()))
+    return atoms
+
+
+ALLERGY_CUE = re.compile(r"(?i)\b(?:allerg\w*|hypersensitivit\w*|anaphyla\w*)")
+ALLERGENS = (("allergy_contrast", r"contrast"), ("allergy_murine", r"(?:mouse|murine) proteins?"),
+             ("allergy_mab", r"monoclonal antibod\w*"), ("allergy_methotrexate", r"methotrexate|\bmtx\b"),
+             ("allergy_penicillin", r"penicillin\w*"), ("allergy_streptomycin", r"streptomycin"))
+
+
+def _allergy_atoms(text: str, taken) -> list[Atom]:
+    cue = ALLERGY_CUE.search(text)
+    if not cue:
+        return []
+    end = re.compile(r"[.;](?:\s|$)").search(text, cue.end())
+    end = end.start() if end else len(text)
+    region = text[cue.start():end]
+    names = [n for n, p in ALLERGENS if re.search(rf"(?i){p}", region)]
+    if not names:
+        return []
+    taken.append((cue.start(), end))
+    label = "allergy to " + ", ".join(n.split("_", 1)[1] for n in names)
+    return [Atom(cue.start(), end, ConditionRule(names=names, timing="ever", label=label), "condition")]
+
+
+def _exposure_atoms(text: str, taken) -> list[Atom]:
+    mentions = []
+    for s, e, name, is_class in lexicon.find_drugs(text):
+        if not _free(taken, s, e) or SKIP_DRUG_CONTEXT.search(text[max(0, s - 80):s]):
+            continue
+        if name == "corticosteroid" and re.search(r"(?i)non-$", text[max(0, s - 4):s]):
+            continue
+        mentions.append((s, e, name, is_class))
+    if not mentions:
+        return []
+    windows = [(w.start(), w.end(), _window_days(w)) for w in WINDOW.finditer(text)]
+    min_dur = MIN_DURATION.search(text)
+    if min_dur:
+        windows = [w for w in windows if not (min_dur.start() <= w[0] < min_dur.end() + 12)]
+    half_life = bool(HALF_LIFE.search(text))
+    groups: list[list] = []
+    for mention in mentions:
+        s, e, name, is_class = mention
+        seg_end = text.find(";", e)
+        seg_end = len(text) if seg_end < 0 else seg_end
+        seg_start = text.rfind(";", 0, s) + 1
+        after = [w for w in windows if e <= w[0] < seg_end]
+        before = [w for w in windows if seg_start <= w[0] and w[1] <= s]
+        window = after[0] if after else before[-1] if before else None
+        if groups and groups[-1][0] == window and re.fullmatch(
+                r"(?i)[\s,()/]*(?:or|and|and/or|nor)?[\s,()/]*(?:any )?(?:other )?", text[groups[-1][1][-1][1]:s]):
+            groups[-1][1].append(mention)
+        else:
+            groups.append([window, [mention]])
+    atoms = []
+    for window, members in groups:
+        s, e = members[0][0], members[-1][1]
+        lead = text[:s][-60:]
+        except_classes = ["corticosteroid"] if re.search(r"(?i)non-corticosteroid", text) else []
+        if window:
+            timing, days = "window", window[2]
+        elif STARTED_CUE.search(lead):
+            timing, days = "started", None
+        elif half_life or (CURRENT_CUE.search(lead) and not EVER_CUE.search(lead)):
+            timing, days = "current", None
+        elif EVER_CUE.search(lead) or EVER_CUE.search(text[:s]):
+            timing, days = "ever", None
+        else:
+            timing, days = "current", None
+        if STARTED_CUE.search(lead) and window:
+            timing = "started"
+        drugs = list(dict.fromkeys(m[2] for m in members if not m[3]))
+        classes = list(dict.fromkeys(m[2] for m in members if m[3]))
+        label = ", ".join(m[2].replace("_", " ") for m in members)
+        rule = ExposureRule(drugs=drugs, classes=classes, except_classes=except_classes, timing=timing,
+                            window_days=days, label=label,
+                            min_duration_days=_days(min_dur.group("n"), min_dur.group("u")) if min_dur else None)
+        end = window[1] if window and window[0] - e < 60 else e
+        atoms.append(Atom(s, max(e, end) if window else e, rule, "exposure"))
+        taken.append((s, e))
+    return atoms
+
+
+CAUSE_MASK = re.compile(r"(?i)\b(?:not explained by|due to other|attributed to|caused by|other causes than|"
+                        r"related to activity)[^);.]*")
+
+
+def exception_regions(text: str) -> list[tuple[int, int]]:
+    """Spans naming exceptions ("except basal cell carcinoma", "… are not excluded")."""
+    regions = []
+    for m in EXCEPT_CUE.finditer(text):
+        if m.group(0).lower() == "not excluded":
+            start = max(text.rfind(". ", 0, m.start()), text.rfind("\n", 0, m.start()), text.rfind(";", 0, m.start()))
+            regions.append((start + 1, m.end()))
+        elif m.group(0).lower() == "other than":
+            end = re.compile(r"[,;.)]").search(text, m.end())
+            regions.append((m.start(), end.start() if end else len(text)))
+        else:
+            end = re.compile(r"[;]|\.(?:\s|$)").search(text, m.end())
+            regions.append((m.start(), end.start() if end else len(text)))
+    return regions
+
+
+def _inside(regions, pos: int) -> bool:
+    return any(a <= pos < b for a, b in regions)
+
+
+def _condition_atoms(text: str, taken, criterion_kind: str, cohort_names: list[str]) -> list[Atom]:
+    regions = exception_regions(text)
+    found = []
+    for s, e, term in lexicon.find_terms(text):
+        if _free(taken, s, e) and term.category != "allergy":
+            found.append((s, e, term.name, term.category, term.label))
+    for pattern, names in lexicon.GROUP_PATTERNS:
+        for m in pattern.finditer(text):
+            if _free(taken, m.start(), m.end()) and all(not (f[0] < m.end() and m.start() < f[1]) for f in found):
+                found.append((m.start(), m.end(), "group:" + ",".join(names), "disease", m.group(0)))
+    found.sort()
+    except_names = [f[2] for f in found if _inside(regions, f[0]) and not f[2].startswith("group:")]
+    main = [f for f in found if not _inside(regions, f[0])]
+    windows = [w for w in WINDOW.finditer(text) if not _inside(regions, w.start())]
+    atoms = []
+    crit_ever = bool(re.match(r"(?i)\W*(?:medical )?(?:history|previous|prior|evidence of prior)", text))
+    prev_end = 0
+    for i, (s, e, name, category, label) in enumerate(main):
+        lead = text[prev_end:s]
+        lead_start = prev_end
+        prev_end = e
+        names = name[6:].split(",") if name.startswith("group:") else [name]
+        other = bool(ANOTHER.search(text[max(0, s - 25):s])) or bool(re.match(r"(?i)\s*other than", text[e:e + 15]))
+        local_except = list(except_names)
+        if other or name.startswith("group:"):
+            local_except += cohort_names
+        names = [n for n in names if n not in local_except] or names
+        if all(n in lexicon.PRIMARY_DISEASES for n in names):
+            qual = re.search(r"(?i)\b(SLICC|ACR(?: \(?\d{4}\)?)?|\d{4} American College of Rheumatology|"
+                             r"American College of Rheumatology \(?\d{4}\)?|Bohan and Peter|Modified New York)", text)
+            rule = DiagnosisRule(names=names, except_names=sorted(set(local_except) - set(names)),
+                                 qualifier=qual.group(1) if qual else None, label=label,
+                                 closed_world=criterion_kind == "inclusion")
+        else:
+            next_start = main[i + 1][0] if i + 1 < len(main) else len(text)
+            seg_end = text.find(";", e)
+            seg_end = len(text) if seg_end < 0 else seg_end
+            lead_windows = [w for w in windows if lead_start <= w.start() and w.end() <= s
+                            and not re.search(r"(?i)\bor\b|[,;]", text[w.end():s])]
+            after_windows = [w for w in windows if e <= w.start() < min(seg_end, next_start + 1)
+                             or (e <= w.start() < seg_end and w.start() - e < 40)]
+            if lead_windows:
+                timing, window = "window", _window_days(lead_windows[-1])
+            elif re.search(r"(?i)\b(?:active|current|concurrent|ongoing)\b", lead[-40:]):
+                timing, window = "current", None
+            elif after_windows:
+                timing, window = "window", _window_days(after_windows[0])
+            elif re.search(r"(?i)\b(?:history|previous|prior|past|ever|evidence of prior)\b", lead[-40:]) or crit_ever:
+                timing, window = "ever", None
+            else:
+                timing, window = "unspecified", None
+            rule = ConditionRule(names=names, except_names=[n for n in local_except if n not in names],
+                                 timing=timing, window_days=window, label=label)
+        if NEGATED_BEFORE.search(text[max(0, s - 40):s]):
+            rule = Not(rule=rule)
+        atoms.append(Atom(s, e, rule, "condition"))
+        taken.append((s, e))
+    return atoms
+
+
+# --- structure -----------------------------------------------------------------------------
+
+_OR_GAP = re.compile(r"(?i)\bor\b|and/or|\beither\b|\be\.g\.|\bincluding\b|\bsuch as\b|\bi\.e\.")
+_AND_GAP = re.compile(r"(?i)\band\b|\bwith\b|\bplus\b|\brequiring\b|\bwithout\b|\bin conjunction\b|\bdefined\b")
+
+
+def _gap_kind(gap: str, default: str) -> str:
+    if re.fullmatch(r"\s*\(\s*", gap):
+        return "and"  # "X (its definition)"
+    gap_clean = re.sub(r"\([^)]*\)", " ", gap)
+    if ";" in gap_clean and not _OR_GAP.search(gap_clean):
+        return default
+    if _OR_GAP.search(gap_clean):
+        return "or"
+    if _AND_GAP.search(gap_clean):
+        return "and"
+    words = re.findall(r"[A-Za-z]{2,}", gap_clean)
+    return default if len(words) <= 3 else "and"
+
+
+def _open_paren(text: str, pos: int) -> int:
+    """Position of the innermost unclosed "(" before pos (-1 when none)."""
+    stack = []
+    for i, ch in enumerate(text[:pos]):
+        if ch == "(":
+            stack.append(i)
+        elif ch == ")" and stack:
+            stack.pop()
+    return stack[-1] if stack else -1
+
+
+def _combine(atoms: list[Atom], text: str, default: str):
+    """Atoms joined by their connectors: AND binds tighter than OR; parentheses group."""
+    if len(atoms) == 1:
+        return atoms[0].rule
+    opener = [_open_paren(text, a.start) for a in atoms]
+    depth = [text[:a.start].count("(") - text[:a.start].count(")") for a in atoms]
+    base = min(depth)
+    if any(d > base for d in depth):
+        grouped: list[Atom] = []
+        i = 0
+        while i < len(atoms):
+            if depth[i] > base:
+                j = i
+                while j < len(atoms) and depth[j] > base and opener[j] == opener[i]:
+                    j += 1
+                inner = atoms[i:j]
+                rule = _combine_flat(inner, text, "or" if re.search(r"(?i)e\.g\.|including|such as",
+                                                                     text[max(0, inner[0].start - 30):inner[0].start])
+                                     else default)
+                grouped.append(Atom(inner[0].start, inner[-1].end, rule, "group"))
+                i = j
+            else:
+                grouped.append(atoms[i])
+                i += 1
+        atoms = grouped
+    return _combine_flat(atoms, text, default)
+
+
+def _combine_flat(atoms: list[Atom], text: str, default: str):
+    if len(atoms) == 1:
+        return atoms[0].rule
+    kinds = [_gap_kind(text[a.end:b.start], default) for a, b in zip(atoms, atoms[1:])]
+    # "Not pregnant or nursing" is "not (pregnant or nursing)": neither may hold.
+    kinds = ["and" if a.kind == b.kind and a.kind.startswith("negated@") else k
+             for k, a, b in zip(kinds, atoms, atoms[1:])]
+    # "A, B or C": a comma list closed by "or" is an OR list.
+    for i in range(len(kinds) - 1, -1, -1):
+        gap = text[atoms[i].end:atoms[i + 1].start]
+        if kinds[i] == default and "," in gap and i + 1 < len(kinds) and kinds[i + 1] == "or":
+            kinds[i] = "or"
+    groups, current = [], [atoms[0].rule]
+    for k, atom in zip(kinds, atoms[1:]):
+        if k == "and":
+            current.append(atom.rule)
+        else:
+            groups.append(current)
+            current = [atom.rule]
+    groups.append(current)
+    parts = [g[0] if len(g) == 1 else AllOf(rules=g) for g in groups]
+    return parts[0] if len(parts) == 1 else AnyOf(rules=parts)
+
+
+def _atoms(text: str, kind: str, cohort_names: list[str]) -> list[Atom]:
+    taken: list[tuple[int, int]] = [(m.start(), m.end()) for m in CAUSE_MASK.finditer(text)]
+    atoms = []
+    atoms += _age_atoms(text, taken)
+    atoms += _dose_atoms(text, taken)
+    atoms += _score_atoms(text, taken)
+    atoms += _lab_atoms(text, taken)
+    atoms += _serology_atoms(text, taken)
+    atoms += _duration_atoms(text, taken, cohort_names)
+    atoms += _pregnancy_atoms(text, taken)
+    atoms += _allergy_atoms(text, taken)
+    atoms += _exposure_atoms(text, taken)
+    atoms += _condition_atoms(text, taken, kind, cohort_names)
+    if re.search(r"(?i)\bboth female and male\b|\bboth male and female\b|\bmale (?:and|or) female\b", text):
+        atoms.append(Atom(0, 0, SexRule(sex="all"), "sex"))
+    atoms.sort(key=lambda a: a.start)
+    atoms = _negate(atoms, text)
+    # "chronic kidney disease (glomerular filtration rate < 30)": the measurement defines the condition.
+    atoms = [a for a, b in zip(atoms, atoms[1:] + [None])
+             if not (b is not None and a.kind == "condition" and b.kind in ("lab", "score")
+                     and re.fullmatch(r"\s*\(\s*", text[a.end:b.start]))]
+    return _dedupe(atoms)
+
+
+def _negate(atoms: list[Atom], text: str) -> list[Atom]:
+    """Wrap atoms in the scope of a negation cue in Not; a negated list is one Not ("not A or B")."""
+    out = []
+    for a in atoms:
+        if a.kind not in ("condition", "exposure") or a.rule.kind == "not":
+            out.append(a)
+            continue
+        lead = text[max(0, a.start - 60):a.start]
+        m = NEG_SCOPE.search(lead)
+        if m and not re.search(r"(?i)\bnot (?:excluded|more than|less than|exceed|limited to|only)|"
+                               r"\bno (?:more|less) than|whether or not|\bif not\b", lead[m.start():]):
+            cue = a.start - len(lead) + m.start()
+            out.append(Atom(a.start, a.end, Not(rule=a.rule), "negated@" + str(cue)))
+        else:
+            out.append(a)
+    return out
+
+
+def _dedupe(atoms: list[Atom]) -> list[Atom]:
+    out: list[Atom] = []
+    for a in atoms:
+        if out and out[-1].rule == a.rule and out[-1].kind == a.kind:
+            continue
+        out.append(a)
+    return out
+
+
+def cohort_disease_names(cohort: str | None) -> list[str]:
+    """Canonical diseases named by a cohort label ("RA", "SLE", "dermatomyositis" -> dm, pm, jdm…)."""
+    if not cohort:
+        return []
+    names = [t.name for _, _, t in lexicon.find_terms(cohort)]
+    if re.search(r"(?i)\bDM/PM\b|myositis", cohort) and not {"dm", "pm"} & set(names):
+        names += ["dm", "pm", "jdm", "myositis"]
+    if "dm" in names or "pm" in names:
+        names += [n for n in ("dm", "pm", "jdm", "myositis") if n not in names]
+    return names
+
+
+def parse_text(text: str, kind: str = "inclusion", cohort: str | None = None):
+    """The rule of one criterion's text (`kind` decides the default connector of a list)."""
+    raw = text
+    text = _clean(text)
+    if not text:
+        return NeedsReview(text=raw, reason="empty criterion")
+    if CONSENT_START.search(text):
+        return AssumedConsent(text=raw)
+    if REVIEW.search(text):
+        return NeedsReview(text=raw, reason="needs a clinician's judgement (" + REVIEW.search(text).group(0) + ")",
+                           subjective=True)
+    cohort_names = cohort_disease_names(cohort)
+    alternatives = _alternatives(text, kind, cohort)
+    if alternatives is not None:
+        return alternatives
+    conditional = re.search(r"(?i)\b(?:if|subjects with|patients with)\b(?P<cond>.*?)\bmust\b(?P<then>.*)$", text,
+                            re.S)
+    if conditional:
+        cond_atoms = [a for a in _atoms(conditional.group("cond"), "inclusion", cohort_names)
+                      if a.kind == "condition"]
+        if not cond_atoms:
+            return NeedsReview(text=raw, reason="a conditional requirement the checker cannot decide")
+        then_text = conditional.group("then")
+        then_atoms = _atoms(then_text, "inclusion", cohort_names)
+        then = _qualify(_combine(_qualify_atoms(then_atoms, then_text), then_text, "and"), then_text) if then_atoms else \
+            NeedsReview(text=raw, reason="a requirement the checker cannot decide")
+        return Implies(condition=_combine(cond_atoms, conditional.group("cond"), "or"), then=then)
+    atoms = _atoms(text, kind, cohort_names)
+    if not atoms:
+        if CONSENT_ANY.search(text) and len(text.split()) <= 12 and \
+                not re.search(r"(?i)\b(?:disorder|disease|illness|condition|criteria|dependence)\b", text):
+            return AssumedConsent(text=raw)
+        return NeedsReview(text=raw, reason="no rule the checker can apply was recognised")
+    atoms = _qualify_atoms(atoms, text)
+    rule = _qualify(_combine(atoms, text, "or" if kind == "exclusion" else "and"), text, atoms)
+    if kind == "inclusion" and EXCLUDED_STATEMENT.search(text):
+        # An exclusion written in an inclusion list ("Those with psychiatric disorders will be excluded").
+        return Not(rule=rule)
+    unread = _unread_words(text, atoms)
+    if kind == "inclusion" and len(unread) >= 2 and rule.kind != "qualified":
+        # "CVD free men and women aged 45-84": the age is read, "CVD free" is not; met only after review.
+        rule = Qualified(rule=rule, note="part of the criterion was not read by the checker ("
+                         + " ".join(unread[:6]) + ")")
+    return rule
+
+
+ROMAN = re.compile(r"(?:(?<=\s)|^|(?<=:))\(?(i{1,3}|iv|v)\)\s*")
+LETTERED = re.compile(r"(?:(?<=\s)|^|(?<=:))\(?([a-f])\)\s+")
+
+
+def _split(text: str, marker: re.Pattern) -> tuple[str, list[str]] | None:
+    marks = list(marker.finditer(text))
+    if len(marks) < 2 or marks[0].group(1) not in ("i", "a") or marks[1].group(1) not in ("ii", "b"):
+        return None
+    head = text[:marks[0].start()]
+    parts = [text[m.end():(marks[j + 1].start() if j + 1 < len(marks) else len(text))] for j, m in enumerate(marks)]
+    parts = [re.sub(r"(?i)[\s,;]*(?:or|and)?[\s,;]*$", "", p).strip() for p in parts]
+    return head, [p for p in parts if p]
+
+
+def _alternatives(text: str, kind: str, cohort: str | None):
+    """Enumerated sub-items: "i) … or ii) …", "a) … b) …", or lines joined by a trailing "or"."""
+    split = _split(text, ROMAN)
+    joiner = "or"
+    if split is None:
+        split = _split(text, LETTERED)
+        if split is not None:
+            joiner = "or" if re.search(r"(?i)at least one|either|any of|one of", split[0]) or kind == "exclusion" \
+                else "and"
+    if split is None:
+        lines = [ln.strip() for ln in text.split("\n") if ln.strip()]
+        if len(lines) >= 3 and any(re.search(r"(?i)[\s,;]or$", ln) for ln in lines[1:-1]):
+            split = (lines[0], [re.sub(r"(?i)[\s,;]*or$", "", ln) for ln in lines[1:]])
+    if split is None:
+        return None
+    head, parts = split
+    items = [parse_text(p, kind, cohort) for p in parts]
+    body = items[0] if len(items) == 1 else (AnyOf(rules=items) if joiner == "or" else AllOf(rules=items))
+    head_atoms = _atoms(head, kind, cohort_disease_names(cohort)) if head.strip() else []
+    if head_atoms:
+        return AllOf(rules=[_combine(head_atoms, head, "and"), body])
+    return body
+
+
+FILLER = frozenset("""a an the and or of with for to in on at by as be is are was were has have who which that this
+these those any all other than their his her patients patient subjects subject participants participant people
+adults adult adolescents children pediatric men women male female males females both aged age ages years year old
+older younger over under least more less diagnosis diagnosed definite definitive confirmed established documented
+known defined according criteria criterion classification evidence presence positive negative test testing result
+results meeting meets meet fulfilling fulfil fulfill must should will can screening baseline study entry visit
+enrollment enrolment randomization prior previous previously history current currently active within months month
+weeks week days day including including e g i ie eg per level levels count value values score scores units unit
+moderate mild severe moderately clinically disease diseases disorder disorders condition conditions
+american college rheumatology acr slicc eular new york modified bohan peter""".split())
+
+
+def _unread_words(text: str, atoms: list[Atom]) -> list[str]:
+    """Content words outside every recognised atom (what the checker did not read)."""
+    spans = sorted((a.start, a.end) for a in atoms if a.end > a.start)
+    out, pos = [], 0
+    for s, e in spans + [(len(text), len(text))]:
+        if s > pos:
+            out += [w.lower() for w in re.findall(r"[A-Za-z][A-Za-z\-]{2,}", text[pos:s])
+                    if w.lower() not in FILLER]
+        pos = max(pos, e)
+    return out
+
+
+def _qualify_atoms(atoms: list[Atom], text: str) -> list[Atom]:
+    """Wrap the atom a qualifier belongs to: "severe X" (next atom), "X that might …" (previous atom)."""
+    numeric = any(a.kind in ("lab", "score", "dose", "age") for a in atoms)
+    atoms = list(atoms)
+
+    def wrap(i: int, word: str) -> None:
+        a = atoms[i]
+        if a.rule.kind != "qualified":
+            atoms[i] = Atom(a.start, a.end, Qualified(rule=a.rule, note=f"the criterion adds '{word}'"), a.kind)
+
+    for m in POST_QUALIFIER.finditer(text):
+        prev = [i for i, a in enumerate(atoms) if a.end <= m.start()]
+        if prev:
+            wrap(prev[-1], m.group(0))
+    if not numeric and not re.search(r"(?i)defined (?:as|by)", text):
+        for m in SOFT_QUALIFIER.finditer(text):
+            nxt = [i for i, a in enumerate(atoms) if a.start >= m.end() and a.start - m.end() <= 40]
+            if nxt:
+                wrap(nxt[0], m.group(0))
+            else:
+                for i in range(len(atoms)):
+                    wrap(i, m.group(0))
+    return atoms
+
+
+def _qualify(rule, text: str, atoms: list[Atom] | None = None):
+    exc = EXCEPTION_QUALIFIER.search(text)
+    if exc:
+        rule = Qualified(rule=rule, note=f"the criterion adds '{exc.group(0)}'", review_when=[True])
+    if HALF_LIFE.search(text):
+        rule = Qualified(rule=rule, note="the window depends on the drug's half-life", review_when=[False])
+    return rule
+
+
+def parse_rule(criterion) -> Rule:
+    """The typed rule of a `Criterion` (deterministic, no LLM, never raises)."""
+    text = getattr(criterion, "text", "") or ""
+    try:
+        return parse_text(text, getattr(criterion, "kind", "inclusion"), getattr(criterion, "cohort", None))
+    except (ValueError, KeyError, IndexError, TypeError, re.error) as exc:
+        # A criterion the recogniser trips on is reviewed by a person, never dropped or failed.
+        return NeedsReview(text=text, reason=f"could not be parsed ({type(exc).__name__}: {exc})")
