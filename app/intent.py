@@ -31,15 +31,15 @@ ASPECT_CUES: dict[str, str] = {
     r"\b(infusions?|injections?|cells|drug|treatment) (are |is )?(given|administered|scheduled)\b|\badministered\b|"
     r"\b(participants|patients|subjects|people) (get|receive)\b|\bwhat do (participants|patients|they) (get|receive)\b",
     "arms": r"\barms?\b|\bstudy groups?\b|\btreatment groups?\b|\bgroups\b|\bplacebo\b|\brandomi[sz]ed to\b",
-    "interventions": r"\binterventions?\b|\bwhat (drug|treatment|therapy|product)\b|\bbeing tested\b|"
+    "interventions": r"\binterventions?\b|\b(name of the|which) (drug|product|treatment|therapy|medicine)\b|\bdrug name\b|\bwhat (drug|treatment|therapy|product)\b|\bbeing tested\b|"
     r"\b(drug|product) (is|are) (used|given|tested)\b|\bwhat is (tested|given)\b",
     "source": r"\bcome from\b|\bcomes from\b|\bderived\b|\b(cell|cells|product) source\b|\bsource of\b|"
     r"\bobtained\b|\bwhere .{0,40} from\b|\bautologous\b|\ballogeneic\b|\bdonors?\b|\bmade from\b",
-    "outcomes": r"\boutcomes?\b|\bend ?points?\b|\bmeasures?\b|\bmeasured\b|\bassess(ed|es)?\b",
+    "outcomes": r"\bfollow[- ]?ups?\b|\bfollowed( up)?\b|\boutcomes?\b|\bend ?points?\b|\bmeasures?\b|\bmeasured\b|\bassess(ed|es)?\b",
     "status": r"\bstatus\b|\brecruiting\b|\bstill (open|running|enrolling)\b|\benrolling\b|\bcompleted\b|"
-    r"\bis it (open|active|over|finished)\b|\bactive\b",
+    r"\bis it (open|active|over|finished)\b|\bactive\b|\bopen\b(?![- ]label)|\bclosed\b|\bstill going\b",
     "phase": r"\bphase\b",
-    "dates": r"\bwhen\b|\bstart(ed|s)?\b|\bbegin|\bbegan\b|\bcomplet(ion|e) date\b|\bend(s|ed)?\b|\bdates?\b|"
+    "dates": r"\bhow long\b|\bduration\b|\bwhen\b|\bstart(ed|s)?\b|\bbegin|\bbegan\b|\bcomplet(ion|e) date\b|\bend(s|ed)?\b|\bdates?\b|"
     r"\blast updated\b|\bfinish",
     "enrollment": r"\benrol(l)?(ment|ed|ing)?\b|\bhow many (participants|patients|people|subjects)\b|"
     r"\bsample size\b|\btarget recruitment\b|\bparticipants? (are|were) (planned|enrolled)\b",
@@ -47,8 +47,12 @@ ASPECT_CUES: dict[str, str] = {
     r"\bcollaborat\w*|\borgani[sz]ations?\b|\bresponsible party\b",
     "investigators": r"\binvestigators?\b|\bprincipal\b|\bstudy chair\b|\b(pi|PI)\b|\blead researcher|"
     r"\bwho (leads|is leading|led|is in charge)\b|\bofficials?\b|\bdoctor (in charge|running)\b",
+    "contacts": r"\bcontacts?(ed)?\b|\bphone\b|\be-?mail\b|\bget in touch\b|\bwho (do|can|should) i (call|ask|talk to|speak to)\b",
     "locations": r"\bwhere\b|\blocations?\b|\bsites?\b|\bcountr(y|ies)\b|\bcit(y|ies)\b|\bhospitals?\b|\bheld\b",
     "references": r"\breferences?\b|\bpublications?\b|\bpapers?\b|\bpublished\b|\barticles?\b|\bpubmed\b|\bcitations?\b",
+    "identifiers": r"\b(org(ani[sz]ation(al)?)?|organi[sz]ation's|secondary|other|protocol|institutional|local|"
+    r"sponsor'?s?|study|alias) (study )?(ids?|identifiers?|numbers?|codes?)\b|\bidentifiers?\b|"
+    r"\bregistry (numbers?|ids?)\b|\borg_study_id\b|\beudract\b",
     "design": r"\bdesign\b|\brandomi[sz]ed\b|\bblind(ed)?\b|\bmask(ing|ed)?\b|\ballocation\b|\bsingle[- ]group\b|"
     r"\bparallel\b|\bprimary purpose\b|\bstudy type\b|\binterventional\b|\bobservational\b",
     "summary": r"\babout\b|\bsummary\b|\bsummari[sz]e\b|\bpurpose\b|\baims?\b|\bobjectives?\b|\bdescribe\b|"
@@ -58,8 +62,8 @@ ASPECT_CUES: dict[str, str] = {
     r"\binclusions?\b|\bwho can (join|participate|enrol)|\brequired\b|\bmust (have|be)\b|\ballowed\b",
     "quality": r"\bdata[- ]quality\b|\bswapped\b|\b(problem|issue|error|mistake)s? (with|in) the (data|record|document|"
     r"criteria|eligibility|page)|\bwarnings?\b",
-    "age": r"\bages?\b|\bhow old\b|\bage (limit|range)s?\b|\b(minimum|maximum) age\b|\byears? old\b",
-    "sex": r"\bsex\b|\bgender\b|\b(women|men|females?|males?) (allowed|included|only)\b",
+    "age": r"\b(children|child|kids?|minors?|p(a)?ediatric|adolescents?|teen(ager)?s?|elderly|seniors|older (adults|people|patients))\b|\bages?\b|\bhow old\b|\bage (limit|range)s?\b|\b(minimum|maximum) age\b|\byears? old\b",
+    "sex": r"\bsex\b|\bgender\b|\b(women|men|females?|males?|boys|girls)\b",
     "healthy_volunteers": r"\bhealthy volunteers?\b",
 }
 
@@ -77,7 +81,9 @@ ASPECT_SECTIONS: dict[str, list[str]] = {
     "sponsor": ["sponsor"],
     "investigators": ["investigators", "sponsor"],
     "locations": ["locations"],
+    "contacts": ["investigators", "locations"],
     "references": ["references"],
+    "identifiers": ["identifiers"],
     "design": ["design", "status"],
     "summary": ["summary", "description"],
     "conditions": ["conditions", "summary"],
@@ -152,6 +158,12 @@ _PRONOUN = re.compile(
 )
 DESCRIPTOR = re.compile(
     r"\b(?:the|that|this)\s+(?P<desc>[\w\-'’ .]{2,60}?)\s+(?P<noun>trial|study|one|pilot|protocol|project)\b",
+    re.IGNORECASE,
+)
+# "the lupus trials": a description naming several trials; only read as one when the turn compares them,
+# since "what are the lupus trials?" asks to find trials rather than about known ones.
+PLURAL_DESCRIPTOR = re.compile(
+    r"\b(?:the|these|those|both)\s+(?P<desc>[\w\-'’ .]{2,60}?)\s+(?:trials|studies|ones|pilots|protocols)\b",
     re.IGNORECASE,
 )
 _GENERIC_DESCRIPTOR_WORDS = frozenset(
@@ -279,8 +291,19 @@ def _aspects(question: str) -> list[str]:
     if "source" in found and "locations" in found and not re.search(r"\b(sites?|locations?|countr|cit(y|ies)|hospital)", low):
         found.remove("locations")  # "where do the cells come from" asks for their source
     if "dates" in found and len(found) > 1 and not re.search(
-            r"\bstart|\bbegin|\bbegan|\bcomplet|\bend(s|ed)?\b|\bdates?\b|\bupdated|\bfinish", low):
+            r"\bstart|\bbegin|\bbegan|\bcomplet|\bend(s|ed)?\b|\bdates?\b|\bupdated|\bfinish|\bhow long\b", low):
         found.remove("dates")  # "when are the infusions given" asks for the schedule
+    if "identifiers" in found:
+        # "the organization study id" asks for an identifier, not for the sponsoring organization.
+        if "sponsor" in found and not re.search(r"\bsponsor(ed|s)?\b(?!'?s? (study )?(id|number|code))|\bfund|"
+                                                 r"\bwho\b|collaborat|responsible party", low):
+            found.remove("sponsor")
+        if "design" in found and not re.search(r"\bdesign\b|randomi|blind|mask|allocation", low):
+            found.remove("design")
+    if "summary" in found and len(found) > 1 and (
+            "design" in found and re.search(r"\bprimary purpose\b", low)
+            or not re.search(r"\bsummar|\bpurpose\b|\baims?\b|\bobjectives?\b|\bgoal\b|\boverview\b|\bdescribe\b", low)):
+        found.remove("summary")  # "papers published about it" asks for the papers; "about" names the topic
     # "where ... recruiting" asks for places; "when" alone asks for dates, not status.
     if "status" in found and "locations" in found and re.search(r"\bwhere\b", low):
         found.remove("status")
@@ -311,6 +334,8 @@ def _definition_term(question: str) -> str | None:
         return None
     if len(term.split()) > 4:
         return None
+    if low.split()[-1] in {"trial", "trials", "study", "studies", "pilot", "protocol"}:
+        return None  # "what are the lupus trials?" asks for trials, not for a word's meaning
     return term
 
 
@@ -356,6 +381,11 @@ def understand(
             for tid in matches:
                 if tid not in trial_ids:
                     trial_ids.append(tid)
+        if not trial_ids and _COMPARE.search(text):
+            for m in PLURAL_DESCRIPTOR.finditer(text):
+                for tid in match_description(m.group("desc"), profiles):
+                    if tid not in trial_ids:
+                        trial_ids.append(tid)
         if trial_ids:
             resolved_by = "description"
 

@@ -23,15 +23,23 @@ def statements_markdown(statements: list[Statement], chunks: dict[str, Chunk]) -
 
     def flush() -> None:
         if paragraph:
-            lines.append(" ".join(paragraph))
+            block(" ".join(paragraph), after_any=True)
             paragraph.clear()
+
+    def block(line: str, after_any: bool = False) -> None:
+        # A heading or paragraph right after a list item would be read as that item's continuation
+        # (a "lazy" line), and a paragraph right after a heading line would run on in the same line,
+        # so a blank line sets them apart.
+        if lines and (after_any or lines[-1].startswith("- ")) and lines[-1] != "":
+            lines.append("")
+        lines.append(line)
 
     for s in statements:
         marks = " ".join(dict.fromkeys(marker(chunks[c]) for c in s.citations if c in chunks))
         text = s.text.strip()
         if s.style == "heading":
             flush()
-            lines.append(f"**{text}**" + (f" {marks}" if marks else ""))
+            block(f"**{text}**" + (f" {marks}" if marks else ""))
         elif s.style == "bullet":
             flush()
             lines.append(f"- {text}" + (f" {marks}" if marks else ""))

@@ -38,6 +38,7 @@ SECTION_TITLES = {
     "sponsor": "Sponsor and collaborators",
     "investigators": "Investigators",
     "references": "References",
+    "identifiers": "Other identifiers",
 }
 
 
@@ -90,6 +91,8 @@ def chunk_trial(trial: Trial) -> list[Chunk]:
         add("investigators", piece)
     for reference in trial.references:
         add("references", reference.citation + (f" PMID: {reference.pmid}" if reference.pmid else ""))
+    for piece in _grouped(_identifier_line(identifier) for identifier in trial.identifiers):
+        add("identifiers", piece)
     return chunks
 
 
@@ -249,6 +252,25 @@ def _location_line(location) -> str:
 
 def _investigator_line(person) -> str:
     return ", ".join(part for part in (person.name, person.role, person.affiliation) if part)
+
+
+_IDENTIFIER_KINDS = {
+    "org_study_id": "Organization study ID",
+    "secondary_id": "Secondary ID",
+    "nct_alias": "NCT alias",
+}
+
+
+def _identifier_line(identifier) -> str:
+    """'Organization study ID: 00061632': the kind as a label (parsers put it in `type` or `source`),
+    whatever else the record says about the id in parentheses."""
+    known = next((v for v in (identifier.type, identifier.source) if v in _IDENTIFIER_KINDS), None)
+    if known:
+        label = _IDENTIFIER_KINDS[known]
+    else:
+        label = _humanize(identifier.type) if identifier.type else "Other identifier"
+    extra = [v for v in (identifier.type, identifier.source) if v and v != known and _humanize(v) != label]
+    return f"{label}: {identifier.id}" + (f" ({'; '.join(extra)})" if extra else "")
 
 
 def _grouped(lines, limit: int = MAX_CHARS) -> list[str]:

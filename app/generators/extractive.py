@@ -148,7 +148,7 @@ def _section_lines(trial_id: str, chunks: list[Chunk], sections: list[str], limi
 
 _SECTION_ORDER = ("summary", "description", "conditions", "status", "design", "arms", "interventions", "outcomes",
                   "eligibility.inclusion", "eligibility.exclusion", "eligibility", "eligibility.facts", "locations",
-                  "sponsor", "investigators", "references")
+                  "sponsor", "investigators", "references", "identifiers")
 _SCHEDULE = re.compile(r"\b(single|once|twice|daily|weekly|monthly|month|week|day|visit|baseline)\b", re.IGNORECASE)
 
 
@@ -238,6 +238,37 @@ def _criteria(trial: Trial, chunks: list[Chunk], question: str) -> list[Statemen
     return out[:MAX_CRITERIA]
 
 
+_IDENTIFIER_ASKS = {
+    "Organization study ID": re.compile(r"\borg\w*|\bsponsor|\bprotocol|\binstitution|\blocal|\bstudy (id|number|code)"),
+    "Secondary ID": re.compile(r"\bsecondary"),
+    "NCT alias": re.compile(r"\balias"),
+}
+
+
+def _identifiers(trial: Trial, chunks: list[Chunk], question: str) -> list[Statement]:
+    """The trial's other identifiers, one per bullet; only the kind asked for ("org study id") when the
+    question names one the record has, all of them otherwise."""
+    lines = [(line.strip(), chunk) for chunk in chunks if chunk.section == "identifiers"
+             for line in chunk.text.splitlines() if line.strip()]
+    low = question.lower()
+    asked = [label for label, cue in _IDENTIFIER_ASKS.items() if cue.search(low)]
+    picked = [(line, chunk) for line, chunk in lines if any(line.startswith(label + ":") for label in asked)]
+    out: dict[str, Statement] = {}
+    for line, chunk in picked or lines:
+        out.setdefault(line, Statement(text=line, citations=[chunk.id], style="bullet", trial_id=trial.trial_id))
+    return list(out.values())
+
+
+def _contacts(trial: Trial, chunks: list[Chunk]) -> list[Statement]:
+    """Trial records carry no phone numbers or e-mail addresses; say so, then name the people and sites
+    the documents do list, which are whom a patient or coordinator would reach out to."""
+    people = _section_lines(trial.trial_id, chunks, ["investigators"], limit=3)
+    sites = _locations(trial, chunks)[:5]
+    lead = ("The trial documents give no contact details (phone or e-mail); they name these investigators and sites:"
+            if people or sites else NOT_FOUND)
+    return [Statement(text=lead, kind="notice", style="bullet", trial_id=trial.trial_id), *people, *sites]
+
+
 def _age(trial: Trial, chunks: list[Chunk]) -> list[Statement]:
     elig = trial.eligibility
     out = _field(trial.trial_id, chunks, "Minimum age", elig.minimum_age, ["eligibility.facts"])
@@ -265,11 +296,15 @@ def _locations(trial: Trial, chunks: list[Chunk]) -> list[Statement]:
 
 
 def _summary(trial: Trial, chunks: list[Chunk]) -> list[Statement]:
+    """What the trial is about: its summary or description, else (a page without either) what its study
+    groups receive, else its conditions."""
     for sections in (["summary"], ["description"]):
         picked = [c for c in chunks if c.section in sections][:2]
         if picked:
             return [Statement(text=c.text, citations=[c.id], trial_id=trial.trial_id) for c in picked]
-    return _section_lines(trial.trial_id, chunks, ["conditions"], limit=1)
+    return (_section_lines(trial.trial_id, chunks, ["arms"], limit=4)
+            or _section_lines(trial.trial_id, chunks, ["interventions"], limit=4)
+            or _section_lines(trial.trial_id, chunks, ["conditions"], limit=1))
 
 
 def _aspect(aspect: str, trial: Trial, chunks: list[Chunk], question: str) -> list[Statement]:
@@ -282,13 +317,23 @@ def _aspect(aspect: str, trial: Trial, chunks: list[Chunk], question: str) -> li
         return _field(tid, chunks, "Enrollment", str(trial.enrollment) if trial.enrollment is not None else None,
                       ["status"])
     if aspect == "dates":
-        return (_field(tid, chunks, "Start date", trial.start_date, ["status"])
-                + _field(tid, chunks, "Completion date", trial.completion_date, ["status"])
-                + _field(tid, chunks, "Last updated", trial.last_updated, ["status"]))
+        found = (_field(tid, chunks, "Start date", trial.start_date, ["status"])
+                 + _field(tid, chunks, "Completion date", trial.completion_date, ["status"])
+                 + _field(tid, chunks, "Last updated", trial.last_updated, ["status"]))
+        if found and not trial.completion_date and re.search(r"\b(end|finish|complet|how long|over\b)",
+                                                              question.lower()):
+            # Without this, "when does it finish?" would be answered with a start date alone.
+            found.insert(0, Statement(text="The trial documents give no completion date.", kind="notice",
+                                      style="bullet", trial_id=tid))
+        return found
     if aspect == "sponsor":
         return _section_lines(tid, chunks, ["sponsor"], limit=2)
     if aspect == "dose":
-        return _dose(trial, chunks)
+        # A page that states no amount still says what participants receive: its study groups.
+        return (_dose(trial, chunks) or _section_lines(tid, chunks, ["arms"], limit=4)
+                or _section_lines(tid, chunks, ["interventions"], limit=4))
+    if aspect == "contacts":
+        return _contacts(trial, chunks)
     if aspect == "source":
         return _source(trial, chunks)
     if aspect == "arms":
@@ -305,6 +350,8 @@ def _aspect(aspect: str, trial: Trial, chunks: list[Chunk], question: str) -> li
         return _section_lines(tid, chunks, ["investigators"], limit=4)
     if aspect == "references":
         return _section_lines(tid, chunks, ["references"], limit=6)
+    if aspect == "identifiers":
+        return _identifiers(trial, chunks, question)
     if aspect == "design":
         return (_section_lines(tid, chunks, ["design"], limit=1)
                 + _field(tid, chunks, "Study type", trial.study_type, ["status"]))

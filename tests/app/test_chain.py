@@ -151,3 +151,45 @@ def test_find_with_patient_facts_shows_verdicts_and_asks_next(bot):
     assert by_trial.get("NCT03171194") == "ineligible"
     listed = [line for line in answer.answer.splitlines() if line.startswith("**NCT") or line.startswith("**KCT")]
     assert listed and "NCT03171194" not in listed[0]
+
+
+def test_other_identifiers_are_answered_and_cited(bot):
+    answer = bot.ask("What is the organization study id of NCT03171194?")
+    assert "Organization study ID: 00061632" in answer.answer
+    assert "[NCT03171194 · Other identifiers]" in answer.answer
+    assert any(c.id == "NCT03171194:identifiers:1" for c in answer.citations)
+    assert "Medical University of South Carolina" not in answer.answer  # the id, not the sponsor
+
+
+def test_answers_about_two_trials_keep_the_second_heading_out_of_the_first_list(bot):
+    answer = bot.ask("Compare the status of NCT03171194 and NCT04356287")
+    lines = answer.answer.split("\n")
+    second = next(i for i, line in enumerate(lines) if line.startswith("**NCT04356287"))
+    assert lines[second - 1] == "" and lines[second - 2].startswith("- ")
+
+
+def test_a_trial_page_without_summary_is_described_by_its_study_groups(bot):
+    answer = bot.ask("What happens in the scleroderma study?")
+    assert "1 million UCMSC/kg" in answer.answer and NOT_FOUND not in answer.answer
+    assert "[NCT04356287 · Study groups]" in answer.answer
+
+
+def test_contact_questions_say_the_documents_have_no_contact_details_and_name_people_and_sites(bot):
+    answer = bot.ask("Who is the contact for NCT04356287?")
+    assert "no contact details" in answer.answer
+    assert "Marie Hudson" in answer.answer and "Montreal" in answer.answer
+    assert {c.section for c in answer.citations} >= {"investigators", "locations"}
+    assert not any(c.section in ("arms", "summary") for c in answer.citations)
+
+
+def test_a_dose_question_on_a_page_without_amounts_shows_what_the_groups_receive(bot):
+    answer = bot.ask("What is the dose in the Mayo trial?")
+    assert NOT_FOUND not in answer.answer
+    assert "[NCT03929120 · Study groups]" in answer.answer and "BMD-MSCs" in answer.answer
+
+
+def test_asking_when_a_trial_ends_says_when_the_record_has_no_completion_date(bot, seed_trials):
+    assert seed_trials["NCT06888973"].completion_date is None
+    answer = bot.ask("When does NCT06888973 finish?")
+    assert "no completion date" in answer.answer and "Start date: 2025-03-15" in answer.answer
+    assert "no completion date" not in bot.ask("When does NCT03171194 finish?").answer

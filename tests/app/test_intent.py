@@ -108,3 +108,29 @@ def test_stated_facts_after_an_eligibility_turn_recheck(catalog):
     intent = ask(catalog, "actually I'm 66", previous_trials=["NCT03171194"], previous_kind="eligibility",
                  has_patient=True)
     assert intent.kind == "eligibility" and intent.trial_ids == ["NCT03171194"]
+
+
+@pytest.mark.parametrize("question, aspect, absent", [
+    ("What is the organization study id of NCT03171194?", "identifiers", "sponsor"),
+    ("Does NCT04356287 have a secondary ID?", "identifiers", "design"),
+    ("Which registry numbers does NCT03929120 have?", "identifiers", "sponsor"),
+    ("Which organization sponsors NCT03171194?", "sponsor", "identifiers"),
+    ("How long is follow-up in NCT03929120?", "outcomes", "summary"),
+    ("Is NCT06888973 open?", "status", "design"),
+    ("Can children join NCT03171194?", "age", "criteria"),
+    ("Does NCT03171194 accept men?", "sex", "summary"),
+    ("What papers were published about NCT03171194?", "references", "summary"),
+    ("What is the primary purpose of NCT04356287?", "design", "summary"),
+    ("Who is the contact for NCT04356287?", "contacts", "investigators"),
+    ("What is the name of the drug in NCT03171194?", "interventions", "summary"),
+])
+def test_plain_language_fact_questions_get_their_aspect(catalog, question, aspect, absent):
+    intent = ask(catalog, question)
+    assert intent.kind == "trial_fact" and aspect in intent.aspects and absent not in intent.aspects
+
+
+def test_comparing_described_trials_resolves_all_of_them(catalog):
+    intent = ask(catalog, "Compare the lupus trials")
+    assert intent.kind == "compare" and {"NCT03171194", "KCT0004337"} <= set(intent.trial_ids)
+    # Without a comparison the same words ask to find trials, not for a term's meaning.
+    assert ask(catalog, "What are the lupus trials?").kind == "find_trials"
