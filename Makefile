@@ -21,7 +21,8 @@ ingest: setup
 	$(BIN)/trialfinder ingest
 
 run: setup
-	$(BIN)/trialfinder ingest --if-stale
+	# Idempotent: unchanged trials are skipped; a newer parser or chunker updates their records.
+	$(BIN)/trialfinder ingest
 	$(BIN)/trialfinder chat --host 127.0.0.1 --port 8000
 
 chat: setup
