@@ -15,6 +15,7 @@ from eligibility.facts import PatientFacts
 from eligibility.matching import FactIndex, Outcome, dependencies, empty_index, evaluate
 from eligibility.models import FailedCriterion, ReviewCriterion, TrialVerdict, UnknownCriterion
 from eligibility.parsing import parse_rule
+from eligibility.questions import question_for  # noqa: F401  (part of this module's API, DESIGN.md)
 from eligibility.rules import AgeRule, NeedsReview, SexRule
 from ingest.chunking import facts_text, split_sentences
 from ingest.models import Citation, Criterion, Trial
@@ -210,63 +211,3 @@ def rank_missing_facts(verdicts: list[TrialVerdict]) -> list[tuple[str, int]]:
         needs = {n for u in v.unknown for n in u.needs}
         counts.update(needs)
     return sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
-
-
-_QUESTIONS = {
-    "age": "How old are you?",
-    "sex": "What is your sex (female or male)?",
-    "weight": "How much do you weigh (in kg)?",
-    "pregnancy": "Are you pregnant, or could you be?",
-    "breastfeeding": "Are you breastfeeding?",
-    "diagnosis": "Which condition have you been diagnosed with (for example lupus, rheumatoid arthritis, "
-                 "systemic sclerosis)?",
-    "disease_duration": "How long ago were you diagnosed (or did your symptoms start)?",
-    "prednisone_dose": "Do you take prednisone or another steroid, and what is your daily dose?",
-    "platelets": "What was your most recent platelet count?",
-    "wbc": "What was your most recent white blood cell count?",
-    "anc": "What was your most recent neutrophil count?",
-    "hemoglobin": "What was your most recent hemoglobin level?",
-    "creatinine": "What was your most recent creatinine level?",
-    "egfr": "What is your kidney function (eGFR)?",
-    "ast_uln": "Were your liver enzymes (AST) raised, and by how many times the upper limit of normal?",
-    "alt_uln": "Were your liver enzymes (ALT) raised, and by how many times the upper limit of normal?",
-    "fvc": "What was your FVC (% predicted) on your last lung function test?",
-    "dlco": "What was your DLCO (% predicted) on your last lung function test?",
-    "lvef": "What is your heart's ejection fraction (LVEF)?",
-    "spo2": "What is your oxygen saturation at rest?",
-    "bmi": "What is your BMI (or your height and weight)?",
-    "esr": "What was your most recent ESR?",
-    "cd4": "What was your most recent CD4 count?",
-    "ana": "What was your ANA titer?",
-    "dsdna": "Was your anti-dsDNA antibody test positive?",
-    "rf": "Was your rheumatoid factor (RF) test positive?",
-    "anti_ccp": "Was your anti-CCP antibody test positive?",
-    "sledai": "What was your latest SLEDAI score?",
-    "mrss": "What was your latest modified Rodnan skin score (mRSS)?",
-    "basdai": "What was your latest BASDAI score?",
-    "das28": "What was your latest DAS28 score?",
-    "mmt8": "What was your latest MMT-8 muscle strength score?",
-    "hiv": "Have you ever tested positive for HIV?",
-    "hbv": "Have you ever had hepatitis B?",
-    "hcv": "Have you ever had hepatitis C?",
-    "tb": "Have you ever had tuberculosis or a positive TB test?",
-    "malignancy": "Have you ever had cancer? If so, which kind and when?",
-    "infection": "Do you have any infection at the moment?",
-    "stem_cell_therapy": "Have you ever received stem cell therapy?",
-    "renal_transplant": "Have you had a kidney transplant?",
-}
-
-
-def question_for(fact: str) -> str:
-    """A plain-language question that would give the checker `fact`."""
-    if fact in _QUESTIONS:
-        return _QUESTIONS[fact]
-    for suffix, template in (("_last_dose", "When did you last receive {}?"),
-                             ("_start", "When did you start {}?"),
-                             ("_use", "Have you ever taken {} (and are you taking it now)?"),
-                             ("_active", "Is your {} active now, or in the past?"),
-                             ("_date", "When did you have {}?"),
-                             ("_uln", "How high was your {} compared with the upper limit of normal?")):
-        if fact.endswith(suffix):
-            return template.format(fact[: -len(suffix)].replace("_", " "))
-    return f"Can you tell me about your {fact.replace('_', ' ')}?"

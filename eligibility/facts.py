@@ -34,7 +34,8 @@ class Diagnosis(_Frozen):
     family: bool = False
     historical: bool = False
     hypothetical: bool = False
-    qualifiers: list[str] = Field(default_factory=list, description="e.g. SLICC, active, refractory")
+    qualifiers: list[str] = Field(default_factory=list, description="Qualifiers stated next to the "
+                                  "mention, e.g. uncontrolled, severe, active (see stated_qualifiers)")
     onset: date | None = Field(default=None, description="When it started or was diagnosed")
     when: date | None = Field(default=None, description="When it happened (procedures, past episodes)")
     span: str
@@ -365,18 +366,58 @@ def _diagnoses(text: str, today: date) -> list[Diagnosis]:
         if term.category in ("cancer", "infection", "procedure") and when is not None and \
                 (today - when).days > 0 and not re.search(r"(?i)\b(?:active|current|ongoing|now)\b", clause):
             historical = True
-        qualifiers = [q for q in ("active", "refractory", "severe", "mild", "moderate", "remission", "treated",
-                                  "excised", "resected", "latent", "chronic", "recurrent", "uncontrolled",
-                                  "controlled")
-                      if re.search(rf"(?i)\b{q}\b", clause)]
+        qualifiers = stated_qualifiers(text, start, end)
         diag = Diagnosis(name=term.name, category=term.category, label=term.label, negated=ctx.negated,
                          family=ctx.family, historical=historical, hypothetical=ctx.hypothetical,
                          qualifiers=qualifiers, onset=onset, when=when, span=text[start:end])
         prev = found.get(term.name)
+        if prev is not None and _weight(prev) == _weight(diag) == 2 and prev.qualifiers:
+            # "uncontrolled HIV … on treatment for HIV": the qualifier said once still describes it.
+            diag = diag.model_copy(update={"qualifiers": list(dict.fromkeys(prev.qualifiers + diag.qualifiers))})
         # An affirmed mention of the patient outweighs a negated or family one elsewhere in the text.
         if prev is None or (_weight(diag) >= _weight(prev)):
             found[term.name] = diag
     return list(found.values())
+
+
+QUALIFIER_WORDS = ("active", "refractory", "severe", "mild", "moderate", "remission", "treated", "excised",
+                   "resected", "latent", "chronic", "recurrent", "uncontrolled", "controlled", "significant",
+                   "life-threatening", "persistent")
+_QUALIFIER = "|".join(QUALIFIER_WORDS)
+# The qualifier right before the mention, at most two words away, not across "and"/"or"/"with" or a
+# comma ("severe pain and HIV" says nothing about the HIV); a negated qualifier ("not severe") is kept
+# apart so it can be dropped.
+_QUALIFIER_BEFORE = re.compile(
+    rf"(?i)(?P<neg>\b(?:not|non|no|never|no longer)[\s-]+)?(?P<adv>\b(?:poorly|well|clinically)\s+)?"
+    rf"\b(?P<q>{_QUALIFIER})\s+(?:(?!(?:and|or|with|but|nor)\b)[A-Za-z][\w\-]*\s+){{0,2}}$")
+# The qualifier right after it: "HIV, uncontrolled", "ILD (severe)", "HIV which is poorly controlled".
+_QUALIFIER_AFTER = re.compile(
+    rf"(?i)^(?:\s*,\s*|\s*\(\s*|\s+(?:(?:which|that)\s+)?(?:is|was|remains|has been)\s+)"
+    rf"(?:(?:currently|still|now|very)\s+)?(?P<adv>(?:poorly|well|clinically)\s+)?(?P<q>{_QUALIFIER})\b"
+    rf"(?=\s*(?:[,.;:)]|$|\b(?:and|but|with|on|since|for|despite|in)\b))")  # "TB, severe ILD": not TB's
+
+
+def stated_qualifiers(text: str, start: int, end: int) -> list[str]:
+    """Qualifiers the text attaches to the mention text[start:end] ("uncontrolled HIV", "ILD, severe").
+
+    Only words next to the mention count, negated ones never ("HIV, not uncontrolled"); "poorly
+    controlled" is "uncontrolled" and "clinically significant" is "significant".
+    """
+    out = []
+    before = _QUALIFIER_BEFORE.search(text[max(0, start - 60):start])
+    if before and not before.group("neg"):
+        out.append(_canonical_qualifier(before.group("adv"), before.group("q")))
+    after = _QUALIFIER_AFTER.match(text[end:end + 60])
+    if after:
+        out.append(_canonical_qualifier(after.group("adv"), after.group("q")))
+    return list(dict.fromkeys(out))
+
+
+def _canonical_qualifier(adverb: str | None, word: str) -> str:
+    word = word.lower()
+    if word == "controlled" and (adverb or "").strip().lower() == "poorly":
+        return "uncontrolled"
+    return word
 
 
 def _weight(d: Diagnosis) -> int:

@@ -10,6 +10,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+from eligibility import prefilter
+
 
 @dataclass(frozen=True)
 class Term:
@@ -175,6 +177,7 @@ def _compile(term: Term) -> re.Pattern:
 
 TERM_PATTERNS: tuple[tuple[Term, re.Pattern], ...] = tuple((t, _compile(t)) for t in TERMS)
 GROUP_PATTERNS = tuple((re.compile(rf"(?i)\b{p}\b"), names) for p, names in GROUPS)
+_TERM_GATE = prefilter.Gate(prefilter.starts(t.patterns + t.case_sensitive) for t in TERMS)
 
 
 def ancestors(name: str) -> frozenset[str]:
@@ -194,7 +197,9 @@ def ancestors(name: str) -> frozenset[str]:
 def find_terms(text: str) -> list[tuple[int, int, Term]]:
     """Non-overlapping term mentions in text, earliest and longest first."""
     hits = []
-    for term, pattern in TERM_PATTERNS:
+    for (term, pattern), may_match in zip(TERM_PATTERNS, _TERM_GATE.open(text)):
+        if not may_match:
+            continue
         for m in pattern.finditer(text):
             hits.append((m.start(), m.end(), term))
     hits.sort(key=lambda h: (h[0], -(h[1] - h[0])))
@@ -315,16 +320,23 @@ def _compile_drug(d: Drug) -> re.Pattern:
 
 DRUG_PATTERNS = tuple((d, _compile_drug(d)) for d in DRUGS)
 CLASS_PATTERNS = tuple((re.compile(rf"(?i)\b{p}"), c) for p, c in CLASS_PHRASES)
+_DRUG_GATE = prefilter.Gate([prefilter.starts(d.patterns) for d in DRUGS]
+                            + [prefilter.starts([p]) for p, _ in CLASS_PHRASES])
 
 
 def find_drugs(text: str, with_classes: bool = True) -> list[tuple[int, int, str, bool]]:
     """Non-overlapping drug or class mentions: (start, end, name, is_class)."""
     hits = []
-    for d, pattern in DRUG_PATTERNS:
+    gate = _DRUG_GATE.open(text)
+    for (d, pattern), may_match in zip(DRUG_PATTERNS, gate):
+        if not may_match:
+            continue
         for m in pattern.finditer(text):
             hits.append((m.start(), m.end(), d.name, False))
     if with_classes:
-        for pattern, cls in CLASS_PATTERNS:
+        for (pattern, cls), may_match in zip(CLASS_PATTERNS, gate[len(DRUG_PATTERNS):]):
+            if not may_match:
+                continue
             for m in pattern.finditer(text):
                 hits.append((m.start(), m.end(), cls, True))
     hits.sort(key=lambda h: (h[0], -(h[1] - h[0])))

@@ -44,6 +44,7 @@ class FactIndex:
     labs: dict = field(default_factory=dict)
     scores: dict = field(default_factory=dict)
     keys: frozenset = frozenset()  # what the patient told, in the vocabulary of `dependencies`
+    by_qualifier: dict = field(default_factory=dict)  # see `stated`
 
     @classmethod
     def build(cls, facts: PatientFacts) -> "FactIndex":
@@ -66,6 +67,15 @@ class FactIndex:
         idx.scores = {m.name: m for m in facts.scores}
         idx.keys = frozenset(_patient_keys(idx))
         return idx
+
+    def stated(self, qualifier: str) -> "FactIndex":
+        """An index of only the patient's conditions stated with `qualifier` (built once per qualifier)."""
+        hit = self.by_qualifier.get(qualifier)
+        if hit is None:
+            kept = [d for d in self.facts.diagnoses if qualifier in d.qualifiers]
+            hit = FactIndex.build(PatientFacts(today=self.facts.today, diagnoses=kept))
+            self.by_qualifier[qualifier] = hit
+        return hit
 
     def is_negated(self, name: str) -> bool:
         return name in self.negated or bool(lexicon.ancestors(name) & self.negated)
@@ -430,7 +440,10 @@ def evaluate(rule, idx: FactIndex, kind: str) -> Outcome:
             if o.value is False:
                 return o
         if all(o.value is True for o in outs):
-            return Outcome(True, "; ".join(o.reason for o in outs if o.reason))
+            reasons = [o.reason for o in outs if o.reason]
+            # "the patient has HIV (stated as uncontrolled)" already says "the patient has HIV".
+            return Outcome(True, "; ".join(dict.fromkeys(r for r in reasons
+                                                         if not any(r != x and r in x for x in reasons))))
         return _unknown(outs)
     if k == "any_of":
         outs = [evaluate(r, idx, kind) for r in rule.rules]
@@ -454,11 +467,25 @@ def evaluate(rule, idx: FactIndex, kind: str) -> Outcome:
     if k == "qualified":
         o = evaluate(rule.rule, idx, kind)
         if o.value is not None and o.value in rule.review_when:
+            if o.value is True and kind == "exclusion" and rule.qualifier and _conditions_only(rule.rule):
+                # The patient's own words carry the qualifier ("uncontrolled HIV"): the exclusion holds on
+                # those conditions alone. An unqualified fact ("HIV positive") never gets here. Inclusions
+                # stay with the clinician: a misread inclusion must never make anyone eligible.
+                stated = evaluate(rule.rule, idx.stated(rule.qualifier), kind)
+                if stated.value is True:
+                    return Outcome(True, f"{stated.reason} (stated as {rule.qualifier})")
             return Outcome(None, f"{o.reason}; a clinician must confirm because {rule.note}", review=True)
         return o
     if k == "assumed_consent":
         return Outcome(kind == "inclusion", "consent and willingness are assumed")
     return Outcome(None, getattr(rule, "reason", ""), review=True)
+
+
+def _conditions_only(rule) -> bool:
+    """A positive combination of diagnosis/condition leaves (no negation, numbers or drugs)."""
+    if rule.kind in ("all_of", "any_of"):
+        return all(_conditions_only(r) for r in rule.rules)
+    return rule.kind in ("diagnosis", "condition") and rule.names[0] not in ("pregnancy", "breastfeeding")
 
 
 MAX_NEEDS = 8  # a criterion naming dozens of unknown facts is reviewed, not turned into a questionnaire

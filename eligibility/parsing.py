@@ -13,7 +13,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from eligibility import lexicon, units
+from eligibility import lexicon, prefilter, units
+from eligibility.facts import QUALIFIER_WORDS
 from eligibility.rules import (AgeRule, AllOf, AnyOf, AssumedConsent, ConditionRule, DiagnosisRule, DoseRule,
                                DurationRule, ExposureRule, Implies, LabRule, NeedsReview, Not, Qualified, Rule,
                                ScoreRule, SerologyRule, SexRule)
@@ -84,6 +85,7 @@ LAB_NAMES: tuple[tuple[str, str], ...] = (
     ("ana", r"ana|antinuclear antibod\w+"),
 )
 LAB_PATTERNS = tuple((n, re.compile(rf"(?i)\b(?:{p})\b")) for n, p in LAB_NAMES)
+_LAB_GATE = prefilter.Gate(prefilter.starts([p]) for _, p in LAB_NAMES)
 SCORE_NAMES: tuple[tuple[str, str], ...] = (
     ("sledai", r"sledai(?:-2k)?(?: score)?"),
     ("mrss", r"mrss(?: units)?|modified rodnan skin score"),
@@ -214,7 +216,9 @@ def _lab_atoms(text: str, taken) -> list[Atom]:
     """Lab thresholds: each comparison belongs to the analyte just before it, and to the analytes listed
     with it ("AST or ALT >4 times upper limit normal")."""
     mentions = []
-    for name, pattern in LAB_PATTERNS:
+    for (name, pattern), may_match in zip(LAB_PATTERNS, _LAB_GATE.open(text)):
+        if not may_match:
+            continue
         for m in pattern.finditer(text):
             if re.search(r"(?i)corrected for\s*$", text[max(0, m.start() - 15):m.start()]):
                 continue  # "DLCO (corrected for hemoglobin) < 30%" is about DLCO
@@ -801,10 +805,11 @@ def _qualify_atoms(atoms: list[Atom], text: str) -> list[Atom]:
     numeric = any(a.kind in ("lab", "score", "dose", "age") for a in atoms)
     atoms = list(atoms)
 
-    def wrap(i: int, word: str) -> None:
+    def wrap(i: int, word: str, qualifier: str | None = None) -> None:
         a = atoms[i]
         if a.rule.kind != "qualified":
-            atoms[i] = Atom(a.start, a.end, Qualified(rule=a.rule, note=f"the criterion adds '{word}'"), a.kind)
+            atoms[i] = Atom(a.start, a.end, Qualified(rule=a.rule, note=f"the criterion adds '{word}'",
+                                                      qualifier=qualifier), a.kind)
 
     for m in POST_QUALIFIER.finditer(text):
         prev = [i for i, a in enumerate(atoms) if a.end <= m.start()]
@@ -812,13 +817,24 @@ def _qualify_atoms(atoms: list[Atom], text: str) -> list[Atom]:
             wrap(prev[-1], m.group(0))
     if not numeric and not re.search(r"(?i)defined (?:as|by)", text):
         for m in SOFT_QUALIFIER.finditer(text):
+            qualifier = _stated_form(m.group(0))
             nxt = [i for i, a in enumerate(atoms) if a.start >= m.end() and a.start - m.end() <= 40]
             if nxt:
-                wrap(nxt[0], m.group(0))
+                wrap(nxt[0], m.group(0), qualifier)
             else:
                 for i in range(len(atoms)):
-                    wrap(i, m.group(0))
+                    wrap(i, m.group(0), qualifier)
     return atoms
+
+
+def _stated_form(word: str) -> str | None:
+    """The qualifier as a patient would state it (facts.QUALIFIER_WORDS), None when there is none."""
+    word = word.lower()
+    if word == "clinically significant":
+        return "significant"
+    if word == "chronic or persistent":
+        return None  # two alternatives: a clinician decides
+    return word if word in QUALIFIER_WORDS else None
 
 
 def _qualify(rule, text: str, atoms: list[Atom] | None = None):

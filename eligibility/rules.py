@@ -146,13 +146,16 @@ class Implies(_Rule):
 class Qualified(_Rule):
     """A decided rule whose wording adds a judgement ("severe", "unless related to the disease").
 
-    Outcomes listed in `review_when` become needs_review instead of being trusted.
+    Outcomes listed in `review_when` become needs_review instead of being trusted, except that a
+    condition the patient states with the same `qualifier` ("uncontrolled HIV") decides it.
     """
 
     kind: Literal["qualified"] = "qualified"
     rule: "Rule"
     note: str
     review_when: list[bool] = Field(default_factory=lambda: [True])
+    qualifier: str | None = Field(default=None, description="The qualifying word a patient can state, "
+                                  "lower-case (severe, uncontrolled, significant…); None for other notes")
 
 
 class NeedsReview(_Rule):

@@ -91,7 +91,7 @@ def test_rank_missing_facts_and_questions(seed_by_id, today):
     for fact, _ in ranked:
         q = question_for(fact)
         assert q.endswith("?") and "_" not in q
-    assert question_for("rituximab_last_dose") == "When did you last receive rituximab?"
+    assert question_for("rituximab_last_dose") == "Have you ever taken rituximab, and when was the last dose?"
     assert question_for("platelets") == "What was your most recent platelet count?"
 
 
