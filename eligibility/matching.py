@@ -269,7 +269,7 @@ def lab(rule, idx: FactIndex) -> Outcome:
         shown = f"{units.fmt(m.value)} {m.unit}" if m.unit else f"{units.fmt(m.value)}"
     ok = _cmp(v, rule.op, rule.value)
     word = _OP_WORDS[rule.op] if ok else {"<": "not below", "<=": "above", ">": "not above", ">=": "below"}[rule.op]
-    return Outcome(ok, f"{label} {shown} is {word} the {rule.text} threshold")
+    return Outcome(ok, f"{label} {shown} is {word} the limit of the criterion ({rule.text})")
 
 
 def score(rule, idx: FactIndex) -> Outcome:
