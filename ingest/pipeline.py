@@ -4,6 +4,12 @@ A document that cannot be read or parsed becomes an `IngestError` (path, line, m
 ingest. Embedding is the slow step, so trials are upserted in batches (one embedding call per batch, across
 trials). An exception from the index (disk full, Chroma down, interrupt) propagates: what was committed
 before stays committed and usable, and a re-run skips it by hash.
+
+Two things keep a bulk ingest affordable (issue 8, measured on the 6,785-record archive):
+- `settings.dense_policy` ("auto": `choose_dense_policy`): a bulk ingest embeds one profile text per trial
+  instead of every chunk; every chunk is still stored, citable and searched by BM25.
+- A document whose bytes were committed before by the same reader (`reader_signature`) and whose trials
+  are still stored as then is not parsed again: an unchanged re-ingest only reads and hashes.
 """
 
 from __future__ import annotations
@@ -23,11 +29,17 @@ from ingest.formats import parse_document_each
 from ingest.models import Chunk, IngestError, Trial
 from ingest.sources import SourceDocument, iter_documents
 from vectorstore.index import TrialIndex, UpsertStats, validate_chunks
+from vectorstore.records import DensePolicy
 
 # Chunks collected before one embedding batch + transaction; large enough to keep the model busy,
 # small enough that an interrupted ingest loses little work.
 BATCH_CHUNKS = 512
 ARCHIVE_SUFFIXES = (".zip", ".tar", ".tar.gz", ".tgz", ".tar.xz", ".txz", ".tar.bz2")
+# dense_policy "auto" turns "compact" at these input sizes. Embedding every chunk runs at 25-50 chunks/s on
+# the 2-core machine (~31 chunks per ClinicalTrials.gov record), so 1,000 records already take 10-20
+# minutes; the bundled seed corpus (5 documents, 60 kB) stays far below and keeps every chunk embedded.
+COMPACT_MIN_DOCUMENTS = 1000
+COMPACT_MIN_BYTES = 50_000_000
 
 
 class _Frozen(BaseModel):
@@ -67,6 +79,8 @@ class IngestReport(_Frozen):
     replaced: int
     unchanged: int
     failed: int = Field(description="Documents or studies that could not be ingested")
+    dense_policy: Literal["all", "compact"] = Field(
+        default="all", description="Which chunks got dense vectors in this run (settings.dense_policy)")
     timings: IngestTimings
 
 
@@ -75,9 +89,11 @@ def ingest_paths(
 ) -> IngestReport:
     """Ingest files, folders and archives of trial documents into `index`; see the module docstring.
 
-    `batch_chunks`: chunks collected before each embedding batch and transaction.
+    `batch_chunks`: chunks collected before each embedding batch and transaction. Which chunks get dense
+    vectors follows `index.settings.dense_policy`, "auto" resolved by `choose_dense_policy(paths, ...)`.
     """
-    run = _Run(index, _progress_bar(paths, progress), batch_chunks)
+    dense = choose_dense_policy([Path(p) for p in paths], index.settings.dense_policy)
+    run = _Run(index, _progress_bar(paths, progress), batch_chunks, dense)
     started = time.perf_counter()
     try:
         for item in iter_documents([Path(p) for p in paths]):
@@ -85,15 +101,22 @@ def ingest_paths(
                 run.errors.append(item)
                 run.bar.update(1)
                 continue
-            parse_started = time.perf_counter()
-            results = parse_document_each(item.path, item.data)
-            run.parse_seconds += time.perf_counter() - parse_started
-            for result in results:
-                if isinstance(result, IngestError):
-                    run.errors.append(result)
-                else:
-                    run.add(result, item.path)
-            run.document_read(hashlib.sha256(item.data).hexdigest(), item.path)
+            sha256 = hashlib.sha256(item.data).hexdigest()
+            known = index.read_document(sha256, run.reader)
+            if known is not None:
+                run.unchanged_document(known)
+            else:
+                parse_started = time.perf_counter()
+                results = parse_document_each(item.path, item.data)
+                run.parse_seconds += time.perf_counter() - parse_started
+                errors_before = len(run.errors)
+                for result in results:
+                    if isinstance(result, IngestError):
+                        run.errors.append(result)
+                    else:
+                        run.add(result, item.path)
+                trial_ids = [r.trial_id for r in results if not isinstance(r, IngestError)]
+                run.document_read(sha256, item.path, trial_ids if len(run.errors) == errors_before else None)
             run.bar.update(1)
             run.show()
         run.flush()
@@ -106,14 +129,19 @@ def ingest_paths(
 class _Run:
     """The state of one ingest: the pending batch, summaries, errors and timings."""
 
-    def __init__(self, index: TrialIndex, bar: tqdm, batch_chunks: int):
+    def __init__(self, index: TrialIndex, bar: tqdm, batch_chunks: int, dense: DensePolicy):
         self.index = index
+        self.dense = dense
         self.batch_chunks = batch_chunks
         self.bar = bar
-        self.pending: list[tuple[Trial, list[Chunk]]] = []
+        self.reader = reader_signature(dense, index.settings.embedding_model)
+        self.pending: list[tuple[int, Trial, list[Chunk]]] = []
         self.pending_chunks = 0
-        self.read_documents: list[tuple[str, str]] = []
-        self.summaries: list[TrialSummary] = []
+        self.read_documents: list[tuple[str, str, list[str] | None]] = []
+        # (position in reading order, summary, chunks): skipped documents report before the batch commits
+        self.summaries: list[tuple[int, TrialSummary, int]] = []
+        self.committed: dict[str, tuple[TrialSummary, int]] = {}
+        self.position = 0
         self.errors: list[IngestError] = []
         self.documents = 0
         self.chunk_total = 0
@@ -133,25 +161,47 @@ class _Run:
             return
         finally:
             self.chunk_seconds += time.perf_counter() - started
-        self.pending.append((trial, chunks))
+        self.pending.append((self.position, trial, chunks))
+        self.position += 1
         self.pending_chunks += len(chunks)
         if self.pending_chunks >= self.batch_chunks:
             self.flush()
 
-    def document_read(self, sha256: str, path: str) -> None:
+    def document_read(self, sha256: str, path: str, trial_ids: list[str] | None) -> None:
+        """A document was parsed; `trial_ids` are its trials, None when some of it could not be ingested
+        (such a document is parsed again next time, so its errors are reported again)."""
         self.documents += 1
-        self.read_documents.append((sha256, path))
+        self.read_documents.append((sha256, path, trial_ids))
+
+    def unchanged_document(self, trials: list[dict]) -> None:
+        """A document already committed from the same bytes by the same reader: report, don't parse."""
+        self.documents += 1
+        for stored in trials:
+            summary = TrialSummary(**{k: stored[k] for k in _SUMMARY_FIELDS}, outcome="unchanged")
+            self.summaries.append((self.position, summary, stored["chunks"]))
+            self.position += 1
+            self.chunk_total += stored["chunks"]
 
     def flush(self) -> None:
         """Upsert the pending batch; documents read completely before it are now fully committed."""
         if self.pending:
-            outcomes = self.index.upsert_many(self.pending, stats=self.stats)
-            for (trial, chunks), outcome in zip(self.pending, outcomes):
-                self.summaries.append(_summary(trial, chunks, outcome))
+            outcomes = self.index.upsert_many([(t, c) for _, t, c in self.pending], stats=self.stats,
+                                              dense=self.dense)
+            for (position, trial, chunks), outcome in zip(self.pending, outcomes):
+                summary = _summary(trial, chunks, outcome)
+                self.summaries.append((position, summary, len(chunks)))
+                self.committed[trial.trial_id] = (summary, len(chunks))
                 self.chunk_total += len(chunks)
             self.pending, self.pending_chunks = [], 0
         if self.read_documents:
-            self.index.mark_documents(self.read_documents)
+            read = {}
+            for sha256, _, trial_ids in self.read_documents:
+                if trial_ids is not None and all(t in self.committed for t in trial_ids):
+                    read[sha256] = (self.reader, [
+                        {**summary.model_dump(include=set(_SUMMARY_FIELDS)), "chunks": chunks}
+                        for summary, chunks in (self.committed[t] for t in trial_ids)
+                    ])
+            self.index.mark_documents([(sha, path) for sha, path, _ in self.read_documents], read)
             self.read_documents = []
 
     def show(self) -> None:
@@ -163,7 +213,8 @@ class _Run:
 
     def report(self, total_seconds: float) -> IngestReport:
         chunks = self.chunk_total
-        outcomes = [s.outcome for s in self.summaries]
+        summaries = [summary for _, summary, _ in sorted(self.summaries, key=lambda item: item[0])]
+        outcomes = [s.outcome for s in summaries]
         timings = IngestTimings(
             parse_seconds=round(self.parse_seconds, 3),
             chunk_seconds=round(self.chunk_seconds, 3),
@@ -175,7 +226,7 @@ class _Run:
             chunks_per_second=round(chunks / total_seconds, 1) if total_seconds else 0.0,
         )
         return IngestReport(
-            trials=self.summaries,
+            trials=summaries,
             chunks=chunks,
             errors=self.errors,
             documents=self.documents,
@@ -183,6 +234,7 @@ class _Run:
             replaced=outcomes.count("replaced"),
             unchanged=outcomes.count("unchanged"),
             failed=len(self.errors),
+            dense_policy=self.dense,
             timings=timings,
         )
 
@@ -196,6 +248,56 @@ def _summary(trial: Trial, chunks: list[Chunk], outcome: str) -> TrialSummary:
         warnings=[warning.message for warning in trial.warnings],
         outcome=outcome,
     )
+
+
+_SUMMARY_FIELDS = ("trial_id", "title", "sections", "criteria", "warnings")
+# What decides the records an ingest writes for a document: the parsers, criteria reader and chunker
+# (ingest/) and the chunk-to-vector mapping (vectorstore/records.py).
+_READER_SOURCES = (
+    Path(__file__).resolve().parent,
+    Path(__file__).resolve().parent.parent / "vectorstore" / "records.py",
+)
+
+
+def reader_signature(dense: str, embedding_model: str) -> str:
+    """Fingerprint of how a document becomes records: the reading code's bytes, the dense policy, the model.
+
+    A document whose bytes were committed under the same signature is skipped without being parsed (an
+    unchanged re-ingest of the 6,785-record archive then reads and hashes, nothing more); any change to
+    the code, the policy or the model makes every document be read again and compared by content digest.
+    """
+    digest = hashlib.sha256(f"{dense}\0{embedding_model}".encode())
+    for source in _READER_SOURCES:
+        for file in sorted(source.rglob("*.py")) if source.is_dir() else [source]:
+            digest.update(str(file.relative_to(source.parent)).encode() + b"\0" + file.read_bytes())
+    return digest.hexdigest()
+
+
+def choose_dense_policy(paths: list[Path], setting: str) -> DensePolicy:
+    """Resolve `settings.dense_policy` for an ingest of `paths`: "all" and "compact" are kept as they are;
+    "auto" is "compact" for a bulk ingest (an archive among the inputs, or at least `COMPACT_MIN_DOCUMENTS`
+    files or `COMPACT_MIN_BYTES` bytes under them) and "all" otherwise.
+
+    Decided once per run from the inputs, so re-ingesting the same inputs applies the same policy and
+    leaves every trial unchanged.
+    """
+    if setting in ("all", "compact"):
+        return setting
+    if setting != "auto":
+        raise ValueError(f"TRIALFINDER_DENSE_POLICY must be auto, all or compact, got {setting!r}")
+    files, size = 0, 0
+    for path in paths:
+        candidates = (Path(d) / f for d, _, names in os.walk(path) for f in names) if path.is_dir() else [path]
+        for file in candidates:
+            if str(file).lower().endswith(ARCHIVE_SUFFIXES):
+                return "compact"
+            if file.name.startswith(".") or not file.is_file():
+                continue
+            files += 1
+            size += file.stat().st_size
+            if files >= COMPACT_MIN_DOCUMENTS or size >= COMPACT_MIN_BYTES:
+                return "compact"
+    return "all"
 
 
 def _progress_bar(paths: list[Path], progress: bool) -> tqdm:

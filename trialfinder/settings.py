@@ -36,6 +36,14 @@ class Settings(BaseSettings):
     )
     collection: str = Field(default="trial_chunks", description="Chroma collection name.")
     embed_batch_size: int = Field(default=64, description="Chunks embedded per batch at ingest.")
+    dense_policy: Literal["auto", "all", "compact"] = Field(
+        default="auto",
+        description="Which chunks get a dense vector (every chunk is always stored, citable and in BM25). "
+        "`all`: every chunk (locations/investigators/references after their first chunk are BM25-only); "
+        "`compact`: one profile vector per trial (title, conditions, keywords, start of the summary), "
+        "about 30x fewer vectors, for bulk corpora; `auto`: `compact` when an ingest reads an archive or "
+        "at least 1,000 documents or 50 MB, `all` otherwise.",
+    )
     retrieve_k: int = Field(default=8, description="Passages retrieved per question.")
     backend: Literal["extractive", "openai", "ollama"] = Field(
         default="extractive",

@@ -27,7 +27,7 @@ from trialfinder.settings import Settings
 from vectorstore.embeddings import Embedder
 from vectorstore.fusion import reciprocal_rank_fusion
 from vectorstore.lexical import LexicalIndex, tokenize
-from vectorstore.records import RecordStore, StoredChunk, content_digest, stored_chunks
+from vectorstore.records import DensePolicy, RecordStore, StoredChunk, content_digest, stored_chunks
 
 UpsertOutcome = Literal["added", "replaced", "unchanged"]
 
@@ -124,32 +124,48 @@ class TrialIndex:
         self.store.close()
 
     # -- writing ------------------------------------------------------------------------------------
-    def upsert(self, trial: Trial, chunks: list[Chunk]) -> UpsertOutcome:
-        """Add or replace one trial and its chunks; a trial whose record and chunks are unchanged is left untouched."""
-        return self.upsert_many([(trial, chunks)])[0]
+    def upsert(self, trial: Trial, chunks: list[Chunk], *, dense: DensePolicy | None = None) -> UpsertOutcome:
+        """Add or replace one trial and its chunks; a trial whose record and chunks are unchanged is left untouched.
+
+        `dense`: which chunks get vectors (see `dense_policy`); None applies `settings.dense_policy`.
+        """
+        return self.upsert_many([(trial, chunks)], dense=dense)[0]
+
+    def dense_policy(self, dense: DensePolicy | None = None) -> DensePolicy:
+        """The policy an upsert applies: `dense` if given, else the setting, whose "auto" means "all" here.
+
+        "auto" only becomes "compact" for a bulk ingest, which `ingest.pipeline` recognises from its inputs.
+        """
+        chosen = dense or self.settings.dense_policy
+        return "all" if chosen == "auto" else chosen
 
     def upsert_many(
-        self, items: list[tuple[Trial, list[Chunk]]], *, stats: UpsertStats | None = None
+        self, items: list[tuple[Trial, list[Chunk]]], *, stats: UpsertStats | None = None,
+        dense: DensePolicy | None = None,
     ) -> list[UpsertOutcome]:
         """`upsert` for many trials with one embedding batch and one transaction; outcomes in input order.
 
-        A trial id appearing twice is applied in order (the later version wins).
+        A trial id appearing twice is applied in order (the later version wins). A trial stored under
+        another dense policy counts as changed and is replaced (its vectors are swapped, chunks unchanged).
         """
         stats = stats if stats is not None else UpsertStats()
+        policy = self.dense_policy(dense)
         outcomes: list[UpsertOutcome] = []
         run: list[tuple[Trial, list[Chunk]]] = []
         for trial, chunks in items:
             validate_chunks(trial, chunks)
             if any(t.trial_id == trial.trial_id for t, _ in run):
-                outcomes.extend(self._upsert_run(run, stats))
+                outcomes.extend(self._upsert_run(run, stats, policy))
                 run = []
             run.append((trial, chunks))
-        outcomes.extend(self._upsert_run(run, stats))
+        outcomes.extend(self._upsert_run(run, stats, policy))
         for outcome in outcomes:
             stats.outcomes[outcome] = stats.outcomes.get(outcome, 0) + 1
         return outcomes
 
-    def _upsert_run(self, items: list[tuple[Trial, list[Chunk]]], stats: UpsertStats) -> list[UpsertOutcome]:
+    def _upsert_run(
+        self, items: list[tuple[Trial, list[Chunk]]], stats: UpsertStats, policy: DensePolicy
+    ) -> list[UpsertOutcome]:
         if not items:
             return []
         trial_ids = [trial.trial_id for trial, _ in items]
@@ -159,7 +175,7 @@ class TrialIndex:
         changed: list[tuple[Trial, list[StoredChunk]]] = []
         for trial, chunks in items:
             trial = trial if trial.source_hash else trial.model_copy(update={"source_hash": _record_hash(trial)})
-            stored = stored_chunks(trial, chunks)
+            stored = stored_chunks(trial, chunks, policy)
             if trial.trial_id not in old_digests:
                 outcomes.append("added")
             elif old_digests[trial.trial_id] == content_digest(trial, stored):
@@ -212,9 +228,26 @@ class TrialIndex:
         for start in range(0, len(vector_ids), batch):
             self._collection.delete(ids=vector_ids[start : start + batch])
 
-    def mark_documents(self, documents: list[tuple[str, str]]) -> None:
-        """Record (sha256 of the bytes, path) of fully ingested documents so `is_stale` knows them."""
-        self.store.mark_documents(documents)
+    def mark_documents(
+        self, documents: list[tuple[str, str]], read: dict[str, tuple[str, list[dict]]] | None = None
+    ) -> None:
+        """Record (sha256 of the bytes, path) of fully ingested documents so `is_stale` knows them.
+
+        `read`: per document hash, (reader signature, one dict per trial with its "trial_id"), so a later
+        ingest of the same bytes by the same reader can skip parsing (see `read_document`). Each dict is
+        stored with the trial's committed content digest added under "digest".
+        """
+        if read:
+            ids = [t["trial_id"] for _, trials in read.values() for t in trials]
+            digests = self.store.digests(ids)
+            read = {sha: (reader, [{**t, "digest": digests.get(t["trial_id"])} for t in trials])
+                    for sha, (reader, trials) in read.items()}
+        self.store.mark_documents(documents, read)
+
+    def read_document(self, sha256: str, reader: str) -> list[dict] | None:
+        """The trial dicts `mark_documents` stored for these bytes and reader, if all its trials are still
+        committed as they were then (nothing to do for that document); None: it has to be read again."""
+        return self.store.read_document(sha256, reader)
 
     def stray_vectors(self) -> list[str]:
         """Chroma vector ids no committed chunk uses (left by an interrupted ingest); readers ignore them."""

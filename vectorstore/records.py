@@ -15,6 +15,7 @@ import sqlite3
 import threading
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 from ingest.models import Chunk, Trial
 
@@ -51,6 +52,17 @@ CREATE INDEX IF NOT EXISTS chunks_vector ON chunks(vector_id);
 # text (30 archive records: 197 of 1,170 chunks, 75k of 220k characters), so embedding all of it would cost
 # a third of the ingest time. The first chunk keeps a vector so "where does it take place" still finds it.
 LEXICAL_ONLY_SECTIONS = frozenset({"locations", "investigators", "references"})
+
+
+# Dense policies an upsert applies (settings.dense_policy "auto" is resolved to one of these by the caller).
+DensePolicy = Literal["all", "compact"]
+# Characters of the compact policy's profile text. Embedding cost grows with the tokens embedded, so the
+# profile is kept short: 480 characters are 104 word pieces on average (p90 131, max 153) on the archive.
+# Measured on 500 archive profiles: 42-48 texts/s whether the model reads 256 or 128 tokens (texts under
+# 120 tokens: 51-52 texts/s both ways), so the model's own max_seq_length is left as it is.
+PROFILE_CHARS = 480
+# Where the profile vector is attached: the first chunk of the first of these sections the trial has.
+_PROFILE_ANCHORS = ("summary", "conditions", "status")
 
 
 @dataclass(frozen=True)
@@ -108,23 +120,65 @@ def content_digest(trial: Trial, stored: list[StoredChunk]) -> str:
     return hashlib.sha256(json.dumps(payload, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
 
 
-def stored_chunks(trial: Trial, chunks: list[Chunk]) -> list[StoredChunk]:
-    """Pair each chunk with its content-addressed vector id, embedded text and metadata."""
+def profile_text(trial: Trial, limit: int = PROFILE_CHARS) -> str:
+    """The compact policy's one dense text per trial: title, conditions, keywords, then the summary.
+
+    Cut at the last word boundary before `limit` characters: what a trial is about and for whom, which is
+    what patient-to-trial retrieval compares against; the criteria and the rest stay searchable by BM25.
+    """
+    parts = [trial.title]
+    if trial.conditions:
+        parts.append("Conditions: " + "; ".join(trial.conditions))
+    if trial.keywords:
+        parts.append("Keywords: " + "; ".join(trial.keywords))
+    if trial.summary:
+        parts.append(" ".join(trial.summary.split()))
+    text = ". ".join(p.strip().rstrip(".") for p in parts if p and p.strip())
+    if len(text) <= limit:
+        return text
+    cut = text.rfind(" ", 0, limit)
+    return text[: cut if cut > limit // 2 else limit]
+
+
+def stored_chunks(trial: Trial, chunks: list[Chunk], dense: DensePolicy = "all") -> list[StoredChunk]:
+    """Pair each chunk with its content-addressed vector id (None: BM25 only), embedded text and metadata.
+
+    `dense="all"`: every chunk gets a vector of its own text, except the chunks after the first of the
+    `LEXICAL_ONLY_SECTIONS`. `dense="compact"`: one vector per trial, of `profile_text(trial)`, attached to
+    its first summary chunk (else conditions, else status, else first chunk); every other chunk is BM25 only.
+    """
+    if dense not in ("all", "compact"):
+        raise ValueError(f"dense policy must be 'all' or 'compact', got {dense!r}")
+    anchor = _profile_anchor(chunks) if dense == "compact" else None
     result = []
     sections_seen: set[str] = set()
     for chunk in chunks:
         text = embed_text(chunk)
         metadata = chunk_metadata(trial, chunk)
-        vector_id = None
         first_of_section = chunk.section not in sections_seen
         sections_seen.add(chunk.section)
-        if chunk.section not in LEXICAL_ONLY_SECTIONS or first_of_section:
+        if dense == "compact":
+            embedded = chunk is anchor
+            if embedded:
+                text = profile_text(trial)
+        else:
+            embedded = chunk.section not in LEXICAL_ONLY_SECTIONS or first_of_section
+        vector_id = None
+        if embedded:
             digest = hashlib.sha1(
                 json.dumps([text, metadata], sort_keys=True, ensure_ascii=False).encode()
             ).hexdigest()[:16]
             vector_id = f"{chunk.id}@{digest}"
         result.append(StoredChunk(chunk, vector_id, text, metadata))
     return result
+
+
+def _profile_anchor(chunks: list[Chunk]) -> Chunk | None:
+    for section in _PROFILE_ANCHORS:
+        for chunk in chunks:
+            if chunk.section == section:
+                return chunk
+    return chunks[0] if chunks else None
 
 
 class RecordStore:
@@ -141,6 +195,10 @@ class RecordStore:
         columns = {row[1] for row in self._db.execute("PRAGMA table_info(trials)")}
         if "digest" not in columns:  # an index written before digests existed: its trials get replaced once
             self._db.execute("ALTER TABLE trials ADD COLUMN digest TEXT")
+        columns = {row[1] for row in self._db.execute("PRAGMA table_info(documents)")}
+        for column in ("reader", "trials"):  # older indexes: their documents are re-read once, then skipped
+            if column not in columns:
+                self._db.execute(f"ALTER TABLE documents ADD COLUMN {column} TEXT")
 
     def close(self) -> None:
         with self._lock:
@@ -243,10 +301,36 @@ class RecordStore:
         return trials, chunks
 
     # -- writes -------------------------------------------------------------------------------------
-    def mark_documents(self, documents: list[tuple[str, str]]) -> None:
-        """Remember (sha256, path) of documents whose trials are all committed, for staleness checks."""
+    def mark_documents(self, documents: list[tuple[str, str]], read: dict[str, tuple[str, list[dict]]] | None = None
+                       ) -> None:
+        """Remember (sha256, path) of documents whose trials are all committed, for staleness checks.
+
+        `read` maps a document hash to (reader signature, one dict per trial it holds, each with that
+        trial's committed "digest"), which lets `read_document` skip re-parsing it.
+        """
+        read = read or {}
+        rows = [
+            (sha, path, read[sha][0] if sha in read else None,
+             json.dumps(read[sha][1], ensure_ascii=False) if sha in read else None)
+            for sha, path in documents
+        ]
         with self._lock:
-            self._db.executemany("INSERT OR REPLACE INTO documents(hash, path) VALUES (?, ?)", documents)
+            self._db.executemany(
+                "INSERT OR REPLACE INTO documents(hash, path, reader, trials) VALUES (?, ?, ?, ?)", rows
+            )
+
+    def read_document(self, sha256: str, reader: str) -> list[dict] | None:
+        """The trial dicts stored by `mark_documents` for a document of these bytes read by `reader`, if every
+        one of its trials is still committed with the digest it had then; None otherwise (read it again)."""
+        rows = self._query("SELECT trials FROM documents WHERE hash = ? AND reader = ?", (sha256, reader))
+        if not rows or rows[0][0] is None:
+            return None
+        trials = json.loads(rows[0][0])
+        current = self.digests([t["trial_id"] for t in trials])
+        if any(current.get(t["trial_id"]) != t["digest"] for t in trials):
+            return None
+        return trials
+
     def commit(self, items: list[tuple[Trial, list[StoredChunk]]]) -> None:
         """Replace the records and chunks of these trials in one transaction and bump the version."""
         if not items:

@@ -98,3 +98,56 @@ def test_seed_report_has_the_swapped_headings_warning_on_kct0004337_only(seed_re
     assert swapped == {"KCT0004337"}
     assert seed_report.errors == [] and seed_report.ingested == 5
     assert all(t.criteria > 0 and "eligibility.exclusion" in t.sections for t in seed_report.trials)
+
+
+def _count_parses(monkeypatch) -> list[str]:
+    """Paths handed to the (real) parser from now on."""
+    import ingest.pipeline as pipeline
+
+    parsed: list[str] = []
+    real = pipeline.parse_document_each
+
+    def counting(path, data):
+        parsed.append(path)
+        return real(path, data)
+
+    monkeypatch.setattr(pipeline, "parse_document_each", counting)
+    return parsed
+
+
+def test_unchanged_reingest_skips_parsing_and_reports_the_same_trials(make_settings, write_study, tmp_path,
+                                                                       monkeypatch):
+    docs = tmp_path / "docs"
+    for n in range(1, 4):
+        write_study(docs, f"NCT9500000{n}", f"Study {n}", summary=f"Summary of study {n}.")
+    (docs / "broken.json").write_text('{"protocolSection": ')
+    index = TrialIndex.open(make_settings())
+    first = ingest_paths([docs], index, progress=False, batch_chunks=5)
+    parsed = _count_parses(monkeypatch)
+    again = ingest_paths([docs], index, progress=False, batch_chunks=5)
+    assert parsed == [str(docs / "broken.json")] and again.timings.embedded_chunks == 0
+    assert [t.model_copy(update={"outcome": "added"}) for t in again.trials] == first.trials
+    assert (again.unchanged, again.chunks, again.documents) == (3, first.chunks, first.documents)
+    assert [e.path for e in again.errors] == [str(docs / "broken.json")]  # a failed document is read again
+
+    # Another policy reads every document again and replaces the trials' vectors.
+    compact = TrialIndex.open(make_settings(dense_policy="compact"))
+    switched = ingest_paths([docs], compact, progress=False)
+    assert len(parsed) == 1 + 4 and switched.replaced == 3
+    compact.close()
+    index.close()
+
+
+def test_a_document_whose_trial_was_replaced_since_is_read_again(make_settings, write_study, tmp_path, monkeypatch):
+    old, new = tmp_path / "old", tmp_path / "new"
+    write_study(old, "NCT96000001", "First version")
+    write_study(new, "NCT96000001", "Second version")
+    index = TrialIndex.open(make_settings())
+    ingest_paths([old], index, progress=False)
+    assert ingest_paths([new], index, progress=False).replaced == 1
+    parsed = _count_parses(monkeypatch)
+    back = ingest_paths([old], index, progress=False)
+    assert back.replaced == 1 and len(parsed) == 1
+    assert index.trial("NCT96000001").title == "First version"
+    assert ingest_paths([old], index, progress=False).unchanged == 1 and len(parsed) == 1
+    index.close()
