@@ -22,12 +22,10 @@ import os
 import platform
 import random
 import resource
-import socket
 import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -238,50 +236,24 @@ def raw_embedding_rate(texts: list[str]) -> float:
     return len(texts) / seconds
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def bench_chroma_server(corpus: Path, workdir: Path, queries: list[tuple[str, list[str]]], embedded_index) -> dict:
     """Dense and hybrid query latency with vectors in a `chroma run` server vs the embedded client."""
     from vectorstore.index import TrialIndex
+    from vectorstore.server import chroma_server
 
-    chroma = Path(sys.executable).parent / "chroma"
-    if not chroma.exists():
-        return {"skipped": f"{chroma} not found"}
-    port = _free_port()
-    log_file = (workdir / "chroma-server.log").open("wb")
-    process = subprocess.Popen([str(chroma), "run", "--path", str(workdir / "chroma-server"), "--host", "127.0.0.1",
-                                "--port", str(port)], stdout=log_file, stderr=subprocess.STDOUT)
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/v2/heartbeat", timeout=2):
-                    break
-            except OSError:
-                if process.poll() is not None or time.monotonic() > deadline:
-                    return {"skipped": "chroma server did not start"}
-                time.sleep(0.25)
-        settings = Settings(index_dir=workdir / "server-index", corpus_dir=corpus, chroma_server=f"127.0.0.1:{port}")
-        index = TrialIndex.open(settings, embedder=embedded_index.embedder)
-        bench_ingest(index, [corpus])
-        server = {"dense": latencies_ms(lambda q: index.search_dense(q[0], 10), queries),
-                  "hybrid": latencies_ms(lambda q: index.search(q[0], 10), queries)}
-        embedded = {"dense": latencies_ms(lambda q: embedded_index.search_dense(q[0], 10), queries),
-                    "hybrid": latencies_ms(lambda q: embedded_index.search(q[0], 10), queries)}
-        index.close()
-        return {"server": server, "embedded": embedded}
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-        log_file.close()
+        with chroma_server(workdir / "chroma-server") as address:
+            settings = Settings(index_dir=workdir / "server-index", corpus_dir=corpus, chroma_server=address)
+            index = TrialIndex.open(settings, embedder=embedded_index.embedder)
+            bench_ingest(index, [corpus])
+            server = {"dense": latencies_ms(lambda q: index.search_dense(q[0], 10), queries),
+                      "hybrid": latencies_ms(lambda q: index.search(q[0], 10), queries)}
+            embedded = {"dense": latencies_ms(lambda q: embedded_index.search_dense(q[0], 10), queries),
+                        "hybrid": latencies_ms(lambda q: embedded_index.search(q[0], 10), queries)}
+            index.close()
+            return {"server": server, "embedded": embedded}
+    except RuntimeError as exc:
+        return {"skipped": str(exc)}
 
 
 def bench_archive(queries: list[tuple[str, list[str]]]) -> dict:

@@ -11,10 +11,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
-import subprocess
-import time
-import urllib.request
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -26,9 +22,9 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 
 from ingest.models import Trial  # noqa: E402
 from trialfinder.settings import PROJECT_ROOT, Settings  # noqa: E402
+from vectorstore.server import chroma_server as run_chroma_server  # noqa: E402
 
 SEED_DIR = PROJECT_ROOT / "data" / "trials"
-CHROMA_BIN = PROJECT_ROOT / ".venv" / "bin" / "chroma"
 
 
 @pytest.fixture
@@ -83,12 +79,6 @@ def seed_trials(seed_index) -> dict[str, Trial]:
     return {trial.trial_id: trial for trial in seed_index.trials()}
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @pytest.fixture(scope="session")
 def chroma_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A real Chroma server on 127.0.0.1 for the session; yields "host:port".
@@ -96,37 +86,8 @@ def chroma_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     Tests sharing it must use their own collection name (`make_settings(collection=...)`,
     see `unique_collection`), since vector ids are the same for the same content.
     """
-    port = _free_port()
-    folder = tmp_path_factory.mktemp("chroma-server")
-    log = (folder / "server.log").open("wb")
-    process = subprocess.Popen(
-        [str(CHROMA_BIN), "run", "--path", str(folder / "data"), "--host", "127.0.0.1", "--port", str(port)],
-        stdout=log, stderr=subprocess.STDOUT,
-    )
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/v2/heartbeat", timeout=2) as response:
-                    if response.status == 200:
-                        break
-            except OSError:
-                pass
-            if process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(
-                    f"chroma server did not answer on port {port} (exit code {process.poll()}); "
-                    f"log: {(folder / 'server.log').read_text(errors='replace')[-2000:]}"
-                )
-            time.sleep(0.25)
-        yield f"127.0.0.1:{port}"
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-        log.close()
+    with run_chroma_server(tmp_path_factory.mktemp("chroma-server")) as address:
+        yield address
 
 
 @pytest.fixture
