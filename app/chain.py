@@ -21,7 +21,7 @@ from app.conversation import Conversation
 from app.generators import NOT_FOUND, Draft, Generator, Passage, Statement, make_generator
 from app.intent import Intent, TrialProfile, build_profiles, understand
 from app.models import Answer
-from app.search import patient_conditions, rank_trials
+from app.search import rank_trials
 from app.verify import QUALITY_CODES, best_verdicts, claim_trials, find_claim, gate, quality_warnings, with_trial
 from eligibility.evaluate import check_trial, question_for, rank_missing_facts
 from eligibility.facts import PatientFacts, extract_facts
@@ -205,8 +205,7 @@ class Assistant:
         facts = turn.facts if turn.facts is not None and _has_facts(turn.facts) else None
         query = " ".join([turn.question, *(name for c in intent.conditions for name in _group_of(c))])
         ranked = rank_trials(self.index, query=query, facts=facts, limit=MAX_LISTED * 4,
-                             statuses=intent.statuses or None, asked=intent.conditions,
-                             diagnoses=patient_conditions(facts) if facts is not None else None)
+                             statuses=intent.statuses or None, asked=intent.conditions)
         picked: list[str] = []
         for item in ranked:
             trial = item.trial

@@ -16,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import re
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
@@ -380,13 +381,16 @@ class TrialIndex:
         return hits
 
     def search_trials(
-        self, query: str, k: int = 50, statuses: list[str] | None = None
+        self, query: str, k: int = 50, statuses: list[str] | None = None, *, more_queries: Sequence[str] = ()
     ) -> list[tuple[str, float]]:
         """Trial-level hybrid retrieval for patient-to-trial search: (trial id, fused score), best first.
 
         BM25 over one document per trial (title, conditions, keywords, summary, criteria) fused by
         reciprocal rank with the dense ranking of trials by their best-matching chunk. `statuses`
-        (e.g. ["RECRUITING"]) keeps trials with one of those statuses.
+        (e.g. ["RECRUITING"]) keeps trials with one of those statuses. `more_queries` (e.g. a whole
+        patient note next to its extracted conditions) add their own BM25 and dense rankings to the
+        same fusion, so a trial found by several phrasings of the need rises; a query given twice counts
+        twice (its rankings are computed once), which is how a caller weighs one query above another.
         """
         if k <= 0:
             return []
@@ -399,9 +403,14 @@ class TrialIndex:
                 return []
             allowed, stored_statuses = set(by_trial), sorted(set(by_trial.values()))
         n = max(k * 2, 100)
-        lexical = [trial_id for trial_id, _ in self.lexical.search_trials(query, n, allowed)]
-        dense = self._dense_trials(query, n, stored_statuses)
-        return reciprocal_rank_fusion([lexical, dense])[:k]
+        per_query: dict[str, list[list[str]]] = {}
+        rankings: list[list[str]] = []
+        for text in [query, *(q for q in more_queries if q.strip())]:
+            if text not in per_query:
+                per_query[text] = [[trial_id for trial_id, _ in self.lexical.search_trials(text, n, allowed)],
+                                   self._dense_trials(text, n, stored_statuses)]
+            rankings.extend(per_query[text])
+        return reciprocal_rank_fusion(rankings)[:k]
 
     def _dense_trials(self, query: str, n: int, statuses: list[str] | None) -> list[str]:
         if not tokenize(query):

@@ -7,7 +7,7 @@ from datetime import date
 
 import pytest
 
-from app.search import TOPIC_BONUS, VERDICT_BONUS, build_query, search_trials
+from app.search import TOPIC_BONUS, VERDICT_BONUS, build_query, note_query, rank_trials, search_trials
 from eligibility.facts import extract_facts
 
 TODAY = date(2026, 11, 24)
@@ -90,3 +90,22 @@ def test_query_uses_patient_diagnoses_with_synonyms():
 def test_search_needs_query_or_patient(seed_index):
     with pytest.raises(ValueError, match="query or a patient"):
         search_trials(seed_index, query=" ", patient=None)
+
+
+def test_note_query_keeps_the_patient_and_drops_family_and_negated_mentions():
+    note = "48 M with h/o HTN, mother had breast cancer, never took metformin. Now with lupus."
+    text = note_query(note, extract_facts(note, TODAY))
+    assert "HTN" in text and "lupus" in text
+    assert "breast cancer" not in text and "metformin" not in text
+
+
+def test_note_adds_its_own_rankings_to_the_fusion(seed_index):
+    note = "45 year old woman with systemic sclerosis and interstitial lung disease on mycophenolate"
+    facts = extract_facts(note, TODAY)
+    query = build_query(None, facts, note)
+    alone = rank_trials(seed_index, query=query, facts=facts, limit=5)
+    fused = rank_trials(seed_index, query=query, facts=facts, limit=5, note=note_query(note, facts))
+    assert {r.trial.trial_id for r in fused} >= {r.trial.trial_id for r in alone}
+    assert [r.relevance for r in alone] != [r.relevance for r in fused]
+    ruled_out = [r.best.verdict == "ineligible" for r in fused]
+    assert ruled_out == sorted(ruled_out)
