@@ -378,6 +378,11 @@ def _pregnancy_atoms(text: str, taken) -> list[Atom]:
         name = "pregnancy" if "pregnan" in word else "breastfeeding"
         rule = ConditionRule(names=[name], timing="current", label=name)
         negated = bool(m.group(1)) or bool(re.search(r"(?i)negative\s*$", text[:m.start()]))
+        if word.endswith("test"):
+            # "negative result on a serum or urine pregnancy test", "pregnancy test must be negative":
+            # a test result, never a requirement to be pregnant.
+            negated = negated or bool(re.search(r"(?i)\bnegative\b[^.;]{0,60}$", text[:m.start()])
+                                      or re.match(r"(?i)[^.;]{0,40}\bnegative\b", text[m.end():]))
         atoms.append(Atom(m.start(), m.end(), Not(rule=rule) if negated else rule, "condition"))
         taken.append((m.start(), m.end()))
     return atoms
