@@ -194,6 +194,17 @@ def ancestors(name: str) -> frozenset[str]:
     return frozenset(seen)
 
 
+def earliest_longest(hits: list[tuple]) -> list[tuple]:
+    """Non-overlapping mentions from (start, end, ...) hits: earliest first, the longest at a start."""
+    hits.sort(key=lambda h: (h[0], -(h[1] - h[0])))
+    out, end = [], -1
+    for h in hits:
+        if h[0] >= end:
+            out.append(h)
+            end = h[1]
+    return out
+
+
 def find_terms(text: str) -> list[tuple[int, int, Term]]:
     """Non-overlapping term mentions in text, earliest and longest first."""
     hits = []
@@ -202,13 +213,7 @@ def find_terms(text: str) -> list[tuple[int, int, Term]]:
             continue
         for m in pattern.finditer(text):
             hits.append((m.start(), m.end(), term))
-    hits.sort(key=lambda h: (h[0], -(h[1] - h[0])))
-    out, end = [], -1
-    for s, e, t in hits:
-        if s >= end:
-            out.append((s, e, t))
-            end = e
-    return out
+    return earliest_longest(hits)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -339,13 +344,7 @@ def find_drugs(text: str, with_classes: bool = True) -> list[tuple[int, int, str
                 continue
             for m in pattern.finditer(text):
                 hits.append((m.start(), m.end(), cls, True))
-    hits.sort(key=lambda h: (h[0], -(h[1] - h[0])))
-    out, end = [], -1
-    for h in hits:
-        if h[0] >= end:
-            out.append(h)
-            end = h[1]
-    return out
+    return earliest_longest(hits)
 
 
 def drug_classes(name: str) -> frozenset[str]:

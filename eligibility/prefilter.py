@@ -69,9 +69,9 @@ def _leading_literal(pattern: str) -> str:
     return "".join(out).casefold()
 
 
-def _split_alternatives(pattern: str) -> list[str]:
-    """`pattern` cut at its top-level "|" (outside groups and character classes)."""
-    parts, depth, i, in_class, last = [], 0, 0, False, 0
+def _structure(pattern: str, start: int = 0):
+    """(position, character, group depth after it) of each character outside escapes and classes."""
+    depth, i, in_class = 0, start, False
     while i < len(pattern):
         ch = pattern[i]
         if ch == "\\":
@@ -81,37 +81,25 @@ def _split_alternatives(pattern: str) -> list[str]:
             in_class = ch != "]"
         elif ch == "[":
             in_class = True
-        elif ch == "(":
-            depth += 1
-        elif ch == ")":
-            depth -= 1
-        elif ch == "|" and depth == 0:
+        else:
+            depth += (ch == "(") - (ch == ")")
+            yield i, ch, depth
+        i += 1
+
+
+def _split_alternatives(pattern: str) -> list[str]:
+    """`pattern` cut at its top-level "|" (outside groups and character classes)."""
+    parts, last = [], 0
+    for i, ch, depth in _structure(pattern):
+        if ch == "|" and depth == 0:
             parts.append(pattern[last:i])
             last = i + 1
-        i += 1
     parts.append(pattern[last:])
     return parts
 
 
 def _closing_paren(pattern: str, open_at: int) -> int:
-    depth, i, in_class = 0, open_at, False
-    while i < len(pattern):
-        ch = pattern[i]
-        if ch == "\\":
-            i += 2
-            continue
-        if in_class:
-            in_class = ch != "]"
-        elif ch == "[":
-            in_class = True
-        elif ch == "(":
-            depth += 1
-        elif ch == ")":
-            depth -= 1
-            if depth == 0:
-                return i
-        i += 1
-    return -1
+    return next((i for i, ch, depth in _structure(pattern, open_at) if ch == ")" and depth == 0), -1)
 
 
 def starts(patterns) -> tuple[str, ...] | None:

@@ -41,26 +41,14 @@ def test_fold_table_covers_every_character_re_equates_with_an_ascii_letter():
 
 
 def _terms_ungated(text):
-    hits = sorted(((m.start(), m.end(), t) for t, p in lexicon.TERM_PATTERNS for m in p.finditer(text)),
-                  key=lambda h: (h[0], -(h[1] - h[0])))
-    out, end = [], -1
-    for s, e, t in hits:
-        if s >= end:
-            out.append((s, e, t))
-            end = e
-    return out
+    return lexicon.earliest_longest([(m.start(), m.end(), t) for t, p in lexicon.TERM_PATTERNS
+                                     for m in p.finditer(text)])
 
 
 def _drugs_ungated(text):
     hits = [(m.start(), m.end(), d.name, False) for d, p in lexicon.DRUG_PATTERNS for m in p.finditer(text)]
     hits += [(m.start(), m.end(), c, True) for p, c in lexicon.CLASS_PATTERNS for m in p.finditer(text)]
-    hits.sort(key=lambda h: (h[0], -(h[1] - h[0])))
-    out, end = [], -1
-    for h in hits:
-        if h[0] >= end:
-            out.append(h)
-            end = h[1]
-    return out
+    return lexicon.earliest_longest(hits)
 
 
 def _assert_same(text):
