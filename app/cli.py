@@ -222,11 +222,11 @@ def cmd_chat(args: argparse.Namespace) -> int:
 
 
 def cmd_rules(args: argparse.Namespace) -> int:
-    from eligibility.coverage import coverage
+    from eligibility.coverage import coverage, format_table
 
     index = _open_index(_settings(args))
     rows = coverage(sorted(index.trials(), key=lambda t: t.trial_id))
-    _emit(args, {"trials": rows}, lambda p: "\n".join(json.dumps(r) for r in p["trials"]))
+    _emit(args, {"trials": rows}, lambda p: format_table(p["trials"]))
     return EXIT_OK
 
 
