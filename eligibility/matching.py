@@ -167,11 +167,21 @@ def age(rule, idx: FactIndex) -> Outcome:
     a = idx.facts.age
     if a is None:
         return Outcome(None, needs=("age",))
-    if rule.min is not None and not _cmp(a, ">=" if rule.min_inclusive else ">", rule.min):
+    side = _out_of_range(a, rule)
+    if side == "below":
         return Outcome(False, f"age {units.fmt(a)} is below the minimum of {units.fmt(rule.min)}")
-    if rule.max is not None and not _cmp(a, "<=" if rule.max_inclusive else "<", rule.max):
+    if side == "above":
         return Outcome(False, f"age {units.fmt(a)} is above the maximum of {units.fmt(rule.max)}")
     return Outcome(True, f"age {units.fmt(a)} is within the allowed range")
+
+
+def _out_of_range(value: float, rule) -> str | None:
+    """'below' or 'above' when `value` falls outside the rule's min/max (with their inclusivity), else None."""
+    if rule.min is not None and not _cmp(value, ">=" if rule.min_inclusive else ">", rule.min):
+        return "below"
+    if rule.max is not None and not _cmp(value, "<=" if rule.max_inclusive else "<", rule.max):
+        return "above"
+    return None
 
 
 def sex(rule, idx: FactIndex) -> Outcome:
@@ -278,9 +288,10 @@ def score(rule, idx: FactIndex) -> Outcome:
     if m is None or m.value is None:
         return Outcome(None, needs=(rule.score,))
     v = m.value
-    if rule.min is not None and not _cmp(v, ">=" if rule.min_inclusive else ">", rule.min):
+    side = _out_of_range(v, rule)
+    if side == "below":
         return Outcome(False, f"{label} {units.fmt(v)} is below the required {rule.text}")
-    if rule.max is not None and not _cmp(v, "<=" if rule.max_inclusive else "<", rule.max):
+    if side == "above":
         return Outcome(False, f"{label} {units.fmt(v)} is above the allowed {rule.text}")
     return Outcome(True, f"{label} {units.fmt(v)} meets {rule.text}")
 
