@@ -31,6 +31,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from trialfinder.settings import PROJECT_ROOT, Settings
+from trialfinder.ids import strip_ids
 
 BENCH_DIR = PROJECT_ROOT / "benchmarks"
 RESULTS_JSON = BENCH_DIR / "results.json"
@@ -232,7 +233,7 @@ def bench_synthetic(count: int, sample: int, queries: list[tuple[str, list[str]]
 def scale_questions(queries: list[tuple[str, list[str]]]) -> list[tuple[str, list[str]]]:
     """The QA questions without the seed trial ids, which a large index does not hold (a question naming an
     unknown id is answered at once with "I don't have that", which would flatter the latency)."""
-    return [(re.sub(r"\b(?:NCT|KCT)\d+\b", "the trial", q), []) for q, _ in queries]
+    return [(strip_ids(q, "the trial"), []) for q, _ in queries]
 
 
 def bench_compact_index(path: Path, embedder, queries: list[tuple[str, list[str]]]) -> dict:

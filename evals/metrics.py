@@ -10,6 +10,8 @@ import math
 import re
 from collections.abc import Iterable, Sequence
 
+from trialfinder.ids import find_ids, strip_ids
+
 VERDICT_ORDER = {"ineligible": 0, "possibly_eligible": 1, "eligible": 2}
 NOT_RULED_OUT = {"eligible", "possibly_eligible"}
 
@@ -30,7 +32,6 @@ _STOPWORDS = frozenset(
     says according listed list following shown""".split()
 )
 _TERM = re.compile(r"[a-z0-9]+(?:[.,/:][a-z0-9]+)*")
-_TRIAL_ID = re.compile(r"\b(?:NCT\d{8}|KCT\d{7})\b", re.IGNORECASE)
 _MARKER = re.compile(r"\[[^\]]{0,120}\]|\([^)]*·[^)]*\)")
 _SENTENCE_SPLIT = re.compile(r"(?<=[.!?])\s+|\n+")
 
@@ -39,7 +40,7 @@ _SENTENCE_SPLIT = re.compile(r"(?<=[.!?])\s+|\n+")
 
 def key_terms(text: str) -> set[str]:
     """Lower-case content words and numbers of a text (stop words, trial ids and citation markers removed)."""
-    text = _MARKER.sub(" ", _TRIAL_ID.sub(" ", text.lower().replace("\\", "")))
+    text = _MARKER.sub(" ", strip_ids(text.lower().replace("\\", "")))
     return {t for t in _TERM.findall(text) if t not in _STOPWORDS and (len(t) > 2 or t.isdigit())}
 
 
@@ -83,11 +84,11 @@ def claims_eligibility(answer: str, trial_id: str) -> bool:
     when it names none, every clause counts (the question was about that trial).
     """
     wanted = trial_id.lower()
-    answer_names_ids = bool(_TRIAL_ID.search(answer or ""))
+    answer_names_ids = bool(find_ids(answer or ""))
     for sentence in sentences(answer):
-        sentence_ids = {m.lower() for m in _TRIAL_ID.findall(sentence)}
+        sentence_ids = {m.lower() for m in find_ids(sentence)}
         for clause in _CLAUSE_SPLIT.split(sentence):
-            clause_ids = {m.lower() for m in _TRIAL_ID.findall(clause)}
+            clause_ids = {m.lower() for m in find_ids(clause)}
             if clause_ids:
                 about = wanted in clause_ids
             elif sentence_ids:

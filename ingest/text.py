@@ -127,19 +127,6 @@ def iso_date(text: str) -> str | None:
     return None
 
 
-def registry_for(trial_id: str) -> str:
-    """The registry that issued a trial id: NCT -> ClinicalTrials.gov, KCT -> CRIS, ..."""
-    for prefix, registry in (("NCT", "ClinicalTrials.gov"), ("KCT", "CRIS"), ("ISRCTN", "ISRCTN"),
-                             ("EUCTR", "EU Clinical Trials Register"), ("CTRI", "CTRI"),
-                             ("ChiCTR", "ChiCTR"), ("ACTRN", "ANZCTR"), ("JPRN", "JPRN")):
-        if trial_id.startswith(prefix):
-            return registry
-    return "unknown"
-
-
-TRIAL_ID = re.compile(r"\b(NCT\d{8}|KCT\d{7}|ISRCTN\d{8}|ChiCTR[-\w]{6,20}|ACTRN\d{14}|CTRI/\d{4}/\d+/\d+)\b")
-
-
 def split_lines(text: str) -> list[str]:
     """Split at line feeds only (with any '\r' before them), so line numbers match what editors show.
 

@@ -24,6 +24,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict
 
 from ingest.models import Chunk, Trial
+from trialfinder.ids import find_ids, strip_ids
 from trialfinder.settings import Settings
 from vectorstore.embeddings import Embedder
 from vectorstore.fusion import reciprocal_rank_fusion
@@ -37,7 +38,6 @@ SECTIONS = (
     "eligibility", "eligibility.inclusion", "eligibility.exclusion", "eligibility.facts",
     "locations", "sponsor", "investigators", "references",
 )
-TRIAL_ID = re.compile(r"\b(NCT\d{8}|KCT\d{7})\b", re.IGNORECASE)
 # Candidates each retriever contributes to the fusion, per requested hit.
 _CANDIDATES_PER_HIT = 4
 _MIN_CANDIDATES = 40
@@ -319,11 +319,11 @@ class TrialIndex:
         """
         if k <= 0 or not query.strip():
             return []
-        mentioned = list(dict.fromkeys(m.upper() for m in TRIAL_ID.findall(query)))
+        mentioned = find_ids(query)
         known = self.store.digests(mentioned)
         named = [t for t in mentioned if t in known]
         if named:
-            query = TRIAL_ID.sub(" ", query)
+            query = strip_ids(query)
             trial_ids = trial_ids if trial_ids is not None else named
             if not tokenize(query):
                 return self._trial_chunks(named, k, sections)

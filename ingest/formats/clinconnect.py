@@ -11,9 +11,10 @@ import re
 
 from ingest.criteria import parse_criteria_text
 from ingest.models import DataWarning, Eligibility, Investigator, ParseError, Trial
+from trialfinder.ids import is_trial_id, registry_for
 from ingest.text import (
-    ACTUAL_ENROLLMENT_STATUSES, TRIAL_ID, is_empty_marker, iso_date, locations_from_lines, normalize_phase,
-    numbered_lines, raw_block, registry_for, upper_snake,
+    ACTUAL_ENROLLMENT_STATUSES, is_empty_marker, iso_date, locations_from_lines, normalize_phase,
+    numbered_lines, raw_block, upper_snake,
 )
 
 FORMAT = "clinconnect"
@@ -75,7 +76,7 @@ def parse(text: str, path: str) -> Trial:
     """Parse one ClinConnect page into a `Trial`; raises `ParseError` without a trial id or title."""
     lines = numbered_lines(text)
     trial_id = next((m.group(1) for _, line in lines[:4] if (m := _ID_LINE.match(line))), None)
-    if trial_id is None or not TRIAL_ID.fullmatch(trial_id):
+    if trial_id is None or not is_trial_id(trial_id):
         raise ParseError(f"{path}: no 'Search / Trial NCT########' line at the top of the ClinConnect page", 1)
     id_index = next(i for i, (_, line) in enumerate(lines) if _ID_LINE.match(line))
     if id_index + 1 >= len(lines) or lines[id_index + 1][1] in _HEADINGS:

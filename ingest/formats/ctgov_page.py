@@ -14,9 +14,10 @@ from ingest.models import (
     Arm, DataWarning, Eligibility, Identifier, Intervention, Investigator, ParseError, Reference,
     RelatedTrial, Trial,
 )
+from trialfinder.ids import is_trial_id, registry_for
 from ingest.text import (
-    ACTUAL_ENROLLMENT_STATUSES, TRIAL_ID, age_in_years, design_field, iso_date, locations_from_lines, normalize_phase,
-    numbered_lines, raw_block, registry_for, upper_snake,
+    ACTUAL_ENROLLMENT_STATUSES, age_in_years, design_field, iso_date, locations_from_lines, normalize_phase,
+    numbered_lines, raw_block, upper_snake,
 )
 
 FORMAT = "ctgov_page"
@@ -69,7 +70,7 @@ def _pairs_of_trials(body: list[tuple[int, str]]) -> list[RelatedTrial]:
     """'title' line followed by 'NCT…' line -> RelatedTrial."""
     related, title = [], None
     for _, line in body:
-        if TRIAL_ID.fullmatch(line):
+        if is_trial_id(line):
             related.append(RelatedTrial(trial_id=line, title=title))
             title = None
         else:

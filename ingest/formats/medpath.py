@@ -14,9 +14,10 @@ from ingest.criteria import parse_criteria_text
 from ingest.models import (
     Arm, DataWarning, Eligibility, Intervention, Location, Outcome, ParseError, Trial,
 )
+from trialfinder.ids import is_trial_id, registry_for
 from ingest.text import (
-    TRIAL_ID, clean, design_field, is_empty_marker, locations_from_lines, normalize_phase, numbered_lines, raw_block,
-    registry_for, split_lines, upper_snake,
+    clean, design_field, is_empty_marker, locations_from_lines, normalize_phase, numbered_lines, raw_block,
+    split_lines, upper_snake,
 )
 
 FORMAT = "medpath"
@@ -93,7 +94,7 @@ def parse(text: str, path: str) -> Trial:
         return found[0][1] if found else None
 
     trial_id = value("Registration Number")
-    if trial_id is None or not TRIAL_ID.fullmatch(trial_id):
+    if trial_id is None or not is_trial_id(trial_id):
         line = blocks.get("Registration Number", (1, []))[0]
         raise ParseError(f"{path}: no trial id under 'Registration Number' (found {trial_id!r})", line)
     warnings: list[DataWarning] = []

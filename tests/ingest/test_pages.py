@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 from ingest import text as textutil
 from ingest.formats import clinconnect, ctgov_page, medpath
 from ingest.models import ParseError, Trial
+from trialfinder.ids import registry_for
 
 ROOT = Path(__file__).resolve().parents[2]
 SEEDS = ROOT / "data" / "trials"
@@ -271,5 +272,5 @@ def test_text_normalisers():
     assert textutil.split_address("Rawalpindi, , Pakistan") == ("Rawalpindi", None, "Pakistan")
     assert textutil.is_filler("Dive into the extended narrative that explains the background.")
     assert not textutil.is_filler("The MSCs used in this trial are cells")
-    assert textutil.registry_for("KCT0004337") == "CRIS"
-    assert textutil.registry_for("NCT03171194") == "ClinicalTrials.gov"
+    assert registry_for("KCT0004337") == "CRIS"
+    assert registry_for("NCT03171194") == "ClinicalTrials.gov"
