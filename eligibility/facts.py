@@ -222,20 +222,6 @@ def _since_year(clause: str, today: date) -> date | None:
     return None
 
 
-def _sentences(text: str) -> list[tuple[int, int]]:
-    """Sentence spans; a period between digits (9.1) does not end a sentence."""
-    out, start = [], 0
-    for m in re.finditer(r"[.!?](?=\s|$)|[\n;]", text):
-        if m.group(0) == "." and m.start() > 0 and text[m.start() - 1].isdigit() and \
-                m.end() < len(text) and text[m.end():m.end() + 1].isdigit():
-            continue
-        out.append((start, m.end()))
-        start = m.end()
-    if start < len(text):
-        out.append((start, len(text)))
-    return out
-
-
 # ---------------------------------------------------------------------------------------------
 # labs and scores
 

@@ -157,7 +157,6 @@ PRIMARY_DISEASES = frozenset({
 
 AUTOIMMUNE_RHEUMATIC = ("sle", "ssc", "ra", "as", "jia", "dm", "pm", "jdm", "ibm", "myositis", "sjogren",
                         "vasculitis", "mctd", "ctd", "psoriatic_arthritis")
-CONNECTIVE_TISSUE = ("sle", "ssc", "ra", "dm", "pm", "jdm", "myositis", "sjogren", "mctd", "ctd")
 
 # Group phrases used in criteria, mapped to the canonical names they stand for.
 GROUPS: tuple[tuple[str, tuple[str, ...]], ...] = (

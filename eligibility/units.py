@@ -8,22 +8,10 @@ from __future__ import annotations
 
 import re
 
-CANONICAL_UNIT = {
-    "platelets": "x10^9/L", "wbc": "x10^9/L", "anc": "x10^9/L", "hemoglobin": "g/dL", "creatinine": "mg/dL",
-    "egfr": "mL/min", "cd4": "cells/µL", "ast": "U/L", "alt": "U/L", "fvc": "% predicted",
-    "dlco": "% predicted", "lvef": "%", "spo2": "%", "bmi": "kg/m2", "esr": "mm/h", "mpap": "mmHg",
-    "spap": "mmHg", "pwp": "mmHg", "sbp": "mmHg", "dbp": "mmHg", "ana": "titer", "weight": "kg",
-}
-
 DAYS = {"day": 1.0, "week": 7.0, "month": 30.4375, "year": 365.25, "hour": 1 / 24}
 
 _NUMBER_WORDS = {"a": 1, "an": 1, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7,
                  "eight": 8, "nine": 9, "ten": 10, "eleven": 11, "twelve": 12, "eighteen": 18, "several": None}
-
-DURATION_RE = re.compile(
-    r"(?i)\b(\d+(?:\.\d+)?|a|an|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|eighteen)"
-    r"[- ]?(day|week|month|year|hour|yr|wk|mo)s?\b")
-
 
 def number(token: str) -> float | None:
     """A number written in digits (with thousands separators) or as a small English word."""
@@ -42,15 +30,6 @@ def to_days(amount: float, unit: str) -> float:
     unit = unit.lower().rstrip("s")
     unit = {"yr": "year", "wk": "week", "mo": "month"}.get(unit, unit)
     return amount * DAYS[unit]
-
-
-def parse_duration(text: str) -> float | None:
-    """The first duration in text, in days ("6 weeks" -> 42.0), or None."""
-    m = DURATION_RE.search(text)
-    if not m:
-        return None
-    n = number(m.group(1))
-    return None if n is None else to_days(n, m.group(2))
 
 
 def _unit(u: str | None) -> str:
@@ -96,11 +75,6 @@ def normalise(analyte: str, value: float, unit: str | None) -> float:
             return value * 1000.0
         return value
     return value
-
-
-def unit_label(analyte: str) -> str:
-    """The canonical unit of an analyte, for reasons shown to people."""
-    return CANONICAL_UNIT.get(analyte, "")
 
 
 def fmt(value: float) -> str:

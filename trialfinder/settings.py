@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
@@ -68,9 +67,3 @@ class Settings(BaseSettings):
         default=False,
         description="Keep patient profiles beyond the chat session (off: nothing is stored server-side).",
     )
-
-
-@lru_cache(maxsize=1)
-def get_settings() -> Settings:
-    """The process-wide settings (cached; tests build their own ``Settings``)."""
-    return Settings()

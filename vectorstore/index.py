@@ -24,6 +24,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict
 
 from ingest.models import Chunk, Trial
+from ingest.text import normalize_status
 from trialfinder.ids import find_ids, strip_ids
 from trialfinder.settings import Settings
 from vectorstore.embeddings import Embedder
@@ -459,11 +460,6 @@ def expand_sections(sections: list[str] | None) -> list[str] | None:
     for wanted in sections:
         expanded.update(s for s in SECTIONS if s.startswith(wanted + "."))
     return sorted(expanded)
-
-
-def normalize_status(status: str) -> str:
-    """'Not yet recruiting' / 'not_yet_recruiting' -> 'NOT_YET_RECRUITING'."""
-    return re.sub(r"[^A-Z0-9]+", "_", status.upper()).strip("_")
 
 
 def _where(**filters: list[str] | None):

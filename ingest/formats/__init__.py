@@ -10,21 +10,22 @@ milliseconds, and the page detectors only ever see text of a plausible page size
 from __future__ import annotations
 
 import hashlib
-import importlib
 import logging
 import re
 from collections.abc import Callable
 from types import ModuleType
 from typing import TypeVar
 
-from ingest.formats import ctgov_json, ctgov_xml
+from ingest.formats import clinconnect, ctgov_json, ctgov_page, ctgov_xml, medpath
 from ingest.models import IngestError, ParseError, Trial
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 # Registry pages saved as text, tried in this order; each module has detect(text) and parse(text, path).
-PAGE_FORMATS = ("clinconnect", "ctgov_page", "medpath")
+PAGE_FORMATS: tuple[tuple[str, ModuleType], ...] = (
+    ("clinconnect", clinconnect), ("ctgov_page", ctgov_page), ("medpath", medpath),
+)
 # No saved registry page comes near this size; larger text is not offered to the page detectors.
 MAX_PAGE_CHARS = 2_000_000
 SUPPORTED = (
@@ -96,7 +97,7 @@ def _dispatch(path: str, data: bytes) -> list[Trial | ParseError]:
     if head in ("{", "["):
         return _guarded("ClinicalTrials.gov JSON", lambda: list(ctgov_json.parse_each(text, path)))
     if len(text) <= MAX_PAGE_CHARS:
-        for name, module in _page_modules():
+        for name, module in PAGE_FORMATS:
             if _guarded(f"{name} page", lambda m=module: m.detect(text)):
                 return _guarded(f"{name} page", lambda m=module, n=name: [_page_trial(m, n, text, path)])
     raise ParseError(
@@ -136,15 +137,3 @@ def _guarded(name: str, call: Callable[[], T]) -> T:
 def _page_trial(module: ModuleType, name: str, text: str, path: str) -> Trial:
     trial = module.parse(text, path)
     return trial if trial.source_format else trial.model_copy(update={"source_format": name})
-
-
-def _page_modules() -> list[tuple[str, ModuleType]]:
-    """The registry-page parsers that are installed, in detection order."""
-    modules = []
-    for name in PAGE_FORMATS:
-        try:
-            modules.append((name, importlib.import_module(f"ingest.formats.{name}")))
-        except ModuleNotFoundError as exc:
-            if exc.name != f"ingest.formats.{name}":
-                raise
-    return modules

@@ -14,14 +14,12 @@ from collections.abc import Iterator
 from typing import Any
 
 from ingest.formats.ctgov_fields import (
-    age_in_years,
     criteria_cohorts,
     humanize_enum,
-    iso_date,
-    normalize_phase,
-    normalize_status,
+    date_as_written,
     normalize_study_type,
 )
+from ingest.text import age_in_years, normalize_phase, normalize_status
 from ingest.models import (
     Arm,
     DataWarning,
@@ -205,10 +203,10 @@ def _study(
         enrollment=count if isinstance(count, int) and not isinstance(count, bool) and count >= 0 else None,
         enrollment_type={"ACTUAL": "actual", "ESTIMATED": "planned", "ANTICIPATED": "planned"}.get(
             (_str(enrollment.get("type")) or "").upper()),
-        start_date=iso_date(_str(_dict(status.get("startDateStruct")).get("date"))),
-        completion_date=iso_date(_str(_dict(status.get("completionDateStruct")).get("date"))
+        start_date=date_as_written(_str(_dict(status.get("startDateStruct")).get("date"))),
+        completion_date=date_as_written(_str(_dict(status.get("completionDateStruct")).get("date"))
                                  or _str(_dict(status.get("primaryCompletionDateStruct")).get("date"))),
-        last_updated=iso_date(_str(_dict(status.get("lastUpdatePostDateStruct")).get("date"))
+        last_updated=date_as_written(_str(_dict(status.get("lastUpdatePostDateStruct")).get("date"))
                               or _str(status.get("lastUpdateSubmitDate"))),
         sponsor=sponsor,
         collaborators=[n for c in _list(sponsors.get("collaborators")) if (n := _str(_dict(c).get("name")))],

@@ -14,13 +14,11 @@ from defusedxml import DefusedXmlException
 from defusedxml.ElementTree import fromstring
 
 from ingest.formats.ctgov_fields import (
-    age_in_years,
     criteria_cohorts,
-    iso_date,
-    normalize_phase,
-    normalize_status,
+    date_as_written,
     normalize_study_type,
 )
+from ingest.text import age_in_years, normalize_phase, normalize_status
 from ingest.models import (
     Arm,
     DataWarning,
@@ -151,10 +149,10 @@ def _trial(root: ET.Element, data: bytes) -> Trial:
         study_type=normalize_study_type(_text(root, "study_type")),
         enrollment=int(enrollment) if enrollment and enrollment.isdigit() else None,
         enrollment_type={"actual": "actual", "anticipated": "planned", "estimate": "planned"}.get(enrollment_kind),
-        start_date=iso_date(_text(root, "start_date")),
+        start_date=date_as_written(_text(root, "start_date")),
         # Older records only have the primary completion date; it is the best end date they give.
-        completion_date=iso_date(_text(root, "completion_date") or _text(root, "primary_completion_date")),
-        last_updated=iso_date(_text(root, "last_update_posted") or _text(root, "last_update_submitted")),
+        completion_date=date_as_written(_text(root, "completion_date") or _text(root, "primary_completion_date")),
+        last_updated=date_as_written(_text(root, "last_update_posted") or _text(root, "last_update_submitted")),
         sponsor=sponsor,
         collaborators=_texts(root, "sponsors/collaborator/agency"),
         responsible_party=_responsible_party(root),

@@ -266,7 +266,7 @@ def test_text_normalisers():
                                               "Early Phase 1", "Recruiting")] == [
         "PHASE1", "PHASE1/PHASE2", "PHASE2/PHASE3", "NA", "EARLY_PHASE1", None]
     assert [textutil.age_in_years(a) for a in ("18 Years", "6 Months", "2 Weeks", "N/A", None)] == [
-        18.0, 0.5, round(14 / 365.25, 4), None, None]
+        18.0, 0.5, round(14 / 365.25, 6), None, None]
     assert [textutil.iso_date(d) for d in ("2017-04-27", "Mar 15, 2025", "June 26, 2025", "March 2020", "soon")] == [
         "2017-04-27", "2025-03-15", "2025-06-26", "2020-03", None]
     assert textutil.split_address("Rawalpindi, , Pakistan") == ("Rawalpindi", None, "Pakistan")
