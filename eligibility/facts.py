@@ -98,7 +98,7 @@ class PatientFacts(_Frozen):
     def procedures(self) -> list[Diagnosis]:
         return [d for d in self.diagnoses if d.category == "procedure"]
 
-    def merge(self, later: "PatientFacts") -> "PatientFacts":
+    def merge(self, later: PatientFacts) -> PatientFacts:
         """These facts updated by a later statement: later scalars and same-named items win."""
         data = self.model_dump()
         new = later.model_dump()
@@ -413,7 +413,7 @@ def _weight(d: Diagnosis) -> int:
 def _medications(text: str, today: date) -> list[Medication]:
     found: dict[str, Medication] = {}
     seen: dict[str, int] = {}
-    for start, end, name, is_class in lexicon.find_drugs(text):
+    for start, end, name, _is_class in lexicon.find_drugs(text):
         seen[name] = seen.get(name, 0) + 1
         if seen[name] > MAX_MENTIONS:
             continue
@@ -437,9 +437,7 @@ def _medications(text: str, today: date) -> list[Medication]:
         past = bool(_PAST_CUE.search(before[-40:] + " " + after[:40]))
         current_cue = bool(_CURRENT_CUE.search(before[-30:])) or dose is not None
         current: bool | None
-        if ctx.negated:
-            current = False
-        elif stopped or (last is not None and not _CURRENT_CUE.search(before[-30:])):
+        if ctx.negated or stopped or (last is not None and not _CURRENT_CUE.search(before[-30:])):
             current = False
         elif current_cue and not (past and last is not None):
             current = True

@@ -47,7 +47,7 @@ class FactIndex:
     by_qualifier: dict = field(default_factory=dict)  # see `stated`
 
     @classmethod
-    def build(cls, facts: PatientFacts) -> "FactIndex":
+    def build(cls, facts: PatientFacts) -> FactIndex:
         idx = cls(facts)
         for d in facts.diagnoses:
             if d.family or d.hypothetical:
@@ -68,7 +68,7 @@ class FactIndex:
         idx.keys = frozenset(_patient_keys(idx))
         return idx
 
-    def stated(self, qualifier: str) -> "FactIndex":
+    def stated(self, qualifier: str) -> FactIndex:
         """An index of only the patient's conditions stated with `qualifier` (built once per qualifier)."""
         hit = self.by_qualifier.get(qualifier)
         if hit is None:

@@ -15,9 +15,26 @@ from dataclasses import dataclass
 
 from eligibility import lexicon, prefilter, units
 from eligibility.facts import QUALIFIER_WORDS
-from eligibility.rules import (AgeRule, AllOf, AnyOf, AssumedConsent, ConditionRule, DiagnosisRule, DoseRule,
-                               DurationRule, ExposureRule, Implies, LabRule, NeedsReview, Not, Qualified, Rule,
-                               ScoreRule, SerologyRule, SexRule)
+from eligibility.rules import (
+    AgeRule,
+    AllOf,
+    AnyOf,
+    AssumedConsent,
+    ConditionRule,
+    DiagnosisRule,
+    DoseRule,
+    DurationRule,
+    ExposureRule,
+    Implies,
+    LabRule,
+    NeedsReview,
+    Not,
+    Qualified,
+    Rule,
+    ScoreRule,
+    SerologyRule,
+    SexRule,
+)
 
 MAX_CRITERION = 5_000
 
@@ -104,13 +121,13 @@ SEROLOGY_NAMES = (
 SEROLOGY_PATTERNS = tuple((n, re.compile(rf"(?i){p}")) for n, p in SEROLOGY_NAMES)
 
 WINDOW = re.compile(
-    rf"(?i)\b(?:within|in|during|on|over)\s+(?:the\s+)?(?:last|past|previous|prior)?\s*"
-    rf"(?P<n1>\d+|one|two|three|four|five|six|twelve|eighteen)\s*(?P<u1>day|week|month|year)s?"
-    rf"|\b(?:recent\s*\(?\s*within\s+)(?P<n2>\d+)\s*(?P<u2>day|week|month|year)s?"
-    rf"|\b(?P<n3>\d+|one|two|three|four|five|six|twelve)\s*(?P<u3>day|week|month|year)s?\s+(?:prior to|before)"
-    rf"|\bwithin\s+(?:the\s+)?(?P<n4>six|twelve)\s+(?P<u4>month)s?"
-    rf"|\b(?:the\s+)?(?P<n5>six|twelve|\d+)\s+(?P<u5>month|day|week|year)s?\s+before")
-MIN_DURATION = re.compile(rf"(?i)\bfor\s+(?:at least|a minimum of|≥|more than)\s*(?P<n>\d+)\s*(?P<u>day|week|month|year)s?")
+    r"(?i)\b(?:within|in|during|on|over)\s+(?:the\s+)?(?:last|past|previous|prior)?\s*"
+    r"(?P<n1>\d+|one|two|three|four|five|six|twelve|eighteen)\s*(?P<u1>day|week|month|year)s?"
+    r"|\b(?:recent\s*\(?\s*within\s+)(?P<n2>\d+)\s*(?P<u2>day|week|month|year)s?"
+    r"|\b(?P<n3>\d+|one|two|three|four|five|six|twelve)\s*(?P<u3>day|week|month|year)s?\s+(?:prior to|before)"
+    r"|\bwithin\s+(?:the\s+)?(?P<n4>six|twelve)\s+(?P<u4>month)s?"
+    r"|\b(?:the\s+)?(?P<n5>six|twelve|\d+)\s+(?P<u5>month|day|week|year)s?\s+before")
+MIN_DURATION = re.compile(r"(?i)\bfor\s+(?:at least|a minimum of|≥|more than)\s*(?P<n>\d+)\s*(?P<u>day|week|month|year)s?")
 CURRENT_CUE = re.compile(r"(?i)\b(?:use of|receiving|currently|concurrent|current|background therapy|taking|"
                          r"stable dose|using|on treatment|active|ongoing)\b")
 EVER_CUE = re.compile(r"(?i)\b(?:previous|previously|prior|history|ever|exposure|received|treatment with|"
@@ -216,7 +233,7 @@ def _lab_atoms(text: str, taken) -> list[Atom]:
     """Lab thresholds: each comparison belongs to the analyte just before it, and to the analytes listed
     with it ("AST or ALT >4 times upper limit normal")."""
     mentions = []
-    for (name, pattern), may_match in zip(LAB_PATTERNS, _LAB_GATE.open(text)):
+    for (name, pattern), may_match in zip(LAB_PATTERNS, _LAB_GATE.open(text), strict=False):
         if not may_match:
             continue
         for m in pattern.finditer(text):
@@ -508,7 +525,7 @@ def _condition_atoms(text: str, taken, criterion_kind: str, cohort_names: list[s
     atoms = []
     crit_ever = bool(re.match(r"(?i)\W*(?:medical )?(?:history|previous|prior|evidence of prior)", text))
     prev_end = 0
-    for i, (s, e, name, category, label) in enumerate(main):
+    for i, (s, e, name, _category, label) in enumerate(main):
         lead = text[prev_end:s]
         lead_start = prev_end
         prev_end = e
@@ -613,17 +630,17 @@ def _combine(atoms: list[Atom], text: str, default: str):
 def _combine_flat(atoms: list[Atom], text: str, default: str):
     if len(atoms) == 1:
         return atoms[0].rule
-    kinds = [_gap_kind(text[a.end:b.start], default) for a, b in zip(atoms, atoms[1:])]
+    kinds = [_gap_kind(text[a.end:b.start], default) for a, b in zip(atoms, atoms[1:], strict=False)]
     # "Not pregnant or nursing" is "not (pregnant or nursing)": neither may hold.
     kinds = ["and" if a.kind == b.kind and a.kind.startswith("negated@") else k
-             for k, a, b in zip(kinds, atoms, atoms[1:])]
+             for k, a, b in zip(kinds, atoms, atoms[1:], strict=False)]
     # "A, B or C": a comma list closed by "or" is an OR list.
     for i in range(len(kinds) - 1, -1, -1):
         gap = text[atoms[i].end:atoms[i + 1].start]
         if kinds[i] == default and "," in gap and i + 1 < len(kinds) and kinds[i + 1] == "or":
             kinds[i] = "or"
     groups, current = [], [atoms[0].rule]
-    for k, atom in zip(kinds, atoms[1:]):
+    for k, atom in zip(kinds, atoms[1:], strict=False):
         if k == "and":
             current.append(atom.rule)
         else:
@@ -652,7 +669,7 @@ def _atoms(text: str, kind: str, cohort_names: list[str]) -> list[Atom]:
     atoms.sort(key=lambda a: a.start)
     atoms = _negate(atoms, text)
     # "chronic kidney disease (glomerular filtration rate < 30)": the measurement defines the condition.
-    atoms = [a for a, b in zip(atoms, atoms[1:] + [None])
+    atoms = [a for a, b in zip(atoms, atoms[1:] + [None], strict=False)
              if not (b is not None and a.kind == "condition" and b.kind in ("lab", "score")
                      and re.fullmatch(r"\s*\(\s*", text[a.end:b.start]))]
     return _dedupe(atoms)
@@ -781,16 +798,7 @@ def _alternatives(text: str, kind: str, cohort: str | None):
     return body
 
 
-FILLER = frozenset("""a an the and or of with for to in on at by as be is are was were has have who which that this
-these those any all other than their his her patients patient subjects subject participants participant people
-adults adult adolescents children pediatric men women male female males females both aged age ages years year old
-older younger over under least more less diagnosis diagnosed definite definitive confirmed established documented
-known defined according criteria criterion classification evidence presence positive negative test testing result
-results meeting meets meet fulfilling fulfil fulfill must should will can screening baseline study entry visit
-enrollment enrolment randomization prior previous previously history current currently active within months month
-weeks week days day including including e g i ie eg per level levels count value values score scores units unit
-moderate mild severe moderately clinically disease diseases disorder disorders condition conditions
-american college rheumatology acr slicc eular new york modified bohan peter""".split())
+FILLER = frozenset(["a", "an", "the", "and", "or", "of", "with", "for", "to", "in", "on", "at", "by", "as", "be", "is", "are", "was", "were", "has", "have", "who", "which", "that", "this", "these", "those", "any", "all", "other", "than", "their", "his", "her", "patients", "patient", "subjects", "subject", "participants", "participant", "people", "adults", "adult", "adolescents", "children", "pediatric", "men", "women", "male", "female", "males", "females", "both", "aged", "age", "ages", "years", "year", "old", "older", "younger", "over", "under", "least", "more", "less", "diagnosis", "diagnosed", "definite", "definitive", "confirmed", "established", "documented", "known", "defined", "according", "criteria", "criterion", "classification", "evidence", "presence", "positive", "negative", "test", "testing", "result", "results", "meeting", "meets", "meet", "fulfilling", "fulfil", "fulfill", "must", "should", "will", "can", "screening", "baseline", "study", "entry", "visit", "enrollment", "enrolment", "randomization", "prior", "previous", "previously", "history", "current", "currently", "active", "within", "months", "month", "weeks", "week", "days", "day", "including", "including", "e", "g", "i", "ie", "eg", "per", "level", "levels", "count", "value", "values", "score", "scores", "units", "unit", "moderate", "mild", "severe", "moderately", "clinically", "disease", "diseases", "disorder", "disorders", "condition", "conditions", "american", "college", "rheumatology", "acr", "slicc", "eular", "new", "york", "modified", "bohan", "peter"])
 
 
 def _unread_words(text: str, atoms: list[Atom]) -> list[str]:

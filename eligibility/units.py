@@ -6,8 +6,6 @@ eGFR in mL/min; CD4 in cells/µL (= 10^6/L); percentages as numbers; durations i
 
 from __future__ import annotations
 
-import re
-
 DAYS = {"day": 1.0, "week": 7.0, "month": 30.4375, "year": 365.25, "hour": 1 / 24}
 
 _NUMBER_WORDS = {"a": 1, "an": 1, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7,
@@ -45,7 +43,7 @@ def normalise(analyte: str, value: float, unit: str | None) -> float:
     """
     u = _unit(unit)
     if analyte in ("platelets", "wbc", "anc"):
-        if "10^9" in u or "109" in u or "x10e9" in u or "g/l" == u:
+        if "10^9" in u or "109" in u or "x10e9" in u or u == "g/l":
             return value
         if "10^3" in u or "103" in u or "k/" in u or u in ("k", "thou/µl"):
             return value

@@ -155,8 +155,8 @@ def score_set(pairs: list[tuple[object, dict]], ranking_cases: list[RankingCase]
     bm25_lists = baseline.rank([" ".join(filter(None, (c.query, c.patient))) for c in ranking_cases])
     bm25 = {
         "cases": len(ranking_cases),
-        "ndcg@10": metrics.mean(metrics.ndcg_at(ranked, c.judged) for ranked, c in zip(bm25_lists, ranking_cases)),
-        "p@10": metrics.mean(metrics.precision_at(ranked, c.judged) for ranked, c in zip(bm25_lists, ranking_cases)),
+        "ndcg@10": metrics.mean(metrics.ndcg_at(ranked, c.judged) for ranked, c in zip(bm25_lists, ranking_cases, strict=False)),
+        "p@10": metrics.mean(metrics.precision_at(ranked, c.judged) for ranked, c in zip(bm25_lists, ranking_cases, strict=False)),
     }
     ratio = (ours["ndcg@10"] / bm25["ndcg@10"]) if ours["ndcg@10"] is not None and bm25["ndcg@10"] else None
     return {

@@ -23,13 +23,7 @@ CITATION_OVERLAP = 0.5
 MIN_TERMS = 2
 
 _STOPWORDS = frozenset(
-    """a an and are as at be been being but by can could did do does for from had has have he her his how i
-    if in into is it its may might must my no nor not of on or our she should so such than that the their
-    them then there these they this those to too was we were what when where which who whom why will with
-    would you your yours also any all each other only own same both few more most some very just about
-    above after again against before below between during out over under up down further once here per via
-    trial trials study studies patient patients participant participants nct document documents section
-    says according listed list following shown""".split()
+    ["a", "an", "and", "are", "as", "at", "be", "been", "being", "but", "by", "can", "could", "did", "do", "does", "for", "from", "had", "has", "have", "he", "her", "his", "how", "i", "if", "in", "into", "is", "it", "its", "may", "might", "must", "my", "no", "nor", "not", "of", "on", "or", "our", "she", "should", "so", "such", "than", "that", "the", "their", "them", "then", "there", "these", "they", "this", "those", "to", "too", "was", "we", "were", "what", "when", "where", "which", "who", "whom", "why", "will", "with", "would", "you", "your", "yours", "also", "any", "all", "each", "other", "only", "own", "same", "both", "few", "more", "most", "some", "very", "just", "about", "above", "after", "again", "against", "before", "below", "between", "during", "out", "over", "under", "up", "down", "further", "once", "here", "per", "via", "trial", "trials", "study", "studies", "patient", "patients", "participant", "participants", "nct", "document", "documents", "section", "says", "according", "listed", "list", "following", "shown"]
 )
 _TERM = re.compile(r"[a-z0-9]+(?:[.,/:][a-z0-9]+)*")
 _MARKER = re.compile(r"\[[^\]]{0,120}\]|\([^)]*·[^)]*\)")
@@ -143,9 +137,9 @@ def judge_eligibility(case, output: dict) -> list[str]:
     ok = best in NOT_RULED_OUT if case.expect == "not_ineligible" else best == case.expect
     if not ok:
         reasons.append(f"best verdict {best}, expected {case.expect}")
-    if case.expect == "ineligible" and case.reason_any and best == "ineligible":
-        if not failed_matches(verdicts, case.reason_any):
-            reasons.append(f"no failed criterion or reason contains any of {case.reason_any}")
+    if (case.expect == "ineligible" and case.reason_any and best == "ineligible"
+            and not failed_matches(verdicts, case.reason_any)):
+        reasons.append(f"no failed criterion or reason contains any of {case.reason_any}")
     return reasons
 
 

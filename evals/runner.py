@@ -11,7 +11,7 @@ import argparse
 import json
 import sys
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from evals import metrics
@@ -77,7 +77,7 @@ def main(argv: list[str]) -> int:
                                                                 build_index=not args.no_external_index)
         records += external_records
     summary["run"] = {
-        "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "date": datetime.now(UTC).isoformat(timespec="seconds"),
         "backend": settings.backend,
         "index": str(settings.index_dir),
         "datasets": [str(p) for p in datasets],

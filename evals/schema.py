@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Literal, Union
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
@@ -51,7 +51,7 @@ class RankingCase(_Case):
     judged: dict[str, Literal[0, 1, 2]]
 
     @model_validator(mode="after")
-    def _needs_input(self) -> "RankingCase":
+    def _needs_input(self) -> RankingCase:
         if not (self.patient or self.query):
             raise ValueError("a ranking case needs a 'patient' or a 'query'")
         return self
@@ -66,7 +66,7 @@ class EligibilityCase(_Case):
     reason_any: list[str] | None = None
 
 
-Case = Union[QACase, RankingCase, EligibilityCase]
+Case = QACase | RankingCase | EligibilityCase
 
 _TYPES: dict[str, type[_Case]] = {"question-answer": QACase, "ranking": RankingCase, "eligibility": EligibilityCase}
 

@@ -265,10 +265,7 @@ def _identifier_line(identifier) -> str:
     """'Organization study ID: 00061632': the kind as a label (parsers put it in `type` or `source`),
     whatever else the record says about the id in parentheses."""
     known = next((v for v in (identifier.type, identifier.source) if v in _IDENTIFIER_KINDS), None)
-    if known:
-        label = _IDENTIFIER_KINDS[known]
-    else:
-        label = _humanize(identifier.type) if identifier.type else "Other identifier"
+    label = _IDENTIFIER_KINDS[known] if known else _humanize(identifier.type) if identifier.type else "Other identifier"
     extra = [v for v in (identifier.type, identifier.source) if v and v != known and _humanize(v) != label]
     return f"{label}: {identifier.id}" + (f" ({'; '.join(extra)})" if extra else "")
 

@@ -187,7 +187,7 @@ class _Run:
         if self.pending:
             outcomes = self.index.upsert_many([(t, c) for _, t, c in self.pending], stats=self.stats,
                                               dense=self.dense)
-            for (position, trial, chunks), outcome in zip(self.pending, outcomes):
+            for (position, trial, chunks), outcome in zip(self.pending, outcomes, strict=False):
                 summary = _summary(trial, chunks, outcome)
                 self.summaries.append((position, summary, len(chunks)))
                 self.committed[trial.trial_id] = (summary, len(chunks))

@@ -14,7 +14,6 @@ Storage, and why it survives an interrupted ingest:
 from __future__ import annotations
 
 import hashlib
-import re
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -86,7 +85,7 @@ class TrialIndex:
         self.lexical = LexicalIndex(store, Path(settings.index_dir) / "lexical")
 
     @classmethod
-    def open(cls, settings: Settings, embedder: Embedder | None = None) -> "TrialIndex":
+    def open(cls, settings: Settings, embedder: Embedder | None = None) -> TrialIndex:
         """Open (or create) the index of `settings`; the embedding model loads on first use."""
         import chromadb
         from chromadb.config import Settings as ChromaSettings
@@ -358,7 +357,7 @@ class TrialIndex:
         ids, distances = result["ids"][0], result["distances"][0]
         chunks = self.store.chunks_by_vector(ids)
         hits: list[Hit] = []
-        for vector_id, distance in zip(ids, distances):
+        for vector_id, distance in zip(ids, distances, strict=False):
             if vector_id in chunks and len(hits) < k:
                 hits.append(Hit(chunk=chunks[vector_id], score=1.0 - float(distance), dense_rank=len(hits) + 1))
         return hits
@@ -428,7 +427,7 @@ class TrialIndex:
         ids, metadatas = result["ids"][0], result["metadatas"][0]
         known = self.store.known_vector_ids(ids)
         ranked: dict[str, None] = {}
-        for vector_id, metadata in zip(ids, metadatas):
+        for vector_id, metadata in zip(ids, metadatas, strict=False):
             if vector_id in known:
                 ranked.setdefault(str(metadata["trial_id"]), None)
         return list(ranked)[:n]
@@ -437,7 +436,7 @@ class TrialIndex:
         expanded = set(expand_sections(sections) or SECTIONS)
         per_trial = [[c for c in self.store.chunks(t) if c.section in expanded] for t in trial_ids]
         # Round-robin across the named trials so each of them is represented.
-        ordered = [c for group in zip(*_padded(per_trial)) for c in group if c is not None]
+        ordered = [c for group in zip(*_padded(per_trial), strict=False) for c in group if c is not None]
         return [Hit(chunk=c, score=1.0 / (rank + 1)) for rank, c in enumerate(ordered[:k])]
 
 

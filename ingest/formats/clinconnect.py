@@ -11,11 +11,17 @@ import re
 
 from ingest.criteria import parse_criteria_text
 from ingest.models import DataWarning, Eligibility, Investigator, ParseError, Trial
-from trialfinder.ids import is_trial_id, registry_for
 from ingest.text import (
-    ACTUAL_ENROLLMENT_STATUSES, is_empty_marker, iso_date, locations_from_lines, normalize_phase,
-    numbered_lines, raw_block, upper_snake,
+    ACTUAL_ENROLLMENT_STATUSES,
+    is_empty_marker,
+    iso_date,
+    locations_from_lines,
+    normalize_phase,
+    numbered_lines,
+    raw_block,
+    upper_snake,
 )
+from trialfinder.ids import is_trial_id, registry_for
 
 FORMAT = "clinconnect"
 

@@ -15,11 +15,10 @@ from typing import Any
 
 from ingest.formats.ctgov_fields import (
     criteria_cohorts,
-    humanize_enum,
     date_as_written,
+    humanize_enum,
     normalize_study_type,
 )
-from ingest.text import age_in_years, normalize_phase, normalize_status
 from ingest.models import (
     Arm,
     DataWarning,
@@ -33,6 +32,7 @@ from ingest.models import (
     Reference,
     Trial,
 )
+from ingest.text import age_in_years, normalize_phase, normalize_status
 
 FORMAT = "ctgov_json"
 NCT_ID_FIELD = "protocolSection.identificationModule.nctId"

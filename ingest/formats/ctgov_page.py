@@ -11,14 +11,29 @@ import re
 
 from ingest.criteria import parse_criteria_text
 from ingest.models import (
-    Arm, DataWarning, Eligibility, Identifier, Intervention, Investigator, ParseError, Reference,
-    RelatedTrial, Trial,
+    Arm,
+    DataWarning,
+    Eligibility,
+    Identifier,
+    Intervention,
+    Investigator,
+    ParseError,
+    Reference,
+    RelatedTrial,
+    Trial,
+)
+from ingest.text import (
+    ACTUAL_ENROLLMENT_STATUSES,
+    age_in_years,
+    design_field,
+    iso_date,
+    locations_from_lines,
+    normalize_phase,
+    numbered_lines,
+    raw_block,
+    upper_snake,
 )
 from trialfinder.ids import is_trial_id, registry_for
-from ingest.text import (
-    ACTUAL_ENROLLMENT_STATUSES, age_in_years, design_field, iso_date, locations_from_lines, normalize_phase,
-    numbered_lines, raw_block, upper_snake,
-)
 
 FORMAT = "ctgov_page"
 

@@ -18,7 +18,6 @@ from ingest.formats.ctgov_fields import (
     date_as_written,
     normalize_study_type,
 )
-from ingest.text import age_in_years, normalize_phase, normalize_status
 from ingest.models import (
     Arm,
     DataWarning,
@@ -32,6 +31,7 @@ from ingest.models import (
     Reference,
     Trial,
 )
+from ingest.text import age_in_years, normalize_phase, normalize_status
 
 FORMAT = "ctgov_xml"
 CRITERIA_FIELD = "eligibility/criteria/textblock"

@@ -12,13 +12,27 @@ import re
 
 from ingest.criteria import parse_criteria_text
 from ingest.models import (
-    Arm, DataWarning, Eligibility, Intervention, Location, Outcome, ParseError, Trial,
+    Arm,
+    DataWarning,
+    Eligibility,
+    Intervention,
+    Location,
+    Outcome,
+    ParseError,
+    Trial,
+)
+from ingest.text import (
+    clean,
+    design_field,
+    is_empty_marker,
+    locations_from_lines,
+    normalize_phase,
+    numbered_lines,
+    raw_block,
+    split_lines,
+    upper_snake,
 )
 from trialfinder.ids import is_trial_id, registry_for
-from ingest.text import (
-    clean, design_field, is_empty_marker, locations_from_lines, normalize_phase, numbered_lines, raw_block,
-    split_lines, upper_snake,
-)
 
 FORMAT = "medpath"
 
