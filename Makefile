@@ -7,7 +7,7 @@ WHEELS := $(wildcard /opt/wheels)
 PIP_FLAGS := -c constraints.txt $(if $(WHEELS),--find-links $(WHEELS),)
 STAMP := $(VENV)/.installed
 
-.PHONY: setup run ingest chat test eval bench widget-demo browser-deps clean
+.PHONY: setup run ingest chat lint format-check test eval bench widget-demo browser-deps clean
 
 setup: $(STAMP)
 
@@ -32,7 +32,16 @@ browser-deps:
 	@command -v chromium >/dev/null 2>&1 || test -x /usr/bin/chromium || \
 		{ apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium; }
 
-test: setup browser-deps
+# Lint and types. `ruff format --check` joins `lint` once the tree has been formatted in one pass (see
+# pyproject [tool.ruff]); until then `make format-check` shows what the formatter would change.
+lint: setup
+	$(BIN)/ruff check .
+	$(BIN)/mypy
+
+format-check: setup
+	$(BIN)/ruff format --check .
+
+test: setup browser-deps lint
 	HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 $(BIN)/python -m pytest -q -p no:cacheprovider
 	HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 $(BIN)/trialfinder eval --report evals/reports
 

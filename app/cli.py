@@ -231,6 +231,19 @@ def cmd_rules(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_schema(args: argparse.Namespace) -> int:
+    from app.outputs import OUTPUTS, json_schema
+
+    if args.name is None:
+        payload: dict[str, Any] = {"schemas": {name: json_schema(name) for name in OUTPUTS}}
+    elif args.name in OUTPUTS:
+        payload = json_schema(args.name)
+    else:
+        raise UsageError(f"no output named {args.name!r}; one of: {', '.join(OUTPUTS)}")
+    args.stdout.write(json.dumps(payload, indent=None if args.json else 2, ensure_ascii=False) + "\n")
+    return EXIT_OK
+
+
 # ---------------------------------------------------------------- parser
 
 def build_parser() -> argparse.ArgumentParser:
@@ -289,6 +302,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = add("rules", "per trial: how many criteria the rule parser decides vs leaves for review")
     p.set_defaults(func=cmd_rules)
+
+    p = add("schema", "print the JSON Schema of a --json output (Answer, TrialVerdict, CheckResult, SearchResult, "
+                      "TrialList, IngestResult, EvalResults); no NAME: all of them")
+    p.add_argument("name", nargs="?", metavar="NAME")
+    p.set_defaults(func=cmd_schema)
     return parser
 
 

@@ -443,9 +443,11 @@ def understand(
         return make("compare")
     if elliptic and previous_kind and not aspects and not _FIND.search(text):
         # "and the scleroderma one?" repeats the previous question about another trial.
-        kind = previous_kind if previous_kind in ("eligibility", "trial_fact", "compare") else "trial_fact"
-        if kind == "compare" and len(trial_ids) < 2:
-            kind = "trial_fact"
+        kind: IntentKind = "trial_fact"
+        if previous_kind == "eligibility":
+            kind = "eligibility"
+        elif previous_kind == "compare" and len(trial_ids) >= 2:
+            kind = "compare"
         return make(kind, aspects=list(previous_aspects))
     if states_facts and not aspects and not _FIND.search(text) and (trial_ids or previous_kind == "eligibility"):
         return make("eligibility")

@@ -29,14 +29,17 @@ CAUSE_RULE = "rule missing"
 CAUSE_MATCHING = "matching"
 
 
-def archive_records(archive: Path, keep: set[str] = frozenset()) -> tuple[list[str], list[str], dict[str, bytes]]:
+def archive_records(archive: Path, keep: frozenset[str] | set[str] = frozenset()) -> tuple[list[str], list[str], dict[str, bytes]]:
     """(NCT ids, all text of each record, raw bytes of the records in `keep`), read without unpacking."""
     ids, texts, kept = [], [], {}
     with tarfile.open(archive) as tar:
         for member in tar:
             if not (member.isfile() and member.name.endswith(".xml")):
                 continue
-            data = tar.extractfile(member).read()
+            handle = tar.extractfile(member)
+            if handle is None:
+                continue
+            data = handle.read()
             root = ElementTree.fromstring(data)
             nct_id = root.findtext("id_info/nct_id") or Path(member.name).stem
             ids.append(nct_id)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 
 from trialfinder.ids import find_ids, strip_ids
 
@@ -209,7 +209,7 @@ def retrieval_scores(expected_trials: Sequence[str], expected_sections: Sequence
     return scores
 
 
-def ndcg_at(ranked: Sequence[str], judged: dict[str, int], k: int = 10) -> float:
+def ndcg_at(ranked: Sequence[str], judged: Mapping[str, int], k: int = 10) -> float:
     """NDCG@k with the judged values as linear gains (unjudged = 0), log2 discount (trec_eval ndcg_cut)."""
     dcg = sum(judged.get(t, 0) / math.log2(i + 2) for i, t in enumerate(ranked[:k]))
     ideal = sorted((g for g in judged.values() if g > 0), reverse=True)[:k]
@@ -217,7 +217,7 @@ def ndcg_at(ranked: Sequence[str], judged: dict[str, int], k: int = 10) -> float
     return dcg / idcg if idcg else 0.0
 
 
-def precision_at(ranked: Sequence[str], judged: dict[str, int], k: int = 10, level: int = 2) -> float:
+def precision_at(ranked: Sequence[str], judged: Mapping[str, int], k: int = 10, level: int = 2) -> float:
     """Share of the top k (always divided by k) judged at least `level`."""
     return sum(judged.get(t, 0) >= level for t in ranked[:k]) / k
 

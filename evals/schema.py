@@ -8,6 +8,7 @@ instead of silently weakening a case. Lines starting with `#` and blank lines ar
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Literal
 
@@ -68,7 +69,7 @@ class EligibilityCase(_Case):
 
 Case = QACase | RankingCase | EligibilityCase
 
-_TYPES: dict[str, type[_Case]] = {"question-answer": QACase, "ranking": RankingCase, "eligibility": EligibilityCase}
+_TYPES: dict[str, type[QACase] | type[RankingCase] | type[EligibilityCase]] = {"question-answer": QACase, "ranking": RankingCase, "eligibility": EligibilityCase}
 
 
 class CaseError(ValueError):
@@ -138,7 +139,7 @@ def _read_lines(path: Path) -> list[tuple[int, Case]]:
     return numbered
 
 
-def load_datasets(paths: list[str | Path]) -> list[Case]:
+def load_datasets(paths: Sequence[str | Path]) -> list[Case]:
     """Load one or more JSONL datasets; ids must be unique within and across them."""
     cases: list[Case] = []
     origin: dict[str, str] = {}

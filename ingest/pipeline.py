@@ -281,8 +281,10 @@ def choose_dense_policy(paths: list[Path], setting: str) -> DensePolicy:
     Decided once per run from the inputs, so re-ingesting the same inputs applies the same policy and
     leaves every trial unchanged.
     """
-    if setting in ("all", "compact"):
-        return setting
+    if setting == "all":
+        return "all"
+    if setting == "compact":
+        return "compact"
     if setting != "auto":
         raise ValueError(f"TRIALFINDER_DENSE_POLICY must be auto, all or compact, got {setting!r}")
     files, size = 0, 0

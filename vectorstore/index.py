@@ -373,7 +373,7 @@ class TrialIndex:
             query, k, set(trial_ids) if trial_ids is not None else None,
             set(expanded) if expanded is not None else None,
         )
-        hits = []
+        hits: list[Hit] = []
         for chunk_id, score in ranked:
             chunk = self.store.chunk(chunk_id)
             if chunk is not None:

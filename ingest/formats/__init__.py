@@ -13,6 +13,7 @@ import hashlib
 import logging
 import re
 from collections.abc import Callable
+from functools import partial
 from types import ModuleType
 from typing import TypeVar
 
@@ -98,8 +99,8 @@ def _dispatch(path: str, data: bytes) -> list[Trial | ParseError]:
         return _guarded("ClinicalTrials.gov JSON", lambda: list(ctgov_json.parse_each(text, path)))
     if len(text) <= MAX_PAGE_CHARS:
         for name, module in PAGE_FORMATS:
-            if _guarded(f"{name} page", lambda m=module: m.detect(text)):
-                return _guarded(f"{name} page", lambda m=module, n=name: [_page_trial(m, n, text, path)])
+            if _guarded(f"{name} page", partial(module.detect, text)):
+                return _guarded(f"{name} page", partial(_page_results, module, name, text, path))
     raise ParseError(
         f"unknown format: the document is not one of the supported formats ({SUPPORTED}). Its first "
         f"characters are {text.lstrip()[:40]!r}.",
@@ -134,6 +135,6 @@ def _guarded(name: str, call: Callable[[], T]) -> T:
                          "looks like this format but could not be read. Please report it with the file.") from None
 
 
-def _page_trial(module: ModuleType, name: str, text: str, path: str) -> Trial:
-    trial = module.parse(text, path)
-    return trial if trial.source_format else trial.model_copy(update={"source_format": name})
+def _page_results(module: ModuleType, name: str, text: str, path: str) -> list[Trial | ParseError]:
+    trial: Trial = module.parse(text, path)
+    return [trial if trial.source_format else trial.model_copy(update={"source_format": name})]

@@ -93,7 +93,7 @@ def parse(text: str, path: str) -> Trial:
     fields: dict = {}
 
     sections: dict[str, tuple[int, list[tuple[int, str]]]] = {}
-    current = None
+    current: list[tuple[int, str]] | None = None
     for number, line in lines[id_index + 2:]:
         heading = line if line in _HEADINGS else ("About" if _is_about_heading(line, fields.get("sponsor")) else None)
         if heading is not None and heading not in sections:

@@ -169,7 +169,7 @@ def _study(
 ) -> Trial | ParseError:
     protocol = _dict(_dict(study).get("protocolSection"))
     ident = _dict(protocol.get("identificationModule"))
-    nct_id = ident.get("nctId").strip() if isinstance(ident.get("nctId"), str) else None
+    nct_id = raw.strip() if isinstance(raw := ident.get("nctId"), str) else None
     if not nct_id:
         what = "no protocolSection" if not protocol else f"no {NCT_ID_FIELD}"
         return ParseError(f"{where}the study has {what}; every study needs its NCT id "
@@ -276,10 +276,11 @@ def _design(design: dict[str, Any], status: dict[str, Any], eligibility: dict[st
         ("why_stopped", status.get("whyStopped")),
     ):
         if text := _str(value):
-            out[key] = humanize_enum(text) if key in _ENUM_DESIGN_FIELDS else text
+            out[key] = (humanize_enum(text) or text) if key in _ENUM_DESIGN_FIELDS else text
     if level := _str(masking.get("masking")):
-        who = [humanize_enum(w) for w in _strs(masking.get("whoMasked"))]
-        out["masking"] = f"{humanize_enum(level)} ({', '.join(who)})" if who else humanize_enum(level)
+        who = [humanize_enum(w) or w for w in _strs(masking.get("whoMasked"))]
+        worded = humanize_enum(level) or level
+        out["masking"] = f"{worded} ({', '.join(who)})" if who else worded
     if _dict(design.get("patientRegistry")) or design.get("patientRegistry") is True:
         out["study_type_detail"] = "Patient Registry"
     return out

@@ -134,7 +134,8 @@ def _trial(root: ET.Element, data: bytes) -> Trial:
     eligibility, criteria_warnings = _eligibility(root, nct_id, data)
     interventions = _interventions(root)
     enrollment = _text(root, "enrollment")
-    enrollment_kind = (root.find("enrollment").get("type") or "").lower() if enrollment else ""
+    enrollment_node = root.find("enrollment")
+    enrollment_kind = (enrollment_node.get("type") or "").lower() if enrollment and enrollment_node is not None else ""
     # <clinical_results> (participant flow, baseline, outcome measures, adverse events) is large and is
     # not part of the trial's protocol; it is deliberately left out of the Trial. Whether and how to index
     # results is the index's decision, made with measurements (results are on the public record page).

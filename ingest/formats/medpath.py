@@ -109,8 +109,8 @@ def parse(text: str, path: str) -> Trial:
 
     trial_id = value("Registration Number")
     if trial_id is None or not is_trial_id(trial_id):
-        line = blocks.get("Registration Number", (1, []))[0]
-        raise ParseError(f"{path}: no trial id under 'Registration Number' (found {trial_id!r})", line)
+        raise ParseError(f"{path}: no trial id under 'Registration Number' (found {trial_id!r})",
+                         blocks.get("Registration Number", (1, []))[0])
     warnings: list[DataWarning] = []
 
     phase = status = None
@@ -119,7 +119,7 @@ def parse(text: str, path: str) -> Trial:
             phase = normalize_phase(line)
         elif status is None:
             status = upper_snake(line)
-    status = upper_snake(value("Status")) if value("Status") else status
+    status = upper_snake(stated) if (stated := value("Status")) else status
 
     def paragraph(name: str) -> str | None:
         content = "\n".join(ln for _, ln in body(name))
