@@ -75,6 +75,9 @@ def main(argv: list[str]) -> int:
 
         summary["external"], external_records = run_external(settings, args.external_index,
                                                                 build_index=not args.no_external_index)
+        if "skipped" in summary["external"]:
+            print(f"trialfinder eval --external: skipped, the external sets are absent: {summary['external']['skipped']} "
+                  "(they lie beside the repository in ../shared, not in it)", file=sys.stderr)
         records += external_records
     summary["run"] = {
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
