@@ -57,7 +57,7 @@ def _open_index(settings: Settings, *, ingest_if_empty: bool = True):
 
     index = TrialIndex.open(settings)
     if ingest_if_empty and not index.trials():
-        from ingest.pipeline import ingest_paths
+        from app.indexer import ingest_paths
 
         print(f"trialfinder: index {settings.index_dir} is empty; ingesting the bundled corpus "
               f"{settings.corpus_dir}", file=sys.stderr)
@@ -74,12 +74,12 @@ def _emit(args: argparse.Namespace, payload: dict, human: Callable[[dict], str])
 # ---------------------------------------------------------------- ingest
 
 def cmd_ingest(args: argparse.Namespace) -> int:
-    from ingest.pipeline import ingest_paths
+    from app.indexer import ingest_paths, is_stale
 
     settings = _settings(args)
     paths = [Path(p) for p in args.paths] or [settings.corpus_dir]
     index = _open_index(settings, ingest_if_empty=False)
-    if args.if_stale and index.trials() and not index.is_stale(settings.corpus_dir):
+    if args.if_stale and index.trials() and not is_stale(index, settings.corpus_dir):
         print(f"trialfinder: index {settings.index_dir} is up to date", file=sys.stderr)
         return EXIT_OK
     report = ingest_paths(paths, index, progress=not args.no_progress and sys.stderr.isatty())

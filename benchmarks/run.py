@@ -113,7 +113,7 @@ def log(message: str) -> None:
 # ---------------------------------------------------------------- measurements
 
 def bench_ingest(index, paths: list[Path]) -> dict:
-    from ingest.pipeline import ingest_paths
+    from app.indexer import ingest_paths
 
     report = ingest_paths(paths, index, progress=False)
     t = report.timings

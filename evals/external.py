@@ -86,11 +86,11 @@ class Bm25Baseline:
 
 def open_archive_index(settings, folder: Path):
     """The archive's own index in `folder`, ingested on first use (and when the archive changed)."""
-    from ingest.pipeline import ingest_paths
+    from app.indexer import ingest_paths, is_stale
     from vectorstore.index import TrialIndex
 
     index = TrialIndex.open(settings.model_copy(update={"index_dir": Path(folder)}))
-    if index.is_stale(ARCHIVE):
+    if is_stale(index, ARCHIVE):
         print(f"eval --external: ingesting {ARCHIVE} into {folder} (once; later runs reuse it)", file=sys.stderr)
         report = ingest_paths([ARCHIVE], index, progress=True)
         print(f"eval --external: {report.ingested} added, {report.unchanged} unchanged, {report.failed} failed "

@@ -129,11 +129,12 @@ def make_settings(index_dir: Path | None, backend: str | None) -> Settings:
 
 def open_index(settings: Settings, *, bundled: bool):
     """Open the index; ingest the bundled corpus first when the index is empty, or stale for the project's datasets."""
+    from app.indexer import is_stale
     from vectorstore.index import TrialIndex
 
     index = TrialIndex.open(settings)
-    if not index.trials() or (bundled and index.is_stale(Path(settings.corpus_dir))):
-        from ingest.pipeline import ingest_paths
+    if not index.trials() or (bundled and is_stale(index, Path(settings.corpus_dir))):
+        from app.indexer import ingest_paths
 
         print(f"trialfinder eval: ingesting the bundled corpus {settings.corpus_dir} into {settings.index_dir}",
               file=sys.stderr)

@@ -135,7 +135,7 @@ class TrialIndex:
     def dense_policy(self, dense: DensePolicy | None = None) -> DensePolicy:
         """The policy an upsert applies: `dense` if given, else the setting, whose "auto" means "all" here.
 
-        "auto" only becomes "compact" for a bulk ingest, which `ingest.pipeline` recognises from its inputs.
+        "auto" only becomes "compact" for a bulk ingest, which `app.indexer` recognises from its inputs.
         """
         chosen = dense or self.settings.dense_policy
         return "all" if chosen == "auto" else chosen
@@ -232,7 +232,7 @@ class TrialIndex:
     def mark_documents(
         self, documents: list[tuple[str, str]], read: dict[str, tuple[str, list[dict]]] | None = None
     ) -> None:
-        """Record (sha256 of the bytes, path) of fully ingested documents so `is_stale` knows them.
+        """Record (sha256 of the bytes, path) of fully ingested documents so `app.indexer.is_stale` knows them.
 
         `read`: per document hash, (reader signature, one dict per trial with its "trial_id"), so a later
         ingest of the same bytes by the same reader can skip parsing (see `read_document`). Each dict is
@@ -295,17 +295,9 @@ class TrialIndex:
         return IndexStats(trials=trials, chunks=chunks, bytes=size,
                           chroma="server" if self.settings.chroma_server else "embedded")
 
-    def is_stale(self, corpus_dir: Path) -> bool:
-        """True when the index is empty or any document under `corpus_dir` is new or changed."""
-        from ingest.sources import SourceDocument, iter_documents
-
-        known = self.store.all_hashes()
-        if not known:
-            return True
-        for document in iter_documents([Path(corpus_dir)]):
-            if isinstance(document, SourceDocument) and hashlib.sha256(document.data).hexdigest() not in known:
-                return True
-        return False
+    def source_hashes(self) -> set[str]:
+        """sha256 of every source document the stored trials were read from (for staleness checks)."""
+        return self.store.all_hashes()
 
     # -- search -------------------------------------------------------------------------------------
     def search(

@@ -322,3 +322,12 @@ def _count_documents(paths: list[Path]) -> int | None:
         else:
             total += 1
     return total
+
+
+def is_stale(index: TrialIndex, corpus_dir: Path) -> bool:
+    """True when the index is empty or any document under `corpus_dir` is new or changed."""
+    known = index.source_hashes()
+    if not known:
+        return True
+    return any(isinstance(document, SourceDocument) and hashlib.sha256(document.data).hexdigest() not in known
+               for document in iter_documents([Path(corpus_dir)]))
