@@ -22,7 +22,7 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
-from trialfinder.settings import Settings  # noqa: E402
+from trialfinder.settings import BACKENDS, Settings  # noqa: E402
 
 EXIT_OK, EXIT_PARTIAL, EXIT_USAGE = 0, 1, 2
 
@@ -271,7 +271,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("question")
     p.add_argument("--patient", metavar="TEXT", help="facts about the patient, in plain words")
     p.add_argument("--trial", action="append", metavar="ID", help="restrict to this trial (repeatable)")
-    p.add_argument("--backend", choices=["extractive", "openai", "ollama"], help="answer generator")
+    p.add_argument("--backend", choices=BACKENDS, help="answer generator")
     p.add_argument("--today", metavar="YYYY-MM-DD", help="date for relative times in patient text")
     p.set_defaults(func=cmd_ask)
 
@@ -297,7 +297,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = add("chat", "start the Chainlit chat (and the embeddable widget at /copilot/index.js)")
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=8000)
-    p.add_argument("--backend", choices=["extractive", "openai", "ollama"])
+    p.add_argument("--backend", choices=BACKENDS)
     p.set_defaults(func=cmd_chat)
 
     p = add("rules", "per trial: how many criteria the rule parser decides vs leaves for review")

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from evals import metrics
 from evals.schema import CaseError, load_datasets
-from trialfinder.settings import PROJECT_ROOT, Settings
+from trialfinder.settings import BACKENDS, PROJECT_ROOT, Settings
 
 EVALS_DIR = Path(__file__).resolve().parent
 DATASETS_DIR = EVALS_DIR / "datasets"
@@ -34,7 +34,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--dataset", action="append", type=Path, metavar="FILE.jsonl",
                         help="eval cases in the CONTRACT format (repeatable; default: evals/datasets/*.jsonl)")
     parser.add_argument("--index", type=Path, metavar="DIR", help="index folder (default: the configured one)")
-    parser.add_argument("--backend", choices=["extractive", "openai", "ollama"],
+    parser.add_argument("--backend", choices=BACKENDS,
                         help="answer generator to measure (default: the configured one)")
     parser.add_argument("--out", type=Path, metavar="FILE.json", help="write metrics and per-case outputs here")
     parser.add_argument("--report", type=Path, metavar="DIR", help="write report.md and report.html here")

@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Literal, get_args
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+# The answer generators: the one list of backend names (settings, CLI choices and the eval runner read it);
+# app/generators builds each one.
+Backend = Literal["extractive", "openai", "ollama"]
+BACKENDS: tuple[Backend, ...] = get_args(Backend)
 
 
 class Settings(BaseSettings):
@@ -44,7 +49,7 @@ class Settings(BaseSettings):
         "at least 1,000 documents or 50 MB, `all` otherwise.",
     )
     retrieve_k: int = Field(default=8, description="Passages retrieved per question.")
-    backend: Literal["extractive", "openai", "ollama"] = Field(
+    backend: Backend = Field(
         default="extractive",
         description="Answer generator: `extractive` works offline without an LLM.",
     )
