@@ -25,10 +25,11 @@ ALLOWED: dict[str, set[str]] = {
 # above app/. It is the one module allowed to import upward.
 ENTRY_POINTS = {"app/cli.py"}
 # Modules a package must not import although their package is allowed: the index and the checker read
-# typed records, never the readers of sources or the parsers (that orchestration lives in app/indexer.py).
+# typed records, never the readers of sources or the parsers (that orchestration lives in app/indexer.py);
+# the checker does not depend on the chunker either (the passages both cite are in ingest/passages.py).
 FORBIDDEN_MODULES: dict[str, tuple[str, ...]] = {
     "vectorstore": ("ingest.sources", "ingest.formats", "ingest.criteria", "ingest.chunking"),
-    "eligibility": ("ingest.sources", "ingest.formats"),
+    "eligibility": ("ingest.sources", "ingest.formats", "ingest.chunking"),
 }
 
 
@@ -74,6 +75,14 @@ def test_index_and_checker_do_not_import_readers_parsers_or_chunker():
              for module, names in imports_of(package).items() for name in names
              if name.startswith(banned)]
     assert not wrong, wrong
+
+
+def test_the_checker_spells_no_chunk_ids():
+    """Its citations come from the Trial (criterion ids) and ingest.passages, never from ids it builds."""
+    for path in (PROJECT_ROOT / "eligibility").rglob("*.py"):
+        text = path.read_text(encoding="utf-8")
+        for fragment in (":eligibility.facts:", ":eligibility:", '.inclusion:', '.exclusion:'):
+            assert fragment not in text, f"{path.name} spells a chunk id ({fragment!r})"
 
 
 def test_the_graph_sees_imports_inside_functions():

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import re
 
-from ingest.chunking import chunk_trial, split_sentences
+from ingest.chunking import chunk_trial
+from ingest.passages import split_sentences
 from ingest.models import (
     Arm,
     Cohort,
