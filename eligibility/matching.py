@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date
 
-from eligibility import lexicon, units
+from eligibility import concepts, lexicon, units
 from eligibility.facts import Diagnosis, Medication, PatientFacts
 
 LAB_LABEL = {"platelets": "platelets", "wbc": "WBC", "anc": "neutrophils", "hemoglobin": "hemoglobin",
@@ -263,7 +263,7 @@ def condition(rule, idx: FactIndex) -> Outcome:
 
 def lab(rule, idx: FactIndex) -> Outcome:
     m = idx.labs.get(rule.analyte)
-    label = LAB_LABEL.get(rule.analyte, rule.analyte)
+    label = LAB_LABEL.get(rule.analyte) or concepts.label(rule.analyte) or rule.analyte
     if m is None:
         return Outcome(None, needs=(rule.analyte,))
     if rule.uln:

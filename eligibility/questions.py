@@ -10,7 +10,7 @@ name the parser can emit never reaches the user as an identifier.
 
 from __future__ import annotations
 
-from eligibility import lexicon
+from eligibility import concepts, lexicon
 
 _FIXED = {
     "age": "How old are you?",
@@ -77,6 +77,11 @@ def question_for(fact: str) -> str:
     """A plain-language question that would give the checker `fact` (always a sentence ending in "?")."""
     if fact in _FIXED:
         return _FIXED[fact]
+    if fact in concepts.MEASUREMENTS:
+        return concepts.MEASUREMENTS[fact].question
+    if fact.endswith("_uln") and fact[:-4] in concepts.MEASUREMENTS:
+        return (f"What was your most recent {concepts.MEASUREMENTS[fact[:-4]].label}, compared with the upper limit "
+                "of normal (for example, 2 times normal)?")
     if fact in LAB_NAMES:
         return f"What was your most recent {LAB_NAMES[fact]}?"
     if fact.endswith("_uln") and fact[:-4] in LAB_NAMES:

@@ -1,0 +1,65 @@
+"""Patient text -> measurements of the concept registry ("My weight is 99 pounds", "Temp 37.2 C",
+"ASA 3", "life expectancy about 2 months", "HbA1c 8.1%"), each in its canonical unit and keeping the
+exact words it came from; plus facts derived from them (BMI from weight and height).
+
+Driven by eligibility/concepts: a measurement the registry knows is read here without new code.
+"""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+
+from eligibility import concepts, quantities
+from eligibility.facts import Measurement
+
+# Words between a name and its value: "weight: 121", "life expectancy about 2 months", "ASA is 3".
+_FILLER = (r"(?:\s*(?:[:=~\-]|\bis\b|\bwas\b|\bof\b|\babout\b|\baround\b|\bapprox(?:imately|\.)?|\broughly\b|"
+           r"\bestimated(?:\s+at)?\b|\bat\b|\bcurrently\b|\bnow\b|\bmeasured\b|\brecorded\b|\btoday\b|\bscore\b|"
+           r"\bclass\b|\blevel\b|\bvalue\b|\bgrade\b|\bstatus\b|\bof\s+about\b|\bonly\b))*\s*")
+_ROMAN = {"i": 1.0, "ii": 2.0, "iii": 3.0, "iv": 4.0, "v": 5.0, "vi": 6.0}
+
+
+@lru_cache(maxsize=None)
+def _pattern(concept_id: str) -> re.Pattern[str]:
+    c = concepts.MEASUREMENTS[concept_id]
+    number = r"\d+(?:\.\d+)?" + (r"|\b(?:vi|iv|v|iii|ii|i)\b" if c.roman else "")
+    return re.compile(rf"(?i)(?<![\w-])(?:{'|'.join(c.patient)})(?![\w]){_FILLER}(?P<n>{number})"
+                      rf"(?:\s*(?P<unit>{'|'.join(quantities.UNITS)})(?![\w]))?")
+
+
+def extract(text: str) -> list[Measurement]:
+    """The registry measurements stated in text (the last statement of each wins)."""
+    found: dict[str, Measurement] = {}
+    for concept in concepts.MEASUREMENTS.values():
+        for m in _pattern(concept.id).finditer(text):
+            raw = m.group("n").lower()
+            value = _ROMAN[raw] if raw in _ROMAN else float(raw)
+            unit = m.group("unit")
+            canonical = concept.to_canonical(value, unit)
+            if canonical is None:
+                continue
+            found[concept.id] = Measurement(name=concept.id, value=value, unit=unit or concept.unit,
+                                            normalized=round(canonical, 4), span=m.group(0).strip())
+    return list(found.values())
+
+
+def _bmi(found: dict[str, Measurement]) -> Measurement | None:
+    """BMI = weight (kg) / height (m)^2, when both were stated and BMI was not."""
+    w, h = found.get("weight"), found.get("height")
+    if w is None or h is None or w.normalized is None or not h.normalized:
+        return None
+    bmi = w.normalized / (h.normalized / 100.0) ** 2
+    return Measurement(name="bmi", value=round(bmi, 1), unit="kg/m2", normalized=round(bmi, 1),
+                       span=f"{w.span}; {h.span}")
+
+
+def merge(labs: list[Measurement], text: str) -> list[Measurement]:
+    """`labs` (already read by facts.py) plus the registry measurements it did not read, and BMI."""
+    found = {m.name: m for m in labs}
+    for m in extract(text):
+        found.setdefault(m.name, m)
+    bmi = _bmi(found)
+    if bmi is not None:
+        found.setdefault("bmi", bmi)
+    return list(found.values())
