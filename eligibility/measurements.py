@@ -17,6 +17,10 @@ from eligibility.facts import Measurement
 _FILLER = (r"(?:\s*(?:[:=~\-]|\bis\b|\bwas\b|\bof\b|\babout\b|\baround\b|\bapprox(?:imately|\.)?|\broughly\b|"
            r"\bestimated(?:\s+at)?\b|\bat\b|\bcurrently\b|\bnow\b|\bmeasured\b|\brecorded\b|\btoday\b|\bscore\b|"
            r"\bclass\b|\blevel\b|\bvalue\b|\bgrade\b|\bstatus\b|\bof\s+about\b|\bonly\b))*\s*")
+# Words that may follow a bare value; any other word there may be a unit we do not know ("12 stone").
+_FOLLOWERS = frozenset("""and or on in at per today this last now with but since ago was is when while after before
+during from the a an yesterday recently currently""".split())
+_NEXT_WORD = re.compile(r"\s*([A-Za-z]+)")
 _ROMAN = {"i": 1.0, "ii": 2.0, "iii": 3.0, "iv": 4.0, "v": 5.0, "vi": 6.0}
 
 
@@ -36,6 +40,9 @@ def extract(text: str) -> list[Measurement]:
             raw = m.group("n").lower()
             value = _ROMAN[raw] if raw in _ROMAN else float(raw)
             unit = m.group("unit")
+            nxt = _NEXT_WORD.match(text, m.end())
+            if unit is None and concept.units and nxt and nxt.group(1).lower() not in _FOLLOWERS:
+                continue
             canonical = concept.to_canonical(value, unit)
             if canonical is None:
                 continue

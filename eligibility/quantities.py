@@ -34,8 +34,9 @@ OPERATORS: dict[str, tuple[str, ...]] = {
            "not exceeding", "not to exceed", "not exceed", "does not exceed", "a maximum of", "maximum of",
            "maximum", "max\\.?", "up to", "upto", "≤", "⩽", "≦", "<=", "=<", "</=", "=/<", "< or =", "< ="),
     ">": ("greater than", "more than", "higher than", "larger than", "older than", "in excess of", "exceeding",
-          "exceeds", "above", "over", ">", "＞"),
-    "<": ("less than", "lower than", "smaller than", "fewer than", "younger than", "below", "under", "<", "＜"),
+          "exceeds", "longer than", "above", "over", ">", "＞"),
+    "<": ("less than", "lower than", "smaller than", "fewer than", "younger than", "shorter than", "below", "under",
+          "<", "＜"),
 }
 # Words after the number that turn it into a bound ("18 years or older").
 POSTFIX: dict[str, tuple[str, ...]] = {
@@ -51,8 +52,9 @@ UNITS = (
     r"%\s*(?:of\s+)?predicted", r"%",
     r"years?\s+of\s+age", r"years?[\s-]+old", r"years?", r"yrs?", r"y/o", r"yo",
     r"months?", r"mos?", r"weeks?", r"wks?", r"days?", r"hours?", r"hrs?",
-    r"pounds?", r"lbs?", r"kg\s*/\s*m\s*(?:2|²|\^2)", r"kgs?", r"kilograms?", r"grams?", r"gm?",
-    r"g\s*/\s*dl", r"g\s*/\s*l", r"mg\s*/\s*dl", r"mmol\s*/\s*mol", r"mmol\s*/\s*l", r"[µu]mol\s*/\s*l",
+    r"pounds?", r"lbs?", r"stones?", r"kg\s*/\s*m\s*(?:2|²|\^2)", r"kgs?", r"kilograms?",
+    # concentrations before the bare mass units they start with ("g/dL" is not "g")
+    r"g\s*/\s*dl", r"g\s*/\s*l", r"mg\s*/\s*dl", r"grams?", r"gm?", r"mmol\s*/\s*mol", r"mmol\s*/\s*l", r"[µu]mol\s*/\s*l",
     r"meq\s*/\s*l", r"i?u\s*/\s*l", r"(?:x|×)\s*10\s*\^?\s*\d+\s*(?:cells?\s*)?/\s*l", r"(?:cells?\s*)?/\s*mm3",
     r"(?:cells?\s*)?/\s*[µu]l", r"ml\s*/\s*min(?:\s*/\s*1\.73\s*m\s*(?:2|²))?", r"mm\s?hg", r"mm\s*/\s*h(?:r|our)?",
     r"bpm", r"beats?\s+per\s+min(?:ute)?", r"msecs?", r"ms", r"milliseconds?",

@@ -15,7 +15,6 @@ from eligibility import concepts, lexicon
 _FIXED = {
     "age": "How old are you?",
     "sex": "What is your sex (female or male)?",
-    "weight": "How much do you weigh (in kg)?",
     "pregnancy": "Are you pregnant, or could you be?",
     "breastfeeding": "Are you breastfeeding?",
     "diagnosis": "Which condition have you been diagnosed with (for example lupus, rheumatoid arthritis, "

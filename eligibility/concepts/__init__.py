@@ -35,6 +35,15 @@ class UnitSpelling(BaseModel):
         return v
 
 
+class Example(BaseModel):
+    """A criterion and a patient statement that must read back as this concept (tests walk them)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    criterion: str = Field(min_length=1)
+    patient: str = Field(min_length=1)
+    met: bool = Field(description="Whether the patient meets the criterion")
+
+
 class Concept(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
     id: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
@@ -50,6 +59,7 @@ class Concept(BaseModel):
     integer: bool = False
     uln: bool = Field(default=False, description="Criteria may state it as a multiple of the upper limit of normal")
     range: tuple[float, float]
+    example: Example
 
     @field_validator("criteria", "patient")
     @classmethod
