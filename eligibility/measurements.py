@@ -61,10 +61,48 @@ def _bmi(found: dict[str, Measurement]) -> Measurement | None:
                        span=f"{w.span}; {h.span}")
 
 
+# A reference range stated right after a value: "creatinine 150 umol/L (ref 45-90)".
+_REFERENCE = re.compile(r"(?i)\s*[(\[,;]?\s*(?:ref(?:erence)?(?:\s+range)?|normal(?:\s+range)?|nl|rr|n)\s*[:=]?\s*"
+                        r"(?P<lo>\d+(?:\.\d+)?)\s*(?:-|–|to)\s*(?P<hi>\d+(?:\.\d+)?)")
+# "LFTs wnl", "labs were normal": the tests named are at most the upper limit of normal.
+_NORMAL = re.compile(r"(?i)\b(?P<what>LFTs?|liver (?:function )?tests?|liver enzymes|transaminases|labs?|blood ?work|"
+                     r"bloods|blood tests?|renal function|kidney function)\s*(?:are|were|is|was|all)?\s*"
+                     r"(?:wnl|within normal limits|normal|unremarkable)\b")
+_NORMAL_LABS = {"lft": ("ast", "alt", "bilirubin"), "liver": ("ast", "alt", "bilirubin"),
+                "transaminases": ("ast", "alt"), "renal": ("creatinine",), "kidney": ("creatinine",)}
+_ALL_NORMAL = ("ast", "alt", "bilirubin", "creatinine")
+
+
+def _against_reference(m: Measurement, text: str) -> Measurement:
+    """A value judged against the reference range the patient gave: its multiple of the upper limit."""
+    at = text.find(m.span)
+    ref = _REFERENCE.match(text, at + len(m.span)) if at >= 0 and m.value is not None else None
+    if ref is None or m.uln_multiple is not None or m.value is None:
+        return m
+    high = float(ref.group("hi"))
+    if high <= 0:
+        return m
+    return m.model_copy(update={"uln_multiple": round(m.value / high, 3),
+                                "span": text[at:ref.end()].strip()})
+
+
+def _stated_normal(text: str) -> list[Measurement]:
+    out: dict[str, Measurement] = {}
+    for m in _NORMAL.finditer(text):
+        what = m.group("what").lower()
+        names = next((v for k, v in _NORMAL_LABS.items() if what.startswith(k)), _ALL_NORMAL)
+        for name in names:
+            out[name] = Measurement(name=name, uln_multiple=1.0, span=m.group(0))
+    return list(out.values())
+
+
 def merge(labs: list[Measurement], text: str) -> list[Measurement]:
-    """`labs` (already read by facts.py) plus the registry measurements it did not read, and BMI."""
-    found = {m.name: m for m in labs}
+    """`labs` (already read by facts.py) plus the registry measurements it did not read, values judged
+    against a stated reference range, labs stated normal ("LFTs wnl"), and BMI from weight and height."""
+    found = {m.name: _against_reference(m, text) for m in labs}
     for m in extract(text):
+        found.setdefault(m.name, _against_reference(m, text))
+    for m in _stated_normal(text):
         found.setdefault(m.name, m)
     bmi = _bmi(found)
     if bmi is not None:

@@ -44,3 +44,29 @@ def test_bmi_is_derived_from_weight_and_height():
 def test_a_stated_bmi_wins_over_the_derived_one():
     facts = extract_facts("BMI 31, weight 90 kg, height 180 cm", date(2026, 1, 1))
     assert {m.name: m for m in facts.labs}["bmi"].normalized == 31
+
+
+def _lab(text: str, name: str):
+    return {m.name: m for m in extract_facts(text, date(2026, 1, 1)).labs}.get(name)
+
+
+def test_a_value_is_judged_against_the_stated_reference_range():
+    cr = _lab("creatinine 180 umol/L (ref 60-110) on Monday", "creatinine")
+    assert cr.uln_multiple == pytest.approx(180 / 110, abs=0.01)
+    assert "(ref 60-110" in cr.span
+
+
+@pytest.mark.parametrize("text,names", [("LFTs wnl", {"ast", "alt", "bilirubin"}),
+                                        ("labs were within normal limits", {"ast", "alt", "creatinine"}),
+                                        ("renal function normal", {"creatinine"})])
+def test_labs_stated_normal_are_at_most_the_upper_limit(text, names):
+    for name in names:
+        assert _lab(text, name).uln_multiple == 1.0
+
+
+def test_normal_liver_tests_meet_a_uln_limit_but_not_an_absolute_one():
+    from eligibility.matching import FactIndex, evaluate
+    from eligibility.parsing import parse_text
+    idx = FactIndex.build(extract_facts("LFTs wnl", date(2026, 1, 1)))
+    assert evaluate(parse_text("ALT > 3 x ULN", "exclusion"), idx, "exclusion").value is False
+    assert evaluate(parse_text("ALT > 100 U/L", "exclusion"), idx, "exclusion").value is None
