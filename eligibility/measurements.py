@@ -19,7 +19,7 @@ _FILLER = (r"(?:\s*(?:[:=~\-]|\bis\b|\bwas\b|\bof\b|\babout\b|\baround\b|\bappro
            r"\bclass\b|\blevel\b|\bvalue\b|\bgrade\b|\bstatus\b|\bof\s+about\b|\bonly\b))*\s*")
 # Words that may follow a bare value; any other word there may be a unit we do not know ("12 stone").
 _FOLLOWERS = frozenset("""and or on in at per today this last now with but since ago was is when while after before
-during from the a an yesterday recently currently""".split())
+during from the a an yesterday recently currently score points class grade level""".split())
 _NEXT_WORD = re.compile(r"\s*([A-Za-z]+)")
 _ROMAN = {"i": 1.0, "ii": 2.0, "iii": 3.0, "iv": 4.0, "v": 5.0, "vi": 6.0}
 

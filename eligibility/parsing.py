@@ -178,6 +178,9 @@ _NOT_AGE = re.compile(r"(?i)\b(?:onset|donor|duration|since|diagnos\w*|history|f
 _NOT_AGE_AFTER = re.compile(r"(?i)^\s*(?:before|ago|after|prior|since|from|post|following|duration|of (?:follow|"
                             r"treatment|therapy|disease|diagnosis|symptoms?|experience|smoking|use|exposure))\b")
 
+_NO_PEOPLE = re.compile(r"(?i)(?:^|[\s(])(?:no|not|non|never|excluding)\s+(?:(?:patients?|subjects?|participants?|"
+                        r"children|adults?|one|persons?|people|individuals?)\s+)?(?:(?:who are|aged?)\s+)?$")
+
 
 def _age_atoms(text: str, taken) -> list[Atom]:
     """Age bounds: "Over 18 years", "Age: 19~45", "Patients younger than 25 years old", "20-70 age"."""
@@ -189,12 +192,14 @@ def _age_atoms(text: str, taken) -> list[Atom]:
         by_unit = bool(q.unit and _YEARS_UNIT.match(q.unit))
         by_word = q.unit is None and (bool(_AGE_WORD.search(lead)) or bool(_AGE_AFTER.match(text[q.end:]))
                                       or bool(re.search(r"(?i)older|younger|\bages?\b", q.text)))
-        if not (by_unit or by_word) or _NOT_AGE.search(lead) or _NOT_AGE_AFTER.match(text[q.end:]):
+        said_age = bool(re.search(r"(?i)\bage[ds]?\b[\s:(\[]*$", lead)) or bool(re.search(r"(?i)\bages?\b", q.text))
+        if not (by_unit or by_word) or (_NOT_AGE.search(lead) and not said_age) or _NOT_AGE_AFTER.match(text[q.end:]):
             continue
         if any(v is not None and not 0 <= v <= 120 for v in (q.low, q.high)):
             continue
         rule = AgeRule(min=q.low, max=q.high, min_inclusive=q.low_inclusive, max_inclusive=q.high_inclusive)
-        atoms.append(Atom(q.start, q.end, rule, "age"))
+        # "No patients less than or equal to 5 years old": the bound names who may NOT take part.
+        atoms.append(Atom(q.start, q.end, Not(rule=rule) if _NO_PEOPLE.search(lead) else rule, "age"))
         taken.append((q.start, q.end))
     return atoms
 

@@ -114,3 +114,8 @@ def test_a_range_contains_exactly_its_values(a, b, sep, unit, value):
     assert q is not None
     inside = (q.low is None or value >= q.low) and (q.high is None or value <= q.high)
     assert inside == (lo <= value <= hi)
+
+
+def test_an_age_bound_after_no_names_who_may_not_take_part():
+    rule = parse_text("No patients less than or equal to 5 years old.", "inclusion")
+    assert rule.kind == "not" and rule.rule == AgeRule(max=5)
