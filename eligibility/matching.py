@@ -15,8 +15,8 @@ from eligibility.facts import Diagnosis, Medication, PatientFacts
 LAB_LABEL = {"platelets": "platelets", "wbc": "WBC", "anc": "neutrophils", "hemoglobin": "hemoglobin",
              "creatinine": "creatinine", "egfr": "eGFR", "ast": "AST", "alt": "ALT", "fvc": "FVC", "dlco": "DLCO",
              "lvef": "LVEF", "spo2": "SpO2", "bmi": "BMI", "esr": "ESR", "cd4": "CD4", "mpap": "mean PAP",
-             "spap": "systolic PAP", "pwp": "wedge pressure", "ana": "ANA titer"}
-SCORE_LABEL = {"sledai": "SLEDAI", "mrss": "mRSS", "basdai": "BASDAI", "basdai_q2": "BASDAI question 2",
+             "spap": "systolic PAP", "ana": "ANA titer"}
+SCORE_LABEL = {"sledai": "SLEDAI", "mrss": "mRSS", "basdai": "BASDAI",
                "das28": "DAS28", "mmt8": "MMT-8", "vas": "VAS"}
 CHRONIC = frozenset({"hiv", "htlv"})  # infections that do not go away: a history of them is current
 _OP_WORDS = {"<": "below", "<=": "at or below", ">": "above", ">=": "at or above"}

@@ -81,7 +81,6 @@ LAB_NAMES: tuple[tuple[str, str], ...] = (
     ("cd4", r"cd4\+?(?: t)?(?: lymphopenia| count| cells?)?"),
     ("mpap", r"mean pulmonary arter\w+ pressures?|mpap|mean pap"),
     ("spap", r"systolic pulmonary arter\w+ pressures?|spap"),
-    ("pwp", r"pulmonary (?:capillary )?wedge pressures?|pcwp"),
     ("ana", r"ana|antinuclear antibod\w+"),
 )
 LAB_PATTERNS = tuple((n, re.compile(rf"(?i)\b(?:{p})\b")) for n, p in LAB_NAMES)
@@ -89,7 +88,6 @@ _LAB_GATE = prefilter.Gate(prefilter.starts([p]) for _, p in LAB_NAMES)
 SCORE_NAMES: tuple[tuple[str, str], ...] = (
     ("sledai", r"sledai(?:-2k)?(?: score)?"),
     ("mrss", r"mrss(?: units)?|modified rodnan skin score"),
-    ("basdai_q2", r"basdai question #?2"),
     ("basdai", r"basdai"),
     ("das28", r"das-?28(?:[- ](?:esr|crp))?|das esr"),
     ("mmt8", r"mmt-?8|manual muscle test(?:ing)?|mmt"),

@@ -37,12 +37,12 @@ LAB_NAMES = {
     "fvc": "FVC result (% predicted, lung function test)", "dlco": "DLCO result (% predicted, lung function test)",
     "lvef": "heart ejection fraction (LVEF)", "spo2": "oxygen saturation at rest", "bmi": "BMI (body mass index)",
     "esr": "ESR (sedimentation rate) result", "cd4": "CD4 count", "mpap": "mean pulmonary artery pressure",
-    "spap": "systolic pulmonary artery pressure", "pwp": "pulmonary wedge pressure",
+    "spap": "systolic pulmonary artery pressure",
     "ana": "ANA (antinuclear antibody) titer", "sbp": "systolic blood pressure", "dbp": "diastolic blood pressure",
 }
 SCORE_NAMES = {
     "sledai": "SLEDAI lupus activity score", "mrss": "modified Rodnan skin score (mRSS)",
-    "basdai": "BASDAI score", "basdai_q2": "BASDAI question 2 (spine pain) score", "das28": "DAS28 score",
+    "basdai": "BASDAI score", "das28": "DAS28 score",
     "mmt8": "MMT-8 muscle strength score", "vas": "pain score on a 0-100 mm scale (VAS)",
 }
 SEROLOGY_NAMES = {"rf": "rheumatoid factor (RF)", "anti_ccp": "anti-CCP antibody", "dsdna": "anti-dsDNA antibody",
