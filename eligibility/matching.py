@@ -13,9 +13,8 @@ from eligibility import concepts, lexicon, units
 from eligibility.facts import Diagnosis, Medication, PatientFacts
 
 LAB_LABEL = {"platelets": "platelets", "wbc": "WBC", "anc": "neutrophils", "hemoglobin": "hemoglobin",
-             "creatinine": "creatinine", "egfr": "eGFR", "ast": "AST", "alt": "ALT", "fvc": "FVC", "dlco": "DLCO",
-             "lvef": "LVEF", "spo2": "SpO2", "bmi": "BMI", "esr": "ESR", "cd4": "CD4", "mpap": "mean PAP",
-             "spap": "systolic PAP", "ana": "ANA titer"}
+             "creatinine": "creatinine", "egfr": "eGFR", "ast": "AST", "alt": "ALT", "cd4": "CD4",
+             "ana": "ANA titer"}  # the registry's measurements are labelled by eligibility/concepts
 SCORE_LABEL = {"sledai": "SLEDAI", "mrss": "mRSS", "basdai": "BASDAI",
                "das28": "DAS28", "mmt8": "MMT-8", "vas": "VAS"}
 CHRONIC = frozenset({"hiv", "htlv"})  # infections that do not go away: a history of them is current

@@ -72,15 +72,7 @@ LAB_NAMES: tuple[tuple[str, str], ...] = (
     ("egfr", r"egfr|gfr|estimated glomerular filtration rate|glomerular filtration rate|creatinine clearance"),
     ("ast", r"ast|asat|aspartate aminotransferase"),
     ("alt", r"alt|alat|alanine aminotrans\w+"),
-    ("fvc", r"fvc|forced vital capacity"),
-    ("dlco", r"dlco|lung diffusion capacity for carbon monoxide|diffusing capacity"),
-    ("lvef", r"lvef|lv ef|left ventricular ejection fraction|ejection fraction"),
-    ("spo2", r"spo2|sao2|so2|oxygen saturation"),
-    ("bmi", r"bmi|body mass index"),
-    ("esr", r"esr|erythrocyte sedimentation rate"),
     ("cd4", r"cd4\+?(?: t)?(?: lymphopenia| count| cells?)?"),
-    ("mpap", r"mean pulmonary arter\w+ pressures?|mpap|mean pap"),
-    ("spap", r"systolic pulmonary arter\w+ pressures?|spap"),
     ("ana", r"ana|antinuclear antibod\w+"),
 )
 LAB_PATTERNS = tuple((n, re.compile(rf"(?i)\b(?:{p})\b")) for n, p in LAB_NAMES)
@@ -88,7 +80,7 @@ _LAB_GATE = prefilter.Gate(prefilter.starts([p]) for _, p in LAB_NAMES)
 SCORE_NAMES: tuple[tuple[str, str], ...] = (
     ("sledai", r"sledai(?:-2k)?(?: score)?"),
     ("mrss", r"mrss(?: units)?|modified rodnan skin score"),
-    ("basdai", r"basdai"),
+    ("basdai", r"basdai(?! (?:question|item|q) ?#?\d)"),  # one question of it is a registry measurement
     ("das28", r"das-?28(?:[- ](?:esr|crp))?|das esr"),
     ("mmt8", r"mmt-?8|manual muscle test(?:ing)?|mmt"),
     ("vas", r"vas|visual analog(?:ue)? scale"),
@@ -706,11 +698,12 @@ def _combine_flat(atoms: list[Atom], text: str, default: str):
 def _atoms(text: str, kind: str, cohort_names: list[str]) -> list[Atom]:
     taken: list[tuple[int, int]] = [(m.start(), m.end()) for m in CAUSE_MASK.finditer(text)]
     atoms = []
-    # Named measurements first: "life expectancy less than 1 year" is not an age.
+    # Disease scores first ("DAS ESR>3.1" is a DAS28, not an ESR), then named measurements ("life
+    # expectancy less than 1 year" is not an age).
+    atoms += _score_atoms(text, taken)
     atoms += _measure_atoms(text, taken)
     atoms += _age_atoms(text, taken)
     atoms += _dose_atoms(text, taken)
-    atoms += _score_atoms(text, taken)
     atoms += _lab_atoms(text, taken)
     atoms += _serology_atoms(text, taken)
     atoms += _duration_atoms(text, taken, cohort_names)

@@ -34,12 +34,9 @@ LAB_NAMES = {
     "platelets": "platelet count", "wbc": "white blood cell count", "anc": "neutrophil count",
     "hemoglobin": "hemoglobin level", "creatinine": "creatinine level", "egfr": "kidney function result (eGFR)",
     "ast": "AST (liver enzyme) result", "alt": "ALT (liver enzyme) result",
-    "fvc": "FVC result (% predicted, lung function test)", "dlco": "DLCO result (% predicted, lung function test)",
-    "lvef": "heart ejection fraction (LVEF)", "spo2": "oxygen saturation at rest", "bmi": "BMI (body mass index)",
-    "esr": "ESR (sedimentation rate) result", "cd4": "CD4 count", "mpap": "mean pulmonary artery pressure",
-    "spap": "systolic pulmonary artery pressure",
-    "ana": "ANA (antinuclear antibody) titer", "sbp": "systolic blood pressure", "dbp": "diastolic blood pressure",
-}
+    "cd4": "CD4 count",
+    "ana": "ANA (antinuclear antibody) titer",
+}  # the registry's measurements ask their own question (eligibility/concepts)
 SCORE_NAMES = {
     "sledai": "SLEDAI lupus activity score", "mrss": "modified Rodnan skin score (mRSS)",
     "basdai": "BASDAI score", "das28": "DAS28 score",

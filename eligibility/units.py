@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import re
 
+from eligibility import concepts
+
 CANONICAL_UNIT = {
     "platelets": "x10^9/L", "wbc": "x10^9/L", "anc": "x10^9/L", "hemoglobin": "g/dL", "creatinine": "mg/dL",
-    "egfr": "mL/min", "cd4": "cells/µL", "ast": "U/L", "alt": "U/L", "fvc": "% predicted",
-    "dlco": "% predicted", "lvef": "%", "spo2": "%", "bmi": "kg/m2", "esr": "mm/h", "mpap": "mmHg",
-    "spap": "mmHg", "sbp": "mmHg", "dbp": "mmHg", "ana": "titer", "weight": "kg",
+    "egfr": "mL/min", "cd4": "cells/µL", "ast": "U/L", "alt": "U/L", "ana": "titer",
+    **{c.id: c.unit for c in concepts.MEASUREMENTS.values()},
 }
 
 DAYS = {"day": 1.0, "week": 7.0, "month": 30.4375, "year": 365.25, "hour": 1 / 24}
