@@ -198,6 +198,7 @@ def _age_atoms(text: str, taken) -> list[Atom]:
 _ROMAN = re.compile(r"\b(VI|IV|V|III|II|I)\b")
 _ROMAN_DIGITS = {"I": "1", "II": "2 ", "III": "3  ", "IV": "4 ", "V": "5", "VI": "6 "}
 _OTHER_NUMBER = re.compile(r"\d|;|\.\s")
+_LIST_GAP = re.compile(r"(?i)[\s,()/]*(?:or|and|and/or)?[\s,()/]*")
 
 
 def _measure_rule(concept: concepts.Concept, q: quantities.Quantity, written: str):
@@ -225,6 +226,7 @@ def _measure_atoms(text: str, taken) -> list[Atom]:
     their name: "Life expectancy lower than 3 months", "Temperature <38°C", "Greater than 37 weeks
     gestation", "ASA physical status I-III"."""
     atoms = []
+    bound: dict[int, quantities.Quantity | None] = {}  # name start -> the quantity written after it
     names = sorted(((m.start(), m.end(), c) for c in concepts.MEASUREMENTS.values()
                     for m in c.criteria_re.finditer(text)), key=lambda x: (x[0], -x[1]))
     for s, e, concept in names:
@@ -235,6 +237,8 @@ def _measure_atoms(text: str, taken) -> list[Atom]:
             window = window[:e] + _ROMAN.sub(lambda r: _ROMAN_DIGITS[r.group(1)], window[e:])
         rule, span = None, None
         after = quantities.first(window, e)
+        if after and re.match(r"\s*/\s*\d", text[after.end:]):
+            after = None  # "above 160/100 mmHg": a pair of limits this reader does not split; reviewed
         if after and after.start - e <= 45 and not _OTHER_NUMBER.search(text[e:after.start]) \
                 and not any(s2 != s and e <= s2 < after.start for s2, _, _ in names) and _free(taken, after.start, after.end):
             rule, span = _measure_rule(concept, after, text[after.start:after.end].strip()), (s, after.end)
@@ -252,6 +256,18 @@ def _measure_atoms(text: str, taken) -> list[Atom]:
             continue
         atoms.append(Atom(span[0], span[1], rule, "lab"))
         taken.append(span)
+        bound[s] = (after if span[1] == getattr(after, "end", None) else None)
+    # "FVC or DLCO < 50% predicted": a name listed before a bounded one shares its bound (the connector
+    # between them, "or"/"and", is read by _combine like any other).
+    for (s, e, concept), (s2, _, _) in reversed(list(zip(names, names[1:]))):
+        q = bound.get(s2)
+        if q is None or s in bound or not _free(taken, s, e) or not _LIST_GAP.fullmatch(text[e:s2]):
+            continue
+        rule = _measure_rule(concept, q, text[q.start:q.end].strip())
+        if rule is not None:
+            atoms.append(Atom(s, e, rule, "lab"))
+            taken.append((s, e))
+            bound[s] = q
     return atoms
 
 

@@ -119,3 +119,15 @@ def test_a_range_contains_exactly_its_values(a, b, sep, unit, value):
 def test_an_age_bound_after_no_names_who_may_not_take_part():
     rule = parse_text("No patients less than or equal to 5 years old.", "inclusion")
     assert rule.kind == "not" and rule.rule == AgeRule(max=5)
+
+
+def test_names_listed_before_a_bound_share_it():
+    rule = parse_text("DLCO or FVC under 45% predicted", "exclusion")
+    assert rule.kind == "any_of" and {r.analyte for r in rule.rules} == {"dlco", "fvc"}
+    rule = parse_text("FVC and DLCO of at least 45% predicted", "inclusion")
+    assert rule.kind == "all_of" and all(r.value == 45 for r in rule.rules)
+
+
+def test_a_pair_of_limits_is_never_read_as_one():
+    rule = parse_text("Systolic or diastolic blood pressure above 150/95 mmHg", "exclusion")
+    assert not any(getattr(r, "analyte", None) == "dbp" and r.value == 150 for r in getattr(rule, "rules", [rule]))
