@@ -472,6 +472,8 @@ def extract_facts(text: str, today: date | None = None) -> PatientFacts:
     `today` resolves relative times ("2 months ago"); default: the real date. Never raises on any
     string: unrecognised text simply yields no facts.
     """
+    from eligibility import measurements  # imported here: it builds on this module's Measurement
+
     today = today or date.today()
     text = (text or "")[:MAX_TEXT]
     spans: dict[str, str] = {}
@@ -512,7 +514,7 @@ def extract_facts(text: str, today: date | None = None) -> PatientFacts:
                  not re.search(r"(?i)breast[- ]?feeding", d.span)]
     return PatientFacts(
         today=today, age=age, sex=sex, weight_kg=weight, pregnant=pregnant, breastfeeding=breastfeeding,
-        diagnoses=diagnoses, labs=_labs(text), scores=_scores(text), medications=_medications(text, today),
+        diagnoses=diagnoses, labs=measurements.merge(_labs(text), text), scores=_scores(text), medications=_medications(text, today),
         medications_complete=bool(_MEDS_COMPLETE.search(text)),
         history_complete=bool(_HISTORY_COMPLETE.search(text)), spans=spans)
 
