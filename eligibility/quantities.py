@@ -76,6 +76,12 @@ class Quantity:
     low_inclusive: bool = True
     high_inclusive: bool = True
     unit: str | None = None
+    low_unit: str | None = None  # "6 weeks to 12 months": the low bound's own unit, when it has one
+
+    @property
+    def lower_unit(self) -> str | None:
+        """The unit of the low bound (its own, else the shared one)."""
+        return self.low_unit or self.unit
 
     @property
     def uln(self) -> bool:
@@ -122,9 +128,12 @@ def _grammar() -> pp.ParserElement:
             | range_plain("range"))
 
 
+def _unit(raw: str | None) -> str | None:
+    return re.sub(r"\s+", " ", raw).strip() if raw else None
+
+
 def _quantity(tokens: pp.ParseResults, start: int, end: int, text: str) -> Quantity | None:
-    unit = tokens.get("unit") or tokens.get("unit1")
-    unit = re.sub(r"\s+", " ", unit).strip() if unit else None
+    unit = _unit(tokens.get("unit") or tokens.get("unit1"))
     if "n" in tokens and "hi" not in tokens:
         op = tokens.get("op") or tokens.get("post")
         n = tokens["n"]
@@ -138,9 +147,12 @@ def _quantity(tokens: pp.ParseResults, start: int, end: int, text: str) -> Quant
         op2 = tokens.get("op2", "<=")
         if op1 in ("<", "<=") and op2 in (">", ">="):  # "≤40 and ≥20": written high bound first
             lo, hi, op1, op2 = hi, lo, op2, op1
-        if op1 not in (">", ">=") or op2 not in ("<", "<=") or lo > hi:
+        low_unit = _unit(tokens.get("unit1")) if tokens.get("unit") else None
+        same_unit = low_unit is None or low_unit.lower().rstrip("s") == (unit or "").lower().rstrip("s")
+        if op1 not in (">", ">=") or op2 not in ("<", "<=") or (same_unit and lo > hi):
             return None
-        return Quantity(start, end, text, lo, hi, low_inclusive=op1 == ">=", high_inclusive=op2 == "<=", unit=unit)
+        return Quantity(start, end, text, lo, hi, low_inclusive=op1 == ">=", high_inclusive=op2 == "<=", unit=unit,
+                        low_unit=low_unit)
     return None
 
 
