@@ -105,6 +105,7 @@ def _number(tokens: pp.ParseResults) -> float:
 @lru_cache(maxsize=1)
 def _grammar() -> pp.ParserElement:
     pp.ParserElement.set_default_whitespace_chars(" \t\n\r")
+    pp.ParserElement.enable_packrat()  # the alternatives share their first tokens (operator, number, unit)
     op_re = {op: pp.Regex(rf"(?i)(?:{_phrase(words)})") for op, words in OPERATORS.items()}
     op = pp.MatchFirst([op_re[k].copy().set_parse_action(pp.replace_with(k)) for k in (">=", "<=", ">", "<")])
     post = pp.MatchFirst([pp.Regex(rf"(?i)(?:{_phrase(w)})").set_parse_action(pp.replace_with(k))
@@ -124,8 +125,10 @@ def _grammar() -> pp.ParserElement:
                   + pp.Suppress(pp.Regex(r"(?i)\s*(?:and|,|but|&)\s*")) + op("op2") + num("hi")
                   + pp.Optional(unit("unit")))
     postfix_bound = num("n") + pp.Optional(unit("unit")) + post("post")
-    return (range_between("between") | two_bounds("two") | one_bound("one") | postfix_bound("postfix")
-            | range_plain("range"))
+    grammar = (range_between("between") | two_bounds("two") | one_bound("one") | postfix_bound("postfix")
+               | range_plain("range"))
+    grammar.streamline()
+    return grammar
 
 
 def _unit(raw: str | None) -> str | None:
@@ -157,21 +160,37 @@ def _quantity(tokens: pp.ParseResults, start: int, end: int, text: str) -> Quant
 
 
 def find(text: str, start: int = 0, end: int | None = None) -> list[Quantity]:
-    """Every quantity in text[start:end], left to right, non-overlapping; never raises."""
+    """Every quantity within text[start:end], left to right, non-overlapping; never raises."""
     end = len(text) if end is None else end
     if not re.search(r"\d", text[start:end]):
         return []
+    return [q for q in _scan(text) if q.start >= start and q.end <= end]
+
+
+@lru_cache(maxsize=4096)
+def _scan(text: str) -> tuple[Quantity, ...]:
+    """All quantities of a text, scanned once: each recogniser of a criterion asks about the same text."""
     out = []
-    try:
-        for tokens, s, e in _grammar().scan_string(text[:end], overlap=False):
-            if s < start:
-                continue
-            q = _quantity(tokens, s, e, text[s:e].strip())
-            if q is not None:
-                out.append(q)
-    except (pp.ParseBaseException, RecursionError, ValueError):
-        return out
-    return out
+    grammar, pos = _grammar(), 0
+    # Try the grammar only where a quantity can start (a number, an operator, "between"/"from"), not at
+    # every character as scan_string would: criteria are parsed by the hundred thousand.
+    while (m := _starts().search(text, pos)) is not None:
+        try:
+            end, tokens = grammar._parse(text, m.start())
+        except (pp.ParseBaseException, RecursionError, ValueError, IndexError):
+            pos = m.start() + 1
+            continue
+        q = _quantity(tokens, m.start(), end, text[m.start():end].strip())
+        if q is not None:
+            out.append(q)
+        pos = max(end, m.start() + 1)
+    return tuple(out)
+
+
+@lru_cache(maxsize=1)
+def _starts() -> re.Pattern[str]:
+    ops = "|".join(_phrase(w) for w in OPERATORS.values())
+    return re.compile(rf"(?i){ops}|\b(?:between|from|ranging|range)\b|{_NUM}")
 
 
 def first(text: str, start: int = 0, end: int | None = None) -> Quantity | None:
