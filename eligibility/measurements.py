@@ -40,6 +40,8 @@ def extract(text: str) -> list[Measurement]:
             raw = m.group("n").lower()
             value = _ROMAN[raw] if raw in _ROMAN else float(raw)
             unit = m.group("unit")
+            if unit is None and concept.patient_requires_unit:
+                continue
             nxt = _NEXT_WORD.match(text, m.end())
             if unit is None and concept.units and nxt and nxt.group(1).lower() not in _FOLLOWERS:
                 continue
