@@ -10,6 +10,7 @@ never dropped.
 
 from __future__ import annotations
 
+import itertools
 import re
 from dataclasses import dataclass
 
@@ -260,7 +261,7 @@ def _measure_atoms(text: str, taken) -> list[Atom]:
         bound[s] = (after if span[1] == getattr(after, "end", None) else None)
     # "FVC or DLCO < 50% predicted": a name listed before a bounded one shares its bound (the connector
     # between them, "or"/"and", is read by _combine like any other).
-    for (s, e, concept), (s2, _, _) in reversed(list(zip(names, names[1:]))):
+    for (s, e, concept), (s2, _, _) in reversed(list(itertools.pairwise(names))):
         q = bound.get(s2)
         if q is None or s in bound or not _free(taken, s, e) or not _LIST_GAP.fullmatch(text[e:s2]):
             continue

@@ -47,8 +47,8 @@ POSTFIX: dict[str, tuple[str, ...]] = {
 }
 # Unit spellings the grammar recognises after a number; what they mean is the concept's business.
 UNITS = (
-    r"(?:x|×|times)\s*(?:the\s+)?(?:institutional\s+)?(?:upper\s+limits?\s+(?:of\s+)?(?:the\s+)?normal|uln)"
-    r"(?:\s*\(?uln\)?)?",
+    (r"(?:x|×|times)\s*(?:the\s+)?(?:institutional\s+)?(?:upper\s+limits?\s+(?:of\s+)?(?:the\s+)?normal|uln)"
+     r"(?:\s*\(?uln\)?)?"),
     r"%\s*(?:of\s+)?predicted", r"%",
     r"years?\s+of\s+age", r"years?[\s-]+old", r"years?", r"yrs?", r"y/o", r"yo",
     r"months?", r"mos?", r"weeks?", r"wks?", r"days?", r"hours?", r"hrs?",
