@@ -8,7 +8,7 @@ Driven by eligibility/concepts: a measurement the registry knows is read here wi
 from __future__ import annotations
 
 import re
-from functools import lru_cache
+from functools import cache
 
 from eligibility import concepts, quantities
 from eligibility.facts import Measurement
@@ -18,13 +18,15 @@ _FILLER = (r"(?:\s*(?:[:=~\-]|\bis\b|\bwas\b|\bof\b|\babout\b|\baround\b|\bappro
            r"\bestimated(?:\s+at)?\b|\bat\b|\bcurrently\b|\bnow\b|\bmeasured\b|\brecorded\b|\btoday\b|\bscore\b|"
            r"\bclass\b|\blevel\b|\bvalue\b|\bgrade\b|\bstatus\b|\bof\s+about\b|\bonly\b))*\s*")
 # Words that may follow a bare value; any other word there may be a unit we do not know ("12 stone").
-_FOLLOWERS = frozenset("""and or on in at per today this last now with but since ago was is when while after before
-during from the a an yesterday recently currently score points class grade level""".split())
+_FOLLOWERS = frozenset({
+    "and", "or", "on", "in", "at", "per", "today", "this", "last", "now", "with", "but", "since", "ago", "was", "is",
+    "when", "while", "after", "before", "during", "from", "the", "a", "an", "yesterday", "recently", "currently",
+    "score", "points", "class", "grade", "level"})
 _NEXT_WORD = re.compile(r"\s*([A-Za-z]+)")
 _ROMAN = {"i": 1.0, "ii": 2.0, "iii": 3.0, "iv": 4.0, "v": 5.0, "vi": 6.0}
 
 
-@lru_cache(maxsize=None)
+@cache
 def _pattern(concept_id: str) -> re.Pattern[str]:
     c = concepts.MEASUREMENTS[concept_id]
     number = r"\d+(?:\.\d+)?" + (r"|\b(?:vi|iv|v|iii|ii|i)\b" if c.roman else "")
@@ -40,6 +42,8 @@ def extract(text: str) -> list[Measurement]:
             raw = m.group("n").lower()
             value = _ROMAN[raw] if raw in _ROMAN else float(raw)
             unit = m.group("unit")
+            if unit is None and concept.patient_requires_unit:
+                continue
             nxt = _NEXT_WORD.match(text, m.end())
             if unit is None and concept.units and nxt and nxt.group(1).lower() not in _FOLLOWERS:
                 continue

@@ -10,6 +10,7 @@ never dropped.
 
 from __future__ import annotations
 
+import itertools
 import re
 from dataclasses import dataclass
 
@@ -221,7 +222,8 @@ _LIST_GAP = re.compile(r"(?i)[\s,()/]*(?:or|and|and/or)?[\s,()/]*")
 def _measure_rule(concept: concepts.Concept, q: quantities.Quantity, written: str):
     """The rule of one quantity bound to a registry concept, or None when its unit is not the concept's."""
     bounds = []
-    for value, op in ((q.low, ">=" if q.low_inclusive else ">"), (q.high, "<=" if q.high_inclusive else "<")):
+    for value, op, unit in ((q.low, ">=" if q.low_inclusive else ">", q.lower_unit),
+                            (q.high, "<=" if q.high_inclusive else "<", q.unit)):
         if value is None:
             continue
         if q.uln:
@@ -229,7 +231,7 @@ def _measure_rule(concept: concepts.Concept, q: quantities.Quantity, written: st
                 return None
             bounds.append(LabRule(analyte=concept.id, op=op, value=value, uln=True, text=written))
             continue
-        canonical = concept.to_canonical(value, q.unit)
+        canonical = concept.to_canonical(value, unit)
         if canonical is None:
             return None
         bounds.append(LabRule(analyte=concept.id, op=op, value=round(canonical, 4), text=written))
@@ -276,7 +278,7 @@ def _measure_atoms(text: str, taken) -> list[Atom]:
         bound[s] = (after if span[1] == getattr(after, "end", None) else None)
     # "FVC or DLCO < 50% predicted": a name listed before a bounded one shares its bound (the connector
     # between them, "or"/"and", is read by _combine like any other).
-    for (s, e, concept), (s2, _, _) in reversed(list(zip(names, names[1:]))):
+    for (s, e, concept), (s2, _, _) in reversed(list(itertools.pairwise(names))):
         q = bound.get(s2)
         if q is None or s in bound or not _free(taken, s, e) or not _LIST_GAP.fullmatch(text[e:s2]):
             continue
@@ -433,30 +435,29 @@ def _window_days(m: re.Match) -> float:
     return 0.0
 
 
-_DURATION_PATTERNS = (
-    (re.compile(r"(?i)disease duration\s*(?:of\s*)?(?:upto|up to|≤|<|less than|no more than)\s*(\d+)\s*"
-                r"(day|week|month|year)s?"), "disease", "max"),
-    (re.compile(r"(?i)disease duration\s*(?:of\s*)?(\d+)\s*(day|week|month|year)s?\s*or less"), "disease", "max"),
-    (re.compile(r"(?i)(?:symptoms?|arthritis)[^.;]{0,30}?for\s*(?:more than|at least|over)\s*(\d+)\s*"
-                r"(day|week|month|year)s?\s*(?:but|and)\s*(?:less than|under)\s*(\d+)\s*(day|week|month|year)s?"),
-     "symptoms", "range"),
-)
+# What a duration criterion measures: the disease, or its symptoms ("arthritis symptoms for more than 6 weeks").
+_DURATION_SUBJECT = re.compile(
+    r"(?i)\b(?:(?P<disease>disease duration|duration of (?:the )?disease|disease history)"
+    r"|(?P<symptoms>symptom duration|duration of symptoms|(?:symptoms?|arthritis)\b[^.;\d]{0,30}?\bfor))")
+_TIME_UNIT = re.compile(r"(?i)^(?:day|week|wk|month|mo|year|yr|hour|hr)s?$")
 
 
 def _duration_atoms(text: str, taken, cohort_names: list[str]) -> list[Atom]:
-    for pattern, subject, form in _DURATION_PATTERNS:
-        m = pattern.search(text)
-        if not m:
+    """How long the disease or its symptoms lasted: "disease duration up to 5 years", "symptoms for more
+    than 6 weeks but less than 12 months"."""
+    for m in _DURATION_SUBJECT.finditer(text):
+        q = quantities.first(text, m.end(), m.end() + 60)
+        if q is None or q.start - m.end() > 15 or not _free(taken, q.start, q.end):
             continue
-        if form == "max":
-            rule = DurationRule(subject=subject, names=cohort_names, max_days=_days(m.group(1), m.group(2)),
-                                text=m.group(0))
-        else:
-            rule = DurationRule(subject=subject, names=cohort_names, min_days=_days(m.group(1), m.group(2)),
-                                max_days=_days(m.group(3), m.group(4)), min_inclusive=False,
-                                max_inclusive=False, text=m.group(0))
-        taken.append((m.start(), m.end()))
-        return [Atom(m.start(), m.end(), rule, "duration")]
+        if not (q.unit and _TIME_UNIT.match(q.unit)) or (q.low_unit and not _TIME_UNIT.match(q.low_unit)):
+            continue
+        rule = DurationRule(subject="disease" if m.group("disease") else "symptoms", names=cohort_names,
+                            min_days=_days(str(q.low), q.lower_unit or "") if q.low is not None else None,
+                            max_days=_days(str(q.high), q.unit) if q.high is not None else None,
+                            min_inclusive=q.low_inclusive, max_inclusive=q.high_inclusive,
+                            text=text[m.start():q.end])
+        taken.append((m.start(), q.end))
+        return [Atom(m.start(), q.end, rule, "duration")]
     return []
 
 

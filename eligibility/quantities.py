@@ -47,8 +47,8 @@ POSTFIX: dict[str, tuple[str, ...]] = {
 }
 # Unit spellings the grammar recognises after a number; what they mean is the concept's business.
 UNITS = (
-    r"(?:x|×|times)\s*(?:the\s+)?(?:institutional\s+)?(?:upper\s+limits?\s+(?:of\s+)?(?:the\s+)?normal|uln)"
-    r"(?:\s*\(?uln\)?)?",
+    (r"(?:x|×|times)\s*(?:the\s+)?(?:institutional\s+)?(?:upper\s+limits?\s+(?:of\s+)?(?:the\s+)?normal|uln)"
+     r"(?:\s*\(?uln\)?)?"),
     r"%\s*(?:of\s+)?predicted", r"%",
     r"years?\s+of\s+age", r"years?[\s-]+old", r"years?", r"yrs?", r"y/o", r"yo",
     r"months?", r"mos?", r"weeks?", r"wks?", r"days?", r"hours?", r"hrs?",
@@ -76,6 +76,12 @@ class Quantity:
     low_inclusive: bool = True
     high_inclusive: bool = True
     unit: str | None = None
+    low_unit: str | None = None  # "6 weeks to 12 months": the low bound's own unit, when it has one
+
+    @property
+    def lower_unit(self) -> str | None:
+        """The unit of the low bound (its own, else the shared one)."""
+        return self.low_unit or self.unit
 
     @property
     def uln(self) -> bool:
@@ -99,6 +105,7 @@ def _number(tokens: pp.ParseResults) -> float:
 @lru_cache(maxsize=1)
 def _grammar() -> pp.ParserElement:
     pp.ParserElement.set_default_whitespace_chars(" \t\n\r")
+    pp.ParserElement.enable_packrat()  # the alternatives share their first tokens (operator, number, unit)
     op_re = {op: pp.Regex(rf"(?i)(?:{_phrase(words)})") for op, words in OPERATORS.items()}
     op = pp.MatchFirst([op_re[k].copy().set_parse_action(pp.replace_with(k)) for k in (">=", "<=", ">", "<")])
     post = pp.MatchFirst([pp.Regex(rf"(?i)(?:{_phrase(w)})").set_parse_action(pp.replace_with(k))
@@ -118,13 +125,18 @@ def _grammar() -> pp.ParserElement:
                   + pp.Suppress(pp.Regex(r"(?i)\s*(?:and|,|but|&)\s*")) + op("op2") + num("hi")
                   + pp.Optional(unit("unit")))
     postfix_bound = num("n") + pp.Optional(unit("unit")) + post("post")
-    return (range_between("between") | two_bounds("two") | one_bound("one") | postfix_bound("postfix")
-            | range_plain("range"))
+    grammar = (range_between("between") | two_bounds("two") | one_bound("one") | postfix_bound("postfix")
+               | range_plain("range"))
+    grammar.streamline()
+    return grammar
+
+
+def _unit(raw: str | None) -> str | None:
+    return re.sub(r"\s+", " ", raw).strip() if raw else None
 
 
 def _quantity(tokens: pp.ParseResults, start: int, end: int, text: str) -> Quantity | None:
-    unit = tokens.get("unit") or tokens.get("unit1")
-    unit = re.sub(r"\s+", " ", unit).strip() if unit else None
+    unit = _unit(tokens.get("unit") or tokens.get("unit1"))
     if "n" in tokens and "hi" not in tokens:
         op = tokens.get("op") or tokens.get("post")
         n = tokens["n"]
@@ -138,28 +150,47 @@ def _quantity(tokens: pp.ParseResults, start: int, end: int, text: str) -> Quant
         op2 = tokens.get("op2", "<=")
         if op1 in ("<", "<=") and op2 in (">", ">="):  # "≤40 and ≥20": written high bound first
             lo, hi, op1, op2 = hi, lo, op2, op1
-        if op1 not in (">", ">=") or op2 not in ("<", "<=") or lo > hi:
+        low_unit = _unit(tokens.get("unit1")) if tokens.get("unit") else None
+        same_unit = low_unit is None or low_unit.lower().rstrip("s") == (unit or "").lower().rstrip("s")
+        if op1 not in (">", ">=") or op2 not in ("<", "<=") or (same_unit and lo > hi):
             return None
-        return Quantity(start, end, text, lo, hi, low_inclusive=op1 == ">=", high_inclusive=op2 == "<=", unit=unit)
+        return Quantity(start, end, text, lo, hi, low_inclusive=op1 == ">=", high_inclusive=op2 == "<=", unit=unit,
+                        low_unit=low_unit)
     return None
 
 
 def find(text: str, start: int = 0, end: int | None = None) -> list[Quantity]:
-    """Every quantity in text[start:end], left to right, non-overlapping; never raises."""
+    """Every quantity within text[start:end], left to right, non-overlapping; never raises."""
     end = len(text) if end is None else end
     if not re.search(r"\d", text[start:end]):
         return []
+    return [q for q in _scan(text) if q.start >= start and q.end <= end]
+
+
+@lru_cache(maxsize=4096)
+def _scan(text: str) -> tuple[Quantity, ...]:
+    """All quantities of a text, scanned once: each recogniser of a criterion asks about the same text."""
     out = []
-    try:
-        for tokens, s, e in _grammar().scan_string(text[:end], overlap=False):
-            if s < start:
-                continue
-            q = _quantity(tokens, s, e, text[s:e].strip())
-            if q is not None:
-                out.append(q)
-    except (pp.ParseBaseException, RecursionError, ValueError):
-        return out
-    return out
+    grammar, pos = _grammar(), 0
+    # Try the grammar only where a quantity can start (a number, an operator, "between"/"from"), not at
+    # every character as scan_string would: criteria are parsed by the hundred thousand.
+    while (m := _starts().search(text, pos)) is not None:
+        try:
+            end, tokens = grammar._parse(text, m.start())
+        except (pp.ParseBaseException, RecursionError, ValueError, IndexError):
+            pos = m.start() + 1
+            continue
+        q = _quantity(tokens, m.start(), end, text[m.start():end].strip())
+        if q is not None:
+            out.append(q)
+        pos = max(end, m.start() + 1)
+    return tuple(out)
+
+
+@lru_cache(maxsize=1)
+def _starts() -> re.Pattern[str]:
+    ops = "|".join(_phrase(w) for w in OPERATORS.values())
+    return re.compile(rf"(?i){ops}|\b(?:between|from|ranging|range)\b|{_NUM}")
 
 
 def first(text: str, start: int = 0, end: int | None = None) -> Quantity | None:

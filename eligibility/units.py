@@ -26,7 +26,7 @@ def number(token: str) -> float | None:
 def to_days(amount: float, unit: str) -> float:
     """Days in `amount` units of day/week/month/year (abbreviations yr, wk, mo accepted)."""
     unit = unit.lower().rstrip("s")
-    unit = {"yr": "year", "wk": "week", "mo": "month"}.get(unit, unit)
+    unit = {"yr": "year", "wk": "week", "mo": "month", "hr": "hour"}.get(unit, unit)
     return amount * DAYS[unit]
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import date
 
 import pytest
+from pydantic import ValidationError
 
 from eligibility import concepts, questions
 from eligibility.facts import extract_facts
@@ -50,7 +51,7 @@ GOOD = """
 
 def test_a_good_file_loads_frozen(tmp_path):
     loaded = concepts.load(_write(tmp_path, GOOD))
-    with pytest.raises(Exception):
+    with pytest.raises(ValidationError):
         loaded["thing"].label = "other"  # type: ignore[misc]
 
 

@@ -70,3 +70,8 @@ def test_normal_liver_tests_meet_a_uln_limit_but_not_an_absolute_one():
     idx = FactIndex.build(extract_facts("LFTs wnl", date(2026, 1, 1)))
     assert evaluate(parse_text("ALT > 3 x ULN", "exclusion"), idx, "exclusion").value is False
     assert evaluate(parse_text("ALT > 100 U/L", "exclusion"), idx, "exclusion").value is None
+
+
+def test_a_bare_weight_is_not_read_kg_and_pounds_are_both_plausible():
+    assert measurements.extract("weight 180") == []
+    assert measurements.extract("weight 180 lbs")[0].normalized == pytest.approx(81.65, abs=0.01)

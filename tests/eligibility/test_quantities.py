@@ -131,3 +131,13 @@ def test_names_listed_before_a_bound_share_it():
 def test_a_pair_of_limits_is_never_read_as_one():
     rule = parse_text("Systolic or diastolic blood pressure above 150/95 mmHg", "exclusion")
     assert not any(getattr(r, "analyte", None) == "dbp" and r.value == 150 for r in getattr(rule, "rules", [rule]))
+
+
+@pytest.mark.parametrize("text,subject,low,high", [
+    ("Disease duration of no more than 3 years", "disease", None, 3 * 365.25),
+    ("joint symptoms for at least 8 weeks", "symptoms", 56, None),
+    ("arthritis symptoms for more than 10 days but less than 1 year", "symptoms", 10, 365.25),
+])
+def test_durations_use_the_same_grammar(text, subject, low, high):
+    rule = parse_text(text, "inclusion")
+    assert (rule.kind, rule.subject, rule.min_days, rule.max_days) == ("duration", subject, low, high)
