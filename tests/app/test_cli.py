@@ -52,8 +52,9 @@ def test_check_prints_facts_and_cited_verdicts(index_dir):
 
 def test_check_of_a_trial_not_indexed_is_a_usage_error(index_dir):
     done = run_cli("check", "--patient", "45 year old", "--trial", "NCT99999999", "--json", index=index_dir)
-    assert done.returncode == 2 and done.stdout == ""
-    assert "NCT99999999" in done.stderr
+    # CONTRACT "Errors": with --json the error is one object on stdout, no traceback anywhere
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    assert "NCT99999999" in one_json(done)["error"]["message"]
 
 
 def test_ask_and_search_print_contract_objects(index_dir):
