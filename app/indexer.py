@@ -136,6 +136,9 @@ class _Run:
         self.bar = bar
         self.reader = reader_signature(dense, index.settings.embedding_model)
         self.pending: list[tuple[int, Trial, list[Chunk]]] = []
+        # Where each trial id of this run came from, and duplicate warnings by reading position.
+        self.sources: dict[str, str] = {}
+        self.notes: dict[int, list[str]] = {}
         self.pending_chunks = 0
         self.read_documents: list[tuple[str, str, list[str] | None]] = []
         # (position in reading order, summary, chunks): skipped documents report before the batch commits
@@ -161,11 +164,29 @@ class _Run:
             return
         finally:
             self.chunk_seconds += time.perf_counter() - started
+        if duplicate := self._duplicate(trial.trial_id, path):
+            self.notes[self.position] = [duplicate]
+        self.sources[trial.trial_id] = path
         self.pending.append((self.position, trial, chunks))
         self.position += 1
         self.pending_chunks += len(chunks)
         if self.pending_chunks >= self.batch_chunks:
             self.flush()
+
+    def _duplicate(self, trial_id: str, path: str) -> str | None:
+        """The warning for a trial id already read from another source, in this run or a stored one.
+
+        The rule: the later one in ingest order wins (inputs in the order given, folders sorted, archives
+        in member order; a new ingest comes after everything stored), so the warning names both.
+        """
+        earlier = self.sources.get(trial_id)
+        if earlier is None:
+            stored = self.index.trial(trial_id)
+            earlier = stored.source_path if stored is not None else None
+        if earlier is None or earlier == path:
+            return None
+        return (f"duplicate trial id {trial_id}: also in {earlier}; this one ({path}) is later in ingest order "
+                "and replaces it")
 
     def document_read(self, sha256: str, path: str, trial_ids: list[str] | None) -> None:
         """A document was parsed; `trial_ids` are its trials, None when some of it could not be ingested
@@ -188,7 +209,7 @@ class _Run:
             outcomes = self.index.upsert_many([(t, c) for _, t, c in self.pending], stats=self.stats,
                                               dense=self.dense)
             for (position, trial, chunks), outcome in zip(self.pending, outcomes, strict=False):
-                summary = _summary(trial, chunks, outcome)
+                summary = _summary(trial, chunks, outcome, self.notes.pop(position, []))
                 self.summaries.append((position, summary, len(chunks)))
                 self.committed[trial.trial_id] = (summary, len(chunks))
                 self.chunk_total += len(chunks)
@@ -239,13 +260,13 @@ class _Run:
         )
 
 
-def _summary(trial: Trial, chunks: list[Chunk], outcome: str) -> TrialSummary:
+def _summary(trial: Trial, chunks: list[Chunk], outcome: str, notes: list[str]) -> TrialSummary:
     return TrialSummary(
         trial_id=trial.trial_id,
         title=trial.title,
         sections=list(dict.fromkeys(chunk.section for chunk in chunks)),
         criteria=len(trial.eligibility.criteria()),
-        warnings=[warning.message for warning in trial.warnings],
+        warnings=[warning.message for warning in trial.warnings] + notes,
         outcome=outcome,
     )
 

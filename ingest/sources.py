@@ -8,6 +8,7 @@ magic bytes, not their names. A member's path is shown as `archive.tar.xz!NCT000
 from __future__ import annotations
 
 import re
+import stat
 import tarfile
 import zipfile
 from collections.abc import Iterator
@@ -35,7 +36,9 @@ def iter_documents(paths: list[Path]) -> Iterator[SourceDocument | IngestError]:
     """Every document under `paths`, in order: files as given, folders recursively sorted, archives streamed.
 
     Yields an `IngestError` (and goes on with the rest) for a path that does not exist, an unreadable
-    file, a damaged archive, or an archive member too large to be a trial document.
+    file, a damaged or empty archive, an archive member too large to be a trial document, and every
+    archive member refused as unsafe (a `..` or absolute path, a link, a device or a fifo): nothing is
+    skipped without saying so. Folders and hidden files (`.DS_Store`, `__MACOSX`) are passed over silently.
     """
     for path in paths:
         if path.is_dir():
@@ -65,13 +68,54 @@ def _iter_file(path: Path) -> Iterator[SourceDocument | IngestError]:
         with path.open("rb") as handle:
             head = handle.read(262)
         if head.startswith(_ZIP_MAGIC):
-            yield from _iter_zip(path)
+            yield from _counted(path, _iter_zip(path))
         elif head.startswith(_COMPRESSED_TAR_MAGIC) or _BZIP2_MAGIC.match(head) or head[257:262] == b"ustar":
-            yield from _iter_tar(path)
+            yield from _counted(path, _iter_tar(path))
+        elif _is_empty_tar(path, head):
+            yield _empty(path)
         else:
             yield SourceDocument(path=str(path), data=path.read_bytes())
     except OSError as exc:
         yield IngestError(path=str(path), message=f"cannot read {path}: {exc.strerror or exc}.")
+
+
+def _counted(path: Path, items: Iterator[SourceDocument | IngestError]) -> Iterator[SourceDocument | IngestError]:
+    """An archive's items, plus an "empty archive" error when it held no member at all to read or refuse."""
+    empty = True
+    for item in items:
+        empty = False
+        yield item
+    if empty:
+        yield _empty(path)
+
+
+def _is_empty_tar(path: Path, head: bytes) -> bool:
+    # A tar of no members is only its end-of-archive blocks: zeros, a whole number of 512-byte records.
+    if head.strip(b"\0") or len(head) < 262:
+        return False
+    size = path.stat().st_size
+    if size % 512:
+        return False
+    with path.open("rb") as handle:
+        return not any(block.strip(b"\0") for block in iter(lambda: handle.read(1 << 16), b""))
+
+
+def _empty(path: Path) -> IngestError:
+    return IngestError(path=str(path), message=f"empty archive: {path} holds no documents; nothing to ingest.")
+
+
+def _unsafe_name(name: str) -> str | None:
+    """Why a member name is refused: trial documents never sit outside the archive's own folder."""
+    parts = name.replace("\\", "/").split("/")
+    if name.startswith(("/", "\\")) or re.match(r"[A-Za-z]:[/\\]", name):
+        return "absolute path"
+    if ".." in parts:
+        return "path climbs out of the archive (..)"
+    return None
+
+
+def _refused(name: str, why: str) -> IngestError:
+    return IngestError(path=name, message=f"archive member refused: {why}; skipped (trial documents are plain files).")
 
 
 def _iter_zip(path: Path) -> Iterator[SourceDocument | IngestError]:
@@ -79,7 +123,15 @@ def _iter_zip(path: Path) -> Iterator[SourceDocument | IngestError]:
         with zipfile.ZipFile(path) as archive:
             for info in archive.infolist():
                 name = f"{path}!{info.filename}"
-                if info.is_dir() or _is_hidden(Path(info.filename)):
+                if info.is_dir():
+                    continue
+                if unsafe := _unsafe_name(info.filename):
+                    yield _refused(name, unsafe)
+                    continue
+                if stat.S_ISLNK(info.external_attr >> 16):
+                    yield _refused(name, "symbolic link")
+                    continue
+                if _is_hidden(Path(info.filename)):
                     continue
                 if info.file_size > MAX_MEMBER_BYTES:
                     yield _too_large(name, info.file_size)
@@ -101,7 +153,15 @@ def _iter_tar(path: Path) -> Iterator[SourceDocument | IngestError]:
         with tarfile.open(path, mode="r|*") as archive:
             for member in archive:
                 name = f"{path}!{member.name}"
-                if not member.isfile() or _is_hidden(Path(member.name)):
+                if member.isdir():
+                    continue
+                if unsafe := _unsafe_name(member.name):
+                    yield _refused(name, unsafe)
+                    continue
+                if not member.isfile():
+                    yield _refused(name, _tar_kind(member))
+                    continue
+                if _is_hidden(Path(member.name)):
                     continue
                 if member.size > MAX_MEMBER_BYTES:
                     yield _too_large(name, member.size)
@@ -113,6 +173,18 @@ def _iter_tar(path: Path) -> Iterator[SourceDocument | IngestError]:
         yield IngestError(path=str(path), message=f"damaged or truncated archive ({type(exc).__name__}: {exc}); "
                           "the documents before this point were read. Download the archive again; a single compressed "
                           "document (.json.gz, .xml.xz) is not an archive: decompress it first.")
+
+
+def _tar_kind(member: tarfile.TarInfo) -> str:
+    if member.issym():
+        return f"symbolic link to {member.linkname}"
+    if member.islnk():
+        return f"hard link to {member.linkname}"
+    if member.ischr() or member.isblk():
+        return "device file"
+    if member.isfifo():
+        return "fifo"
+    return f"not a regular file (tar type {member.type!r})"
 
 
 def _too_large(name: str, size: int) -> IngestError:
