@@ -390,12 +390,11 @@ def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     parser = build_parser()
     if argv[:1] == ["eval"]:
-        args = argparse.Namespace(command="eval", json=False)
         with contextlib.redirect_stdout(sys.stderr):
-            return cmd_eval(args, argv[1:])
+            return cmd_eval(argparse.Namespace(command="eval", json=False), argv[1:])
     command = argv[0] if argv and not argv[0].startswith("-") else None
     want_json = "--json" in argv
-    args: argparse.Namespace | None = None
+    args = None
     try:
         args = parser.parse_args(argv)
         command, want_json = args.command, bool(args.json)
