@@ -169,6 +169,14 @@ def test_cli_check_reads_and_writes_fhir(tmp_path: Path, seed_index, seed_settin
     assert payload["facts"]["spans"]["age"] == "Patient/pat-sle-1"
     written = json.loads(out.read_text())
     assert written["resourceType"] == "Bundle" and len(written["entry"]) == 1 + 2 * 5
+    done = subprocess.run([sys.executable, "-m", "app.cli", "search", "--json", "--index", str(seed_settings.index_dir),
+                           "--patient-fhir", str(EXAMPLE), "--limit", "3", "--fhir-out", str(out)],
+                          cwd=PROJECT_ROOT, env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-800:]
+    found = [t["trial_id"] for t in json.loads(done.stdout)["trials"]]
+    written = json.loads(out.read_text())
+    assert [e["resource"]["study"]["display"] for e in written["entry"]
+            if e["resource"]["resourceType"] == "ResearchSubject"] == found
     bad = tmp_path / "bad.json"
     bad.write_text(json.dumps(_bundle({"resourceType": "Observation", "id": "o1", "status": "final",
                                         "code": {"text": "eGFR"}, "valueQuantity": {"value": "x"}})))
