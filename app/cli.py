@@ -227,11 +227,12 @@ def _human_answer(p: dict) -> str:
 
 def cmd_check(args: argparse.Namespace) -> int:
     from eligibility.evaluate import check_trials
-    from eligibility.facts import extract_facts
 
     settings = _settings(args)
+    facts = _patient_facts(args, settings)
+    if facts is None:
+        raise UsageError("check needs --patient TEXT or --patient-fhir FILE")
     index = _open_index(settings, create=not args.index)
-    facts = extract_facts(args.patient, today=_today(settings))
     if args.trial:
         trials = [index.trial(tid.upper()) for tid in args.trial]
         missing = [tid for tid, t in zip(args.trial, trials, strict=False) if t is None]
@@ -241,9 +242,41 @@ def cmd_check(args: argparse.Namespace) -> int:
     else:
         trials = sorted(index.trials(), key=lambda t: t.trial_id)
     verdicts = check_trials(trials, facts)
+    _write_fhir(args, trials, verdicts)
     payload = {"facts": facts.to_json(), "results": [v.model_dump() for v in verdicts]}
     _emit(args, payload, _human_check)
     return EXIT_OK
+
+
+def _patient_facts(args: argparse.Namespace, settings: Settings):
+    """Facts from --patient-fhir and/or --patient (the text, said later, wins); None when neither."""
+    from app.fhir import FhirError, facts_from_bundle, load_bundle
+    from eligibility.facts import extract_facts
+
+    today = _today(settings)
+    facts = None
+    if args.patient_fhir:
+        try:
+            args.fhir_bundle = load_bundle(args.patient_fhir)
+            facts = facts_from_bundle(args.fhir_bundle, today)
+        except FhirError as exc:
+            raise UsageError(f"--patient-fhir {exc}") from exc
+    if args.patient:
+        said = extract_facts(args.patient, today=today)
+        facts = facts.merge(said) if facts is not None else said
+    return facts
+
+
+def _write_fhir(args: argparse.Namespace, trials, verdicts) -> None:
+    """--fhir-out: the trials and verdicts as a FHIR Bundle (ResearchStudy + ResearchSubject each)."""
+    if not args.fhir_out:
+        return
+    from app.fhir import results_bundle_json
+
+    bundle = getattr(args, "fhir_bundle", None) or {}
+    patient = next((e["resource"] for e in bundle.get("entry", []) if e["resource"]["resourceType"] == "Patient"),
+                   None)
+    Path(args.fhir_out).write_text(results_bundle_json(trials, verdicts, patient) + "\n", encoding="utf-8")
 
 
 def _human_check(p: dict) -> str:
@@ -263,12 +296,22 @@ def cmd_search(args: argparse.Namespace) -> int:
     from app.search import search_trials
 
     settings = _settings(args)
-    if not args.query and not args.patient:
-        raise UsageError("search needs a QUERY or --patient TEXT")
+    if not args.query and not args.patient and not args.patient_fhir:
+        raise UsageError("search needs a QUERY, --patient TEXT or --patient-fhir FILE")
+    facts = _patient_facts(args, settings) if args.patient_fhir else None
     index = _open_index(settings, create=not args.index)
-    payload = search_trials(index, query=args.query, patient=args.patient, limit=args.limit,
-                            statuses=args.status or None, hide_ineligible=args.hide_ineligible,
-                            today=_today(settings))
+    try:
+        payload = search_trials(index, query=args.query, patient=args.patient, limit=args.limit,
+                                statuses=args.status or None, hide_ineligible=args.hide_ineligible,
+                                today=_today(settings), facts=facts)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from exc
+    if args.fhir_out:
+        from eligibility.evaluate import check_trials
+        from eligibility.facts import extract_facts
+
+        found = [index.trial(row["trial_id"]) for row in payload["trials"]]
+        _write_fhir(args, found, check_trials(found, facts or extract_facts(args.patient or "", _today(settings))))
     _emit(args, payload, _human_search)
     return EXIT_OK
 
@@ -322,6 +365,11 @@ def cmd_schema(args: argparse.Namespace) -> int:
 
 # ---------------------------------------------------------------- parser
 
+def _fhir_flags(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--patient-fhir", metavar="FILE", help="the patient as a FHIR R4 Bundle (JSON); see docs/fhir.md")
+    p.add_argument("--fhir-out", metavar="FILE", help="also write the results as a FHIR R4 Bundle")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="trialfinder",
@@ -358,12 +406,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--status", action="append", metavar="STATUS", help="e.g. recruiting, completed (repeatable)")
     p.add_argument("--hide-ineligible", action="store_true")
     p.add_argument("--today", metavar="YYYY-MM-DD")
+    _fhir_flags(p)
     p.set_defaults(func=cmd_search)
 
     p = add("check", "eligibility only: every indexed trial and cohort against the patient's facts")
-    p.add_argument("--patient", metavar="TEXT", required=True)
+    p.add_argument("--patient", metavar="TEXT")
     p.add_argument("--trial", action="append", metavar="ID")
     p.add_argument("--today", metavar="YYYY-MM-DD")
+    _fhir_flags(p)
     p.set_defaults(func=cmd_check)
 
     p = sub.add_parser("eval", help="run the eval datasets and write the report (see `trialfinder eval --help`)",

@@ -120,6 +120,8 @@ def ingest_paths(
             run.bar.update(1)
             run.show()
         run.flush()
+        # BM25 is built here, once per ingest, so the first search after it does not pay for it.
+        index.lexical.refresh()
         run.show()
     finally:
         run.bar.close()

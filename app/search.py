@@ -217,12 +217,22 @@ def search_trials(
     statuses: list[str] | None = None,
     hide_ineligible: bool = False,
     today: date | None = None,
+    facts: PatientFacts | None = None,
 ) -> dict:
-    """Patient-to-trial search over the whole index, in exactly the CONTRACT `search --json` shape."""
-    if not (query and query.strip()) and not (patient and patient.strip()):
+    """Patient-to-trial search over the whole index, in exactly the CONTRACT `search --json` shape.
+
+    `facts`: facts already read elsewhere (a FHIR bundle); what the `patient` text says wins over them.
+    """
+    if not (query and query.strip()) and not (patient and patient.strip()) and facts is None:
         raise ValueError("search needs a query or a patient description")
+    known = facts
     facts = extract_facts(patient or "", today)
-    text = build_query(query, facts if patient else None, patient)
+    if known is not None:
+        facts = known.merge(facts)
+    text = build_query(query, facts if patient or known is not None else None, patient)
+    if not text:
+        raise ValueError("the patient record names no condition trialfinder knows; add a query "
+                         "(e.g. the condition in plain words)")
     conditions = patient_conditions(facts)
     asked = [g[0] for g in vocab.mentioned_groups(query or "")]
     ranked = rank_trials(index, query=text, facts=facts, limit=limit, statuses=statuses, asked=asked,

@@ -1,8 +1,9 @@
 """BM25 (bm25s) over the committed chunks and over one document per trial, persisted beside the index.
 
-Both indexes are derived data: they are built from the SQLite store, saved under `index_dir/lexical`
-with the store version they were built at, and rebuilt lazily the first time a search finds that the
-version moved (an ingest committed new chunks).
+Both indexes are derived data: they are built from the SQLite store and saved under `index_dir/lexical`
+with the store version they were built at. An ingest builds them as its last step (`refresh`), so the
+first search after it only loads them; a search that still finds the version moved (an ingest that was
+interrupted, or one run by an older version) rebuilds them then.
 """
 
 from __future__ import annotations
@@ -106,6 +107,10 @@ class LexicalIndex:
         """Best `k` trial ids for `query` over one document per trial (title, conditions, summary, criteria)."""
         index = self._current()[1]
         return index.top(query, k, index.mask(trial_ids, None))
+
+    def refresh(self) -> None:
+        """Bring both indexes to the store's version now (built and saved, or loaded if already saved)."""
+        self._current()
 
     def _current(self) -> tuple[_Bm25, _Bm25]:
         with self._lock:
