@@ -57,6 +57,9 @@ SOFT_QUALIFIER = re.compile(r"(?i)\b(?:severe|significant|clinically significant
                             r"musculoskeletal|recurrent|chronic or persistent|life-threatening|abnormal)\b")
 EXCLUDED_STATEMENT = re.compile(r"(?i)\b(?:will be|are|is|shall be) excluded\b|\bexcluded from (?:the|this) study")
 HALF_LIFE = re.compile(r"(?i)half-?lives|whichever is (?:greater|longer)")
+# A legacy field that states no requirement ("Biologic therapy: Not specified").
+NO_REQUIREMENT = re.compile(r"(?i)^\W*(?:not specified|not applicable|see (?:disease|patient|general) "
+                            r"(?:characteristics|eligibility(?: criteria)?))\W*$")
 # A criterion about someone other than the patient (a control group, a donor, a caregiver) is never
 # applied to the patient: it goes to review, naming who it is about.
 OTHER_PERSON = re.compile(
@@ -883,7 +886,7 @@ def parse_text(text: str, kind: str = "inclusion", cohort: str | None = None, st
     text = _clean(text)
     if not text:
         return NeedsReview(text=raw, reason="empty criterion")
-    if CONSENT_START.search(text) or CONSENT_PROCESS.search(text):
+    if CONSENT_START.search(text) or CONSENT_PROCESS.search(text) or NO_REQUIREMENT.match(text):
         return AssumedConsent(text=raw)
     other = OTHER_PERSON.search(text)
     if other:
