@@ -10,6 +10,7 @@ never dropped.
 
 from __future__ import annotations
 
+import functools
 import itertools
 import re
 from dataclasses import dataclass
@@ -63,7 +64,7 @@ NO_REQUIREMENT = re.compile(r"(?i)^\W*(?:not specified|not applicable|see (?:dis
 # A criterion about someone other than the patient (a control group, a donor, a caregiver) is never
 # applied to the patient: it goes to review, naming who it is about.
 OTHER_PERSON = re.compile(
-    r"(?i)^\W*(?:(?:the|all|healthy|normal|potential|living|related)\s+)*(?P<who>controls?\b|control (?:group|subjects?|"
+    r"(?i)^\W*(?:(?!(?:of|with|without|history|no|not|any)\b)[A-Za-z-]+\s+){0,2}(?P<who>controls?\b|control (?:group|subjects?|"
     r"participants?|arm|individuals?)|donors?\b|caregivers?\b|care-givers?\b|parents?\b(?! or (?:patients?|subjects?))|"
     r"legal guardians?|guardians?\b|partners?\b|spouses?\b|family members?|siblings?\b|relatives?\b)"
     r"|\b(?:or|and|and/or)\s+(?:their\s+)?(?P<also>family members?|caregivers?|parents?|partners?|spouses?|"
@@ -830,6 +831,13 @@ def _bind_therapies(atoms: list[Atom], text: str) -> list[Atom]:
     return out
 
 
+# Words of the negation and time cues themselves, never a qualifier of what they negate.
+_CUE_WORDS = frozenset(["no", "not", "non", "none", "never", "without", "free", "absence", "negative", "excluding",
+                        "evidence", "signs", "sign", "symptoms", "symptom", "concurrent", "concomitant", "ongoing",
+                        "past", "ever", "recent", "significant", "other", "another", "use", "treatment", "therapy",
+                        "suspected", "suspicion", "suggestive", "clinical", "any", "kind", "type", "form"])
+
+
 def _negate(atoms: list[Atom], text: str) -> list[Atom]:
     """Wrap atoms in the scope of a negation cue in Not; a negated list is one Not ("not A or B")."""
     out = []
@@ -842,7 +850,15 @@ def _negate(atoms: list[Atom], text: str) -> list[Atom]:
         if m and not re.search(r"(?i)\bnot (?:excluded|more than|less than|exceed|limited to|only)|"
                                r"\bno (?:more|less) than|whether or not|\bif not\b", lead[m.start():]):
             cue = a.start - len(lead) + m.start()
-            out.append(Atom(a.start, a.end, Not(rule=a.rule), "negated@" + str(cue)))
+            rule = a.rule
+            # "No 'incomplete' Sjögren's": words between the cue and the atom that the checker does not
+            # read narrow what is negated; they stay inside the negation as a qualifier to review.
+            between = [w for w in _unread_words(text[cue:a.start], [])
+                       if w not in _CUE_WORDS and not SOFT_QUALIFIER.search(w)]
+            if between and rule.kind != "qualified" and not any(b.end <= a.start and b.start >= cue for b in atoms
+                                                                if b is not a):
+                rule = Qualified(rule=rule, note="the criterion adds '" + " ".join(between[:4]) + "'")
+            out.append(Atom(a.start, a.end, Not(rule=rule), "negated@" + str(cue)))
         else:
             out.append(a)
     return out
@@ -873,7 +889,16 @@ def studied_diseases(conditions: list[str], title: str | None) -> tuple[str, ...
     """The canonical diseases a trial studies, from its conditions and title."""
     names = cohort_disease_names(" ; ".join([*conditions, title or ""]))
     # A trial of lupus nephritis studies SLE too: "another autoimmune disease" is not the patient's SLE.
-    return tuple(dict.fromkeys(a for n in names for a in sorted(lexicon.ancestors(n), key=lambda x: x != n)))
+    # Only the disease and what it is a form of, never a category over diseases that have forms of their own
+    # ("connective tissue disease" is above SLE, which has lupus nephritis: excepting it would except RA).
+    return tuple(dict.fromkeys(a for n in names for a in sorted(lexicon.ancestors(n), key=lambda x: x != n)
+                               if a == n or not _is_category(a)))
+
+
+@functools.cache
+def _is_category(name: str) -> bool:
+    below = [t for t in lexicon.TERM_BY_NAME if t != name and name in lexicon.ancestors(t)]
+    return any(any(b in lexicon.ancestors(t) for t in lexicon.TERM_BY_NAME if t != b) for b in below)
 
 
 def parse_text(text: str, kind: str = "inclusion", cohort: str | None = None, studied: tuple[str, ...] = ()):
@@ -888,7 +913,8 @@ def parse_text(text: str, kind: str = "inclusion", cohort: str | None = None, st
         return NeedsReview(text=raw, reason="empty criterion")
     if CONSENT_START.search(text) or CONSENT_PROCESS.search(text) or NO_REQUIREMENT.match(text):
         return AssumedConsent(text=raw)
-    other = OTHER_PERSON.search(text)
+    # Looked for before field labels are stripped too: "Control group: …", "Donors: …".
+    other = OTHER_PERSON.search(text) or OTHER_PERSON.search(raw.strip())
     if other:
         who = (other.group("who") or other.group("also") or other.group("group")).strip().lower()
         return NeedsReview(text=raw, reason=f"the criterion is about someone other than the patient ({who})")
