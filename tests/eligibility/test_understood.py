@@ -7,7 +7,7 @@ verdict or sends the criterion to review, naming them."""
 from __future__ import annotations
 
 from datetime import date
-from functools import lru_cache
+from functools import cache
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -45,7 +45,7 @@ UNREAD = ["brittle", "labile", "atypical", "refractory-like", "quiescent", "peri
           "incidental", "borderline", "transient", "idiopathic"]
 
 
-@lru_cache(maxsize=None)
+@cache
 def _index(patient: str) -> FactIndex:
     return FactIndex.build(extract_facts(patient, today=TODAY))
 

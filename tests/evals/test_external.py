@@ -6,8 +6,16 @@ from __future__ import annotations
 from defusedxml import ElementTree
 
 from benchmarks.synth import sections_of, synthesize
-from evals.external import (CAUSE_EXTRACTION, CAUSE_MATCHING, CAUSE_RULE, CAUSE_STRUCTURED, Bm25Baseline,
-                            failures_by_cause, score_set, structured_turned_away)
+from evals.external import (
+    CAUSE_EXTRACTION,
+    CAUSE_MATCHING,
+    CAUSE_RULE,
+    CAUSE_STRUCTURED,
+    Bm25Baseline,
+    failures_by_cause,
+    score_set,
+    structured_turned_away,
+)
 from evals.schema import EligibilityCase, RankingCase
 from ingest.formats import parse_document_each
 
