@@ -948,10 +948,16 @@ def parse_text(text: str, kind: str = "inclusion", cohort: str | None = None, st
         return NeedsReview(text=raw, reason="no rule the checker can apply was recognised")
     atoms = _qualify_atoms(atoms, text)
     rule = _qualify(_combine(atoms, text, "or" if kind == "exclusion" else "and"), text, atoms)
+    unread_alternatives = _unread_alternatives(text, atoms)
+    if unread_alternatives:
+        # "A, or B, or C" where only A was read: B or C may hold instead, so A failing decides nothing,
+        # while A holding still satisfies the whole "or" (inclusion) or violates it (exclusion).
+        rule = AnyOf(rules=[rule, *(NeedsReview(text=text[s:e].strip(" ,;"), reason="an alternative the "
+                                                "checker did not read") for s, e in unread_alternatives)])
     if kind == "inclusion" and EXCLUDED_STATEMENT.search(text):
         # An exclusion written in an inclusion list ("Those with psychiatric disorders will be excluded").
         return Not(rule=rule)
-    unread = _unread_words(text, atoms)
+    unread = _unread_words(_blank(text, unread_alternatives), atoms)
     if kind == "inclusion" and len(unread) >= 2 and rule.kind != "qualified":
         # "CVD free men and women aged 45-84", "brittle diabetes": what was read decides only when it cannot
         # be overturned by what was not; an unread word may narrow the criterion, so the outcome in which
@@ -1068,6 +1074,48 @@ def _unread_words(text: str, atoms: list[Atom]) -> list[str]:
                     if w.lower() not in FILLER]
         pos = max(pos, e)
     return out
+
+
+# "or" joining alternatives at the top level of a criterion; "with or without", "whether or not" and
+# "either/or" pairs of words ("males or females") join no alternatives of clinical content.
+_OR_JOIN = re.compile(r"(?i)(?<!\bwith)(?<!\bwhether)\s*,?\s+(?:and/)?or\s+(?!without\b|not\b)")
+
+
+def _unread_alternatives(text: str, atoms: list[Atom]) -> list[tuple[int, int]]:
+    """Spans of the "or"-alternatives of a criterion that hold clinical words but no recognised atom.
+
+    Only joins outside parentheses and exceptions count: "(a or b)" explains a term, and "except A or B"
+    lists what is let in, rather than offering another way in.
+    """
+    depth, cuts = 0, [0]
+    joins = {m.start(): m.end() for m in _OR_JOIN.finditer(text)}
+    excepted = exception_regions(text)
+    for i, ch in enumerate(text):
+        depth += {"(": 1, ")": -1}.get(ch, 0)
+        if i in joins and depth == 0 and not any(s <= i < e for s, e in excepted):
+            cuts += [i, joins[i]]
+    if len(cuts) == 1:
+        return []
+    cuts.append(len(text))
+    segments = [(cuts[k], cuts[k + 1]) for k in range(0, len(cuts), 2)]
+    # The outer alternatives reach only to the nearest clause break: in "negative result on a serum or
+    # urine test" the first alternative is "serum", a word, not the clause before it.
+    first, last = segments[0], segments[-1]
+    head = max((m.end() for m in re.finditer(r"[,;:]", text[first[0]:first[1]])), default=0)
+    tail = re.search(r"[,;:.]", text[last[0]:last[1]])
+    segments[0] = (first[0] + head, first[1])
+    segments[-1] = (last[0], last[0] + tail.start() if tail else last[1])
+    # Two unread words at least make a clinical alternative ("rapidly progressive disease"); one unread word
+    # coordinated with a read term ("serum or urine") is a modifier of it.
+    return [(s, e) for s, e in segments
+            if not any(a.start < e and a.end > s for a in atoms) and len(_unread_words(text[s:e], [])) >= 2]
+
+
+def _blank(text: str, spans: list[tuple[int, int]]) -> str:
+    """The text with `spans` blanked out (offsets kept)."""
+    for s, e in spans:
+        text = text[:s] + " " * (e - s) + text[e:]
+    return text
 
 
 def _qualify_atoms(atoms: list[Atom], text: str) -> list[Atom]:

@@ -160,3 +160,30 @@ def test_legacy_sections_split_into_their_fields_on_their_own_lines():
 def test_a_field_that_states_no_requirement_requires_nothing(field, today):
     assert isinstance(parse_text(field, "inclusion"), AssumedConsent)
     assert _value(field, "40-year-old woman", today) is True
+
+
+# --- an "or" list decides nothing from a read alternative failing when another was not read -------------
+
+@pytest.mark.parametrize(("criterion", "read_alone"), [
+    ("Relapsing disease after two lines of treatment, or intolerable toxicity of methotrexate",
+     "58-year-old woman on methotrexate"),
+    ("Current insulin therapy, or poorly responsive glycaemic control despite lifestyle measures",
+     "58-year-old woman on insulin glargine"),
+])
+def test_an_unread_alternative_keeps_a_failed_read_one_from_deciding(criterion, read_alone, today):
+    # Neither the drug nor anything else is stated: the unread alternative may hold, so no failure.
+    assert _value(criterion, "58-year-old woman, takes no medicines", today) is None
+    # An exclusion written the same way is never cleared by the read alternative alone.
+    assert _value(criterion, "58-year-old woman, takes no medicines", today, "exclusion") is None
+    # The read alternative holding still decides the whole "or": met (inclusion), violated (exclusion).
+    assert _value(criterion, read_alone, today, "exclusion") is True
+
+
+@pytest.mark.parametrize("criterion", [
+    "Negative result on a serum or urine pregnancy test",
+    "Men or women aged 30 to 60 on metformin",
+    "Psoriasis with or without joint involvement",
+])
+def test_words_coordinated_inside_a_phrase_are_not_alternatives(criterion):
+    rule = parse_text(criterion, "inclusion")
+    assert "an alternative the checker did not read" not in rule.model_dump_json()
