@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from eligibility.facts import PatientFacts
 from eligibility.matching import FactIndex, Outcome, dependencies, empty_index, evaluate
 from eligibility.models import FailedCriterion, ReviewCriterion, TrialVerdict, UnknownCriterion
-from eligibility.parsing import parse_rule
+from eligibility.parsing import parse_rule, studied_diseases
 from eligibility.questions import question_for  # noqa: F401  (part of this module's API, DESIGN.md)
 from eligibility.rules import AgeRule, NeedsReview, SexRule
 from ingest.models import Citation, Criterion, Trial
@@ -92,11 +92,12 @@ def compile_trial(trial: Trial) -> tuple[CompiledCohort, ...]:
     if hit is not None:
         return hit
     structured = _structured(trial)
+    studied = studied_diseases(list(trial.conditions), trial.title)
     cohorts = []
     for cohort in trial.eligibility.cohorts or []:
         items = list(structured)
         for c in (*cohort.inclusion, *cohort.exclusion):
-            rule = parse_rule(c)
+            rule = parse_rule(c, studied)
             section = f"eligibility.{c.kind}"
             items.append(_compiled(c, rule, Citation(id=c.id, trial_id=trial.trial_id, section=section,
                                                      text=c.text)))

@@ -10,6 +10,7 @@ never dropped.
 
 from __future__ import annotations
 
+import functools
 import itertools
 import re
 from dataclasses import dataclass
@@ -57,8 +58,42 @@ SOFT_QUALIFIER = re.compile(r"(?i)\b(?:severe|significant|clinically significant
                             r"musculoskeletal|recurrent|chronic or persistent|life-threatening|abnormal)\b")
 EXCLUDED_STATEMENT = re.compile(r"(?i)\b(?:will be|are|is|shall be) excluded\b|\bexcluded from (?:the|this) study")
 HALF_LIFE = re.compile(r"(?i)half-?lives|whichever is (?:greater|longer)")
+# A legacy field that states no requirement ("Biologic therapy: Not specified").
+NO_REQUIREMENT = re.compile(r"(?i)^\W*(?:not specified|not applicable|see (?:disease|patient|general) "
+                            r"(?:characteristics|eligibility(?: criteria)?))\W*$")
+# A criterion about someone other than the patient (a control group, a donor, a caregiver) is never
+# applied to the patient: it goes to review, naming who it is about.
+OTHER_PERSON = re.compile(
+    r"(?i)^\W*(?:(?!(?:of|with|without|history|no|not|any)\b)[A-Za-z-]+\s+){0,2}(?P<who>controls?\b|control (?:group|subjects?|"
+    r"participants?|arm|individuals?)|donors?\b|caregivers?\b|care-givers?\b|parents?\b(?! or (?:patients?|subjects?))|"
+    r"legal guardians?|guardians?\b|partners?\b|spouses?\b|family members?|siblings?\b|relatives?\b)"
+    r"|\b(?:or|and|and/or)\s+(?:their\s+)?(?P<also>family members?|caregivers?|parents?|partners?|spouses?|"
+    r"relatives?|siblings?)\b"
+    r"|^\W*(?P<group>[^.:;]{2,60}?\bgroup)\s*:?\s*$")
+# "Subjects age 8-17 will assent with their parents": how consent is taken, not who may enter.
+CONSENT_PROCESS = re.compile(r"(?i)\b(?:will|must|should|may|to)\s+(?:\w+\s+){0,2}(?:consent|assent|sign)\w*\b"
+                             r"[^.;]{0,60}\b(?:parents?|guardians?|legally authori[sz]ed)")
+# A leading condition the rest of the criterion applies under: "(For the lupus nephritis cohort only) …",
+# "If aged 40 to 45, …", "For women of childbearing potential: …", "Age 65-70 years: …".
+CONDITIONAL_PREFIX = (
+    re.compile(r"(?i)^\W*\(\s*(?:for|in|applies to)\s+(?P<cond>[^()]{2,80}?)\s*(?:only)?\s*\)\s*:?\s*(?P<then>\S.*)$",
+               re.S),
+    re.compile(r"(?i)^\W*(?:if|when|for)\s+(?P<cond>[^,:;()]{2,80}?)\s*[,:]\s*(?P<then>\S.*)$", re.S),
+    re.compile(r"(?i)^\W*(?P<cond>(?:ages?|aged)\b[^:;,]{0,30}?\d[^:;,]{0,20}?)\s*:\s*(?P<then>\S.*)$", re.S),
+)
+_COND_SEX = (("female", re.compile(r"(?i)\b(?:women|woman|females?|girls?|mothers?)\b")),
+             ("male", re.compile(r"(?i)\b(?:men|man|males?|boys?|fathers?)\b")))
+_CHILDBEARING = re.compile(r"(?i)\b(?:of\s+)?(?:child-?\s?bearing|reproductive|childbearing)\s+(?:potential|age)\b")
+# Words of a condition that name a group without narrowing it further.
+_COND_FILLER = frozenset(["only", "subpopulation", "cohort", "group", "arm", "part", "those", "whom", "if", "when",
+                          "for", "aged", "age", "ages", "women", "woman", "men", "man", "girls", "boys", "female",
+                          "male", "females", "males", "years", "yrs", "is", "are", "between"])
+# Words that tie a therapy to the disease it treated ("chemotherapy for breast cancer").
+BOUND_TO = re.compile(r"(?i)^\s*(?:given\s+|received\s+|administered\s+)?(?:for|of|to treat|against)\s+"
+                      r"(?:the\s+)?(?:treatment of\s+)?(?:(?:this|their|the|any)\s+)?$")
 EXCEPT_CUE = re.compile(r"(?i)\b(?:except(?:ion)?s?|not excluded|other than|with the exception of)\b")
-ANOTHER = re.compile(r"(?i)\b(?:another|other)\b")
+# "other", "another", "second", "additional" malignancy: one besides the disease the trial studies.
+ANOTHER = re.compile(r"(?i)\b(?:another|other|second|additional)\b")
 
 # --- comparisons ---------------------------------------------------------------------------
 
@@ -612,7 +647,11 @@ def _condition_atoms(text: str, taken, criterion_kind: str, cohort_names: list[s
         local_except = list(except_names)
         if other or name.startswith("group:"):
             local_except += cohort_names
-        names = [n for n in names if n not in local_except] or names
+        unbound = [n for n in names if n not in local_except]
+        # "Other malignancy" in a trial of cancer: the patient's cancer may be the studied one; the checker
+        # cannot tell which, so a patient who has it goes to review rather than out.
+        other_than_studied = other and not unbound and any(n in cohort_names for n in names)
+        names = unbound or names
         if all(n in lexicon.PRIMARY_DISEASES for n in names):
             qual = re.search(r"(?i)\b(SLICC|ACR(?: \(?\d{4}\)?)?|\d{4} American College of Rheumatology|"
                              r"American College of Rheumatology \(?\d{4}\)?|Bohan and Peter|Modified New York)", text)
@@ -639,6 +678,9 @@ def _condition_atoms(text: str, taken, criterion_kind: str, cohort_names: list[s
                 timing, window = "unspecified", None
             rule = ConditionRule(names=names, except_names=[n for n in local_except if n not in names],
                                  timing=timing, window_days=window, label=label)
+        if other_than_studied:
+            rule = Qualified(rule=rule, note="the criterion means a disease other than the one the trial studies",
+                             review_when=[True])
         if NEGATED_BEFORE.search(text[max(0, s - 40):s]):
             rule = Not(rule=rule)
         atoms.append(Atom(s, e, rule, "condition"))
@@ -748,12 +790,52 @@ def _atoms(text: str, kind: str, cohort_names: list[str]) -> list[Atom]:
     if re.search(r"(?i)\bboth female and male\b|\bboth male and female\b|\bmale (?:and|or) female\b", text):
         atoms.append(Atom(0, 0, SexRule(sex="all"), "sex"))
     atoms.sort(key=lambda a: a.start)
+    atoms = _bind_therapies(atoms, text)
     atoms = _negate(atoms, text)
     # "chronic kidney disease (glomerular filtration rate < 30)": the measurement defines the condition.
     atoms = [a for a, b in zip(atoms, atoms[1:] + [None], strict=False)
              if not (b is not None and a.kind == "condition" and b.kind in ("lab", "score")
                      and re.fullmatch(r"\s*\(\s*", text[a.end:b.start]))]
     return _dedupe(atoms)
+
+
+_DEPENDENT = re.compile(r"(?i)^\s*-?\s*(?:dependent|requiring|treated|controlled)\s*$")
+
+
+def _bind_therapies(atoms: list[Atom], text: str) -> list[Atom]:
+    """A therapy stays bound to the disease it names.
+
+    "chemotherapy for breast cancer" is one atom about the therapy (reviewed when the patient had the
+    therapy, since it may have been for something else), never "chemotherapy or breast cancer";
+    "insulin-dependent diabetes" is diabetes treated with insulin, never "insulin or diabetes".
+    """
+    out: list[Atom] = []
+    i = 0
+    while i < len(atoms):
+        a = atoms[i]
+        b = atoms[i + 1] if i + 1 < len(atoms) else None
+        if b is not None and a.kind == "exposure" and b.kind == "condition":
+            gap = text[a.end:b.start]
+            label = getattr(b.rule, "label", None) or text[b.start:b.end]
+            if BOUND_TO.match(gap):
+                rule = Qualified(rule=a.rule, note=f"the therapy is bound to {label}", review_when=[True])
+                out.append(Atom(a.start, b.end, rule, "exposure"))
+                i += 2
+                continue
+            if _DEPENDENT.match(gap):
+                out.append(Atom(a.start, b.end, AllOf(rules=[b.rule, a.rule]), "condition"))
+                i += 2
+                continue
+        out.append(a)
+        i += 1
+    return out
+
+
+# Words of the negation and time cues themselves, never a qualifier of what they negate.
+_CUE_WORDS = frozenset(["no", "not", "non", "none", "never", "without", "free", "absence", "negative", "excluding",
+                        "evidence", "signs", "sign", "symptoms", "symptom", "concurrent", "concomitant", "ongoing",
+                        "past", "ever", "recent", "significant", "other", "another", "use", "treatment", "therapy",
+                        "suspected", "suspicion", "suggestive", "clinical", "any", "kind", "type", "form"])
 
 
 def _negate(atoms: list[Atom], text: str) -> list[Atom]:
@@ -768,7 +850,15 @@ def _negate(atoms: list[Atom], text: str) -> list[Atom]:
         if m and not re.search(r"(?i)\bnot (?:excluded|more than|less than|exceed|limited to|only)|"
                                r"\bno (?:more|less) than|whether or not|\bif not\b", lead[m.start():]):
             cue = a.start - len(lead) + m.start()
-            out.append(Atom(a.start, a.end, Not(rule=a.rule), "negated@" + str(cue)))
+            rule = a.rule
+            # "No 'incomplete' Sjögren's": words between the cue and the atom that the checker does not
+            # read narrow what is negated; they stay inside the negation as a qualifier to review.
+            between = [w for w in _unread_words(text[cue:a.start], [])
+                       if w not in _CUE_WORDS and not SOFT_QUALIFIER.search(w)]
+            if between and rule.kind != "qualified" and not any(b.end <= a.start and b.start >= cue for b in atoms
+                                                                if b is not a):
+                rule = Qualified(rule=rule, note="the criterion adds '" + " ".join(between[:4]) + "'")
+            out.append(Atom(a.start, a.end, Not(rule=rule), "negated@" + str(cue)))
         else:
             out.append(a)
     return out
@@ -795,19 +885,47 @@ def cohort_disease_names(cohort: str | None) -> list[str]:
     return names
 
 
-def parse_text(text: str, kind: str = "inclusion", cohort: str | None = None):
-    """The rule of one criterion's text (`kind` decides the default connector of a list)."""
+def studied_diseases(conditions: list[str], title: str | None) -> tuple[str, ...]:
+    """The canonical diseases a trial studies, from its conditions and title."""
+    names = cohort_disease_names(" ; ".join([*conditions, title or ""]))
+    # A trial of lupus nephritis studies SLE too: "another autoimmune disease" is not the patient's SLE.
+    # Only the disease and what it is a form of, never a category over diseases that have forms of their own
+    # ("connective tissue disease" is above SLE, which has lupus nephritis: excepting it would except RA).
+    return tuple(dict.fromkeys(a for n in names for a in sorted(lexicon.ancestors(n), key=lambda x: x != n)
+                               if a == n or not _is_category(a)))
+
+
+@functools.cache
+def _is_category(name: str) -> bool:
+    below = [t for t in lexicon.TERM_BY_NAME if t != name and name in lexicon.ancestors(t)]
+    return any(any(b in lexicon.ancestors(t) for t in lexicon.TERM_BY_NAME if t != b) for b in below)
+
+
+def parse_text(text: str, kind: str = "inclusion", cohort: str | None = None, studied: tuple[str, ...] = ()):
+    """The rule of one criterion's text (`kind` decides the default connector of a list).
+
+    `studied` names the diseases the trial studies (canonical names): "another autoimmune disease" or
+    "other prior malignancy" means one besides them.
+    """
     raw = text
     text = _clean(text)
     if not text:
         return NeedsReview(text=raw, reason="empty criterion")
-    if CONSENT_START.search(text):
+    if CONSENT_START.search(text) or CONSENT_PROCESS.search(text) or NO_REQUIREMENT.match(text):
         return AssumedConsent(text=raw)
+    # Looked for before field labels are stripped too: "Control group: …", "Donors: …".
+    other = OTHER_PERSON.search(text) or OTHER_PERSON.search(raw.strip())
+    if other:
+        who = (other.group("who") or other.group("also") or other.group("group")).strip().lower()
+        return NeedsReview(text=raw, reason=f"the criterion is about someone other than the patient ({who})")
+    conditional = _conditional(text, kind, cohort, studied)
+    if conditional is not None:
+        return conditional
     if REVIEW.search(text):
         return NeedsReview(text=raw, reason="needs a clinician's judgement (" + REVIEW.search(text).group(0) + ")",
                            subjective=True)
-    cohort_names = cohort_disease_names(cohort)
-    alternatives = _alternatives(text, kind, cohort)
+    cohort_names = [*cohort_disease_names(cohort), *(n for n in studied if n not in cohort_disease_names(cohort))]
+    alternatives = _alternatives(text, kind, cohort, studied)
     if alternatives is not None:
         return alternatives
     conditional = re.search(r"(?i)\b(?:if|subjects with|patients with)\b(?P<cond>.*?)\bmust\b(?P<then>.*)$", text,
@@ -830,15 +948,63 @@ def parse_text(text: str, kind: str = "inclusion", cohort: str | None = None):
         return NeedsReview(text=raw, reason="no rule the checker can apply was recognised")
     atoms = _qualify_atoms(atoms, text)
     rule = _qualify(_combine(atoms, text, "or" if kind == "exclusion" else "and"), text, atoms)
+    unread_alternatives = _unread_alternatives(text, atoms)
+    if unread_alternatives:
+        # "A, or B, or C" where only A was read: B or C may hold instead, so A failing decides nothing,
+        # while A holding still satisfies the whole "or" (inclusion) or violates it (exclusion).
+        rule = AnyOf(rules=[rule, *(NeedsReview(text=text[s:e].strip(" ,;"), reason="an alternative the "
+                                                "checker did not read") for s, e in unread_alternatives)])
     if kind == "inclusion" and EXCLUDED_STATEMENT.search(text):
         # An exclusion written in an inclusion list ("Those with psychiatric disorders will be excluded").
         return Not(rule=rule)
-    unread = _unread_words(text, atoms)
+    unread = _unread_words(_blank(text, unread_alternatives), atoms)
     if kind == "inclusion" and len(unread) >= 2 and rule.kind != "qualified":
-        # "CVD free men and women aged 45-84": the age is read, "CVD free" is not; met only after review.
+        # "CVD free men and women aged 45-84", "brittle diabetes": what was read decides only when it cannot
+        # be overturned by what was not; an unread word may narrow the criterion, so the outcome in which
+        # the criterion holds goes to review, naming the words.
         rule = Qualified(rule=rule, note="part of the criterion was not read by the checker ("
                          + " ".join(unread[:6]) + ")")
     return rule
+
+
+def _conditional(text: str, kind: str, cohort: str | None, studied: tuple[str, ...]):
+    """A criterion led by the condition it applies under, as Implies (inclusion) or AllOf (exclusion).
+
+    The condition is what the patient must match for the rest to apply; words of it the checker does not
+    read make it undecidable rather than dropped, so a patient is never failed on an unsure condition.
+    None when the criterion has no such lead (or its lead names nothing the checker knows).
+    """
+    for pattern in CONDITIONAL_PREFIX:
+        m = pattern.match(text)
+        if not m:
+            continue
+        cond_text, then_text = m.group("cond"), m.group("then")
+        atoms = [a for a in _atoms(cond_text, "inclusion", cohort_disease_names(cohort))
+                 if a.kind in ("age", "condition", "sex") or a.kind.startswith("negated@")]
+        parts = [_combine(atoms, cond_text, "and")] if atoms else []
+        for sex, word in _COND_SEX:
+            if word.search(cond_text):
+                parts.append(SexRule(sex=sex))
+        potential = _CHILDBEARING.search(cond_text)
+        if potential:
+            # Only a pregnancy proves childbearing potential; otherwise a clinician decides.
+            parts.append(AnyOf(rules=[ConditionRule(names=["pregnancy"], timing="current", label="pregnancy"),
+                                      NeedsReview(text=potential.group(0), reason="childbearing potential is not "
+                                                  "known from what the patient said")]))
+        if not parts:
+            continue
+        cond_read = cond_text[:potential.start()] + " " * len(potential.group(0)) + cond_text[potential.end():] \
+            if potential else cond_text
+        unread = [w for w in _unread_words(cond_read, atoms) if w not in _COND_FILLER and not
+                  any(word.fullmatch(w) for _, word in _COND_SEX)]
+        if unread:
+            parts.append(NeedsReview(text=cond_text, reason="the condition adds words the checker did not read ("
+                                     + " ".join(unread[:6]) + ")"))
+        condition = parts[0] if len(parts) == 1 else AllOf(rules=parts)
+        then = parse_text(then_text, kind, cohort, studied)
+        # An exclusion applies only when its condition holds too; an inclusion must hold only then.
+        return AllOf(rules=[condition, then]) if kind == "exclusion" else Implies(condition=condition, then=then)
+    return None
 
 
 ROMAN = re.compile(r"(?:(?<=\s)|^|(?<=:))\(?(i{1,3}|iv|v)\)\s*")
@@ -855,7 +1021,7 @@ def _split(text: str, marker: re.Pattern) -> tuple[str, list[str]] | None:
     return head, [p for p in parts if p]
 
 
-def _alternatives(text: str, kind: str, cohort: str | None):
+def _alternatives(text: str, kind: str, cohort: str | None, studied: tuple[str, ...] = ()):
     """Enumerated sub-items: "i) … or ii) …", "a) … b) …", or lines joined by a trailing "or"."""
     split = _split(text, ROMAN)
     joiner = "or"
@@ -871,7 +1037,7 @@ def _alternatives(text: str, kind: str, cohort: str | None):
     if split is None:
         return None
     head, parts = split
-    items = [parse_text(p, kind, cohort) for p in parts]
+    items = [parse_text(p, kind, cohort, studied) for p in parts]
     body = items[0] if len(items) == 1 else (AnyOf(rules=items) if joiner == "or" else AllOf(rules=items))
     head_atoms = _atoms(head, kind, cohort_disease_names(cohort)) if head.strip() else []
     if head_atoms:
@@ -879,12 +1045,28 @@ def _alternatives(text: str, kind: str, cohort: str | None):
     return body
 
 
-FILLER = frozenset(["a", "an", "the", "and", "or", "of", "with", "for", "to", "in", "on", "at", "by", "as", "be", "is", "are", "was", "were", "has", "have", "who", "which", "that", "this", "these", "those", "any", "all", "other", "than", "their", "his", "her", "patients", "patient", "subjects", "subject", "participants", "participant", "people", "adults", "adult", "adolescents", "children", "pediatric", "men", "women", "male", "female", "males", "females", "both", "aged", "age", "ages", "years", "year", "old", "older", "younger", "over", "under", "least", "more", "less", "diagnosis", "diagnosed", "definite", "definitive", "confirmed", "established", "documented", "known", "defined", "according", "criteria", "criterion", "classification", "evidence", "presence", "positive", "negative", "test", "testing", "result", "results", "meeting", "meets", "meet", "fulfilling", "fulfil", "fulfill", "must", "should", "will", "can", "screening", "baseline", "study", "entry", "visit", "enrollment", "enrolment", "randomization", "prior", "previous", "previously", "history", "current", "currently", "active", "within", "months", "month", "weeks", "week", "days", "day", "including", "including", "e", "g", "i", "ie", "eg", "per", "level", "levels", "count", "value", "values", "score", "scores", "units", "unit", "moderate", "mild", "severe", "moderately", "clinically", "disease", "diseases", "disorder", "disorders", "condition", "conditions", "american", "college", "rheumatology", "acr", "slicc", "eular", "new", "york", "modified", "bohan", "peter"])
+FILLER = frozenset(["a", "an", "the", "and", "or", "of", "with", "for", "to", "in", "on", "at", "by", "as", "be", "is", "are", "was", "were", "has", "have", "who", "which", "that", "this", "these", "those", "any", "all", "other", "than", "their", "his", "her", "patients", "patient", "subjects", "subject", "participants", "participant", "people", "adults", "adult", "adolescents", "children", "pediatric", "men", "women", "male", "female", "males", "females", "both", "aged", "age", "ages", "years", "year", "old", "older", "younger", "over", "under", "least", "more", "less", "diagnosis", "diagnosed", "definite", "definitive", "confirmed", "established", "documented", "known", "defined", "according", "criteria", "criterion", "classification", "evidence", "presence", "positive", "negative", "test", "testing", "result", "results", "meeting", "meets", "meet", "fulfilling", "fulfil", "fulfill", "must", "should", "will", "can", "screening", "baseline", "study", "entry", "visit", "enrollment", "enrolment", "randomization", "prior", "previous", "previously", "history", "current", "currently", "active", "within", "months", "month", "weeks", "week", "days", "day", "including", "including", "e", "g", "i", "ie", "eg", "per", "level", "levels", "count", "value", "values", "score", "scores", "units", "unit", "moderate", "mild", "severe", "moderately", "clinically", "disease", "diseases", "disorder", "disorders", "condition", "conditions", "american", "college", "rheumatology", "acr", "slicc", "eular", "new", "york", "modified", "bohan", "peter",
+                    # grammar a criterion wraps its content in: read by the structure, never a qualifier
+                    "having", "had", "been", "being", "received", "receiving", "undergone", "underwent", "taken",
+                    "taking", "include", "includes", "such", "either", "neither", "nor", "titer", "titre", "may",
+                    "also", "following", "those", "whom", "whose", "there", "then", "time", "times", "date",
+                    "equal", "greater", "lower", "higher", "above", "below", "between", "from", "not", "without"])
+
+
+# Cues the structure already reads: negation, exceptions, "other", qualifiers, time frames.
+_READ_CUES = (NEG_CUE := re.compile(r"(?i)\b(?:no|not|non|none|never|without|free of|absence of|negative for|"
+                                    r"excluding|excluded|exclude)\b"),
+              ANOTHER, SOFT_QUALIFIER, POST_QUALIFIER, EXCEPTION_QUALIFIER, EXCLUDED_STATEMENT, WINDOW, MIN_DURATION,
+              CURRENT_CUE, EVER_CUE, STARTED_CUE, CAUSE_MASK)
 
 
 def _unread_words(text: str, atoms: list[Atom]) -> list[str]:
-    """Content words outside every recognised atom (what the checker did not read)."""
-    spans = sorted((a.start, a.end) for a in atoms if a.end > a.start)
+    """Content words outside every recognised atom and structural cue (what the checker did not read)."""
+    spans = [(a.start, a.end) for a in atoms if a.end > a.start]
+    spans += exception_regions(text)
+    spans += [(s, e) for s, e, _ in lexicon.find_terms(text)]  # terms merged into one atom are read too
+    spans += [(m.start(), m.end()) for cue in _READ_CUES for m in cue.finditer(text)]
+    spans = sorted(spans)
     out, pos = [], 0
     for s, e in spans + [(len(text), len(text))]:
         if s > pos:
@@ -894,6 +1076,48 @@ def _unread_words(text: str, atoms: list[Atom]) -> list[str]:
     return out
 
 
+# "or" joining alternatives at the top level of a criterion; "with or without", "whether or not" and
+# "either/or" pairs of words ("males or females") join no alternatives of clinical content.
+_OR_JOIN = re.compile(r"(?i)(?<!\bwith)(?<!\bwhether)\s*,?\s+(?:and/)?or\s+(?!without\b|not\b)")
+
+
+def _unread_alternatives(text: str, atoms: list[Atom]) -> list[tuple[int, int]]:
+    """Spans of the "or"-alternatives of a criterion that hold clinical words but no recognised atom.
+
+    Only joins outside parentheses and exceptions count: "(a or b)" explains a term, and "except A or B"
+    lists what is let in, rather than offering another way in.
+    """
+    depth, cuts = 0, [0]
+    joins = {m.start(): m.end() for m in _OR_JOIN.finditer(text)}
+    excepted = exception_regions(text)
+    for i, ch in enumerate(text):
+        depth += {"(": 1, ")": -1}.get(ch, 0)
+        if i in joins and depth == 0 and not any(s <= i < e for s, e in excepted):
+            cuts += [i, joins[i]]
+    if len(cuts) == 1:
+        return []
+    cuts.append(len(text))
+    segments = [(cuts[k], cuts[k + 1]) for k in range(0, len(cuts), 2)]
+    # The outer alternatives reach only to the nearest clause break: in "negative result on a serum or
+    # urine test" the first alternative is "serum", a word, not the clause before it.
+    first, last = segments[0], segments[-1]
+    head = max((m.end() for m in re.finditer(r"[,;:]", text[first[0]:first[1]])), default=0)
+    tail = re.search(r"[,;:.]", text[last[0]:last[1]])
+    segments[0] = (first[0] + head, first[1])
+    segments[-1] = (last[0], last[0] + tail.start() if tail else last[1])
+    # Two unread words at least make a clinical alternative ("rapidly progressive disease"); one unread word
+    # coordinated with a read term ("serum or urine") is a modifier of it.
+    return [(s, e) for s, e in segments
+            if not any(a.start < e and a.end > s for a in atoms) and len(_unread_words(text[s:e], [])) >= 2]
+
+
+def _blank(text: str, spans: list[tuple[int, int]]) -> str:
+    """The text with `spans` blanked out (offsets kept)."""
+    for s, e in spans:
+        text = text[:s] + " " * (e - s) + text[e:]
+    return text
+
+
 def _qualify_atoms(atoms: list[Atom], text: str) -> list[Atom]:
     """Wrap the atom a qualifier belongs to: "severe X" (next atom), "X that might …" (previous atom)."""
     numeric = any(a.kind in ("lab", "score", "dose", "age") for a in atoms)
@@ -901,9 +1125,13 @@ def _qualify_atoms(atoms: list[Atom], text: str) -> list[Atom]:
 
     def wrap(i: int, word: str, qualifier: str | None = None) -> None:
         a = atoms[i]
-        if a.rule.kind != "qualified":
-            atoms[i] = Atom(a.start, a.end, Qualified(rule=a.rule, note=f"the criterion adds '{word}'",
-                                                      qualifier=qualifier), a.kind)
+        negated = isinstance(a.rule, Not)
+        inner = a.rule.rule if negated else a.rule
+        if inner.kind != "qualified":
+            # "No uncontrolled hypertension" is not(uncontrolled hypertension): the qualifier stays inside
+            # the negation, so controlled hypertension is never read as a violation.
+            rule = Qualified(rule=inner, note=f"the criterion adds '{word}'", qualifier=qualifier)
+            atoms[i] = Atom(a.start, a.end, Not(rule=rule) if negated else rule, a.kind)
 
     for m in POST_QUALIFIER.finditer(text):
         prev = [i for i, a in enumerate(atoms) if a.end <= m.start()]
@@ -940,11 +1168,14 @@ def _qualify(rule, text: str, atoms: list[Atom] | None = None):
     return rule
 
 
-def parse_rule(criterion) -> Rule:
-    """The typed rule of a `Criterion` (deterministic, no LLM, never raises)."""
+def parse_rule(criterion, studied: tuple[str, ...] = ()) -> Rule:
+    """The typed rule of a `Criterion` (deterministic, no LLM, never raises).
+
+    `studied`: the canonical diseases of the trial's conditions and title (`studied_diseases`).
+    """
     text = getattr(criterion, "text", "") or ""
     try:
-        return parse_text(text, getattr(criterion, "kind", "inclusion"), getattr(criterion, "cohort", None))
+        return parse_text(text, getattr(criterion, "kind", "inclusion"), getattr(criterion, "cohort", None), studied)
     except (ValueError, KeyError, IndexError, TypeError, re.error) as exc:
         # A criterion the recogniser trips on is reviewed by a person, never dropped or failed.
         return NeedsReview(text=text, reason=f"could not be parsed ({type(exc).__name__}: {exc})")

@@ -167,7 +167,8 @@ class NeedsReview(_Rule):
 
 
 class AssumedConsent(_Rule):
-    """Consent, willingness, ability to comply: assumed met, never a failure."""
+    """Consent, willingness, ability to comply, or a field stating no requirement ("Not specified"):
+    assumed met, never a failure."""
 
     kind: Literal["assumed_consent"] = "assumed_consent"
     text: str

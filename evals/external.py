@@ -17,6 +17,7 @@ from defusedxml import ElementTree
 
 from evals import metrics
 from evals.schema import EligibilityCase, RankingCase, load_datasets
+from ingest.passages import FACTS_SECTION
 from trialfinder.settings import Settings
 
 SHARED = Settings().shared_dir
@@ -27,6 +28,7 @@ SETS = ("trec_2022", "sigir")
 CAUSE_EXTRACTION = "extraction missed a fact"
 CAUSE_RULE = "rule missing"
 CAUSE_MATCHING = "matching"
+CAUSE_STRUCTURED = "record's structured age/sex limits"
 
 
 def archive_records(archive: Path, keep: frozenset[str] | set[str] = frozenset()) -> tuple[list[str], list[str], dict[str, bytes]]:
@@ -166,8 +168,35 @@ def score_set(pairs: list[tuple[object, dict]], ranking_cases: list[RankingCase]
         "ranking": ours,
         "bm25": bm25,
         "ndcg_vs_bm25": ratio,
-        "eligibility": metrics.eligibility_summary([{"case": c, "output": r["output"]} for c, r in elig]),
+        "eligibility": {**metrics.eligibility_summary([{"case": c, "output": r["output"]} for c, r in elig]),
+                        **structured_turned_away(elig)},
         "failures": failures_by_cause(elig),
+    }
+
+
+def _verdicts(case: EligibilityCase, record: dict) -> list[dict]:
+    return [v for v in record["output"].get("results", []) if v.get("trial_id") == case.trial]
+
+
+def _only_structured(verdicts: list[dict]) -> bool:
+    """Every ineligible cohort was failed by the record's structured age/sex fields alone.
+
+    Those fields are the registry's own limits, not criterion text: a judge who admits a patient outside
+    them overrides the record, which the checker must not do; so such pairs are counted apart.
+    """
+    failing = [v for v in verdicts if v.get("verdict") == "ineligible"]
+    return bool(failing) and all(
+        f.get("citation", {}).get("section") == FACTS_SECTION for v in failing for f in v.get("failed", []))
+
+
+def structured_turned_away(pairs: list[tuple[EligibilityCase, dict]]) -> dict:
+    """Eligible pairs turned away, split into those caused only by the structured limits and the rest."""
+    eligible = [(c, r) for c, r in pairs if c.expect != "ineligible"]
+    turned = [(c, r) for c, r in eligible if metrics.best_verdict(_verdicts(c, r)) == "ineligible"]
+    structured = sum(_only_structured(_verdicts(c, r)) for c, r in turned)
+    return {
+        "turned_away_by_structured_limits": structured,
+        "eligible_turned_away_by_criteria": (len(turned) - structured) / len(eligible) if eligible else None,
     }
 
 
@@ -195,7 +224,8 @@ def failures_by_cause(pairs: list[tuple[EligibilityCase, dict]]) -> dict[str, li
         elif case.expect == "not_ineligible" and best == "ineligible":
             failed = [f for v in verdicts for f in v.get("failed", [])]
             first = failed[0] if failed else {"criterion": "?", "reason": "?"}
-            groups[CAUSE_MATCHING].append(f"{case.id}: eligible pair turned away by {first['criterion'][:90]!r} "
+            cause = CAUSE_STRUCTURED if _only_structured(verdicts) else CAUSE_MATCHING
+            groups[cause].append(f"{case.id}: eligible pair turned away by {first['criterion'][:90]!r} "
                                           f"({first['reason'][:80]})")
         elif best is None:
             groups[CAUSE_MATCHING].append(f"{case.id}: trial {case.trial} not in the index")

@@ -301,6 +301,70 @@ def _scan(text: str, first_line: int) -> _State:
     return state
 
 
+# Legacy (PDQ) records flow a whole section into one paragraph: "PATIENT CHARACTERISTICS: Age: 18 to 65
+# Performance status: ECOG 0-1 Hepatic: Bilirubin normal Renal: Creatinine normal No prior chemotherapy".
+_LEGACY_HEADING = re.compile(r"^[A-Z][A-Z ,/&-]{3,}:\s")
+# A field label inside the flowed text ("Performance status:", "Biologic therapy:", "Hepatic/Renal:").
+_LINE_MARK = "\u2063"  # invisible separator: where a joined legacy line began (never in source text)
+_LABEL = r"[A-Z][a-z]+(?:[ -][a-z]+)?(?:/[A-Z][a-z]+)?"
+_INLINE_LABEL = re.compile(rf"(?<=\S)\s+(?={_LABEL}:\s)")
+# "… without metastases No prior treatment …": a new negative item begins mid-line.
+_INLINE_NO = re.compile(r"(?<=[a-z0-9%)\]])\s+(?=No\s+[a-z])")
+
+
+def _join_legacy_paragraphs(text: str) -> str:
+    """A flowed legacy section on one line (so it is one item to `_split_legacy`), padded with the newlines
+    it lost so that every later line keeps its number; `_LINE_MARK` keeps where its own lines began."""
+    blocks = re.split(r"(\n[ \t]*\n)", text)
+    out = []
+    for block in blocks:
+        lines = block.split("\n")
+        if len(lines) > 1 and _LEGACY_HEADING.match(lines[0].strip() + " ") and \
+                not any(_BULLET.match(ln.strip()) or _NUMBER.match(ln.strip()) for ln in lines[1:]):
+            block = f" {_LINE_MARK} ".join(ln.strip() for ln in lines) + "\n" * (len(lines) - 1)
+        out.append(block)
+    return "".join(out)
+
+
+def _split_legacy(item: _Item) -> list[_Item]:
+    """One item per field and per "No …" item of a flowed legacy section, each under its field label.
+
+    The section heading stays on the first piece and every piece keeps the label it was written under
+    ("Cardiovascular: No history of pericarditis"), so no words are lost; the line is where the piece
+    mostly stands in the source.
+    """
+    if _LINE_MARK not in item.text:
+        return [item]  # not a paragraph `_join_legacy_paragraphs` joined: its lines are not known
+    segments = re.split(rf"\s*{_LINE_MARK}\s*", item.text)
+    text = " ".join(segments)
+    line_starts = [sum(len(seg) + 1 for seg in segments[:i]) for i in range(1, len(segments))]
+    item.text = text
+    if not _LEGACY_HEADING.match(text):
+        return [item]
+    heading_end = text.index(":") + 1
+    cuts = sorted({m.end() for m in _INLINE_LABEL.finditer(text, heading_end)}
+                  | {m.end() for m in _INLINE_NO.finditer(text, heading_end)})
+    # A label right after the heading belongs to the first piece ("PATIENT CHARACTERISTICS: Age: …").
+    cuts = [c for c in cuts if text[heading_end:c].strip()]
+    if not cuts:
+        return [item]
+    pieces, label = [], None
+    for start, end in zip([0, *cuts], [*cuts, len(text)], strict=True):
+        piece = text[start:end].strip()
+        m = re.match(rf"(?P<label>{_LABEL}):\s", piece) if start else None
+        if m:
+            label = m.group("label")
+        elif start and label:
+            piece = f"{label}: {piece}"
+        # The source line holding most of the piece (a piece may begin with a word or two at a line's end).
+        bounds = [0, *line_starts, len(text)]
+        share = [min(end, b) - max(start, a) for a, b in zip(bounds, bounds[1:], strict=False)]
+        line = item.line + share.index(max(share))
+        pieces.append(_Item(item.cohort, item.heading_kind, piece, line, item.number if not start else None,
+                            item.style, item.indent))
+    return pieces
+
+
 def parse_criteria_text(trial_id: str, text: str, first_line: int = 1) -> tuple[list[Cohort], list[DataWarning]]:
     """Split eligibility text into cohorts of atomic criteria and check its data quality.
 
@@ -309,7 +373,8 @@ def parse_criteria_text(trial_id: str, text: str, first_line: int = 1) -> tuple[
     (`heading_kind` keeps what the source said) and reported, as are lost comparison characters and
     gaps in numbered lists.
     """
-    state = _scan(text, first_line)
+    state = _scan(_join_legacy_paragraphs(text), first_line)
+    state.items = [piece for item in state.items for piece in _split_legacy(item)]
     order: list[str | None] = []
     lists: dict[tuple[str | None, Kind], list[_Item]] = {}
     for item in state.items:

@@ -6,7 +6,16 @@ from __future__ import annotations
 from defusedxml import ElementTree
 
 from benchmarks.synth import sections_of, synthesize
-from evals.external import CAUSE_EXTRACTION, CAUSE_MATCHING, CAUSE_RULE, Bm25Baseline, failures_by_cause, score_set
+from evals.external import (
+    CAUSE_EXTRACTION,
+    CAUSE_MATCHING,
+    CAUSE_RULE,
+    CAUSE_STRUCTURED,
+    Bm25Baseline,
+    failures_by_cause,
+    score_set,
+    structured_turned_away,
+)
 from evals.schema import EligibilityCase, RankingCase
 from ingest.formats import parse_document_each
 
@@ -46,6 +55,26 @@ def test_failures_are_grouped_by_cause():
     assert [item.split(":")[0] for item in groups[CAUSE_RULE]] == ["b"]
     assert [item.split(":")[0] for item in groups[CAUSE_MATCHING]] == ["c", "d"]
     assert "Not pregnant" in groups[CAUSE_MATCHING][1]
+
+
+def test_turned_away_by_the_records_structured_limits_is_counted_apart():
+    def pair(case_id, sections):
+        verdict = _verdict("ineligible", failed=[f"criterion {i}" for i in range(len(sections))])
+        for failed, section in zip(verdict["failed"], sections, strict=True):
+            failed["citation"] = {"section": section}
+        return (EligibilityCase(id=case_id, trial="NCT1", patient="p", expect="not_ineligible"),
+                {"output": {"results": [verdict]}})
+
+    pairs = [pair("age-field", ["eligibility.facts"]),
+             pair("text", ["eligibility.inclusion"]),
+             pair("both", ["eligibility.facts", "eligibility.exclusion"]),
+             (EligibilityCase(id="ok", trial="NCT1", patient="p", expect="not_ineligible"),
+              {"output": {"results": [_verdict("possibly_eligible")]}})]
+    split = structured_turned_away(pairs)
+    assert split == {"turned_away_by_structured_limits": 1, "eligible_turned_away_by_criteria": 0.5}
+    groups = failures_by_cause(pairs)
+    assert [item.split(":")[0] for item in groups[CAUSE_STRUCTURED]] == ["age-field"]
+    assert [item.split(":")[0] for item in groups[CAUSE_MATCHING]] == ["text", "both"]
 
 
 def test_score_set_reports_bm25_next_to_ours():

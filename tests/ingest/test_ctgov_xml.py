@@ -188,11 +188,16 @@ def test_criteria_lines_point_into_the_xml_file():
         trial = parse_one(f"xml/{path.name}")
         for criterion in trial.eligibility.criteria():
             # Most words of the criterion's source line belong to the criterion (list markers and a group
-            # label such as "Age:" that precedes them aside).
+            # label such as "Age:" that precedes them aside), or, where a flowed legacy line holds several
+            # criteria ("Age: 18 to 65 Performance status: ECOG 0 or 1"), most of the criterion's words up
+            # to the line's length are on that line.
             source = html.unescape(lines[criterion.line - 1].replace("&#xD;", ""))
             words = re.findall(r"[A-Za-z]{4,}", source) or source.split()
             found = [w for w in words if w in criterion.text]
-            assert words and len(found) * 2 >= len(words), (path.name, criterion.line, source, criterion.text)
+            own = re.findall(r"[A-Za-z]{4,}", criterion.text)[:len(words)]
+            on_line = [w for w in own if w in source]
+            assert words and (len(found) * 2 >= len(words) or len(on_line) * 2 >= len(own) > 0), (
+                path.name, criterion.line, source, criterion.text)
             checked += 1
     assert checked > 300
 
