@@ -14,7 +14,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from eligibility import lexicon, negation, units
+from eligibility import context as ctx_rules
+from eligibility import dates, lexicon, units
 
 MAX_TEXT = 50_000  # longer input is cut: a patient description or clinical note is far shorter
 MAX_MENTIONS = 25  # mentions of one name read in context; more repeat the same fact and cost time
@@ -145,17 +146,6 @@ _MEDS_COMPLETE = re.compile(r"(?i)\b(?:no other (?:medications?|meds|drugs|treat
 _HISTORY_COMPLETE = re.compile(r"(?i)\b(?:no other (?:medical )?(?:history|problems|conditions|diseases|illness)|"
                                r"otherwise healthy|no (?:significant |other )?past medical history|"
                                r"no (?:other )?medical problems|pmh(?:x)? (?:is )?(?:none|negative))\b")
-_AGO = re.compile(r"(?i)\b(\d+(?:\.\d+)?|a|an|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve)"
-                  r"[- ]?(day|week|month|year|yr|wk|mo)s?\s+ago\b")
-_FOR = re.compile(r"(?i)\b(?:for|since|x)\s+(?:the\s+(?:last|past)\s+)?(\d+(?:\.\d+)?|a|an|one|two|three|four|five|"
-                  r"six|seven|eight|nine|ten|eleven|twelve)[- ]?(day|week|month|year|yr|wk|mo)s?\b")
-_SINCE_YEAR = re.compile(r"(?i)\b(?:since|in|diagnosed|dx|from)\s+(?:\w+\s+)?((?:19|20)\d\d)\b")
-_ISO_DATE = re.compile(r"\b((?:19|20)\d\d)-(\d\d)-(\d\d)\b")
-_MONTHS = {m: i + 1 for i, m in enumerate(["january", "february", "march", "april", "may", "june", "july",
-                                           "august", "september", "october", "november", "december"])}
-_MONTH_YEAR = re.compile(r"(?i)\b(january|february|march|april|may|june|july|august|september|october|november|"
-                         r"december)\s+((?:19|20)\d\d)\b")
-_LAST_WEEK = re.compile(r"(?i)\b(?:last|this) (week|month|year)\b|\b(yesterday|today|recently)\b")
 
 _DOSE = re.compile(r"(?i)\b(\d+(?:\.\d+)?)\s*(mg|g|mcg|µg|ug)(\s*/\s*kg)?\s*(?:/\s*(?:day|d)\b|daily|a day|per day|"
                    r"qd|once daily|every day|(/\s*w(?:ee)?k|weekly|per week|a week|every week)|(bid|twice daily|"
@@ -165,61 +155,6 @@ _CURRENT_CUE = re.compile(r"(?i)\b(?:on|taking|takes|currently|current|still|rec
 _PAST_CUE = re.compile(r"(?i)\b(?:received|took|had|was on|were on|previously|prior|previous|history of|h/o|"
                        r"stopped|discontinued|last|ago|used to|failed|completed|finished|treated with)\b")
 _STOPPED = re.compile(r"(?i)\b(?:stopped|discontinued|quit|off)\b")
-
-
-def _back(today: date, amount: float, unit: str) -> date:
-    """`amount` units before today; whole months and years move on the calendar (June 1 - 2 months = April 1)."""
-    unit = {"yr": "year", "wk": "week", "mo": "month"}.get(unit.lower().rstrip("s"), unit.lower().rstrip("s"))
-    if unit in ("month", "year") and amount == int(amount):
-        months = int(amount) * (12 if unit == "year" else 1)
-        y, m = divmod(today.year * 12 + today.month - 1 - months, 12)
-        m += 1
-        for day in (today.day, 30, 29, 28):
-            try:
-                return date(y, m, min(day, today.day))
-            except ValueError:
-                continue
-    return today - timedelta(days=round(units.to_days(amount, unit)))
-
-
-def _date_from_clause(clause: str, today: date) -> date | None:
-    """The date a clause refers to: "2 months ago", "in March 2024", "2024-03-01", "last week"."""
-    m = _AGO.search(clause)
-    if m:
-        n = units.number(m.group(1))
-        if n is not None:
-            return _back(today, n, m.group(2))
-    m = _ISO_DATE.search(clause)
-    if m:
-        try:
-            return date(int(m.group(1)), int(m.group(2)), int(m.group(3)))
-        except ValueError:
-            return None
-    m = _MONTH_YEAR.search(clause)
-    if m:
-        return date(int(m.group(2)), _MONTHS[m.group(1).lower()], 15)
-    m = _LAST_WEEK.search(clause)
-    if m:
-        word = (m.group(1) or m.group(2)).lower()
-        days = {"week": 7, "month": 30, "year": 365, "yesterday": 1, "today": 0, "recently": None}[word]
-        return None if days is None else today - timedelta(days=days)
-    return None
-
-
-def _duration_from_clause(clause: str, today: date) -> float | None:
-    m = _FOR.search(clause)
-    if m:
-        n = units.number(m.group(1))
-        if n is not None:
-            return float((today - _back(today, n, m.group(2))).days)
-    return None
-
-
-def _since_year(clause: str, today: date) -> date | None:
-    m = _SINCE_YEAR.search(clause)
-    if m and int(m.group(1)) <= today.year:
-        return date(int(m.group(1)), 7, 1)
-    return None
 
 
 def _sentences(text: str) -> list[tuple[int, int]]:
@@ -347,21 +282,21 @@ def _diagnoses(text: str, today: date) -> list[Diagnosis]:
         seen[term.name] = seen.get(term.name, 0) + 1
         if seen[term.name] > MAX_MENTIONS:
             continue
-        if term.category == "symptom" and not _FOR.search(text[end:end + 40]):
+        if term.category == "symptom" and dates.duration_days(text[end:end + 40], today) is None:
             continue
-        ctx = negation.context(text, start, end)
-        left, right = negation.clause_bounds(text, start, end)
+        ctx = ctx_rules.context(text, start, end)
+        left, right = ctx_rules.clause_bounds(text, start, end)
         clause = text[left:right]
         after = text[end:right]
-        when = _date_from_clause(after, today) or _date_from_clause(text[left:start], today)
-        duration = _duration_from_clause(after, today) or _duration_from_clause(text[left:start], today)
+        when = dates.date_in(after, today) or dates.date_in(text[left:start], today)
+        duration = dates.duration_days(after, today) or dates.duration_days(text[left:start], today)
         onset = None
         if duration is not None:
             onset = today - timedelta(days=duration)
         elif when is not None:
             onset = when
         else:
-            onset = _since_year(clause, today)
+            onset = dates.since_year(clause, today)
         historical = ctx.historical
         if term.category in ("cancer", "infection", "procedure") and when is not None and \
                 (today - when).days > 0 and not re.search(r"(?i)\b(?:active|current|ongoing|now)\b", clause):
@@ -431,10 +366,10 @@ def _medications(text: str, today: date) -> list[Medication]:
         seen[name] = seen.get(name, 0) + 1
         if seen[name] > MAX_MENTIONS:
             continue
-        ctx = negation.context(text, start, end)
+        ctx = ctx_rules.context(text, start, end)
         if ctx.family or ctx.hypothetical:
             continue
-        left, right = negation.clause_bounds(text, start, end)
+        left, right = ctx_rules.clause_bounds(text, start, end)
         before, after = text[left:start], text[end:right]
         near_after = after[:60]
         dose = unit = freq = None
@@ -445,8 +380,8 @@ def _medications(text: str, today: date) -> list[Medication]:
             unit = m.group(2).lower()
             per_kg = bool(m.group(3))
             freq = 1 / 7 if m.group(4) else 2.0 if m.group(5) else 3.0 if m.group(6) else 1.0
-        last = _date_from_clause(after, today) or _date_from_clause(before, today)
-        duration = _duration_from_clause(after, today) or _duration_from_clause(before, today)
+        last = dates.date_in(after, today) or dates.date_in(before, today)
+        duration = dates.duration_days(after, today) or dates.duration_days(before, today)
         stopped = bool(_STOPPED.search(before + after[:40]))
         past = bool(_PAST_CUE.search(before[-40:] + " " + after[:40]))
         current_cue = bool(_CURRENT_CUE.search(before[-30:])) or dose is not None
@@ -496,14 +431,14 @@ def extract_facts(text: str, today: date | None = None) -> PatientFacts:
         matches = list(pattern.finditer(text))
         for m in matches:
             value = float(m.group(1))
-            if 0 < value < 120 and not negation.context(text, m.start(), m.end()).family:
+            if 0 < value < 120 and not ctx_rules.context(text, m.start(), m.end()).family:
                 age, spans["age"] = value, m.group(0)
         if age is not None:
             break
     sex = None
     for female, male in ((_FEMALE, _MALE), (_FEMALE_WEAK, _MALE_WEAK)):
-        f = [m for m in female.finditer(text) if not negation.context(text, m.start(), m.end()).family]
-        mm = [m for m in male.finditer(text) if not negation.context(text, m.start(), m.end()).family]
+        f = [m for m in female.finditer(text) if not ctx_rules.context(text, m.start(), m.end()).family]
+        mm = [m for m in male.finditer(text) if not ctx_rules.context(text, m.start(), m.end()).family]
         if f or mm:
             first_f = f[-1].start() if f else -1
             first_m = mm[-1].start() if mm else -1
@@ -536,7 +471,7 @@ def extract_facts(text: str, today: date | None = None) -> PatientFacts:
 def _flag(text: str, pattern: re.Pattern, spans: dict, key: str) -> bool | None:
     value = None
     for m in pattern.finditer(text):
-        ctx = negation.context(text, m.start(), m.end())
+        ctx = ctx_rules.context(text, m.start(), m.end())
         if ctx.family or ctx.hypothetical:
             continue
         value = not ctx.negated
