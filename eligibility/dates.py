@@ -10,8 +10,8 @@ from __future__ import annotations
 import re
 from datetime import date, datetime
 
-from dateutil import parser
-from dateutil.relativedelta import relativedelta
+from dateutil import parser  # type: ignore[import-untyped]  # no stubs installed
+from dateutil.relativedelta import relativedelta  # type: ignore[import-untyped]
 
 from eligibility import units
 

@@ -40,6 +40,8 @@ class Diagnosis(_Frozen):
     onset: date | None = Field(default=None, description="When it started or was diagnosed")
     when: date | None = Field(default=None, description="When it happened (procedures, past episodes)")
     span: str
+    start: int | None = Field(default=None, description="Offset of span in the patient text it came from")
+    end: int | None = Field(default=None, description="End offset of span in that text")
 
 
 class Measurement(_Frozen):
@@ -52,6 +54,8 @@ class Measurement(_Frozen):
     uln_multiple: float | None = Field(default=None, description="For AST/ALT given as times the ULN")
     positive: bool | None = Field(default=None, description="For qualitative tests (RF, anti-CCP, dsDNA)")
     span: str
+    start: int | None = Field(default=None, description="Offset of span in the patient text it came from")
+    end: int | None = Field(default=None, description="End offset of span in that text")
 
 
 class Medication(_Frozen):
@@ -67,6 +71,8 @@ class Medication(_Frozen):
     started: date | None = None
     duration_days: float | None = None
     span: str
+    start: int | None = Field(default=None, description="Offset of span in the patient text it came from")
+    end: int | None = Field(default=None, description="End offset of span in that text")
 
 
 class PatientFacts(_Frozen):
@@ -234,18 +240,20 @@ def _labs(text: str) -> list[Measurement]:
             if name == "lvef" and m.group(0).lower().startswith("ef") and unit is None:
                 continue
             found[name] = Measurement(name=name, value=value, unit=unit,
-                                      normalized=units.normalise(name, value, unit), span=m.group(0).strip())
+                                      normalized=units.normalise(name, value, unit), span=m.group(0).strip(),
+                                      start=m.start() + len(m.group(0)) - len(m.group(0).lstrip()),
+                                      end=m.start() + len(m.group(0).rstrip()))
     for m in _ULN.finditer(text):
         multiple = float(m.group(2))
         key = m.group(1).lower()
         targets = ["ast", "alt"] if key.startswith(("trans", "liver")) else (["ast"] if key.startswith("as") else ["alt"])
         for t in targets:
-            found[t] = Measurement(name=t, uln_multiple=multiple, span=m.group(0))
+            found[t] = Measurement(name=t, uln_multiple=multiple, span=m.group(0), start=m.start(), end=m.end())
     for m in _BP.finditer(text):
         found["sbp"] = Measurement(name="sbp", value=float(m.group(1)), unit="mmHg", normalized=float(m.group(1)),
-                                   span=m.group(0))
+                                   span=m.group(0), start=m.start(), end=m.end())
         found["dbp"] = Measurement(name="dbp", value=float(m.group(2)), unit="mmHg", normalized=float(m.group(2)),
-                                   span=m.group(0))
+                                   span=m.group(0), start=m.start(), end=m.end())
     for name, pat in _SEROLOGY:
         for m in re.finditer(rf"(?i)\b(?:{pat})\b(?:\s*(?:antibod(?:y|ies)|test|titer))?\s*(?:was|is|:)?\s*"
                              rf"(positive|negative|pos|neg|\+|-|reactive|non-?reactive)"
@@ -255,7 +263,7 @@ def _labs(text: str) -> list[Measurement]:
             prev = found.get(name)
             value = prev.value if prev and prev.value is not None and name == "ana" else None
             found[name] = Measurement(name=name, value=value, positive=positive,
-                                      normalized=value, span=m.group(0))
+                                      normalized=value, span=m.group(0), start=m.start(), end=m.end())
     if "ana" in found and found["ana"].value is not None and found["ana"].positive is None:
         ana = found["ana"]
         found["ana"] = ana.model_copy(update={"positive": ana.value >= 40})
@@ -268,7 +276,8 @@ def _scores(text: str) -> list[Measurement]:
         for m in pattern.finditer(text):
             value = units.number(m.group(1))
             if value is not None:
-                found[name] = Measurement(name=name, value=value, normalized=value, span=m.group(0))
+                found[name] = Measurement(name=name, value=value, normalized=value, span=m.group(0),
+                                          start=m.start(), end=m.end())
     return list(found.values())
 
 
@@ -304,7 +313,8 @@ def _diagnoses(text: str, today: date) -> list[Diagnosis]:
         qualifiers = stated_qualifiers(text, start, end)
         diag = Diagnosis(name=term.name, category=term.category, label=term.label, negated=ctx.negated,
                          family=ctx.family, historical=historical, hypothetical=ctx.hypothetical,
-                         qualifiers=qualifiers, onset=onset, when=when, span=text[start:end])
+                         qualifiers=qualifiers, onset=onset, when=when, span=text[start:end],
+                         start=start, end=end)
         prev = found.get(term.name)
         if prev is not None and _weight(prev) == _weight(diag) == 2 and prev.qualifiers:
             # "uncontrolled HIV … on treatment for HIV": the qualifier said once still describes it.
@@ -405,10 +415,10 @@ def _medications(text: str, today: date) -> list[Medication]:
         if current and last is None:
             last = today
         classes = sorted(lexicon.drug_classes(name))
+        span_end = end if not m else end + near_after.find(m.group(0)) + len(m.group(0))
         med = Medication(name=name, classes=classes, negated=ctx.negated, current=current, dose=dose, unit=unit,
                          per_kg=per_kg, frequency_per_day=freq, last_taken=last, started=started,
-                         duration_days=duration, span=text[start:end] if not m else
-                         text[start:end + near_after.find(m.group(0)) + len(m.group(0))])
+                         duration_days=duration, span=text[start:span_end], start=start, end=span_end)
         prev = found.get(name)
         if prev is None or (prev.negated and not med.negated) or (not med.negated and med.dose is not None):
             found[name] = med

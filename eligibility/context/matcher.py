@@ -15,7 +15,14 @@ from collections import defaultdict
 from dataclasses import dataclass
 from functools import lru_cache
 
-from eligibility.context.rules import Category, ContextRule, Direction, TokenSpec, load_rules
+from eligibility.context.rules import (
+    Category,
+    ContextRule,
+    Direction,
+    TokenSpec,
+    load_rules,
+)
+from eligibility.context.subject import proxy_relative
 
 TOKEN = re.compile(r"\w+|[^\w\s]")
 PUNCT_END = re.compile(r"[.;:!?\n]")
@@ -145,10 +152,17 @@ def context(text: str, start: int, end: int) -> Context:
     elif any(c.rule.category is Category.NEGATED_EXISTENCE and _negates_backward(text, end, c) for c in backward):
         negated = True
 
+    patient = proxy_relative(text)
+
+    def modifies(c: Cue, categories: tuple[Category, ...]) -> bool:
+        # The relative the message asks for is the patient: "my son" then names the patient, not family.
+        return c.rule.category in categories and not (
+            c.rule.category is Category.FAMILY and text[c.start:c.end].lower() == patient)
+
     def flag(*categories: Category) -> bool:
-        ahead = any(c.rule.category in categories and c.start >= near_from and _within(text, c.end, start, c.rule)
+        ahead = any(modifies(c, categories) and c.start >= near_from and _within(text, c.end, start, c.rule)
                     for c in before_cues if c.rule.direction in (Direction.FORWARD, Direction.BIDIRECTIONAL))
-        behind = any(c.rule.category in categories and c.end <= near_to and _within(text, end, c.start, c.rule)
+        behind = any(modifies(c, categories) and c.end <= near_to and _within(text, end, c.start, c.rule)
                      for c in backward)
         return ahead or behind
 
@@ -178,7 +192,7 @@ def _negates_backward(text: str, end: int, cue: Cue) -> bool:
     between = text[end:cue.start]
     if cue.start - end > BACKWARD_REACH or not _within(text, end, cue.start, cue.rule):
         return False
-    if "," not in between:
-        return len(TOKEN.findall(between)) <= 3
-    # "HIV, HBV and HCV all negative": a closed list of names before the cue.
+    if "," not in between and len(TOKEN.findall(between)) <= 3:
+        return True
+    # "HIV, HBV and HCV all negative", "hepatitis C and HIV serologies were negative": a closed list.
     return bool(re.search(r"(?i)\b(?:and|or|all|both)\b", between)) and bool(LIST_GLUE.match(between))
