@@ -105,7 +105,7 @@ class PatientFacts(_Frozen):
     def procedures(self) -> list[Diagnosis]:
         return [d for d in self.diagnoses if d.category == "procedure"]
 
-    def merge(self, later: "PatientFacts") -> "PatientFacts":
+    def merge(self, later: PatientFacts) -> PatientFacts:
         """These facts updated by a later statement: later scalars and same-named items win."""
         data = self.model_dump()
         new = later.model_dump()
@@ -163,18 +163,6 @@ _PAST_CUE = re.compile(r"(?i)\b(?:received|took|had|was on|were on|previously|pr
 _STOPPED = re.compile(r"(?i)\b(?:stopped|discontinued|quit|off)\b")
 
 
-def _sentences(text: str) -> list[tuple[int, int]]:
-    """Sentence spans; a period between digits (9.1) does not end a sentence."""
-    out, start = [], 0
-    for m in re.finditer(r"[.!?](?=\s|$)|[\n;]", text):
-        if m.group(0) == "." and m.start() > 0 and text[m.start() - 1].isdigit() and \
-                m.end() < len(text) and text[m.end():m.end() + 1].isdigit():
-            continue
-        out.append((start, m.end()))
-        start = m.end()
-    if start < len(text):
-        out.append((start, len(text)))
-    return out
 
 
 # ---------------------------------------------------------------------------------------------
@@ -372,7 +360,7 @@ def _weight(d: Diagnosis) -> int:
 def _medications(text: str, today: date) -> list[Medication]:
     found: dict[str, Medication] = {}
     seen: dict[str, int] = {}
-    for start, end, name, is_class in lexicon.find_drugs(text):
+    for start, end, name, _is_class in lexicon.find_drugs(text):
         seen[name] = seen.get(name, 0) + 1
         if seen[name] > MAX_MENTIONS:
             continue
@@ -396,9 +384,7 @@ def _medications(text: str, today: date) -> list[Medication]:
         past = bool(_PAST_CUE.search(before[-40:] + " " + after[:40]))
         current_cue = bool(_CURRENT_CUE.search(before[-30:])) or dose is not None
         current: bool | None
-        if ctx.negated:
-            current = False
-        elif stopped or (last is not None and not _CURRENT_CUE.search(before[-30:])):
+        if ctx.negated or stopped or (last is not None and not _CURRENT_CUE.search(before[-30:])):
             current = False
         elif current_cue and not (past and last is not None):
             current = True
@@ -433,6 +419,8 @@ def extract_facts(text: str, today: date | None = None) -> PatientFacts:
     `today` resolves relative times ("2 months ago"); default: the real date. Never raises on any
     string: unrecognised text simply yields no facts.
     """
+    from eligibility import measurements  # imported here: it builds on this module's Measurement
+
     today = today or date.today()
     text = (text or "")[:MAX_TEXT]
     spans: dict[str, str] = {}
@@ -473,7 +461,7 @@ def extract_facts(text: str, today: date | None = None) -> PatientFacts:
                  not re.search(r"(?i)breast[- ]?feeding", d.span)]
     return PatientFacts(
         today=today, age=age, sex=sex, weight_kg=weight, pregnant=pregnant, breastfeeding=breastfeeding,
-        diagnoses=diagnoses, labs=_labs(text), scores=_scores(text), medications=_medications(text, today),
+        diagnoses=diagnoses, labs=measurements.merge(_labs(text), text), scores=_scores(text), medications=_medications(text, today),
         medications_complete=bool(_MEDS_COMPLETE.search(text)),
         history_complete=bool(_HISTORY_COMPLETE.search(text)), spans=spans)
 
