@@ -134,7 +134,9 @@ _AGE_PATTERNS = (
     re.compile(r"(?i)\b(\d{1,3})[- ]?(?:yo|y/o|y\.o\.|yr old|yrs old)\b"),
     re.compile(r"\b(\d{1,3}) ?(?:F|M)\b(?![a-z/])"),
     re.compile(r"(?i)\bage[ds]?\s*(?:is|of|:|=)?\s*(\d{1,3})\b(?!\s*(?:kg|lbs|weeks|months|%))"),
-    re.compile(r"(?i)\b(?:i'?m|i am|patient is)\s+(?:now\s+|actually\s+)?(\d{1,3})\b"
+    # "my son is 16": a relative's age counts only when the message asks for them (context.subject).
+    re.compile(r"(?i)\b(?:i'?m|i am|patient is|(?:he|she)(?: is|'s)|(?:my|our) \w+ is)\s+(?:now\s+|actually\s+)?"
+               r"(\d{1,3})\b"
                r"(?!\s*(?:kg|lbs|pounds|weeks?|months?|days?|%|mg|cm|/))"),
 )
 _FEMALE = re.compile(r"(?i)\b(?:woman|female|girl|lady|mrs|ms)\b|\b\d{1,3} ?(?:yo |y/o |year[- ]old )?F\b")
@@ -429,7 +431,7 @@ def extract_facts(text: str, today: date | None = None) -> PatientFacts:
         matches = list(pattern.finditer(text))
         for m in matches:
             value = float(m.group(1))
-            if 0 < value < 120 and not ctx_rules.context(text, m.start(), m.end()).family:
+            if 0 < value < 120 and not ctx_rules.context(text, m.start(1), m.end(1)).family:
                 age, spans["age"] = value, m.group(0)
         if age is not None:
             break

@@ -157,3 +157,10 @@ def test_binary_and_huge_input_give_facts_not_errors():
     extract_facts("\x00\x01\xff" * 1000)
     f = extract_facts("no " * 100_000 + "lupus")
     assert f is not None
+
+
+def test_the_age_of_the_person_asked_for(today):
+    assert extract_facts("my son is 16 and has lupus, can he take part?", today=today).age == 16
+    assert extract_facts("My mother is 70 and has SLE, would she qualify?", today=today).age == 70
+    assert extract_facts("I have SLE and my dad is 80", today=today).age is None
+    assert extract_facts("My mother is 70. I am 40 with SLE", today=today).age == 40
