@@ -14,7 +14,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from eligibility import lexicon, negation, units
+from eligibility import context as ctx_rules
+from eligibility import dates, lexicon, units
 
 MAX_TEXT = 50_000  # longer input is cut: a patient description or clinical note is far shorter
 MAX_MENTIONS = 25  # mentions of one name read in context; more repeat the same fact and cost time
@@ -39,6 +40,8 @@ class Diagnosis(_Frozen):
     onset: date | None = Field(default=None, description="When it started or was diagnosed")
     when: date | None = Field(default=None, description="When it happened (procedures, past episodes)")
     span: str
+    start: int | None = Field(default=None, description="Offset of span in the patient text it came from")
+    end: int | None = Field(default=None, description="End offset of span in that text")
 
 
 class Measurement(_Frozen):
@@ -51,6 +54,8 @@ class Measurement(_Frozen):
     uln_multiple: float | None = Field(default=None, description="For AST/ALT given as times the ULN")
     positive: bool | None = Field(default=None, description="For qualitative tests (RF, anti-CCP, dsDNA)")
     span: str
+    start: int | None = Field(default=None, description="Offset of span in the patient text it came from")
+    end: int | None = Field(default=None, description="End offset of span in that text")
 
 
 class Medication(_Frozen):
@@ -66,6 +71,8 @@ class Medication(_Frozen):
     started: date | None = None
     duration_days: float | None = None
     span: str
+    start: int | None = Field(default=None, description="Offset of span in the patient text it came from")
+    end: int | None = Field(default=None, description="End offset of span in that text")
 
 
 class PatientFacts(_Frozen):
@@ -127,7 +134,9 @@ _AGE_PATTERNS = (
     re.compile(r"(?i)\b(\d{1,3})[- ]?(?:yo|y/o|y\.o\.|yr old|yrs old)\b"),
     re.compile(r"\b(\d{1,3}) ?(?:F|M)\b(?![a-z/])"),
     re.compile(r"(?i)\bage[ds]?\s*(?:is|of|:|=)?\s*(\d{1,3})\b(?!\s*(?:kg|lbs|weeks|months|%))"),
-    re.compile(r"(?i)\b(?:i'?m|i am|patient is)\s+(?:now\s+|actually\s+)?(\d{1,3})\b"
+    # "my son is 16": a relative's age counts only when the message asks for them (context.subject).
+    re.compile(r"(?i)\b(?:i'?m|i am|patient is|(?:he|she)(?: is|'s)|(?:my|our) \w+ is)\s+(?:now\s+|actually\s+)?"
+               r"(\d{1,3})\b"
                r"(?!\s*(?:kg|lbs|pounds|weeks?|months?|days?|%|mg|cm|/))"),
 )
 _FEMALE = re.compile(r"(?i)\b(?:woman|female|girl|lady|mrs|ms)\b|\b\d{1,3} ?(?:yo |y/o |year[- ]old )?F\b")
@@ -145,17 +154,6 @@ _MEDS_COMPLETE = re.compile(r"(?i)\b(?:no other (?:medications?|meds|drugs|treat
 _HISTORY_COMPLETE = re.compile(r"(?i)\b(?:no other (?:medical )?(?:history|problems|conditions|diseases|illness)|"
                                r"otherwise healthy|no (?:significant |other )?past medical history|"
                                r"no (?:other )?medical problems|pmh(?:x)? (?:is )?(?:none|negative))\b")
-_AGO = re.compile(r"(?i)\b(\d+(?:\.\d+)?|a|an|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve)"
-                  r"[- ]?(day|week|month|year|yr|wk|mo)s?\s+ago\b")
-_FOR = re.compile(r"(?i)\b(?:for|since|x)\s+(?:the\s+(?:last|past)\s+)?(\d+(?:\.\d+)?|a|an|one|two|three|four|five|"
-                  r"six|seven|eight|nine|ten|eleven|twelve)[- ]?(day|week|month|year|yr|wk|mo)s?\b")
-_SINCE_YEAR = re.compile(r"(?i)\b(?:since|in|diagnosed|dx|from)\s+(?:\w+\s+)?((?:19|20)\d\d)\b")
-_ISO_DATE = re.compile(r"\b((?:19|20)\d\d)-(\d\d)-(\d\d)\b")
-_MONTHS = {m: i + 1 for i, m in enumerate(["january", "february", "march", "april", "may", "june", "july",
-                                           "august", "september", "october", "november", "december"])}
-_MONTH_YEAR = re.compile(r"(?i)\b(january|february|march|april|may|june|july|august|september|october|november|"
-                         r"december)\s+((?:19|20)\d\d)\b")
-_LAST_WEEK = re.compile(r"(?i)\b(?:last|this) (week|month|year)\b|\b(yesterday|today|recently)\b")
 
 _DOSE = re.compile(r"(?i)\b(\d+(?:\.\d+)?)\s*(mg|g|mcg|µg|ug)(\s*/\s*kg)?\s*(?:/\s*(?:day|d)\b|daily|a day|per day|"
                    r"qd|once daily|every day|(/\s*w(?:ee)?k|weekly|per week|a week|every week)|(bid|twice daily|"
@@ -167,59 +165,6 @@ _PAST_CUE = re.compile(r"(?i)\b(?:received|took|had|was on|were on|previously|pr
 _STOPPED = re.compile(r"(?i)\b(?:stopped|discontinued|quit|off)\b")
 
 
-def _back(today: date, amount: float, unit: str) -> date:
-    """`amount` units before today; whole months and years move on the calendar (June 1 - 2 months = April 1)."""
-    unit = {"yr": "year", "wk": "week", "mo": "month"}.get(unit.lower().rstrip("s"), unit.lower().rstrip("s"))
-    if unit in ("month", "year") and amount == int(amount):
-        months = int(amount) * (12 if unit == "year" else 1)
-        y, m = divmod(today.year * 12 + today.month - 1 - months, 12)
-        m += 1
-        for day in (today.day, 30, 29, 28):
-            try:
-                return date(y, m, min(day, today.day))
-            except ValueError:
-                continue
-    return today - timedelta(days=round(units.to_days(amount, unit)))
-
-
-def _date_from_clause(clause: str, today: date) -> date | None:
-    """The date a clause refers to: "2 months ago", "in March 2024", "2024-03-01", "last week"."""
-    m = _AGO.search(clause)
-    if m:
-        n = units.number(m.group(1))
-        if n is not None:
-            return _back(today, n, m.group(2))
-    m = _ISO_DATE.search(clause)
-    if m:
-        try:
-            return date(int(m.group(1)), int(m.group(2)), int(m.group(3)))
-        except ValueError:
-            return None
-    m = _MONTH_YEAR.search(clause)
-    if m:
-        return date(int(m.group(2)), _MONTHS[m.group(1).lower()], 15)
-    m = _LAST_WEEK.search(clause)
-    if m:
-        word = (m.group(1) or m.group(2)).lower()
-        days = {"week": 7, "month": 30, "year": 365, "yesterday": 1, "today": 0, "recently": None}[word]
-        return None if days is None else today - timedelta(days=days)
-    return None
-
-
-def _duration_from_clause(clause: str, today: date) -> float | None:
-    m = _FOR.search(clause)
-    if m:
-        n = units.number(m.group(1))
-        if n is not None:
-            return float((today - _back(today, n, m.group(2))).days)
-    return None
-
-
-def _since_year(clause: str, today: date) -> date | None:
-    m = _SINCE_YEAR.search(clause)
-    if m and int(m.group(1)) <= today.year:
-        return date(int(m.group(1)), 7, 1)
-    return None
 
 
 # ---------------------------------------------------------------------------------------------
@@ -285,18 +230,20 @@ def _labs(text: str) -> list[Measurement]:
             if name == "lvef" and m.group(0).lower().startswith("ef") and unit is None:
                 continue
             found[name] = Measurement(name=name, value=value, unit=unit,
-                                      normalized=units.normalise(name, value, unit), span=m.group(0).strip())
+                                      normalized=units.normalise(name, value, unit), span=m.group(0).strip(),
+                                      start=m.start() + len(m.group(0)) - len(m.group(0).lstrip()),
+                                      end=m.start() + len(m.group(0).rstrip()))
     for m in _ULN.finditer(text):
         multiple = float(m.group(2))
         key = m.group(1).lower()
         targets = ["ast", "alt"] if key.startswith(("trans", "liver")) else (["ast"] if key.startswith("as") else ["alt"])
         for t in targets:
-            found[t] = Measurement(name=t, uln_multiple=multiple, span=m.group(0))
+            found[t] = Measurement(name=t, uln_multiple=multiple, span=m.group(0), start=m.start(), end=m.end())
     for m in _BP.finditer(text):
         found["sbp"] = Measurement(name="sbp", value=float(m.group(1)), unit="mmHg", normalized=float(m.group(1)),
-                                   span=m.group(0))
+                                   span=m.group(0), start=m.start(), end=m.end())
         found["dbp"] = Measurement(name="dbp", value=float(m.group(2)), unit="mmHg", normalized=float(m.group(2)),
-                                   span=m.group(0))
+                                   span=m.group(0), start=m.start(), end=m.end())
     for name, pat in _SEROLOGY:
         for m in re.finditer(rf"(?i)\b(?:{pat})\b(?:\s*(?:antibod(?:y|ies)|test|titer))?\s*(?:was|is|:)?\s*"
                              rf"(positive|negative|pos|neg|\+|-|reactive|non-?reactive)"
@@ -306,7 +253,7 @@ def _labs(text: str) -> list[Measurement]:
             prev = found.get(name)
             value = prev.value if prev and prev.value is not None and name == "ana" else None
             found[name] = Measurement(name=name, value=value, positive=positive,
-                                      normalized=value, span=m.group(0))
+                                      normalized=value, span=m.group(0), start=m.start(), end=m.end())
     if "ana" in found and found["ana"].value is not None and found["ana"].positive is None:
         ana = found["ana"]
         found["ana"] = ana.model_copy(update={"positive": ana.value >= 40})
@@ -319,7 +266,8 @@ def _scores(text: str) -> list[Measurement]:
         for m in pattern.finditer(text):
             value = units.number(m.group(1))
             if value is not None:
-                found[name] = Measurement(name=name, value=value, normalized=value, span=m.group(0))
+                found[name] = Measurement(name=name, value=value, normalized=value, span=m.group(0),
+                                          start=m.start(), end=m.end())
     return list(found.values())
 
 
@@ -333,21 +281,21 @@ def _diagnoses(text: str, today: date) -> list[Diagnosis]:
         seen[term.name] = seen.get(term.name, 0) + 1
         if seen[term.name] > MAX_MENTIONS:
             continue
-        if term.category == "symptom" and not _FOR.search(text[end:end + 40]):
+        if term.category == "symptom" and dates.duration_days(text[end:end + 40], today) is None:
             continue
-        ctx = negation.context(text, start, end)
-        left, right = negation.clause_bounds(text, start, end)
+        ctx = ctx_rules.context(text, start, end)
+        left, right = ctx_rules.clause_bounds(text, start, end)
         clause = text[left:right]
         after = text[end:right]
-        when = _date_from_clause(after, today) or _date_from_clause(text[left:start], today)
-        duration = _duration_from_clause(after, today) or _duration_from_clause(text[left:start], today)
+        when = dates.date_in(after, today) or dates.date_in(text[left:start], today)
+        duration = dates.duration_days(after, today) or dates.duration_days(text[left:start], today)
         onset = None
         if duration is not None:
             onset = today - timedelta(days=duration)
         elif when is not None:
             onset = when
         else:
-            onset = _since_year(clause, today)
+            onset = dates.since_year(clause, today)
         historical = ctx.historical
         if term.category in ("cancer", "infection", "procedure") and when is not None and \
                 (today - when).days > 0 and not re.search(r"(?i)\b(?:active|current|ongoing|now)\b", clause):
@@ -355,7 +303,8 @@ def _diagnoses(text: str, today: date) -> list[Diagnosis]:
         qualifiers = stated_qualifiers(text, start, end)
         diag = Diagnosis(name=term.name, category=term.category, label=term.label, negated=ctx.negated,
                          family=ctx.family, historical=historical, hypothetical=ctx.hypothetical,
-                         qualifiers=qualifiers, onset=onset, when=when, span=text[start:end])
+                         qualifiers=qualifiers, onset=onset, when=when, span=text[start:end],
+                         start=start, end=end)
         prev = found.get(term.name)
         if prev is not None and _weight(prev) == _weight(diag) == 2 and prev.qualifiers:
             # "uncontrolled HIV … on treatment for HIV": the qualifier said once still describes it.
@@ -417,10 +366,10 @@ def _medications(text: str, today: date) -> list[Medication]:
         seen[name] = seen.get(name, 0) + 1
         if seen[name] > MAX_MENTIONS:
             continue
-        ctx = negation.context(text, start, end)
+        ctx = ctx_rules.context(text, start, end)
         if ctx.family or ctx.hypothetical:
             continue
-        left, right = negation.clause_bounds(text, start, end)
+        left, right = ctx_rules.clause_bounds(text, start, end)
         before, after = text[left:start], text[end:right]
         near_after = after[:60]
         dose = unit = freq = None
@@ -431,8 +380,8 @@ def _medications(text: str, today: date) -> list[Medication]:
             unit = m.group(2).lower()
             per_kg = bool(m.group(3))
             freq = 1 / 7 if m.group(4) else 2.0 if m.group(5) else 3.0 if m.group(6) else 1.0
-        last = _date_from_clause(after, today) or _date_from_clause(before, today)
-        duration = _duration_from_clause(after, today) or _duration_from_clause(before, today)
+        last = dates.date_in(after, today) or dates.date_in(before, today)
+        duration = dates.duration_days(after, today) or dates.duration_days(before, today)
         stopped = bool(_STOPPED.search(before + after[:40]))
         past = bool(_PAST_CUE.search(before[-40:] + " " + after[:40]))
         current_cue = bool(_CURRENT_CUE.search(before[-30:])) or dose is not None
@@ -454,10 +403,10 @@ def _medications(text: str, today: date) -> list[Medication]:
         if current and last is None:
             last = today
         classes = sorted(lexicon.drug_classes(name))
+        span_end = end if not m else end + near_after.find(m.group(0)) + len(m.group(0))
         med = Medication(name=name, classes=classes, negated=ctx.negated, current=current, dose=dose, unit=unit,
                          per_kg=per_kg, frequency_per_day=freq, last_taken=last, started=started,
-                         duration_days=duration, span=text[start:end] if not m else
-                         text[start:end + near_after.find(m.group(0)) + len(m.group(0))])
+                         duration_days=duration, span=text[start:span_end], start=start, end=span_end)
         prev = found.get(name)
         if prev is None or (prev.negated and not med.negated) or (not med.negated and med.dose is not None):
             found[name] = med
@@ -482,14 +431,14 @@ def extract_facts(text: str, today: date | None = None) -> PatientFacts:
         matches = list(pattern.finditer(text))
         for m in matches:
             value = float(m.group(1))
-            if 0 < value < 120 and not negation.context(text, m.start(), m.end()).family:
+            if 0 < value < 120 and not ctx_rules.context(text, m.start(1), m.end(1)).family:
                 age, spans["age"] = value, m.group(0)
         if age is not None:
             break
     sex = None
     for female, male in ((_FEMALE, _MALE), (_FEMALE_WEAK, _MALE_WEAK)):
-        f = [m for m in female.finditer(text) if not negation.context(text, m.start(), m.end()).family]
-        mm = [m for m in male.finditer(text) if not negation.context(text, m.start(), m.end()).family]
+        f = [m for m in female.finditer(text) if not ctx_rules.context(text, m.start(), m.end()).family]
+        mm = [m for m in male.finditer(text) if not ctx_rules.context(text, m.start(), m.end()).family]
         if f or mm:
             first_f = f[-1].start() if f else -1
             first_m = mm[-1].start() if mm else -1
@@ -522,7 +471,7 @@ def extract_facts(text: str, today: date | None = None) -> PatientFacts:
 def _flag(text: str, pattern: re.Pattern, spans: dict, key: str) -> bool | None:
     value = None
     for m in pattern.finditer(text):
-        ctx = negation.context(text, m.start(), m.end())
+        ctx = ctx_rules.context(text, m.start(), m.end())
         if ctx.family or ctx.hypothetical:
             continue
         value = not ctx.negated

@@ -104,9 +104,9 @@ TERMS: tuple[Term, ...] = (
     # Infections.
     _t("hiv", "infection", [r"human immunodeficiency virus(?: infection)?", r"hiv(?:-positive| positive|\+)?(?: infection)?"], ["infection"],
        "HIV", case_sensitive=(r"AIDS",)),
-    _t("hbv", "infection", [r"hepatitis b(?: virus)?(?: infection)?", r"hbv(?: infection)?", r"hbsag", r"hepatitis b core antibody",
+    _t("hbv", "infection", [r"(?:hepatitis|hep\.?) ?b(?: virus| surface antigen)?(?: infection)?", r"hbv(?: infection)?", r"hbsag", r"hepatitis b core antibody",
                             r"hbcab", r"anti-hbc"], ["infection"], "hepatitis B"),
-    _t("hcv", "infection", [r"hepatitis c(?: virus)?(?: infection)?", r"hcv(?: infection)?"], ["infection"], "hepatitis C"),
+    _t("hcv", "infection", [r"(?:hepatitis|hep\.?) ?c(?: virus)?(?: infection)?", r"hcv(?: infection)?"], ["infection"], "hepatitis C"),
     _t("htlv", "infection", [r"htlv(?:-1/2|-1|-2)?", r"human t-lymphotropic virus"], ["infection"], "HTLV"),
     _t("latent_tb", "infection", [r"latent (?:tb|tuberculosis)", r"positive (?:ppd|mantoux|quantiferon|igra)"
                                   r"(?: test)?", r"(?:ppd|mantoux|quantiferon|igra)(?: test)? (?:was )?positive"],
