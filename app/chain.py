@@ -17,10 +17,11 @@ from langchain_core.runnables import RunnableLambda, RunnableSequence
 
 from app import render
 from app import vocabulary as vocab
-from app.conversation import Conversation
+from app.conversation import (Conversation, TurnKind, answer_text, classify, corrected_number,
+                              correction_text)
 from app.generators import NOT_FOUND, Draft, Generator, Passage, Statement, make_generator
 from app.intent import Intent, TrialProfile, build_profiles, understand
-from app.models import Answer
+from app.models import Answer, NextQuestion
 from app.search import rank_trials
 from app.verify import QUALITY_CODES, best_verdicts, claim_trials, find_claim, gate, quality_warnings, with_trial
 from eligibility.evaluate import check_trial, question_for, rank_missing_facts
@@ -49,6 +50,7 @@ RULES_REFUSAL = (
     "I can't change the rules I work by or show my instructions. I answer only from the trial documents, "
     "and eligibility is always decided by the rule checker."
 )
+START_OVER = "Starting over: I've forgotten everything you told me in this conversation. What would you like to know?"
 INJECTION_WARNING = (
     "The question contained instructions to change how answers are made or checked; they were ignored "
     "and the rule checker's verdicts are shown as always."
@@ -63,6 +65,8 @@ class _Turn:
     patient: str | None
     explicit_trials: list[str]
     conversation: Conversation | None
+    reread: bool = True  # False when re-running an earlier question whose facts are already in the profile
+    lead: str | None = None  # what the turn changed in the profile, said before the answer
     intent: Intent | None = None
     facts: PatientFacts | None = None
     passages: list[Passage] = field(default_factory=list)
@@ -100,12 +104,55 @@ class Assistant:
         conversation: Conversation | None = None,
     ) -> Answer:
         """Answer one question; with a `conversation`, facts and referred trials carry over between turns."""
-        turn = _Turn(question=question, patient=patient, explicit_trials=list(trial_ids or []),
-                     conversation=conversation)
         if conversation is not None:
             with conversation.lock:
-                return self._run(turn)
-        return self._run(turn)
+                return self._converse(question, patient, list(trial_ids or []), conversation)
+        return self._run(_Turn(question=question, patient=patient, explicit_trials=list(trial_ids or []),
+                               conversation=None))
+
+    def _converse(self, question: str, patient: str | None, trial_ids: list[str], conv: Conversation) -> Answer:
+        """One turn in context: an answer to the pending question, a correction or a retraction changes the
+        profile and re-runs the last check; a meta request resets; anything else goes through the chain."""
+        kind = classify(question, conv.pending)
+        today = self._today()
+        if kind is TurnKind.META:
+            conv.reset()
+            return Answer(answer=START_OVER, intent="meta", backend="rules")
+        lead: str | None = None
+        if kind is TurnKind.ANSWER and conv.pending is not None:
+            restated = answer_text(conv.pending.fact, question)
+            said = extract_facts(restated, today) if restated else None
+            if said is not None and _has_facts(said):
+                conv.add_facts(said, question)
+                lead = "Thanks, noted."
+            else:
+                lead = "That's fine; I'll leave that open."
+        elif kind is TurnKind.CORRECTION:
+            said = extract_facts(correction_text(question), today)
+            if not _has_facts(said):
+                restated = corrected_number(question, conv.facts)
+                said = extract_facts(restated, today) if restated else said
+            if _has_facts(said):
+                conv.add_facts(said, question)
+                lead = "Corrected."
+            else:
+                kind = TurnKind.OTHER
+        elif kind is TurnKind.RETRACTION:
+            dropped = conv.retract_last()
+            lead = (f'Removed what you said earlier ("{dropped.words}"); it is no longer part of the profile.'
+                    if dropped else "There was nothing about the patient to remove.")
+        if kind is TurnKind.OTHER:
+            return self._run(_Turn(question=question, patient=patient, explicit_trials=trial_ids, conversation=conv))
+        again = conv.last_checking_turn()
+        if again is None:
+            facts = render.facts_line(conv.facts) if conv.facts is not None else None
+            conv.pending = None
+            text = lead + (f" What I know so far: {facts}." if facts else "")
+            return Answer(answer=text, intent=kind.value, backend="rules",
+                          facts=conv.facts.to_json() if conv.facts is not None else {})
+        explicit = list(again.trial_ids) if again.intent == "eligibility" else []
+        return self._run(_Turn(question=again.question, patient=None, explicit_trials=explicit, conversation=conv,
+                               reread=False, lead=lead))
 
     def refresh(self) -> None:
         """Forget the cached trial list (call after ingesting into the same index)."""
@@ -141,6 +188,7 @@ class Assistant:
                 referred = listed[:1]
             turn.conversation.update(question=turn.question, intent=intent.kind, trial_ids=list(referred),
                                      aspects=list(intent.aspects), answer=answer.answer)
+            turn.conversation.ask_next(answer.next_question)
         return answer
 
     def _understand(self, turn: _Turn) -> _Turn:
@@ -161,7 +209,7 @@ class Assistant:
             explicit_trials=turn.explicit_trials,
             has_patient=facts is not None and _has_facts(facts),
         )
-        if turn.intent.states_facts or (turn.intent.kind == "eligibility" and turn.intent.personal):
+        if turn.reread and (turn.intent.states_facts or (turn.intent.kind == "eligibility" and turn.intent.personal)):
             said = extract_facts(turn.question, self._today())
             if _has_facts(said):
                 facts = conv.add_facts(said, turn.question) if conv else (facts.merge(said) if facts else said)
@@ -285,9 +333,10 @@ class Assistant:
                         citations.append(f.citation)
             facts_line = render.facts_line(turn.facts) if turn.facts is not None else None
             body = (body + "\n\n" if body else "") + render.verdicts_markdown(shown, facts_line, titles)
-            next_question = _next_question(shown)
+            asked = turn.conversation.asked if turn.conversation is not None else []
+            next_question = _next_question(shown, asked)
             if next_question:
-                body += f"\n\n{next_question}"
+                body += f"\n\n{next_question.question}"
             elif turn.facts is None or not _has_facts(turn.facts):
                 body += "\n\nTell me about the patient (age, diagnosis, medicines, lab values) to check the criteria."
         trials_cited = {c.trial_id for c in citations} | {v.trial_id for v in shown}
@@ -296,8 +345,11 @@ class Assistant:
         for v in shown:
             warnings += [with_trial(v.trial_id, w) for w in v.warnings
                          if w not in minor and not any(w in seen for seen in warnings)]
+        if turn.lead:
+            body = f"{turn.lead}\n\n{body}"
         turn.answer = Answer(
             answer=body.strip() or NOT_FOUND,
+            facts=turn.facts.to_json() if turn.facts is not None else {},
             citations=citations,
             eligibility=shown,
             warnings=list(dict.fromkeys(warnings)),
@@ -370,10 +422,11 @@ def _claimed_trials(draft: Draft, chunks: dict[str, Chunk], intent: Intent) -> l
     return list(dict.fromkeys(out))
 
 
-def _next_question(verdicts: list[TrialVerdict]) -> str | None:
-    """The single most useful question: the missing fact deciding most not-ruled-out verdicts."""
+def _next_question(verdicts: list[TrialVerdict], asked: list[str]) -> NextQuestion | None:
+    """The single most useful question: the missing fact deciding most not-ruled-out verdicts, never one
+    already asked in this conversation (an answer the checker could not use is not asked for again)."""
     open_verdicts = [v for v in best_verdicts(verdicts).values() if v.verdict == "possibly_eligible"]
     if not open_verdicts:
         return None
-    ranked = rank_missing_facts(open_verdicts)
-    return question_for(ranked[0][0]) if ranked else None
+    ranked = [fact for fact, *_ in rank_missing_facts(open_verdicts) if fact not in asked]
+    return NextQuestion(fact=ranked[0], question=question_for(ranked[0])) if ranked else None

@@ -132,9 +132,37 @@ def cmd_ask(args: argparse.Namespace) -> int:
 
     settings = _settings(args)
     index = _open_index(settings)
-    answer = Assistant(index, settings).ask(args.question, patient=args.patient, trial_ids=args.trial or None)
-    _emit(args, answer.model_dump(), _human_answer)
+    conversation = _load_conversation(args.conversation) if args.conversation else None
+    answer = Assistant(index, settings).ask(args.question, patient=args.patient, trial_ids=args.trial or None,
+                                            conversation=conversation)
+    if conversation is not None:
+        _save_conversation(args.conversation, conversation)
+    _emit(args, answer.model_dump(mode="json"), _human_answer)
     return EXIT_OK
+
+
+def _load_conversation(path: str):
+    """The conversation state in `path`, or a new conversation when the file does not exist yet."""
+    from pydantic import ValidationError
+
+    from app.conversation import Conversation, ConversationState
+
+    file = Path(path)
+    if not file.exists():
+        return Conversation()
+    try:
+        return Conversation.from_state(ConversationState.model_validate_json(file.read_text(encoding="utf-8")))
+    except (OSError, ValueError, ValidationError) as exc:
+        raise UsageError(f"cannot read the conversation file {path}: {str(exc).splitlines()[0]}; pass a file "
+                         "written by `ask --conversation`, or a new path to start a conversation") from None
+
+
+def _save_conversation(path: str, conversation) -> None:
+    """Write the state next to `path` and move it into place, so an interrupted write loses nothing."""
+    file = Path(path)
+    tmp = file.with_name(file.name + ".tmp")
+    tmp.write_text(conversation.state().model_dump_json(indent=1), encoding="utf-8")
+    tmp.replace(file)
 
 
 def _human_answer(p: dict) -> str:
@@ -259,6 +287,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--trial", action="append", metavar="ID", help="restrict to this trial (repeatable)")
     p.add_argument("--backend", choices=["extractive", "openai", "ollama"], help="answer generator")
     p.add_argument("--today", metavar="YYYY-MM-DD", help="date for relative times in patient text")
+    p.add_argument("--conversation", metavar="FILE.json",
+                   help="one turn of a conversation: read its state from FILE (if it exists) and write it back")
     p.set_defaults(func=cmd_ask)
 
     p = add("search", "rank the indexed trials for a patient (patient-to-trial matching)")
