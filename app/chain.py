@@ -9,6 +9,7 @@ patient facts and referred trials between turns.
 
 from __future__ import annotations
 
+import re
 import threading
 from dataclasses import dataclass, field
 from datetime import date
@@ -17,11 +18,12 @@ from langchain_core.runnables import RunnableLambda, RunnableSequence
 
 from app import render
 from app import vocabulary as vocab
-from app.conversation import (Conversation, TurnKind, answer_text, classify, corrected_number,
+from app.conversation import (FOCUS_REFERENCE, Conversation, TurnKind, answer_text, classify, corrected_number,
                               correction_text)
 from app.generators import NOT_FOUND, Draft, Generator, Passage, Statement, make_generator
 from app.intent import Intent, TrialProfile, build_profiles, understand
 from app.models import Answer, NextQuestion
+from app.refusal import NEAREST_LABEL, NOT_ABOUT_THIS_TRIAL, asked_property, not_stated, stating_chunks
 from app.search import rank_trials
 from app.verify import QUALITY_CODES, best_verdicts, claim_trials, find_claim, gate, quality_warnings, with_trial
 from eligibility.evaluate import check_trial, question_for, rank_missing_facts
@@ -67,6 +69,7 @@ class _Turn:
     conversation: Conversation | None
     reread: bool = True  # False when re-running an earlier question whose facts are already in the profile
     lead: str | None = None  # what the turn changed in the profile, said before the answer
+    within: list[str] = field(default_factory=list)  # a find question about the trials in focus only
     intent: Intent | None = None
     facts: PatientFacts | None = None
     passages: list[Passage] = field(default_factory=list)
@@ -137,6 +140,8 @@ class Assistant:
                 lead = "Corrected."
             else:
                 kind = TurnKind.OTHER
+        elif kind is TurnKind.RECHECK:
+            lead = "Checked again with what you've told me so far."
         elif kind is TurnKind.RETRACTION:
             dropped = conv.retract_last()
             lead = (f'Removed what you said earlier ("{dropped.words}"); it is no longer part of the profile.'
@@ -184,8 +189,8 @@ class Assistant:
             intent = turn.intent
             referred = intent.trial_ids
             if intent.kind == "find_trials" or not referred:
-                listed = [s.trial_id for s in (turn.draft.statements if turn.draft else []) if s.style == "heading"]
-                referred = listed[:1]
+                # A list puts all its trials in focus: "which ones are still open?", "these".
+                referred = [s.trial_id for s in (turn.draft.statements if turn.draft else []) if s.style == "heading"]
             turn.conversation.update(question=turn.question, intent=intent.kind, trial_ids=list(referred),
                                      aspects=list(intent.aspects), answer=answer.answer)
             turn.conversation.ask_next(answer.next_question)
@@ -213,6 +218,11 @@ class Assistant:
             said = extract_facts(turn.question, self._today())
             if _has_facts(said):
                 facts = conv.add_facts(said, turn.question) if conv else (facts.merge(said) if facts else said)
+        if (conv is not None and conv.focus and not turn.intent.trial_ids and FOCUS_REFERENCE.search(turn.question)
+                and turn.intent.kind in ("find_trials", "trial_fact")):
+            # "which ones are still open?" filters the listed trials, it does not search anew.
+            turn.intent = turn.intent.model_copy(update={"kind": "find_trials"})
+            turn.within = list(conv.focus)
         turn.facts = facts
         if turn.intent.injection:
             turn.warnings.append(INJECTION_WARNING)
@@ -257,6 +267,8 @@ class Assistant:
         picked: list[str] = []
         for item in ranked:
             trial = item.trial
+            if turn.within and trial.trial_id not in turn.within:
+                continue
             if intent.countries and not _in_countries(trial, intent.countries):
                 continue
             if intent.conditions and not _about_conditions(trial, intent.conditions):
@@ -297,11 +309,50 @@ class Assistant:
                 kind="notice")], backend="rules")
         else:
             turn.draft = self.generator.draft(turn.question, intent, turn.passages, turn.trials)
+            turn.draft = self._honest(turn)
             if intent.unknown_ids:
                 turn.draft = turn.draft.model_copy(update={"statements": [
                     Statement(text=f"I don't have {', '.join(intent.unknown_ids)} in the trial documents.",
                               kind="notice"), *turn.draft.statements]})
         return turn
+
+    def _honest(self, turn: _Turn) -> Draft:
+        """For a question asking a property the documents often leave out (payment, results, follow-up...),
+        each trial either cites the passage stating it or says its documents don't; only then the nearest
+        related passage is offered, labelled as such (app/refusal.py)."""
+        draft = turn.draft
+        prop = asked_property(turn.question) if turn.intent.kind in ("trial_fact", "compare", "find_trials") else None
+        if prop is None or draft is None:
+            return draft
+        by_trial: dict[str, list[Statement]] = {}
+        order: list[str] = []
+        for s in draft.statements:
+            tid = s.trial_id or (order[-1] if order else None)
+            if tid is None:
+                continue
+            if tid not in by_trial:
+                order.append(tid)
+            by_trial.setdefault(tid, []).append(s)
+        out: list[Statement] = []
+        for tid in order:
+            heading = [s for s in by_trial[tid] if s.kind == "heading"]
+            rest = [s for s in by_trial[tid] if s.kind == "fact"]
+            stating = stating_chunks(prop, self.index.chunks(tid))
+            if stating:
+                chunk = stating[0]
+                turn.passages = [*turn.passages, Passage(n=len(turn.passages) + 1, chunk=chunk, score=0.0)]
+                out += [*heading, Statement(text=_stating_sentence(prop, chunk.text), citations=[chunk.id],
+                                            style="bullet", trial_id=tid)]
+                continue
+            out += [*heading, Statement(text=not_stated(tid, prop), kind="notice", style="bullet", trial_id=tid)]
+            nearest = [s for s in rest if not any(self._is_reference(c) for c in s.citations)][:1]
+            if nearest and len(order) == 1:
+                out += [Statement(text=NEAREST_LABEL, kind="notice", trial_id=tid), *nearest]
+        return draft.model_copy(update={"statements": out}) if out else draft
+
+    def _is_reference(self, chunk_id: str) -> bool:
+        chunk = self.index.chunk(chunk_id)
+        return chunk is not None and chunk.section in NOT_ABOUT_THIS_TRIAL
 
     def _verify(self, turn: _Turn) -> _Turn:
         intent = turn.intent
@@ -358,6 +409,14 @@ class Assistant:
             next_question=next_question,
         )
         return turn
+
+
+def _stating_sentence(prop, text: str) -> str:
+    """The sentence of a passage that states the property (the whole passage when none stands alone)."""
+    for sentence in re.split(r"(?<=[.;])\s+|\n+", text):
+        if prop.stated_in(sentence):
+            return sentence.strip()
+    return text.strip()
 
 
 def _numbered(chunks: list[Chunk], scores: dict[str, float] | None = None) -> list[Passage]:

@@ -34,6 +34,7 @@ class TurnKind(str, Enum):
     CORRECTION = "correction"  # "actually 71, not 61"
     RETRACTION = "retraction"  # "that was my brother, not me"
     META = "meta"              # "start over"
+    RECHECK = "recheck"        # "and now?": the last check again, with the profile as it is now
     OTHER = "other"            # a question or new facts: the answer chain reads it
 
 
@@ -95,6 +96,14 @@ _YES = re.compile(r"(?i)^\W*(?:yes|yeah|yep|yup|sure|correct|right|i\s+(?:do|hav
 _UNKNOWN = re.compile(r"(?i)\b(?:don'?t|do\s+not|doesn'?t|not)\s+(?:know|remember|sure|recall)|\bno\s+idea\b|"
                       r"\bunsure\b|\bnot\s+(?:been\s+)?tested\b|\bunknown\b")
 _NOT_THAT_I_KNOW = re.compile(r"(?i)\bnot\s+that\s+(?:i|we)\s+know\b|\bnot\s+as\s+far\s+as\s+(?:i|we)\s+know\b")
+_RECHECK = re.compile(r"(?i)^\W*(?:and\s+|so\s+|what\s+about\s+|how\s+about\s+)?(?:now|then)\W*$|"
+                      r"^\W*(?:does\s+that|did\s+that|would\s+that)\s+change\s+(?:anything|things|it)\W*$|"
+                      r"^\W*(?:check|try)\s+(?:again|that\s+again)\W*$")
+# "which ones are still open?", "any of these recruiting?": a question about the trials in focus.
+FOCUS_REFERENCE = re.compile(r"(?i)\b(?:which\s+ones?|which\s+of\s+(?:them|these|those|the\s+above)|"
+                             r"any\s+of\s+(?:them|these|those)|are\s+(?:they|these|those)|of\s+(?:these|those)|"
+                             r"(?:these|those|they)\s+(?:still\s+)?(?:open|recruiting|enrolling))\b")
+DRUG_SUFFIXES = ("_last_dose", "_start", "_use")  # the medicine facts eligibility/questions.py asks about
 _QUESTION_START = re.compile(r"(?i)^\W*(?:what|which|where|when|who|how|is|are|can|could|does|do|tell|show|list|"
                              r"find|compare|and)\b")
 
@@ -105,6 +114,8 @@ def classify(text: str, pending: NextQuestion | None) -> TurnKind:
         return TurnKind.META
     if _RETRACT.search(text):
         return TurnKind.RETRACTION
+    if _RECHECK.search(text):
+        return TurnKind.RECHECK
     if _CORRECT.search(text) and (_NUMBER.search(text) or _has_facts(extract_facts(text))):
         return TurnKind.CORRECTION
     if pending is not None and _answers(text):
@@ -138,6 +149,9 @@ def answer_text(fact: str, text: str) -> str | None:
         return "not pregnant" if negative else ("pregnant" if _YES.search(text) else None)
     if fact == "breastfeeding":
         return "not breastfeeding" if negative else ("breastfeeding" if _YES.search(text) else None)
+    drug = next((fact[: -len(x)] for x in DRUG_SUFFIXES if fact.endswith(x)), None)
+    if drug is not None and negative:
+        return f"never taken {drug.replace('_', ' ')}"
     term = lexicon.TERM_BY_NAME.get(fact)
     if term is not None:
         if negative:
@@ -260,9 +274,7 @@ def corrected_number(text: str, facts: PatientFacts | None) -> str | None:
     if new is None:
         return None
     value = new.group(1)
-    if facts is None:
-        return None
-    if old is not None:
+    if old is not None and facts is not None:
         was = float(old.group(1))
         if facts.age is not None and facts.age == was:
             return f"{value} years old"
@@ -271,4 +283,6 @@ def corrected_number(text: str, facts: PatientFacts | None) -> str | None:
                 return f"{m.name} {value}"
         if facts.weight_kg is not None and facts.weight_kg == was:
             return f"{value} kg"
-    return f"{value} years old" if facts.age is not None else None
+    # Nothing held the replaced value (it was never understood): a bare number of years said of the
+    # patient ("she's 71", "I'm 71") is the age.
+    return f"{value} years old" if float(value) <= 120 else None
