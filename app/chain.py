@@ -21,7 +21,7 @@ from app import vocabulary as vocab
 from app.conversation import (FOCUS_REFERENCE, Conversation, TurnKind, answer_text, classify, corrected_number,
                               correction_text)
 from app.generators import NOT_FOUND, Draft, Generator, Passage, Statement, make_generator
-from app.intent import Intent, TrialProfile, build_profiles, understand
+from app.intent import TRIAL_ID, Intent, TrialProfile, build_profiles, understand
 from app.models import Answer, NextQuestion
 from app.refusal import NEAREST_LABEL, NOT_ABOUT_THIS_TRIAL, asked_property, not_stated, stating_chunks
 from app.search import rank_trials
@@ -132,9 +132,9 @@ class Assistant:
                 lead = "That's fine; I'll leave that open."
         elif kind is TurnKind.CORRECTION:
             said = extract_facts(correction_text(question), today)
-            if not _has_facts(said):
-                restated = corrected_number(question, conv.facts)
-                said = extract_facts(restated, today) if restated else said
+            restated = corrected_number(question, conv.facts)
+            if restated and not said.age and not said.labs and not said.scores:
+                said = said.merge(extract_facts(restated, today))
             if _has_facts(said):
                 conv.add_facts(said, question)
                 lead = "Corrected."
@@ -146,6 +146,11 @@ class Assistant:
             dropped = conv.retract_last()
             lead = (f'Removed what you said earlier ("{dropped.words}"); it is no longer part of the profile.'
                     if dropped else "There was nothing about the patient to remove.")
+        if kind is TurnKind.OTHER and _adds_to_check(question, conv):
+            said = extract_facts(question, today)
+            if _has_facts(said):
+                conv.add_facts(said, question)
+                kind, lead = TurnKind.ANSWER, "Noted."
         if kind is TurnKind.OTHER:
             return self._run(_Turn(question=question, patient=patient, explicit_trials=trial_ids, conversation=conv))
         again = conv.last_checking_turn()
@@ -338,6 +343,9 @@ class Assistant:
             heading = [s for s in by_trial[tid] if s.kind == "heading"]
             rest = [s for s in by_trial[tid] if s.kind == "fact"]
             stating = stating_chunks(prop, self.index.chunks(tid))
+            if stating and any(c in {x.id for x in stating} for st in rest for c in st.citations):
+                out += by_trial[tid]  # the drafted passages already state it
+                continue
             if stating:
                 chunk = stating[0]
                 turn.passages = [*turn.passages, Passage(n=len(turn.passages) + 1, chunk=chunk, score=0.0)]
@@ -409,6 +417,21 @@ class Assistant:
             next_question=next_question,
         )
         return turn
+
+
+def _adds_to_check(question: str, conv: Conversation) -> bool:
+    """A statement (no question, no trial named) right after an eligibility check adds to the profile the
+    check is about: "I also have HIV", "she's on dialysis" are new facts, not a search for HIV trials."""
+    last = conv.last_turn
+    about_patient = last is not None and (last.intent == "eligibility" or bool(_PATIENT_SUBJECT.match(question)))
+    return (about_patient and conv.last_checking_turn() is not None and "?" not in question
+            and not TRIAL_ID.search(question) and not FOCUS_REFERENCE.search(question))
+
+
+# A statement whose subject is the patient ("she also has...", "I'm on...", "my patient had...").
+_PATIENT_SUBJECT = re.compile(r"(?i)^\W*(?:and\s+|also\s+|oh\s+and\s+)?(?:i|i'm|i've|she|she's|he|he's|they|"
+                              r"my\s+(?:patient|mum|mom|mother|father|dad|wife|husband|son|daughter|partner)|"
+                              r"the\s+patient)\b")
 
 
 def _stating_sentence(prop, text: str) -> str:

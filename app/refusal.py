@@ -30,8 +30,9 @@ class AskedProperty(BaseModel):
     says: str
     asked: list[str]
     stated: list[str]
+    not_when: list[str] = []
 
-    @field_validator("asked", "stated")
+    @field_validator("asked", "stated", "not_when")
     @classmethod
     def _compiles(cls, patterns: list[str]) -> list[str]:
         for p in patterns:
@@ -39,7 +40,8 @@ class AskedProperty(BaseModel):
         return patterns
 
     def is_asked(self, question: str) -> bool:
-        return any(re.search(p, question, re.IGNORECASE) for p in self.asked)
+        return (any(re.search(p, question, re.IGNORECASE) for p in self.asked)
+                and not any(re.search(p, question, re.IGNORECASE) for p in self.not_when))
 
     def stated_in(self, text: str) -> bool:
         return any(re.search(p, text, re.IGNORECASE) for p in self.stated)
