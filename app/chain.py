@@ -326,7 +326,7 @@ class Assistant:
         each trial either cites the passage stating it or says its documents don't; only then the nearest
         related passage is offered, labelled as such (app/refusal.py)."""
         draft = turn.draft
-        prop = asked_property(turn.question) if turn.intent.kind in ("trial_fact", "compare", "find_trials") else None
+        prop = asked_property(turn.question) if turn.intent.kind != "definition" else None
         if prop is None or draft is None:
             return draft
         by_trial: dict[str, list[Statement]] = {}

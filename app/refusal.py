@@ -31,6 +31,7 @@ class AskedProperty(BaseModel):
     asked: list[str]
     stated: list[str]
     not_when: list[str] = []
+    sections_not: list[str] = ["references"]
 
     @field_validator("asked", "stated", "not_when")
     @classmethod
@@ -65,7 +66,7 @@ def asked_property(question: str) -> AskedProperty | None:
 
 def stating_chunks(prop: AskedProperty, chunks: list[Chunk]) -> list[Chunk]:
     """The trial's passages that state `prop` (literature references excluded)."""
-    return [c for c in chunks if c.section not in NOT_ABOUT_THIS_TRIAL and prop.stated_in(c.text)]
+    return [c for c in chunks if not c.section.startswith(tuple(prop.sections_not)) and prop.stated_in(c.text)]
 
 
 def not_stated(trial_label: str, prop: AskedProperty) -> str:

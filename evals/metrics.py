@@ -235,9 +235,17 @@ def citation_recall(expected_trials: Sequence[str], output: dict) -> float | Non
     return sum(t in cited for t in expected_trials) / len(expected_trials)
 
 
+# A sentence saying the documents are silent ("NCT...'s documents don't say ...") or labelling the passage
+# that follows claims nothing a passage could support, so it is not counted.
+_ABSENCE = re.compile(r"\b(?:documents? (?:don'?t|do not|doesn'?t|does not) say|don'?t have that in|"
+                      r"nearest related passage)\b", re.IGNORECASE)
+
+
 def groundedness(output: dict) -> float | None:
-    """Share of answer sentences (with >= MIN_TERMS key terms) covered >= GROUNDED_OVERLAP by one cited passage."""
-    claims = [t for t in (key_terms(s) for s in sentences(output.get("answer", ""))) if len(t) >= MIN_TERMS]
+    """Share of answer sentences (with >= MIN_TERMS key terms) covered >= GROUNDED_OVERLAP by one cited passage;
+    sentences stating that the documents are silent are not claims and are left out."""
+    claims = [t for t in (key_terms(s) for s in sentences(output.get("answer", "")) if not _ABSENCE.search(s))
+              if len(t) >= MIN_TERMS]
     if not claims:
         return None
     passages = [key_terms(c.get("text", "")) for c in output.get("citations", [])]
