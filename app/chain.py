@@ -34,6 +34,7 @@ from trialfinder.settings import Settings
 from vectorstore.index import TrialIndex
 
 MAX_LISTED = 5
+NOT_ENROLLING = frozenset({"COMPLETED", "TERMINATED", "WITHDRAWN", "SUSPENDED", "ACTIVE_NOT_RECRUITING", "UNKNOWN"})
 ADVICE_REFUSAL = (
     "I can't give medical advice about your own treatment, such as what to take, stop or change. "
     "Please ask your treating clinician. I can tell you what the trial documents say, for example a "
@@ -358,6 +359,15 @@ class Assistant:
                 out += [Statement(text=NEAREST_LABEL, kind="notice", trial_id=tid), *nearest]
         return draft.model_copy(update={"statements": out}) if out else draft
 
+    def _not_enrolling(self, trial_ids: set[str], trials: dict[str, Trial]) -> dict[str, str]:
+        """Trials among `trial_ids` whose status takes no one now, with that status in plain words."""
+        out: dict[str, str] = {}
+        for tid in trial_ids:
+            trial = trials.get(tid) or self.index.trial(tid)
+            if trial is not None and trial.status and trial.status.upper() in NOT_ENROLLING:
+                out[tid] = trial.status.replace("_", " ").lower()
+        return out
+
     def _is_reference(self, chunk_id: str) -> bool:
         chunk = self.index.chunk(chunk_id)
         return chunk is not None and chunk.section in NOT_ABOUT_THIS_TRIAL
@@ -391,9 +401,17 @@ class Assistant:
                     if f.citation.id not in {c.id for c in citations}:
                         citations.append(f.citation)
             facts_line = render.facts_line(turn.facts) if turn.facts is not None else None
-            body = (body + "\n\n" if body else "") + render.verdicts_markdown(shown, facts_line, titles)
+            closed = self._not_enrolling({v.trial_id for v in shown}, turn.trials)
+            # Enrolling trials first; a trial that takes no one now is marked and never asked about.
+            shown = sorted(shown, key=lambda v: v.trial_id in closed)
+            body = (body + "\n\n" if body else "") + render.verdicts_markdown(shown, facts_line, titles, closed)
+            best = {t: v.verdict for t, v in best_verdicts(shown).items()}
+            lead = render.lead_sentence(best, closed, {t: _place(turn.trials[t]) for t in best if t in turn.trials})
+            if lead and turn.facts is not None and _has_facts(turn.facts):
+                body = f"{lead}\n\n{body}"
             asked = turn.conversation.asked if turn.conversation is not None else []
-            next_question = _next_question(shown, asked)
+            open_to_ask = [v for v in shown if v.trial_id not in closed] or shown
+            next_question = _next_question(open_to_ask, asked)
             if next_question:
                 body += f"\n\n{next_question.question}"
             elif turn.facts is None or not _has_facts(turn.facts):
@@ -417,6 +435,14 @@ class Assistant:
             next_question=next_question,
         )
         return turn
+
+
+def _place(trial: Trial) -> str:
+    """A site's city (or country) for the lead sentence; the registry's country when no site is listed."""
+    for loc in trial.locations:
+        if loc.city or loc.country:
+            return loc.city or loc.country or ""
+    return vocab.REGISTRY_COUNTRY.get(trial.trial_id[:3], "").title()
 
 
 def _adds_to_check(question: str, conv: Conversation) -> bool:
