@@ -217,9 +217,12 @@ def cmd_search(args: argparse.Namespace) -> int:
     if not args.query and not args.patient:
         raise UsageError("search needs a QUERY or --patient TEXT")
     index = _open_index(settings)
-    payload = search_trials(index, query=args.query, patient=args.patient, limit=args.limit,
-                            statuses=args.status or None, hide_ineligible=args.hide_ineligible,
-                            today=_today(settings))
+    try:
+        payload = search_trials(index, query=args.query, patient=args.patient, limit=args.limit,
+                                statuses=args.status or None, hide_ineligible=args.hide_ineligible,
+                                today=_today(settings), near=args.near, within_km=args.within)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
     _emit(args, payload, _human_search)
     return EXIT_OK
 
@@ -297,6 +300,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--limit", type=int, default=10)
     p.add_argument("--status", action="append", metavar="STATUS", help="e.g. recruiting, completed (repeatable)")
     p.add_argument("--hide-ineligible", action="store_true")
+    p.add_argument("--near", metavar="PLACE", help="city, US state or country: nearest site and distance per trial")
+    p.add_argument("--within", type=float, metavar="KM", help="with --near: only trials with a site this close")
     p.add_argument("--today", metavar="YYYY-MM-DD")
     p.set_defaults(func=cmd_search)
 
