@@ -23,6 +23,8 @@ from app.conversation import (FOCUS_REFERENCE, Conversation, TurnKind, answer_te
 from app.generators import NOT_FOUND, Draft, Generator, Passage, Statement, make_generator
 from app.intent import TRIAL_ID, Intent, TrialProfile, build_profiles, understand
 from app.models import Answer, NextQuestion
+from app.places import Place, nearest_site
+from app.places import resolve as resolve_place
 from app.refusal import NEAREST_LABEL, NOT_ABOUT_THIS_TRIAL, asked_property, not_stated, stating_chunks
 from app.search import rank_trials
 from app.verify import QUALITY_CODES, best_verdicts, claim_trials, find_claim, gate, quality_warnings, with_trial
@@ -71,6 +73,7 @@ class _Turn:
     reread: bool = True  # False when re-running an earlier question whose facts are already in the profile
     lead: str | None = None  # what the turn changed in the profile, said before the answer
     within: list[str] = field(default_factory=list)  # a find question about the trials in focus only
+    place: Place | None = None  # "near Chicago": the place the trials' sites are measured from
     intent: Intent | None = None
     facts: PatientFacts | None = None
     passages: list[Passage] = field(default_factory=list)
@@ -229,6 +232,9 @@ class Assistant:
             # "which ones are still open?" filters the listed trials, it does not search anew.
             turn.intent = turn.intent.model_copy(update={"kind": "find_trials"})
             turn.within = list(conv.focus)
+        near = _NEAR.search(turn.question)
+        if near and turn.intent.kind == "find_trials":
+            turn.place = resolve_place(near.group(1))
         turn.facts = facts
         if turn.intent.injection:
             turn.warnings.append(INJECTION_WARNING)
@@ -287,6 +293,11 @@ class Assistant:
                 break
         if not picked:
             return turn
+        if turn.place is not None:
+            far = float("inf")
+            sites = {t: nearest_site(turn.trials[t], turn.place, vocab.REGISTRY_COUNTRY.get(t[:3])) for t in picked}
+            picked.sort(key=lambda t: sites[t].distance_km if sites[t] else far)
+            turn.lead = _distance_line(turn.place, sites, picked)
         # The trials were ranked by the hybrid retriever (one query embedding); the passage shown for each
         # is its best lexical match, which needs no second embedding of the same question.
         hits = self.index.search_lexical(turn.question, k=len(picked) * 4, trial_ids=picked) if _topical(turn) else []
@@ -435,6 +446,26 @@ class Assistant:
             next_question=next_question,
         )
         return turn
+
+
+# "near Chicago", "close to Lyon, France", "around Texas": the place a find question measures from.
+_NEAR = re.compile(r"(?i)\b(?:near|close\s+to|nearby|around|not\s+far\s+from)\s+(?:me\s+in\s+)?"
+                   r"([A-Za-z][\w .'\-]*?(?:,\s*[A-Za-z][\w .'\-]*?)?)\s*(?:[?.!;]|$|\bfor\b|\bwith\b|\bthat\b)")
+NEAR_KM = 300  # beyond this, "nothing is close" is said outright
+
+
+def _distance_line(place: Place, sites: dict, picked: list[str]) -> str:
+    """One plain line on distance: the closest listed trial site to the user's place."""
+    placed = [t for t in picked if sites.get(t) is not None]
+    if not placed:
+        return f"I couldn't place any of these trials' sites to measure the distance from {place.name}."
+    site = sites[placed[0]]
+    where = ", ".join(x for x in (site.city, site.country) if x)
+    km = ("right there" if site.distance_km < 10 else
+          f"about {round(site.distance_km, -1) if site.distance_km >= 100 else round(site.distance_km):,.0f} km away")
+    if site.distance_km > NEAR_KM:
+        return f"Nothing here is close to {place.name}. The closest is {placed[0]} in {where}, {km}."
+    return f"The closest to {place.name} is {placed[0]} in {where}, {km}."
 
 
 def _place(trial: Trial) -> str:

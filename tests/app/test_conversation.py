@@ -136,3 +136,10 @@ def test_focus_follow_up_filters_the_listed_trials(bot):
 def test_documents_silent_on_payment_say_so(bot):
     answer = bot.ask("Are participants of NCT04356287 paid?")
     assert "don't say" in answer.answer and {c.trial_id for c in answer.citations} == {"NCT04356287"}
+
+
+def test_near_a_city_says_how_far_the_closest_site_is(bot):
+    far = bot.ask("Are there lupus trials near Chicago?")
+    assert "closest" in far.answer.lower() and " km" in far.answer
+    close = bot.ask("Any scleroderma trials near Montreal?")
+    assert "NCT04356287" in close.answer.split("\n")[0] and "Nothing here is close" not in close.answer
