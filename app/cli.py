@@ -133,6 +133,14 @@ def cmd_ask(args: argparse.Namespace) -> int:
     settings = _settings(args)
     index = _open_index(settings)
     conversation = _load_conversation(args.conversation) if args.conversation else None
+    if args.summary:
+        from app.summary import doctor_summary
+
+        if conversation is None:
+            raise UsageError("--summary needs --conversation FILE.json (the conversation to summarise)")
+        page = doctor_summary(conversation, index)
+        _emit(args, page.model_dump(), lambda p: p["markdown"])
+        return EXIT_OK
     answer = Assistant(index, settings).ask(args.question, patient=args.patient, trial_ids=args.trial or None,
                                             conversation=conversation)
     if conversation is not None:
@@ -292,6 +300,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--today", metavar="YYYY-MM-DD", help="date for relative times in patient text")
     p.add_argument("--conversation", metavar="FILE.json",
                    help="one turn of a conversation: read its state from FILE (if it exists) and write it back")
+    p.add_argument("--summary", action="store_true",
+                   help="with --conversation: print the one-page summary for a doctor (Markdown; --json adds HTML)")
     p.set_defaults(func=cmd_ask)
 
     p = add("search", "rank the indexed trials for a patient (patient-to-trial matching)")
