@@ -510,8 +510,7 @@ def _numbered(chunks: list[Chunk], scores: dict[str, float] | None = None) -> li
     return out
 
 
-_LISTING_WORDS = frozenset("find search show list have available options any which all trial trials study studies "
-                           "collection index database there".split())
+_LISTING_WORDS = frozenset(["find", "search", "show", "list", "have", "available", "options", "any", "which", "all", "trial", "trials", "study", "studies", "collection", "index", "database", "there"])
 
 
 def _topical(turn: _Turn) -> bool:

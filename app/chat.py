@@ -12,9 +12,10 @@ import asyncio
 import re
 import sys
 import traceback
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from functools import partial
-from typing import Any, Callable, TypeVar
+from typing import Any, TypeVar
 
 import chainlit as cl
 from chainlit.input_widget import TextInput

@@ -12,7 +12,7 @@ import asyncio
 import os
 import re
 import sys
-from typing import Callable
+from collections.abc import Callable
 
 from trialfinder.settings import PROJECT_ROOT, Settings
 

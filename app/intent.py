@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from app import vocabulary as vocab
 from ingest.models import Trial
+from trialfinder.ids import TRIAL_ID_MENTION, find_ids
 
 IntentKind = Literal[
     "find_trials",
@@ -93,7 +94,6 @@ ASPECT_SECTIONS: dict[str, list[str]] = {
     "healthy_volunteers": ["eligibility.facts"],
 }
 
-TRIAL_ID = re.compile(r"\b(NCT\d{8}|KCT\d{7})\b", re.IGNORECASE)
 
 _ELIGIBILITY = re.compile(
     r"\b(eligib\w*|qualif\w*|excluded|exclude me|(can|could|may|would) (i|we|she|he|they|my \w+) (join|participate|take part|"
@@ -168,7 +168,7 @@ PLURAL_DESCRIPTOR = re.compile(
     re.IGNORECASE,
 )
 _GENERIC_DESCRIPTOR_WORDS = frozenset(
-    "same other first second last previous earlier new current above below same same".split()
+    ["same", "other", "first", "second", "last", "previous", "earlier", "new", "current", "above", "below", "same", "same"]
 )
 _GREETING = re.compile(
     r"^\s*(hi|hello|hey|hallo|good (morning|afternoon|evening)|thanks?( you)?( very much)?|thank you|bye|goodbye|"
@@ -282,9 +282,26 @@ def match_description(desc: str, profiles: Sequence[TrialProfile]) -> list[str]:
     return [p.trial_id for p in profiles if scores.get(p.trial_id) == top]
 
 
+def _inside(inner: tuple[int, int], outer: tuple[int, int]) -> bool:
+    return outer[0] <= inner[0] and inner[1] <= outer[1] and outer != inner
+
+
+def _covering(hit: tuple[int, int], spans: dict[str, list[tuple[int, int]]], name: str) -> tuple[int, int] | None:
+    """A strictly longer match of another aspect that contains `hit`, if any."""
+    return next((span for other, hits in spans.items() if other != name for span in hits if _inside(hit, span)), None)
+
+
 def _aspects(question: str) -> list[str]:
     low = question.lower()
-    found = [name for name, cue in ASPECT_CUES.items() if re.search(cue, low if name != "investigators" else question)]
+    spans: dict[str, list[tuple[int, int]]] = {}
+    for name, cue in ASPECT_CUES.items():
+        text = low if name != "investigators" else question
+        hits = [m.span() for m in re.finditer(cue, text) if m.end() > m.start()]
+        if hits:
+            spans[name] = hits
+    # The longest cue wins: an aspect whose every match lies inside another aspect's longer match only named a
+    # part of that phrase ("organization" inside "organization study id", "purpose" inside "primary purpose").
+    found = [name for name, hits in spans.items() if any(_covering(hit, spans, name) is None for hit in hits)]
     if "dose" in found and "arms" in found and not re.search(r"\barms?\b|\bgroups?\b", low):
         found.remove("arms")
     if "criteria" in found and "age" in found and not re.search(r"\bcriteria\b", low):
@@ -294,16 +311,8 @@ def _aspects(question: str) -> list[str]:
     if "dates" in found and len(found) > 1 and not re.search(
             r"\bstart|\bbegin|\bbegan|\bcomplet|\bend(s|ed)?\b|\bdates?\b|\bupdated|\bfinish|\bhow long\b", low):
         found.remove("dates")  # "when are the infusions given" asks for the schedule
-    if "identifiers" in found:
-        # "the organization study id" asks for an identifier, not for the sponsoring organization.
-        if "sponsor" in found and not re.search(r"\bsponsor(ed|s)?\b(?!'?s? (study )?(id|number|code))|\bfund|"
-                                                 r"\bwho\b|collaborat|responsible party", low):
-            found.remove("sponsor")
-        if "design" in found and not re.search(r"\bdesign\b|randomi|blind|mask|allocation", low):
-            found.remove("design")
-    if "summary" in found and len(found) > 1 and (
-            "design" in found and re.search(r"\bprimary purpose\b", low)
-            or not re.search(r"\bsummar|\bpurpose\b|\baims?\b|\bobjectives?\b|\bgoal\b|\boverview\b|\bdescribe\b", low)):
+    if "summary" in found and len(found) > 1 and not re.search(
+            r"\bsummar|\bpurpose\b|\baims?\b|\bobjectives?\b|\bgoal\b|\boverview\b|\bdescribe\b", low):
         found.remove("summary")  # "papers published about it" asks for the papers; "about" names the topic
     # "where ... recruiting" asks for places; "when" alone asks for dates, not status.
     if "status" in found and "locations" in found and re.search(r"\bwhere\b", low):
@@ -329,7 +338,7 @@ def _definition_term(question: str) -> str | None:
         return None
     term = m.group("term").strip(" ?.!")
     low = term.lower()
-    if TRIAL_ID.search(term) or low.split()[0] in {"the", "this", "that", "it", "its", "a", "an"}:
+    if TRIAL_ID_MENTION.search(term) or low.split()[0] in {"the", "this", "that", "it", "its", "a", "an"}:
         return None
     if any(re.search(cue, low) for cue in ASPECT_CUES.values()):
         return None
@@ -361,7 +370,7 @@ def understand(
     text = question.strip()
     low = text.lower()
     by_upper = {i.upper(): i for i in known_ids}
-    named = [m.upper() for m in TRIAL_ID.findall(text)]
+    named = [m.upper() for m in find_ids(text)]
     named += [t.upper() for t in explicit_trials]
     trial_ids: list[str] = []
     unknown: list[str] = []
@@ -435,9 +444,11 @@ def understand(
         return make("compare")
     if elliptic and previous_kind and not aspects and not _FIND.search(text):
         # "and the scleroderma one?" repeats the previous question about another trial.
-        kind = previous_kind if previous_kind in ("eligibility", "trial_fact", "compare") else "trial_fact"
-        if kind == "compare" and len(trial_ids) < 2:
-            kind = "trial_fact"
+        kind: IntentKind = "trial_fact"
+        if previous_kind == "eligibility":
+            kind = "eligibility"
+        elif previous_kind == "compare" and len(trial_ids) >= 2:
+            kind = "compare"
         return make(kind, aspects=list(previous_aspects))
     if states_facts and not aspects and not _FIND.search(text) and (trial_ids or previous_kind == "eligibility"):
         return make("eligibility")

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from app.generators import Statement
 from app.verify import VERDICT_WORDS
-from eligibility.models import TrialVerdict
 from eligibility.facts import PatientFacts
+from eligibility.models import TrialVerdict
 from ingest.models import Chunk
 
 MAX_UNKNOWN = 5

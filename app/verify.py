@@ -24,6 +24,7 @@ from app import vocabulary as vocab
 from app.generators import NOT_FOUND, Draft, Statement
 from eligibility.models import TrialVerdict
 from ingest.models import Chunk, Trial
+from trialfinder.ids import find_ids, strip_ids
 
 SUPPORT_THRESHOLD = 0.6
 VERDICT_RANK = {"eligible": 2, "possibly_eligible": 1, "ineligible": 0}
@@ -82,7 +83,7 @@ def _tokens(text: str) -> list[str]:
 
 def content_words(sentence: str) -> set[str]:
     """Stemmed words of a sentence that carry its facts (no stopwords, framing words or trial ids)."""
-    sentence = re.sub(r"\b(NCT\d{8}|KCT\d{7})\b", " ", sentence, flags=re.IGNORECASE)
+    sentence = strip_ids(sentence)
     return {
         vocab.stem(w) for w in _tokens(sentence)
         if w not in vocab.STOPWORDS and w not in vocab.FRAME_WORDS and not w.isdigit() and len(w) > 1
@@ -91,7 +92,7 @@ def content_words(sentence: str) -> set[str]:
 
 def numbers(text: str) -> set[str]:
     """The numbers written in a text, normalised ("1,000" -> "1000")."""
-    text = re.sub(r"\b(NCT\d{8}|KCT\d{7})\b", " ", text, flags=re.IGNORECASE)
+    text = strip_ids(text)
     text = re.sub(r"(?<=[a-z])(?=\d)|(?<=\d)(?=[a-z])", " ", text.lower())
     return {n.replace(",", "") for n in _NUMBER.findall(text)}
 
@@ -128,7 +129,7 @@ def best_verdicts(verdicts: Iterable[TrialVerdict]) -> dict[str, TrialVerdict]:
 
 
 def claim_trials(statement: Statement, chunks: dict[str, Chunk], default: list[str]) -> list[str]:
-    named = [m.upper() for m in re.findall(r"\b(NCT\d{8}|KCT\d{7})\b", statement.text, re.IGNORECASE)]
+    named = find_ids(statement.text)
     if named:
         return list(dict.fromkeys(named))
     cited = [chunks[c].trial_id for c in statement.citations if c in chunks]

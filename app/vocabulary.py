@@ -54,28 +54,13 @@ COUNTRY_WORDS: dict[str, str] = {
 REGISTRY_COUNTRY = {"KCT": "korea"}
 
 STOPWORDS = frozenset(
-    """a about above after again against all also am an and any are aren't as at be because been before
-    being below between both but by can could did do does doing down during each few for from further had
-    has have having he her here hers herself him himself his how i if in into is isn't it its itself just
-    let me more most my myself no nor not now of off on once only or other our ours ourselves out over own
-    per same she should so some such than that the their theirs them themselves then there these they this
-    those through to too under until up very was we were what when where which while who whom why will with
-    would you your yours yourself yourselves tell give show list please there's what's i'm i've it's
-    does do get gets got one ones""".split()
+    ["a", "about", "above", "after", "again", "against", "all", "also", "am", "an", "and", "any", "are", "aren't", "as", "at", "be", "because", "been", "before", "being", "below", "between", "both", "but", "by", "can", "could", "did", "do", "does", "doing", "down", "during", "each", "few", "for", "from", "further", "had", "has", "have", "having", "he", "her", "here", "hers", "herself", "him", "himself", "his", "how", "i", "if", "in", "into", "is", "isn't", "it", "its", "itself", "just", "let", "me", "more", "most", "my", "myself", "no", "nor", "not", "now", "of", "off", "on", "once", "only", "or", "other", "our", "ours", "ourselves", "out", "over", "own", "per", "same", "she", "should", "so", "some", "such", "than", "that", "the", "their", "theirs", "them", "themselves", "then", "there", "these", "they", "this", "those", "through", "to", "too", "under", "until", "up", "very", "was", "we", "were", "what", "when", "where", "which", "while", "who", "whom", "why", "will", "with", "would", "you", "your", "yours", "yourself", "yourselves", "tell", "give", "show", "list", "please", "there's", "what's", "i'm", "i've", "it's", "does", "do", "get", "gets", "got", "one", "ones"]
 )
 
 # Words that frame a sentence about a trial without carrying a fact of their own; the citation check
 # ignores them so "The status of NCT03171194 is COMPLETED" is judged on "COMPLETED" only.
 FRAME_WORDS = frozenset(
-    """trial trials study studies participant participants patient patients people subject subjects
-    status phase enrollment enrolment planned actual target sponsor sponsors sponsored lead start started
-    starts completion complete completed date dates listed lists says say document documents record
-    records registry page section sections criterion criteria inclusion exclusion include includes
-    eligibility arm arms group groups intervention interventions outcome outcomes measure measures
-    primary secondary location locations site sites country countries investigator investigators
-    principal chair reference references design summary description condition conditions receive
-    receives received will be been given uses use using run runs conducted held takes take place
-    number total aims aim purpose about""".split()
+    ["trial", "trials", "study", "studies", "participant", "participants", "patient", "patients", "people", "subject", "subjects", "status", "phase", "enrollment", "enrolment", "planned", "actual", "target", "sponsor", "sponsors", "sponsored", "lead", "start", "started", "starts", "completion", "complete", "completed", "date", "dates", "listed", "lists", "says", "say", "document", "documents", "record", "records", "registry", "page", "section", "sections", "criterion", "criteria", "inclusion", "exclusion", "include", "includes", "eligibility", "arm", "arms", "group", "groups", "intervention", "interventions", "outcome", "outcomes", "measure", "measures", "primary", "secondary", "location", "locations", "site", "sites", "country", "countries", "investigator", "investigators", "principal", "chair", "reference", "references", "design", "summary", "description", "condition", "conditions", "receive", "receives", "received", "will", "be", "been", "given", "uses", "use", "using", "run", "runs", "conducted", "held", "takes", "take", "place", "number", "total", "aims", "aim", "purpose", "about"]
 )
 
 _WORD = re.compile(r"[a-z0-9]+(?:[-'][a-z0-9]+)*")
@@ -127,10 +112,7 @@ def mentioned_countries(text: str) -> list[str]:
     norm = normalized(text)
     out: list[str] = []
     for word, country in COUNTRY_WORDS.items():
-        if word == "us":
-            hit = re.search(r"\b(US|U\.S\.)\b", text) is not None
-        else:
-            hit = contains_phrase(norm, word)
+        hit = re.search(r"\b(US|U\.S\.)\b", text) is not None if word == "us" else contains_phrase(norm, word)
         if hit and country not in out:
             out.append(country)
     return out

@@ -21,15 +21,15 @@ import json
 import os
 import platform
 import random
-import re
 import resource
 import subprocess
 import sys
 import tempfile
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
+from trialfinder.ids import strip_ids
 from trialfinder.settings import PROJECT_ROOT, Settings
 
 BENCH_DIR = PROJECT_ROOT / "benchmarks"
@@ -68,7 +68,7 @@ def machine() -> dict:
     except OSError:
         pass
     return {"cores": os.cpu_count(), "cpu": model, "memory_gb": memory_gb, "python": platform.python_version(),
-            "date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+            "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
             "load_average_1min": round(os.getloadavg()[0], 1)}
 
 
@@ -113,7 +113,7 @@ def log(message: str) -> None:
 # ---------------------------------------------------------------- measurements
 
 def bench_ingest(index, paths: list[Path]) -> dict:
-    from ingest.pipeline import ingest_paths
+    from app.indexer import ingest_paths
 
     report = ingest_paths(paths, index, progress=False)
     t = report.timings
@@ -130,9 +130,9 @@ def bench_retrieval(index, queries: list[tuple[str, list[str]]], k: int = 10) ->
     modes = {"hybrid": index.search, "dense": index.search_dense, "bm25": index.search_lexical}
     out = {}
     for name, search in modes.items():
-        recalls = []
+        recalls: list[float] = []
 
-        def run(query_and_trials):
+        def run(query_and_trials, search=search, recalls=recalls):
             question, trials = query_and_trials
             found = {h.chunk.trial_id for h in search(question, k)}
             recalls.append(sum(t in found for t in trials) / len(trials))
@@ -232,7 +232,7 @@ def bench_synthetic(count: int, sample: int, queries: list[tuple[str, list[str]]
 def scale_questions(queries: list[tuple[str, list[str]]]) -> list[tuple[str, list[str]]]:
     """The QA questions without the seed trial ids, which a large index does not hold (a question naming an
     unknown id is answered at once with "I don't have that", which would flatter the latency)."""
-    return [(re.sub(r"\b(?:NCT|KCT)\d+\b", "the trial", q), []) for q, _ in queries]
+    return [(strip_ids(q, "the trial"), []) for q, _ in queries]
 
 
 def bench_compact_index(path: Path, embedder, queries: list[tuple[str, list[str]]]) -> dict:

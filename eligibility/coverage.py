@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from eligibility.evaluate import compile_trial
 from eligibility.rules import is_decidable
+from ingest.passages import facts_citation
 
 
 def coverage(trials) -> list[dict]:
@@ -15,9 +16,10 @@ def coverage(trials) -> list[dict]:
     rows = []
     for trial in trials:
         total = decidable = review = consent = subjective = 0
+        facts_id = facts_citation(trial).id
         for cohort in compile_trial(trial):
             for item in cohort.items:
-                if item.criterion.id.endswith(":eligibility.facts:1"):
+                if item.criterion.id == facts_id:
                     continue
                 total += 1
                 if item.rule.kind == "assumed_consent":

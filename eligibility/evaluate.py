@@ -17,8 +17,8 @@ from eligibility.models import FailedCriterion, ReviewCriterion, TrialVerdict, U
 from eligibility.parsing import parse_rule
 from eligibility.questions import question_for  # noqa: F401  (part of this module's API, DESIGN.md)
 from eligibility.rules import AgeRule, NeedsReview, SexRule
-from ingest.chunking import facts_text, split_sentences
 from ingest.models import Citation, Criterion, Trial
+from ingest.passages import criteria_text_citation, facts_citation
 
 
 @dataclass(frozen=True)
@@ -44,12 +44,6 @@ _CACHE: dict[tuple[str, str], tuple[CompiledCohort, ...]] = {}
 _BY_OBJECT: dict[int, tuple[Trial, tuple[CompiledCohort, ...]]] = {}  # trials without a source hash
 _CACHE_LIMIT = 50_000
 _ENTRIES: dict[tuple, object] = {}  # verdict entries are frozen: one object per (criterion, outcome)
-
-
-def facts_citation(trial: Trial) -> Citation:
-    """The citation of the structured age/sex facts: the trial's "eligibility.facts" chunk, verbatim."""
-    return Citation(id=f"{trial.trial_id}:eligibility.facts:1", trial_id=trial.trial_id,
-                    section="eligibility.facts", text=facts_text(trial))
 
 
 def _compiled(c: Criterion, rule, citation: Citation) -> Compiled:
@@ -110,9 +104,7 @@ def compile_trial(trial: Trial) -> tuple[CompiledCohort, ...]:
     if not cohorts:
         # No criteria list: never call anyone eligible on age and sex alone.
         text = (trial.eligibility.text or "").strip()
-        pieces = split_sentences(trial.eligibility.text) if text else []
-        cite = Citation(id=f"{trial.trial_id}:eligibility:1", trial_id=trial.trial_id, section="eligibility",
-                        text=pieces[0]) if pieces else facts_citation(trial)
+        cite = (criteria_text_citation(trial) if text else None) or facts_citation(trial)
         crit = Criterion(id=cite.id, trial_id=trial.trial_id, kind="inclusion", heading_kind="inclusion",
                          text=text or "No eligibility criteria are given in this record.")
         reason = ("the criteria could not be split into items" if text else

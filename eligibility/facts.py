@@ -98,7 +98,7 @@ class PatientFacts(_Frozen):
     def procedures(self) -> list[Diagnosis]:
         return [d for d in self.diagnoses if d.category == "procedure"]
 
-    def merge(self, later: "PatientFacts") -> "PatientFacts":
+    def merge(self, later: PatientFacts) -> PatientFacts:
         """These facts updated by a later statement: later scalars and same-named items win."""
         data = self.model_dump()
         new = later.model_dump()
@@ -220,20 +220,6 @@ def _since_year(clause: str, today: date) -> date | None:
     if m and int(m.group(1)) <= today.year:
         return date(int(m.group(1)), 7, 1)
     return None
-
-
-def _sentences(text: str) -> list[tuple[int, int]]:
-    """Sentence spans; a period between digits (9.1) does not end a sentence."""
-    out, start = [], 0
-    for m in re.finditer(r"[.!?](?=\s|$)|[\n;]", text):
-        if m.group(0) == "." and m.start() > 0 and text[m.start() - 1].isdigit() and \
-                m.end() < len(text) and text[m.end():m.end() + 1].isdigit():
-            continue
-        out.append((start, m.end()))
-        start = m.end()
-    if start < len(text):
-        out.append((start, len(text)))
-    return out
 
 
 # ---------------------------------------------------------------------------------------------
@@ -427,7 +413,7 @@ def _weight(d: Diagnosis) -> int:
 def _medications(text: str, today: date) -> list[Medication]:
     found: dict[str, Medication] = {}
     seen: dict[str, int] = {}
-    for start, end, name, is_class in lexicon.find_drugs(text):
+    for start, end, name, _is_class in lexicon.find_drugs(text):
         seen[name] = seen.get(name, 0) + 1
         if seen[name] > MAX_MENTIONS:
             continue
@@ -451,9 +437,7 @@ def _medications(text: str, today: date) -> list[Medication]:
         past = bool(_PAST_CUE.search(before[-40:] + " " + after[:40]))
         current_cue = bool(_CURRENT_CUE.search(before[-30:])) or dose is not None
         current: bool | None
-        if ctx.negated:
-            current = False
-        elif stopped or (last is not None and not _CURRENT_CUE.search(before[-30:])):
+        if ctx.negated or stopped or (last is not None and not _CURRENT_CUE.search(before[-30:])):
             current = False
         elif current_cue and not (past and last is not None):
             current = True
@@ -488,6 +472,8 @@ def extract_facts(text: str, today: date | None = None) -> PatientFacts:
     `today` resolves relative times ("2 months ago"); default: the real date. Never raises on any
     string: unrecognised text simply yields no facts.
     """
+    from eligibility import measurements  # imported here: it builds on this module's Measurement
+
     today = today or date.today()
     text = (text or "")[:MAX_TEXT]
     spans: dict[str, str] = {}
@@ -528,7 +514,7 @@ def extract_facts(text: str, today: date | None = None) -> PatientFacts:
                  not re.search(r"(?i)breast[- ]?feeding", d.span)]
     return PatientFacts(
         today=today, age=age, sex=sex, weight_kg=weight, pregnant=pregnant, breastfeeding=breastfeeding,
-        diagnoses=diagnoses, labs=_labs(text), scores=_scores(text), medications=_medications(text, today),
+        diagnoses=diagnoses, labs=measurements.merge(_labs(text), text), scores=_scores(text), medications=_medications(text, today),
         medications_complete=bool(_MEDS_COMPLETE.search(text)),
         history_complete=bool(_HISTORY_COMPLETE.search(text)), spans=spans)
 

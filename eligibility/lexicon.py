@@ -157,7 +157,6 @@ PRIMARY_DISEASES = frozenset({
 
 AUTOIMMUNE_RHEUMATIC = ("sle", "ssc", "ra", "as", "jia", "dm", "pm", "jdm", "ibm", "myositis", "sjogren",
                         "vasculitis", "mctd", "ctd", "psoriatic_arthritis")
-CONNECTIVE_TISSUE = ("sle", "ssc", "ra", "dm", "pm", "jdm", "myositis", "sjogren", "mctd", "ctd")
 
 # Group phrases used in criteria, mapped to the canonical names they stand for.
 GROUPS: tuple[tuple[str, tuple[str, ...]], ...] = (
@@ -208,7 +207,7 @@ def earliest_longest(hits: list[tuple]) -> list[tuple]:
 def find_terms(text: str) -> list[tuple[int, int, Term]]:
     """Non-overlapping term mentions in text, earliest and longest first."""
     hits = []
-    for (term, pattern), may_match in zip(TERM_PATTERNS, _TERM_GATE.open(text)):
+    for (term, pattern), may_match in zip(TERM_PATTERNS, _TERM_GATE.open(text), strict=False):
         if not may_match:
             continue
         for m in pattern.finditer(text):
@@ -333,13 +332,13 @@ def find_drugs(text: str, with_classes: bool = True) -> list[tuple[int, int, str
     """Non-overlapping drug or class mentions: (start, end, name, is_class)."""
     hits = []
     gate = _DRUG_GATE.open(text)
-    for (d, pattern), may_match in zip(DRUG_PATTERNS, gate):
+    for (d, pattern), may_match in zip(DRUG_PATTERNS, gate, strict=False):
         if not may_match:
             continue
         for m in pattern.finditer(text):
             hits.append((m.start(), m.end(), d.name, False))
     if with_classes:
-        for (pattern, cls), may_match in zip(CLASS_PATTERNS, gate[len(DRUG_PATTERNS):]):
+        for (pattern, cls), may_match in zip(CLASS_PATTERNS, gate[len(DRUG_PATTERNS):], strict=False):
             if not may_match:
                 continue
             for m in pattern.finditer(text):

@@ -9,14 +9,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date
 
-from eligibility import lexicon, units
+from eligibility import concepts, lexicon, units
 from eligibility.facts import Diagnosis, Medication, PatientFacts
 
 LAB_LABEL = {"platelets": "platelets", "wbc": "WBC", "anc": "neutrophils", "hemoglobin": "hemoglobin",
-             "creatinine": "creatinine", "egfr": "eGFR", "ast": "AST", "alt": "ALT", "fvc": "FVC", "dlco": "DLCO",
-             "lvef": "LVEF", "spo2": "SpO2", "bmi": "BMI", "esr": "ESR", "cd4": "CD4", "mpap": "mean PAP",
-             "spap": "systolic PAP", "pwp": "wedge pressure", "ana": "ANA titer"}
-SCORE_LABEL = {"sledai": "SLEDAI", "mrss": "mRSS", "basdai": "BASDAI", "basdai_q2": "BASDAI question 2",
+             "creatinine": "creatinine", "egfr": "eGFR", "ast": "AST", "alt": "ALT", "cd4": "CD4",
+             "ana": "ANA titer"}  # the registry's measurements are labelled by eligibility/concepts
+SCORE_LABEL = {"sledai": "SLEDAI", "mrss": "mRSS", "basdai": "BASDAI",
                "das28": "DAS28", "mmt8": "MMT-8", "vas": "VAS"}
 CHRONIC = frozenset({"hiv", "htlv"})  # infections that do not go away: a history of them is current
 _OP_WORDS = {"<": "below", "<=": "at or below", ">": "above", ">=": "at or above"}
@@ -47,7 +46,7 @@ class FactIndex:
     by_qualifier: dict = field(default_factory=dict)  # see `stated`
 
     @classmethod
-    def build(cls, facts: PatientFacts) -> "FactIndex":
+    def build(cls, facts: PatientFacts) -> FactIndex:
         idx = cls(facts)
         for d in facts.diagnoses:
             if d.family or d.hypothetical:
@@ -68,7 +67,7 @@ class FactIndex:
         idx.keys = frozenset(_patient_keys(idx))
         return idx
 
-    def stated(self, qualifier: str) -> "FactIndex":
+    def stated(self, qualifier: str) -> FactIndex:
         """An index of only the patient's conditions stated with `qualifier` (built once per qualifier)."""
         hit = self.by_qualifier.get(qualifier)
         if hit is None:
@@ -263,7 +262,7 @@ def condition(rule, idx: FactIndex) -> Outcome:
 
 def lab(rule, idx: FactIndex) -> Outcome:
     m = idx.labs.get(rule.analyte)
-    label = LAB_LABEL.get(rule.analyte, rule.analyte)
+    label = LAB_LABEL.get(rule.analyte) or concepts.label(rule.analyte) or rule.analyte
     if m is None:
         return Outcome(None, needs=(rule.analyte,))
     if rule.uln:

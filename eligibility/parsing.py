@@ -10,14 +10,32 @@ never dropped.
 
 from __future__ import annotations
 
+import itertools
 import re
 from dataclasses import dataclass
 
-from eligibility import lexicon, prefilter, units
+from eligibility import concepts, lexicon, prefilter, quantities, units
 from eligibility.facts import QUALIFIER_WORDS
-from eligibility.rules import (AgeRule, AllOf, AnyOf, AssumedConsent, ConditionRule, DiagnosisRule, DoseRule,
-                               DurationRule, ExposureRule, Implies, LabRule, NeedsReview, Not, Qualified, Rule,
-                               ScoreRule, SerologyRule, SexRule)
+from eligibility.rules import (
+    AgeRule,
+    AllOf,
+    AnyOf,
+    AssumedConsent,
+    ConditionRule,
+    DiagnosisRule,
+    DoseRule,
+    DurationRule,
+    ExposureRule,
+    Implies,
+    LabRule,
+    NeedsReview,
+    Not,
+    Qualified,
+    Rule,
+    ScoreRule,
+    SerologyRule,
+    SexRule,
+)
 
 MAX_CRITERION = 5_000
 
@@ -72,16 +90,7 @@ LAB_NAMES: tuple[tuple[str, str], ...] = (
     ("egfr", r"egfr|gfr|estimated glomerular filtration rate|glomerular filtration rate|creatinine clearance"),
     ("ast", r"ast|asat|aspartate aminotransferase"),
     ("alt", r"alt|alat|alanine aminotrans\w+"),
-    ("fvc", r"fvc|forced vital capacity"),
-    ("dlco", r"dlco|lung diffusion capacity for carbon monoxide|diffusing capacity"),
-    ("lvef", r"lvef|left ventricular ejection fraction|ejection fraction"),
-    ("spo2", r"spo2|sao2|so2|oxygen saturation"),
-    ("bmi", r"bmi|body mass index"),
-    ("esr", r"esr|erythrocyte sedimentation rate"),
     ("cd4", r"cd4\+?(?: t)?(?: lymphopenia| count| cells?)?"),
-    ("mpap", r"mean pulmonary arter\w+ pressures?|mpap|mean pap"),
-    ("spap", r"systolic pulmonary arter\w+ pressures?|spap"),
-    ("pwp", r"pulmonary (?:capillary )?wedge pressures?|pcwp"),
     ("ana", r"ana|antinuclear antibod\w+"),
 )
 LAB_PATTERNS = tuple((n, re.compile(rf"(?i)\b(?:{p})\b")) for n, p in LAB_NAMES)
@@ -89,8 +98,7 @@ _LAB_GATE = prefilter.Gate(prefilter.starts([p]) for _, p in LAB_NAMES)
 SCORE_NAMES: tuple[tuple[str, str], ...] = (
     ("sledai", r"sledai(?:-2k)?(?: score)?"),
     ("mrss", r"mrss(?: units)?|modified rodnan skin score"),
-    ("basdai_q2", r"basdai question #?2"),
-    ("basdai", r"basdai"),
+    ("basdai", r"basdai(?! (?:question|item|q) ?#?\d)"),  # one question of it is a registry measurement
     ("das28", r"das-?28(?:[- ](?:esr|crp))?|das esr"),
     ("mmt8", r"mmt-?8|manual muscle test(?:ing)?|mmt"),
     ("vas", r"vas|visual analog(?:ue)? scale"),
@@ -104,13 +112,13 @@ SEROLOGY_NAMES = (
 SEROLOGY_PATTERNS = tuple((n, re.compile(rf"(?i){p}")) for n, p in SEROLOGY_NAMES)
 
 WINDOW = re.compile(
-    rf"(?i)\b(?:within|in|during|on|over)\s+(?:the\s+)?(?:last|past|previous|prior)?\s*"
-    rf"(?P<n1>\d+|one|two|three|four|five|six|twelve|eighteen)\s*(?P<u1>day|week|month|year)s?"
-    rf"|\b(?:recent\s*\(?\s*within\s+)(?P<n2>\d+)\s*(?P<u2>day|week|month|year)s?"
-    rf"|\b(?P<n3>\d+|one|two|three|four|five|six|twelve)\s*(?P<u3>day|week|month|year)s?\s+(?:prior to|before)"
-    rf"|\bwithin\s+(?:the\s+)?(?P<n4>six|twelve)\s+(?P<u4>month)s?"
-    rf"|\b(?:the\s+)?(?P<n5>six|twelve|\d+)\s+(?P<u5>month|day|week|year)s?\s+before")
-MIN_DURATION = re.compile(rf"(?i)\bfor\s+(?:at least|a minimum of|≥|more than)\s*(?P<n>\d+)\s*(?P<u>day|week|month|year)s?")
+    r"(?i)\b(?:within|in|during|on|over)\s+(?:the\s+)?(?:last|past|previous|prior)?\s*"
+    r"(?P<n1>\d+|one|two|three|four|five|six|twelve|eighteen)\s*(?P<u1>day|week|month|year)s?"
+    r"|\b(?:recent\s*\(?\s*within\s+)(?P<n2>\d+)\s*(?P<u2>day|week|month|year)s?"
+    r"|\b(?P<n3>\d+|one|two|three|four|five|six|twelve)\s*(?P<u3>day|week|month|year)s?\s+(?:prior to|before)"
+    r"|\bwithin\s+(?:the\s+)?(?P<n4>six|twelve)\s+(?P<u4>month)s?"
+    r"|\b(?:the\s+)?(?P<n5>six|twelve|\d+)\s+(?P<u5>month|day|week|year)s?\s+before")
+MIN_DURATION = re.compile(r"(?i)\bfor\s+(?:at least|a minimum of|≥|more than)\s*(?P<n>\d+)\s*(?P<u>day|week|month|year)s?")
 CURRENT_CUE = re.compile(r"(?i)\b(?:use of|receiving|currently|concurrent|current|background therapy|taking|"
                          r"stable dose|using|on treatment|active|ongoing)\b")
 EVER_CUE = re.compile(r"(?i)\b(?:previous|previously|prior|history|ever|exposure|received|treatment with|"
@@ -140,14 +148,16 @@ def _clean(text: str) -> str:
     text = text.replace(">/=", "≥").replace("</=", "≤").replace(">=", "≥").replace("<=", "≤")
     text = text.replace("=>", "≥").replace("=<", "≤").replace("μ", "µ")
     text = re.sub(r"(?m)^\s*(?:[•\-*]\s*)+", "", text)
-    text = re.sub(r"(?m)^\s*o\s?(?=[A-Za-z])", "", text)  # "oRituximab" sub-bullets of MedPath pages
+    # "oRituximab" sub-bullets of MedPath pages (never the "o" of "over 18 years")
+    text = re.sub(r"(?m)^\s*o\s?(?=[A-Z])", "", text)
     text = re.sub(r"(?m)^\s*\(?\d{1,2}[).]\s*", "", text)
     text = re.sub(r"(?i)\bhepatitis b (or|and) c\b", r"hepatitis B \1 hepatitis C", text)
     text = re.sub(r"(?i)\bbasal or squamous cell", "basal cell or squamous cell", text)
     text = re.sub(r"(?i)\bsquamous or basal cell", "squamous cell or basal cell", text)
     text = re.sub(r"\s*\((?:[A-Z][A-Za-z0-9\-]{1,7}s?)\)", "", text)  # "(ANCA)", "(mAb)" aliases
     for _ in range(3):  # field labels of registry records: "PRIOR CONCURRENT THERAPY: Chemotherapy: No prior …"
-        text = re.sub(r"^\s*[A-Z][A-Za-z\-]*(?: [A-Za-z\-]+){0,2}: (?=\S)", "", text)
+        # (an "Age:" label is kept: it is what makes "Age: 19~45" an age)
+        text = re.sub(r"^\s*(?!Ages?:)[A-Z][A-Za-z\-]*(?: [A-Za-z\-]+){0,2}: (?=\S)", "", text)
     return text.strip()
 
 
@@ -162,36 +172,122 @@ def _free(taken: list[tuple[int, int]], s: int, e: int) -> bool:
 
 # --- recognisers ---------------------------------------------------------------------------
 
-_AGE_PATTERNS = (
-    (re.compile(r"(?i)\b(?:over|older than|>)\s*(\d{1,3})\s*(?:years?)?(?: of age)?\s*and\s*(?:less|younger) than\s*"
-                r"(\d{1,3})\s*years?"), "gt_lt"),
-    (re.compile(r"(?i)\b(\d{1,3})\s*(?:-|–|to)\s*(\d{1,3})\s*years?(?: old)?(?: of age)?"), "range"),
-    (re.compile(r"(?i)\baged?\s*(\d{1,3})\s*(?:-|–|to)\s*(\d{1,3})\b"), "range"),
-    (re.compile(r"(?i)\b(\d{1,3})\s*years?(?: of age)?(?: old)?\s*(?:and|or)\s*(?:older|over|above)"), "min"),
-    (re.compile(r"(?i)\b(?:aged?|adults?|patients?)\s*(?:at least|≥|of at least|over|>|older than)\s*(\d{1,3})"
-                r"\s*years?"), "min_kw"),
-    (re.compile(r"(?i)(?:≥|at least|>)\s*(\d{1,3})\s*years?\s*(?:of age|old)"), "min_kw"),
-)
+# An age is a quantity in years, or a bare number right after a word that names people by age.
+_YEARS_UNIT = re.compile(r"(?i)^(?:years?(?:\s+of\s+age|[\s-]+old)?|yrs?|y/o|yo)$")
+_AGE_WORD = re.compile(r"(?i)\b(?:ages?|aged|older|younger|adults?|patients?|subjects?|children|individuals?|"
+                       r"participants?|persons?|people|men|women|males?|females?|being|boys|girls|adolescents?|"
+                       r"infants?|volunteers?|majors?|minors?|pts?)\b[\s:(\[,]*(?:(?:range|is|are|must be|"
+                       r"should be|of|at|group)\s*[:(\[]*\s*)*$")
+_AGE_AFTER = re.compile(r"(?i)^\s*\]?\)?\s*(?:of\s+)?age\b")
+# Numbers in years that are not the patient's age: disease duration, onset, a donor, smoking history.
+_NOT_AGE = re.compile(r"(?i)\b(?:onset|donor|duration|since|diagnos\w*|history|for|smok\w*|pack|within|ago|"
+                      r"prior|after|before|last|past|treatment|therapy|follow)\b[^;,.]{0,25}$")
+
+_NOT_AGE_AFTER = re.compile(r"(?i)^\s*(?:before|ago|after|prior|since|from|post|following|duration|of (?:follow|"
+                            r"treatment|therapy|disease|diagnosis|symptoms?|experience|smoking|use|exposure))\b")
+
+_NO_PEOPLE = re.compile(r"(?i)(?:^|[\s(])(?:no|not|non|never|excluding)\s+(?:(?:patients?|subjects?|participants?|"
+                        r"children|adults?|one|persons?|people|individuals?)\s+)?(?:(?:who are|aged?)\s+)?$")
 
 
 def _age_atoms(text: str, taken) -> list[Atom]:
-    if re.search(r"(?i)\bonset\b|\bdonor\b|\bdisease duration\b|\bsince\b", text):
-        return []
-    for pattern, form in _AGE_PATTERNS:
-        m = pattern.search(text)
-        if not m:
+    """Age bounds: "Over 18 years", "Age: 19~45", "Patients younger than 25 years old", "20-70 age"."""
+    atoms = []
+    for q in quantities.find(text):
+        if not _free(taken, q.start, q.end):
             continue
-        if form == "gt_lt":
-            rule = AgeRule(min=float(m.group(1)), max=float(m.group(2)), min_inclusive=False, max_inclusive=False)
-        elif form == "range":
-            rule = AgeRule(min=float(m.group(1)), max=float(m.group(2)))
-        else:
-            op_text = m.group(0).lower()
-            strict = (">" in op_text or "over" in op_text or "older than" in op_text) and "≥" not in op_text
-            rule = AgeRule(min=float(m.group(1)), min_inclusive=not strict)
-        taken.append((m.start(), m.end()))
-        return [Atom(m.start(), m.end(), rule, "age")]
-    return []
+        lead = text[max(0, q.start - 40):q.start]
+        by_unit = bool(q.unit and _YEARS_UNIT.match(q.unit))
+        by_word = q.unit is None and (bool(_AGE_WORD.search(lead)) or bool(_AGE_AFTER.match(text[q.end:]))
+                                      or bool(re.search(r"(?i)older|younger|\bages?\b", q.text)))
+        said_age = bool(re.search(r"(?i)\bage[ds]?\b[\s:(\[]*$", lead)) or bool(re.search(r"(?i)\bages?\b", q.text))
+        if not (by_unit or by_word) or (_NOT_AGE.search(lead) and not said_age) or _NOT_AGE_AFTER.match(text[q.end:]):
+            continue
+        if any(v is not None and not 0 <= v <= 120 for v in (q.low, q.high)):
+            continue
+        rule = AgeRule(min=q.low, max=q.high, min_inclusive=q.low_inclusive, max_inclusive=q.high_inclusive)
+        # "No patients less than or equal to 5 years old": the bound names who may NOT take part.
+        atoms.append(Atom(q.start, q.end, Not(rule=rule) if _NO_PEOPLE.search(lead) else rule, "age"))
+        taken.append((q.start, q.end))
+    return atoms
+
+
+# Roman numerals of ordinal scales ("ASA III"), replaced by digits of the same width so spans stay put.
+_ROMAN = re.compile(r"\b(VI|IV|V|III|II|I)\b")
+_ROMAN_DIGITS = {"I": "1", "II": "2 ", "III": "3  ", "IV": "4 ", "V": "5", "VI": "6 "}
+_OTHER_NUMBER = re.compile(r"\d|;|\.\s")
+_LIST_GAP = re.compile(r"(?i)[\s,()/]*(?:or|and|and/or)?[\s,()/]*")
+
+
+def _measure_rule(concept: concepts.Concept, q: quantities.Quantity, written: str):
+    """The rule of one quantity bound to a registry concept, or None when its unit is not the concept's."""
+    bounds = []
+    for value, op, unit in ((q.low, ">=" if q.low_inclusive else ">", q.lower_unit),
+                            (q.high, "<=" if q.high_inclusive else "<", q.unit)):
+        if value is None:
+            continue
+        if q.uln:
+            if not concept.uln:
+                return None
+            bounds.append(LabRule(analyte=concept.id, op=op, value=value, uln=True, text=written))
+            continue
+        canonical = concept.to_canonical(value, unit)
+        if canonical is None:
+            return None
+        bounds.append(LabRule(analyte=concept.id, op=op, value=round(canonical, 4), text=written))
+    if not bounds:
+        return None
+    return bounds[0] if len(bounds) == 1 else AllOf(rules=bounds)
+
+
+def _measure_atoms(text: str, taken) -> list[Atom]:
+    """Registry measurements (eligibility/concepts) with the quantity written after or just before
+    their name: "Life expectancy lower than 3 months", "Temperature <38°C", "Greater than 37 weeks
+    gestation", "ASA physical status I-III"."""
+    atoms = []
+    bound: dict[int, quantities.Quantity | None] = {}  # name start -> the quantity written after it
+    names = sorted(((m.start(), m.end(), c) for c in concepts.MEASUREMENTS.values()
+                    for m in c.criteria_re.finditer(text)), key=lambda x: (x[0], -x[1]))
+    for s, e, concept in names:
+        if not _free(taken, s, e):
+            continue
+        window = text[:e + 60]
+        if concept.roman:
+            window = window[:e] + _ROMAN.sub(lambda r: _ROMAN_DIGITS[r.group(1)], window[e:])
+        rule, span = None, None
+        after = quantities.first(window, e)
+        if after and re.match(r"\s*/\s*\d", text[after.end:]):
+            after = None  # "above 160/100 mmHg": a pair of limits this reader does not split; reviewed
+        if after and after.start - e <= 45 and not _OTHER_NUMBER.search(text[e:after.start]) \
+                and not any(s2 != s and e <= s2 < after.start for s2, _, _ in names) and _free(taken, after.start, after.end):
+            rule, span = _measure_rule(concept, after, text[after.start:after.end].strip()), (s, after.end)
+        if rule is None:
+            lead_op = quantities.operator_before(text[max(0, s - 30):s])
+            bare = quantities.bare_after(text, e)
+            if lead_op and bare and _free(taken, bare.start, bare.end):
+                q = quantities.bounded(bare, lead_op)
+                rule, span = _measure_rule(concept, q, text[s - 30 if s >= 30 else 0:bare.end].strip()), (s, bare.end)
+        if rule is None:
+            before = [q for q in quantities.find(text[:s]) if re.fullmatch(r"(?i)[\s'(]*(?:of\s+)?", text[q.end:s])]
+            if before and _free(taken, before[-1].start, before[-1].end):
+                rule, span = _measure_rule(concept, before[-1], before[-1].text), (before[-1].start, e)
+        if rule is None or span is None:
+            continue
+        atoms.append(Atom(span[0], span[1], rule, "lab"))
+        taken.append(span)
+        bound[s] = (after if span[1] == getattr(after, "end", None) else None)
+    # "FVC or DLCO < 50% predicted": a name listed before a bounded one shares its bound (the connector
+    # between them, "or"/"and", is read by _combine like any other).
+    for (s, e, concept), (s2, _, _) in reversed(list(itertools.pairwise(names))):
+        q = bound.get(s2)
+        if q is None or s in bound or not _free(taken, s, e) or not _LIST_GAP.fullmatch(text[e:s2]):
+            continue
+        rule = _measure_rule(concept, q, text[q.start:q.end].strip())
+        if rule is not None:
+            atoms.append(Atom(s, e, rule, "lab"))
+            taken.append((s, e))
+            bound[s] = q
+    return atoms
 
 
 def _lab_rule(name: str, m: re.Match):
@@ -216,7 +312,7 @@ def _lab_atoms(text: str, taken) -> list[Atom]:
     """Lab thresholds: each comparison belongs to the analyte just before it, and to the analytes listed
     with it ("AST or ALT >4 times upper limit normal")."""
     mentions = []
-    for (name, pattern), may_match in zip(LAB_PATTERNS, _LAB_GATE.open(text)):
+    for (name, pattern), may_match in zip(LAB_PATTERNS, _LAB_GATE.open(text), strict=False):
         if not may_match:
             continue
         for m in pattern.finditer(text):
@@ -339,30 +435,29 @@ def _window_days(m: re.Match) -> float:
     return 0.0
 
 
-_DURATION_PATTERNS = (
-    (re.compile(r"(?i)disease duration\s*(?:of\s*)?(?:upto|up to|≤|<|less than|no more than)\s*(\d+)\s*"
-                r"(day|week|month|year)s?"), "disease", "max"),
-    (re.compile(r"(?i)disease duration\s*(?:of\s*)?(\d+)\s*(day|week|month|year)s?\s*or less"), "disease", "max"),
-    (re.compile(r"(?i)(?:symptoms?|arthritis)[^.;]{0,30}?for\s*(?:more than|at least|over)\s*(\d+)\s*"
-                r"(day|week|month|year)s?\s*(?:but|and)\s*(?:less than|under)\s*(\d+)\s*(day|week|month|year)s?"),
-     "symptoms", "range"),
-)
+# What a duration criterion measures: the disease, or its symptoms ("arthritis symptoms for more than 6 weeks").
+_DURATION_SUBJECT = re.compile(
+    r"(?i)\b(?:(?P<disease>disease duration|duration of (?:the )?disease|disease history)"
+    r"|(?P<symptoms>symptom duration|duration of symptoms|(?:symptoms?|arthritis)\b[^.;\d]{0,30}?\bfor))")
+_TIME_UNIT = re.compile(r"(?i)^(?:day|week|wk|month|mo|year|yr|hour|hr)s?$")
 
 
 def _duration_atoms(text: str, taken, cohort_names: list[str]) -> list[Atom]:
-    for pattern, subject, form in _DURATION_PATTERNS:
-        m = pattern.search(text)
-        if not m:
+    """How long the disease or its symptoms lasted: "disease duration up to 5 years", "symptoms for more
+    than 6 weeks but less than 12 months"."""
+    for m in _DURATION_SUBJECT.finditer(text):
+        q = quantities.first(text, m.end(), m.end() + 60)
+        if q is None or q.start - m.end() > 15 or not _free(taken, q.start, q.end):
             continue
-        if form == "max":
-            rule = DurationRule(subject=subject, names=cohort_names, max_days=_days(m.group(1), m.group(2)),
-                                text=m.group(0))
-        else:
-            rule = DurationRule(subject=subject, names=cohort_names, min_days=_days(m.group(1), m.group(2)),
-                                max_days=_days(m.group(3), m.group(4)), min_inclusive=False,
-                                max_inclusive=False, text=m.group(0))
-        taken.append((m.start(), m.end()))
-        return [Atom(m.start(), m.end(), rule, "duration")]
+        if not (q.unit and _TIME_UNIT.match(q.unit)) or (q.low_unit and not _TIME_UNIT.match(q.low_unit)):
+            continue
+        rule = DurationRule(subject="disease" if m.group("disease") else "symptoms", names=cohort_names,
+                            min_days=_days(str(q.low), q.lower_unit or "") if q.low is not None else None,
+                            max_days=_days(str(q.high), q.unit) if q.high is not None else None,
+                            min_inclusive=q.low_inclusive, max_inclusive=q.high_inclusive,
+                            text=text[m.start():q.end])
+        taken.append((m.start(), q.end))
+        return [Atom(m.start(), q.end, rule, "duration")]
     return []
 
 
@@ -508,7 +603,7 @@ def _condition_atoms(text: str, taken, criterion_kind: str, cohort_names: list[s
     atoms = []
     crit_ever = bool(re.match(r"(?i)\W*(?:medical )?(?:history|previous|prior|evidence of prior)", text))
     prev_end = 0
-    for i, (s, e, name, category, label) in enumerate(main):
+    for i, (s, e, name, _category, label) in enumerate(main):
         lead = text[prev_end:s]
         lead_start = prev_end
         prev_end = e
@@ -613,17 +708,17 @@ def _combine(atoms: list[Atom], text: str, default: str):
 def _combine_flat(atoms: list[Atom], text: str, default: str):
     if len(atoms) == 1:
         return atoms[0].rule
-    kinds = [_gap_kind(text[a.end:b.start], default) for a, b in zip(atoms, atoms[1:])]
+    kinds = [_gap_kind(text[a.end:b.start], default) for a, b in zip(atoms, atoms[1:], strict=False)]
     # "Not pregnant or nursing" is "not (pregnant or nursing)": neither may hold.
     kinds = ["and" if a.kind == b.kind and a.kind.startswith("negated@") else k
-             for k, a, b in zip(kinds, atoms, atoms[1:])]
+             for k, a, b in zip(kinds, atoms, atoms[1:], strict=False)]
     # "A, B or C": a comma list closed by "or" is an OR list.
     for i in range(len(kinds) - 1, -1, -1):
         gap = text[atoms[i].end:atoms[i + 1].start]
         if kinds[i] == default and "," in gap and i + 1 < len(kinds) and kinds[i + 1] == "or":
             kinds[i] = "or"
     groups, current = [], [atoms[0].rule]
-    for k, atom in zip(kinds, atoms[1:]):
+    for k, atom in zip(kinds, atoms[1:], strict=False):
         if k == "and":
             current.append(atom.rule)
         else:
@@ -637,9 +732,12 @@ def _combine_flat(atoms: list[Atom], text: str, default: str):
 def _atoms(text: str, kind: str, cohort_names: list[str]) -> list[Atom]:
     taken: list[tuple[int, int]] = [(m.start(), m.end()) for m in CAUSE_MASK.finditer(text)]
     atoms = []
+    # Disease scores first ("DAS ESR>3.1" is a DAS28, not an ESR), then named measurements ("life
+    # expectancy less than 1 year" is not an age).
+    atoms += _score_atoms(text, taken)
+    atoms += _measure_atoms(text, taken)
     atoms += _age_atoms(text, taken)
     atoms += _dose_atoms(text, taken)
-    atoms += _score_atoms(text, taken)
     atoms += _lab_atoms(text, taken)
     atoms += _serology_atoms(text, taken)
     atoms += _duration_atoms(text, taken, cohort_names)
@@ -652,7 +750,7 @@ def _atoms(text: str, kind: str, cohort_names: list[str]) -> list[Atom]:
     atoms.sort(key=lambda a: a.start)
     atoms = _negate(atoms, text)
     # "chronic kidney disease (glomerular filtration rate < 30)": the measurement defines the condition.
-    atoms = [a for a, b in zip(atoms, atoms[1:] + [None])
+    atoms = [a for a, b in zip(atoms, atoms[1:] + [None], strict=False)
              if not (b is not None and a.kind == "condition" and b.kind in ("lab", "score")
                      and re.fullmatch(r"\s*\(\s*", text[a.end:b.start]))]
     return _dedupe(atoms)
@@ -781,16 +879,7 @@ def _alternatives(text: str, kind: str, cohort: str | None):
     return body
 
 
-FILLER = frozenset("""a an the and or of with for to in on at by as be is are was were has have who which that this
-these those any all other than their his her patients patient subjects subject participants participant people
-adults adult adolescents children pediatric men women male female males females both aged age ages years year old
-older younger over under least more less diagnosis diagnosed definite definitive confirmed established documented
-known defined according criteria criterion classification evidence presence positive negative test testing result
-results meeting meets meet fulfilling fulfil fulfill must should will can screening baseline study entry visit
-enrollment enrolment randomization prior previous previously history current currently active within months month
-weeks week days day including including e g i ie eg per level levels count value values score scores units unit
-moderate mild severe moderately clinically disease diseases disorder disorders condition conditions
-american college rheumatology acr slicc eular new york modified bohan peter""".split())
+FILLER = frozenset(["a", "an", "the", "and", "or", "of", "with", "for", "to", "in", "on", "at", "by", "as", "be", "is", "are", "was", "were", "has", "have", "who", "which", "that", "this", "these", "those", "any", "all", "other", "than", "their", "his", "her", "patients", "patient", "subjects", "subject", "participants", "participant", "people", "adults", "adult", "adolescents", "children", "pediatric", "men", "women", "male", "female", "males", "females", "both", "aged", "age", "ages", "years", "year", "old", "older", "younger", "over", "under", "least", "more", "less", "diagnosis", "diagnosed", "definite", "definitive", "confirmed", "established", "documented", "known", "defined", "according", "criteria", "criterion", "classification", "evidence", "presence", "positive", "negative", "test", "testing", "result", "results", "meeting", "meets", "meet", "fulfilling", "fulfil", "fulfill", "must", "should", "will", "can", "screening", "baseline", "study", "entry", "visit", "enrollment", "enrolment", "randomization", "prior", "previous", "previously", "history", "current", "currently", "active", "within", "months", "month", "weeks", "week", "days", "day", "including", "including", "e", "g", "i", "ie", "eg", "per", "level", "levels", "count", "value", "values", "score", "scores", "units", "unit", "moderate", "mild", "severe", "moderately", "clinically", "disease", "diseases", "disorder", "disorders", "condition", "conditions", "american", "college", "rheumatology", "acr", "slicc", "eular", "new", "york", "modified", "bohan", "peter"])
 
 
 def _unread_words(text: str, atoms: list[Atom]) -> list[str]:

@@ -10,12 +10,11 @@ name the parser can emit never reaches the user as an identifier.
 
 from __future__ import annotations
 
-from eligibility import lexicon
+from eligibility import concepts, lexicon
 
 _FIXED = {
     "age": "How old are you?",
     "sex": "What is your sex (female or male)?",
-    "weight": "How much do you weigh (in kg)?",
     "pregnancy": "Are you pregnant, or could you be?",
     "breastfeeding": "Are you breastfeeding?",
     "diagnosis": "Which condition have you been diagnosed with (for example lupus, rheumatoid arthritis, "
@@ -35,15 +34,12 @@ LAB_NAMES = {
     "platelets": "platelet count", "wbc": "white blood cell count", "anc": "neutrophil count",
     "hemoglobin": "hemoglobin level", "creatinine": "creatinine level", "egfr": "kidney function result (eGFR)",
     "ast": "AST (liver enzyme) result", "alt": "ALT (liver enzyme) result",
-    "fvc": "FVC result (% predicted, lung function test)", "dlco": "DLCO result (% predicted, lung function test)",
-    "lvef": "heart ejection fraction (LVEF)", "spo2": "oxygen saturation at rest", "bmi": "BMI (body mass index)",
-    "esr": "ESR (sedimentation rate) result", "cd4": "CD4 count", "mpap": "mean pulmonary artery pressure",
-    "spap": "systolic pulmonary artery pressure", "pwp": "pulmonary wedge pressure",
-    "ana": "ANA (antinuclear antibody) titer", "sbp": "systolic blood pressure", "dbp": "diastolic blood pressure",
-}
+    "cd4": "CD4 count",
+    "ana": "ANA (antinuclear antibody) titer",
+}  # the registry's measurements ask their own question (eligibility/concepts)
 SCORE_NAMES = {
     "sledai": "SLEDAI lupus activity score", "mrss": "modified Rodnan skin score (mRSS)",
-    "basdai": "BASDAI score", "basdai_q2": "BASDAI question 2 (spine pain) score", "das28": "DAS28 score",
+    "basdai": "BASDAI score", "das28": "DAS28 score",
     "mmt8": "MMT-8 muscle strength score", "vas": "pain score on a 0-100 mm scale (VAS)",
 }
 SEROLOGY_NAMES = {"rf": "rheumatoid factor (RF)", "anti_ccp": "anti-CCP antibody", "dsdna": "anti-dsDNA antibody",
@@ -77,6 +73,11 @@ def question_for(fact: str) -> str:
     """A plain-language question that would give the checker `fact` (always a sentence ending in "?")."""
     if fact in _FIXED:
         return _FIXED[fact]
+    if fact in concepts.MEASUREMENTS:
+        return concepts.MEASUREMENTS[fact].question
+    if fact.endswith("_uln") and fact[:-4] in concepts.MEASUREMENTS:
+        return (f"What was your most recent {concepts.MEASUREMENTS[fact[:-4]].label}, compared with the upper limit "
+                "of normal (for example, 2 times normal)?")
     if fact in LAB_NAMES:
         return f"What was your most recent {LAB_NAMES[fact]}?"
     if fact.endswith("_uln") and fact[:-4] in LAB_NAMES:

@@ -7,7 +7,7 @@ hold, for an exclusion it must not. The parser that turns criterion text into ru
 
 from __future__ import annotations
 
-from typing import Annotated, Literal, Union
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -122,25 +122,25 @@ class DurationRule(_Rule):
 
 class AllOf(_Rule):
     kind: Literal["all_of"] = "all_of"
-    rules: list["Rule"]
+    rules: list[Rule]
 
 
 class AnyOf(_Rule):
     kind: Literal["any_of"] = "any_of"
-    rules: list["Rule"]
+    rules: list[Rule]
 
 
 class Not(_Rule):
     kind: Literal["not"] = "not"
-    rule: "Rule"
+    rule: Rule
 
 
 class Implies(_Rule):
     """Applies only when `condition` holds ("subjects with JDM must …")."""
 
     kind: Literal["implies"] = "implies"
-    condition: "Rule"
-    then: "Rule"
+    condition: Rule
+    then: Rule
 
 
 class Qualified(_Rule):
@@ -151,7 +151,7 @@ class Qualified(_Rule):
     """
 
     kind: Literal["qualified"] = "qualified"
-    rule: "Rule"
+    rule: Rule
     note: str
     review_when: list[bool] = Field(default_factory=lambda: [True])
     qualifier: str | None = Field(default=None, description="The qualifying word a patient can state, "
@@ -174,8 +174,7 @@ class AssumedConsent(_Rule):
 
 
 Rule = Annotated[
-    Union[AgeRule, SexRule, DiagnosisRule, ConditionRule, LabRule, ScoreRule, SerologyRule, ExposureRule,
-          DoseRule, DurationRule, AllOf, AnyOf, Not, Implies, Qualified, NeedsReview, AssumedConsent],
+    AgeRule | SexRule | DiagnosisRule | ConditionRule | LabRule | ScoreRule | SerologyRule | ExposureRule | DoseRule | DurationRule | AllOf | AnyOf | Not | Implies | Qualified | NeedsReview | AssumedConsent,
     Field(discriminator="kind"),
 ]
 
@@ -199,7 +198,7 @@ def is_decidable(rule) -> bool:
     return False
 
 
-def parse_rule(criterion) -> "Rule":
+def parse_rule(criterion) -> Rule:
     """The typed rule of one criterion (deterministic, never raises). See `eligibility.parsing`."""
     # Imported here: the parser builds these models, so importing it at module level would be circular.
     from eligibility.parsing import parse_rule as _parse

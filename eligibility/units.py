@@ -6,24 +6,10 @@ eGFR in mL/min; CD4 in cells/µL (= 10^6/L); percentages as numbers; durations i
 
 from __future__ import annotations
 
-import re
-
-CANONICAL_UNIT = {
-    "platelets": "x10^9/L", "wbc": "x10^9/L", "anc": "x10^9/L", "hemoglobin": "g/dL", "creatinine": "mg/dL",
-    "egfr": "mL/min", "cd4": "cells/µL", "ast": "U/L", "alt": "U/L", "fvc": "% predicted",
-    "dlco": "% predicted", "lvef": "%", "spo2": "%", "bmi": "kg/m2", "esr": "mm/h", "mpap": "mmHg",
-    "spap": "mmHg", "pwp": "mmHg", "sbp": "mmHg", "dbp": "mmHg", "ana": "titer", "weight": "kg",
-}
-
 DAYS = {"day": 1.0, "week": 7.0, "month": 30.4375, "year": 365.25, "hour": 1 / 24}
 
 _NUMBER_WORDS = {"a": 1, "an": 1, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7,
                  "eight": 8, "nine": 9, "ten": 10, "eleven": 11, "twelve": 12, "eighteen": 18, "several": None}
-
-DURATION_RE = re.compile(
-    r"(?i)\b(\d+(?:\.\d+)?|a|an|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|eighteen)"
-    r"[- ]?(day|week|month|year|hour|yr|wk|mo)s?\b")
-
 
 def number(token: str) -> float | None:
     """A number written in digits (with thousands separators) or as a small English word."""
@@ -40,17 +26,8 @@ def number(token: str) -> float | None:
 def to_days(amount: float, unit: str) -> float:
     """Days in `amount` units of day/week/month/year (abbreviations yr, wk, mo accepted)."""
     unit = unit.lower().rstrip("s")
-    unit = {"yr": "year", "wk": "week", "mo": "month"}.get(unit, unit)
+    unit = {"yr": "year", "wk": "week", "mo": "month", "hr": "hour"}.get(unit, unit)
     return amount * DAYS[unit]
-
-
-def parse_duration(text: str) -> float | None:
-    """The first duration in text, in days ("6 weeks" -> 42.0), or None."""
-    m = DURATION_RE.search(text)
-    if not m:
-        return None
-    n = number(m.group(1))
-    return None if n is None else to_days(n, m.group(2))
 
 
 def _unit(u: str | None) -> str:
@@ -66,7 +43,7 @@ def normalise(analyte: str, value: float, unit: str | None) -> float:
     """
     u = _unit(unit)
     if analyte in ("platelets", "wbc", "anc"):
-        if "10^9" in u or "109" in u or "x10e9" in u or "g/l" == u:
+        if "10^9" in u or "109" in u or "x10e9" in u or u == "g/l":
             return value
         if "10^3" in u or "103" in u or "k/" in u or u in ("k", "thou/µl"):
             return value
@@ -96,11 +73,6 @@ def normalise(analyte: str, value: float, unit: str | None) -> float:
             return value * 1000.0
         return value
     return value
-
-
-def unit_label(analyte: str) -> str:
-    """The canonical unit of an analyte, for reasons shown to people."""
-    return CANONICAL_UNIT.get(analyte, "")
 
 
 def fmt(value: float) -> str:

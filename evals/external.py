@@ -17,9 +17,9 @@ from defusedxml import ElementTree
 
 from evals import metrics
 from evals.schema import EligibilityCase, RankingCase, load_datasets
-from trialfinder.settings import PROJECT_ROOT
+from trialfinder.settings import Settings
 
-SHARED = PROJECT_ROOT.parent / "shared"
+SHARED = Settings().shared_dir
 EXTERNAL_DIR = SHARED / "external"
 ARCHIVE = SHARED / "corpus" / "ctgov-xml-2023-02.tar.xz"
 SETS = ("trec_2022", "sigir")
@@ -29,14 +29,17 @@ CAUSE_RULE = "rule missing"
 CAUSE_MATCHING = "matching"
 
 
-def archive_records(archive: Path, keep: set[str] = frozenset()) -> tuple[list[str], list[str], dict[str, bytes]]:
+def archive_records(archive: Path, keep: frozenset[str] | set[str] = frozenset()) -> tuple[list[str], list[str], dict[str, bytes]]:
     """(NCT ids, all text of each record, raw bytes of the records in `keep`), read without unpacking."""
     ids, texts, kept = [], [], {}
     with tarfile.open(archive) as tar:
         for member in tar:
             if not (member.isfile() and member.name.endswith(".xml")):
                 continue
-            data = tar.extractfile(member).read()
+            handle = tar.extractfile(member)
+            if handle is None:
+                continue
+            data = handle.read()
             root = ElementTree.fromstring(data)
             nct_id = root.findtext("id_info/nct_id") or Path(member.name).stem
             ids.append(nct_id)
@@ -83,11 +86,11 @@ class Bm25Baseline:
 
 def open_archive_index(settings, folder: Path):
     """The archive's own index in `folder`, ingested on first use (and when the archive changed)."""
-    from ingest.pipeline import ingest_paths
+    from app.indexer import ingest_paths, is_stale
     from vectorstore.index import TrialIndex
 
     index = TrialIndex.open(settings.model_copy(update={"index_dir": Path(folder)}))
-    if index.is_stale(ARCHIVE):
+    if is_stale(index, ARCHIVE):
         print(f"eval --external: ingesting {ARCHIVE} into {folder} (once; later runs reuse it)", file=sys.stderr)
         report = ingest_paths([ARCHIVE], index, progress=True)
         print(f"eval --external: {report.ingested} added, {report.unchanged} unchanged, {report.failed} failed "
@@ -155,8 +158,8 @@ def score_set(pairs: list[tuple[object, dict]], ranking_cases: list[RankingCase]
     bm25_lists = baseline.rank([" ".join(filter(None, (c.query, c.patient))) for c in ranking_cases])
     bm25 = {
         "cases": len(ranking_cases),
-        "ndcg@10": metrics.mean(metrics.ndcg_at(ranked, c.judged) for ranked, c in zip(bm25_lists, ranking_cases)),
-        "p@10": metrics.mean(metrics.precision_at(ranked, c.judged) for ranked, c in zip(bm25_lists, ranking_cases)),
+        "ndcg@10": metrics.mean(metrics.ndcg_at(ranked, c.judged) for ranked, c in zip(bm25_lists, ranking_cases, strict=False)),
+        "p@10": metrics.mean(metrics.precision_at(ranked, c.judged) for ranked, c in zip(bm25_lists, ranking_cases, strict=False)),
     }
     ratio = (ours["ndcg@10"] / bm25["ndcg@10"]) if ours["ndcg@10"] is not None and bm25["ndcg@10"] else None
     return {

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
+
+from trialfinder.ids import find_ids, strip_ids
 
 VERDICT_ORDER = {"ineligible": 0, "possibly_eligible": 1, "eligible": 2}
 NOT_RULED_OUT = {"eligible", "possibly_eligible"}
@@ -21,16 +23,9 @@ CITATION_OVERLAP = 0.5
 MIN_TERMS = 2
 
 _STOPWORDS = frozenset(
-    """a an and are as at be been being but by can could did do does for from had has have he her his how i
-    if in into is it its may might must my no nor not of on or our she should so such than that the their
-    them then there these they this those to too was we were what when where which who whom why will with
-    would you your yours also any all each other only own same both few more most some very just about
-    above after again against before below between during out over under up down further once here per via
-    trial trials study studies patient patients participant participants nct document documents section
-    says according listed list following shown""".split()
+    ["a", "an", "and", "are", "as", "at", "be", "been", "being", "but", "by", "can", "could", "did", "do", "does", "for", "from", "had", "has", "have", "he", "her", "his", "how", "i", "if", "in", "into", "is", "it", "its", "may", "might", "must", "my", "no", "nor", "not", "of", "on", "or", "our", "she", "should", "so", "such", "than", "that", "the", "their", "them", "then", "there", "these", "they", "this", "those", "to", "too", "was", "we", "were", "what", "when", "where", "which", "who", "whom", "why", "will", "with", "would", "you", "your", "yours", "also", "any", "all", "each", "other", "only", "own", "same", "both", "few", "more", "most", "some", "very", "just", "about", "above", "after", "again", "against", "before", "below", "between", "during", "out", "over", "under", "up", "down", "further", "once", "here", "per", "via", "trial", "trials", "study", "studies", "patient", "patients", "participant", "participants", "nct", "document", "documents", "section", "says", "according", "listed", "list", "following", "shown"]
 )
 _TERM = re.compile(r"[a-z0-9]+(?:[.,/:][a-z0-9]+)*")
-_TRIAL_ID = re.compile(r"\b(?:NCT\d{8}|KCT\d{7})\b", re.IGNORECASE)
 _MARKER = re.compile(r"\[[^\]]{0,120}\]|\([^)]*·[^)]*\)")
 _SENTENCE_SPLIT = re.compile(r"(?<=[.!?])\s+|\n+")
 
@@ -39,7 +34,7 @@ _SENTENCE_SPLIT = re.compile(r"(?<=[.!?])\s+|\n+")
 
 def key_terms(text: str) -> set[str]:
     """Lower-case content words and numbers of a text (stop words, trial ids and citation markers removed)."""
-    text = _MARKER.sub(" ", _TRIAL_ID.sub(" ", text.lower().replace("\\", "")))
+    text = _MARKER.sub(" ", strip_ids(text.lower().replace("\\", "")))
     return {t for t in _TERM.findall(text) if t not in _STOPWORDS and (len(t) > 2 or t.isdigit())}
 
 
@@ -83,11 +78,11 @@ def claims_eligibility(answer: str, trial_id: str) -> bool:
     when it names none, every clause counts (the question was about that trial).
     """
     wanted = trial_id.lower()
-    answer_names_ids = bool(_TRIAL_ID.search(answer or ""))
+    answer_names_ids = bool(find_ids(answer or ""))
     for sentence in sentences(answer):
-        sentence_ids = {m.lower() for m in _TRIAL_ID.findall(sentence)}
+        sentence_ids = {m.lower() for m in find_ids(sentence)}
         for clause in _CLAUSE_SPLIT.split(sentence):
-            clause_ids = {m.lower() for m in _TRIAL_ID.findall(clause)}
+            clause_ids = {m.lower() for m in find_ids(clause)}
             if clause_ids:
                 about = wanted in clause_ids
             elif sentence_ids:
@@ -191,9 +186,9 @@ def judge_eligibility(case, output: dict) -> list[str]:
     ok = best in NOT_RULED_OUT if case.expect == "not_ineligible" else best == case.expect
     if not ok:
         reasons.append(f"best verdict {best}, expected {case.expect}")
-    if case.expect == "ineligible" and case.reason_any and best == "ineligible":
-        if not failed_matches(verdicts, case.reason_any):
-            reasons.append(f"no failed criterion or reason contains any of {case.reason_any}")
+    if (case.expect == "ineligible" and case.reason_any and best == "ineligible"
+            and not failed_matches(verdicts, case.reason_any)):
+        reasons.append(f"no failed criterion or reason contains any of {case.reason_any}")
     return reasons
 
 
@@ -271,7 +266,7 @@ def retrieval_scores(expected_trials: Sequence[str], expected_sections: Sequence
     return scores
 
 
-def ndcg_at(ranked: Sequence[str], judged: dict[str, int], k: int = 10) -> float:
+def ndcg_at(ranked: Sequence[str], judged: Mapping[str, int], k: int = 10) -> float:
     """NDCG@k with the judged values as linear gains (unjudged = 0), log2 discount (trec_eval ndcg_cut)."""
     dcg = sum(judged.get(t, 0) / math.log2(i + 2) for i, t in enumerate(ranked[:k]))
     ideal = sorted((g for g in judged.values() if g > 0), reverse=True)[:k]
@@ -279,7 +274,7 @@ def ndcg_at(ranked: Sequence[str], judged: dict[str, int], k: int = 10) -> float
     return dcg / idcg if idcg else 0.0
 
 
-def precision_at(ranked: Sequence[str], judged: dict[str, int], k: int = 10, level: int = 2) -> float:
+def precision_at(ranked: Sequence[str], judged: Mapping[str, int], k: int = 10, level: int = 2) -> float:
     """Share of the top k (always divided by k) judged at least `level`."""
     return sum(judged.get(t, 0) >= level for t in ranked[:k]) / k
 

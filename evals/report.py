@@ -7,9 +7,11 @@ metrics with their change against the committed baseline.
 from __future__ import annotations
 
 import base64
-import html
 import io
+import itertools
 from pathlib import Path
+
+from markdown_it import MarkdownIt
 
 from evals import metrics
 
@@ -181,46 +183,16 @@ def render_html(summary: dict, rows, records: list[dict], pairs, chart: bytes) -
 
 
 def _markdown_to_html(md: str) -> str:
-    """Just enough Markdown for this report: headings, tables, lists, quotes, bold, code."""
-    out: list[str] = []
-    table: list[str] = []
-    quote: list[str] = []
+    """CommonMark with tables (markdown-it-py); raw HTML in answers is escaped, never passed through.
 
-    def inline(text: str) -> str:
-        text = html.escape(text)
-        parts = text.split("**")
-        text = "".join(f"<b>{p}</b>" if i % 2 else p for i, p in enumerate(parts))
-        parts = text.split("`")
-        return "".join(f"<code>{p}</code>" if i % 2 else p for i, p in enumerate(parts))
-
-    def flush() -> None:
-        if table:
-            cells = [[c.strip() for c in row.strip("|").split("|")] for row in table if not set(row) <= set("|-: ")]
-            head, *body = cells
-            out.append("<table><tr>" + "".join(f"<th>{inline(c)}</th>" for c in head) + "</tr>"
-                       + "".join("<tr>" + "".join(f"<td>{inline(c)}</td>" for c in row) + "</tr>" for row in body)
-                       + "</table>")
-            table.clear()
-        if quote:
-            out.append("<blockquote>" + "\n".join(inline(q) for q in quote) + "</blockquote>")
-            quote.clear()
-
-    for line in md.splitlines():
-        if line.startswith("|"):
-            table.append(line)
-            continue
-        if line.startswith(">"):
-            quote.append(line[1:].lstrip())
-            continue
-        flush()
-        if line.startswith("#"):
-            level = len(line) - len(line.lstrip("#"))
-            text = line[level:].strip()
-            css = " class=\"fail\"" if text.startswith("FAIL") else " class=\"pass\"" if text.startswith("PASS") else ""
-            out.append(f"<h{level}{css}>{inline(text)}</h{level}>")
-        elif line.lstrip().startswith("- "):
-            out.append(f"<li>{inline(line.lstrip()[2:])}</li>")
-        elif line.strip():
-            out.append(f"<p>{inline(line)}</p>")
-    flush()
-    return "\n".join(out)
+    PASS/FAIL case headings get a class so the page can colour them.
+    """
+    parser = MarkdownIt("commonmark", {"html": False}).enable("table")
+    tokens = parser.parse(md)
+    for opening, content in itertools.pairwise(tokens):
+        if opening.type == "heading_open" and content.type == "inline":
+            if content.content.startswith("FAIL"):
+                opening.attrSet("class", "fail")
+            elif content.content.startswith("PASS"):
+                opening.attrSet("class", "pass")
+    return parser.renderer.render(tokens, parser.options, {})

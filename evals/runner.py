@@ -11,12 +11,12 @@ import argparse
 import json
 import sys
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from evals import metrics
 from evals.schema import CaseError, load_datasets
-from trialfinder.settings import PROJECT_ROOT, Settings
+from trialfinder.settings import BACKENDS, PROJECT_ROOT, Settings
 
 EVALS_DIR = Path(__file__).resolve().parent
 DATASETS_DIR = EVALS_DIR / "datasets"
@@ -34,7 +34,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--dataset", action="append", type=Path, metavar="FILE.jsonl",
                         help="eval cases in the CONTRACT format (repeatable; default: evals/datasets/*.jsonl)")
     parser.add_argument("--index", type=Path, metavar="DIR", help="index folder (default: the configured one)")
-    parser.add_argument("--backend", choices=["extractive", "openai", "ollama"],
+    parser.add_argument("--backend", choices=BACKENDS,
                         help="answer generator to measure (default: the configured one)")
     parser.add_argument("--out", type=Path, metavar="FILE.json", help="write metrics and per-case outputs here")
     parser.add_argument("--report", type=Path, metavar="DIR", help="write report.md and report.html here")
@@ -75,9 +75,12 @@ def main(argv: list[str]) -> int:
 
         summary["external"], external_records = run_external(settings, args.external_index,
                                                                 build_index=not args.no_external_index)
+        if "skipped" in summary["external"]:
+            print(f"trialfinder eval --external: skipped, the external sets are absent: {summary['external']['skipped']} "
+                  "(they lie beside the repository in ../shared, not in it)", file=sys.stderr)
         records += external_records
     summary["run"] = {
-        "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "date": datetime.now(UTC).isoformat(timespec="seconds"),
         "backend": settings.backend,
         "index": str(settings.index_dir),
         "datasets": [str(p) for p in datasets],
@@ -126,11 +129,12 @@ def make_settings(index_dir: Path | None, backend: str | None) -> Settings:
 
 def open_index(settings: Settings, *, bundled: bool):
     """Open the index; ingest the bundled corpus first when the index is empty, or stale for the project's datasets."""
+    from app.indexer import is_stale
     from vectorstore.index import TrialIndex
 
     index = TrialIndex.open(settings)
-    if not index.trials() or (bundled and index.is_stale(Path(settings.corpus_dir))):
-        from ingest.pipeline import ingest_paths
+    if not index.trials() or (bundled and is_stale(index, Path(settings.corpus_dir))):
+        from app.indexer import ingest_paths
 
         print(f"trialfinder eval: ingesting the bundled corpus {settings.corpus_dir} into {settings.index_dir}",
               file=sys.stderr)

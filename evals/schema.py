@@ -8,8 +8,9 @@ instead of silently weakening a case. Lines starting with `#` and blank lines ar
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Literal, Union
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
@@ -51,7 +52,7 @@ class RankingCase(_Case):
     judged: dict[str, Literal[0, 1, 2]]
 
     @model_validator(mode="after")
-    def _needs_input(self) -> "RankingCase":
+    def _needs_input(self) -> RankingCase:
         if not (self.patient or self.query):
             raise ValueError("a ranking case needs a 'patient' or a 'query'")
         return self
@@ -95,9 +96,9 @@ class DialogueCase(_Case):
     turns: list[DialogueTurn] = Field(min_length=1)
 
 
-Case = Union[QACase, RankingCase, EligibilityCase, DialogueCase]
+Case = QACase | RankingCase | EligibilityCase | DialogueCase
 
-_TYPES: dict[str, type[_Case]] = {"question-answer": QACase, "ranking": RankingCase, "eligibility": EligibilityCase,
+_TYPES: dict[str, type[QACase] | type[RankingCase] | type[EligibilityCase] | type[DialogueCase]] = {"question-answer": QACase, "ranking": RankingCase, "eligibility": EligibilityCase,
                                   "dialogue": DialogueCase}
 
 
@@ -170,7 +171,7 @@ def _read_lines(path: Path) -> list[tuple[int, Case]]:
     return numbered
 
 
-def load_datasets(paths: list[str | Path]) -> list[Case]:
+def load_datasets(paths: Sequence[str | Path]) -> list[Case]:
     """Load one or more JSONL datasets; ids must be unique within and across them."""
     cases: list[Case] = []
     origin: dict[str, str] = {}

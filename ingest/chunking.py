@@ -12,16 +12,9 @@ from __future__ import annotations
 import re
 
 from ingest.models import Chunk, Criterion, Trial
-
-TARGET_CHARS = 500
-MAX_CHARS = 800
-
-# Places to cut: after . ! or ? followed by white space and an upper-case letter, digit or bracket; at a
-# blank line (paragraph); before a bulleted or numbered line. A single line break is not a boundary:
-# registry XML hard-wraps its prose at ~75 characters in the middle of sentences.
-_SENTENCE_END = re.compile(
-    r"(?<=[.!?])\s+(?=[A-Z0-9(\[\"'])|\n\s*\n\s*|\n\s*(?=(?:[-*•·o]|\d{1,2}[.)])\s)"
-)
+from ingest.passages import ELIGIBILITY_SECTION, FACTS_SECTION, MAX_CHARS, facts_text, split_sentences
+from ingest.passages import join_lines as _lines
+from ingest.passages import labelled as _labelled
 
 SECTION_TITLES = {
     "summary": "Brief summary",
@@ -82,8 +75,8 @@ def chunk_trial(trial: Trial) -> list[Chunk]:
     if not trial.eligibility.criteria():
         # The criteria could not be split into items: keep the raw text citable rather than lose it.
         for piece in split_sentences(trial.eligibility.text):
-            add("eligibility", piece)
-    add("eligibility.facts", facts_text(trial))
+            add(ELIGIBILITY_SECTION, piece)
+    add(FACTS_SECTION, facts_text(trial))
     for piece in _grouped(_location_line(loc) for loc in trial.locations):
         add("locations", piece)
     add("sponsor", _sponsor_text(trial))
@@ -102,39 +95,6 @@ def criterion_title(criterion: Criterion) -> str:
     return f"Eligibility · {criterion.kind}{cohort}"
 
 
-def split_sentences(text: str | None, target: int = TARGET_CHARS, limit: int = MAX_CHARS) -> list[str]:
-    """Verbatim slices of `text`, cut between sentences, each about `target`-`limit` characters.
-
-    A single sentence longer than `limit` is cut at the last white space before the limit so no slice
-    outgrows what the embedding model reads.
-    """
-    if not text or not text.strip():
-        return []
-    text = text.strip()
-    if len(text) <= limit:
-        return [text]
-    bounds = [m.end() for m in _SENTENCE_END.finditer(text)] + [len(text)]
-    pieces: list[str] = []
-    start = 0
-    cut = 0
-    for end in bounds:
-        if end - start > limit and cut > start:
-            pieces.append(text[start:cut])
-            start = cut
-        while end - start > limit:
-            space = text.rfind(" ", start + target // 2, start + limit)
-            stop = space if space > start else start + limit
-            pieces.append(text[start:stop])
-            start = stop
-        cut = end
-        if end - start >= target:
-            pieces.append(text[start:end])
-            start = end
-    if start < len(text):
-        pieces.append(text[start:])
-    return [p.strip() for p in pieces if p.strip()]
-
-
 def _criteria_chunks(trial: Trial) -> list[Chunk]:
     return [
         Chunk(
@@ -150,16 +110,6 @@ def _criteria_chunks(trial: Trial) -> list[Chunk]:
         for criterion in trial.eligibility.criteria()
         if criterion.text.strip()
     ]
-
-
-def _labelled(label: str, value: object) -> str | None:
-    if value is None or value == "" or value == []:
-        return None
-    return f"{label}: {value}"
-
-
-def _lines(*lines: str | None) -> str:
-    return "\n".join(line for line in lines if line)
 
 
 def _humanize(key: str) -> str:
@@ -223,18 +173,6 @@ def _outcome_text(outcome) -> str:
     )
 
 
-def facts_text(trial: Trial) -> str:
-    """Text of the "eligibility.facts" chunk (the eligibility checker cites it verbatim)."""
-    elig = trial.eligibility
-    volunteers = None if elig.healthy_volunteers is None else ("Yes" if elig.healthy_volunteers else "No")
-    return _lines(
-        _labelled("Minimum age", elig.minimum_age),
-        _labelled("Maximum age", elig.maximum_age),
-        _labelled("Sex", elig.sex),
-        _labelled("Accepts healthy volunteers", volunteers),
-    )
-
-
 def _sponsor_text(trial: Trial) -> str:
     return _lines(
         _labelled("Sponsor", trial.sponsor),
@@ -265,10 +203,7 @@ def _identifier_line(identifier) -> str:
     """'Organization study ID: 00061632': the kind as a label (parsers put it in `type` or `source`),
     whatever else the record says about the id in parentheses."""
     known = next((v for v in (identifier.type, identifier.source) if v in _IDENTIFIER_KINDS), None)
-    if known:
-        label = _IDENTIFIER_KINDS[known]
-    else:
-        label = _humanize(identifier.type) if identifier.type else "Other identifier"
+    label = _IDENTIFIER_KINDS[known] if known else _humanize(identifier.type) if identifier.type else "Other identifier"
     extra = [v for v in (identifier.type, identifier.source) if v and v != known and _humanize(v) != label]
     return f"{label}: {identifier.id}" + (f" ({'; '.join(extra)})" if extra else "")
 

@@ -336,7 +336,7 @@ def parse_criteria_text(trial_id: str, text: str, first_line: int = 1) -> tuple[
             ))
         prefix = f"{trial_id}:eligibility." + (f"{cohort_slug(name or 'general')}." if named else "")
 
-        def build(items: list[_Item], kind: Kind) -> list[Criterion]:
+        def build(items: list[_Item], kind: Kind, prefix: str = prefix, name: str | None = name) -> list[Criterion]:
             return [
                 Criterion(id=f"{prefix}{kind}:{n}", trial_id=trial_id, cohort=name, kind=kind,
                           heading_kind=item.heading_kind, text=item.text, line=item.line, number=item.number)

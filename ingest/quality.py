@@ -115,7 +115,7 @@ def numbering_gap_warnings(trial_id: str, label: str,
             line=first_line,
         ))
     # A list restarting at 1 is a new sub-list under a sub-heading, not a gap.
-    for (prev, _), (n, line) in zip(numbered, numbered[1:]):
+    for (prev, _), (n, line) in zip(numbered, numbered[1:], strict=False):
         if n > prev + 1:
             warnings.append(DataWarning(
                 code="numbering_gap",

@@ -8,6 +8,9 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+from datetime import datetime
+
+from dateutil import parser as dateparser
 
 from ingest.models import Location
 
@@ -80,13 +83,16 @@ def is_empty_marker(text: str | None) -> bool:
     return text is None or normalize_space(text).lower().rstrip(".") in EMPTY_MARKERS or not text.strip()
 
 
-# ---- normalisers shared by the page parsers -------------------------------------------------------
+# ---- normalisers shared by every parser (pages, registry XML and JSON) ------------------------------------
 
-_MONTHS = {m: i for i, m in enumerate(
-    ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"), start=1)}
 _AGE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(year|month|week|day|hour|minute)s?\b", re.IGNORECASE)
 _AGE_UNIT_YEARS = {"year": 1.0, "month": 1 / 12, "week": 7 / 365.25, "day": 1 / 365.25,
                    "hour": 1 / 8766, "minute": 1 / 525960}
+_ISO_DATE = re.compile(r"\d{4}-\d{2}(?:-\d{2})?")
+# Two defaults that differ in every field: a field that comes out differently was not written in the text.
+_DEFAULTS = (datetime(2001, 1, 1), datetime(2002, 2, 2))
+# Legacy statuses whose wording differs from the API v2 enum.
+_STATUS_ALIASES = {"UNKNOWN_STATUS": "UNKNOWN"}
 
 
 def upper_snake(text: str) -> str:
@@ -94,50 +100,49 @@ def upper_snake(text: str) -> str:
     return "_".join(re.findall(r"[A-Za-z0-9]+", text)).upper()
 
 
-def normalize_phase(text: str) -> str | None:
-    """'Phase 1' -> 'PHASE1', 'Phase 1/Phase 2' or 'Phase 1/2' -> 'PHASE1/PHASE2', 'Not Applicable' -> 'NA'."""
-    t = normalize_space(text).upper().replace("_", " ")
-    if t in {"NA", "N/A", "NOT APPLICABLE", "NONE"}:
-        return "NA"
-    early = "EARLY_" if t.startswith("EARLY") else ""
-    numbers = re.findall(r"\d", t)
-    if not numbers or "PHASE" not in t:
-        return None
-    return "/".join(f"{early if i == 0 else ''}PHASE{n}" for i, n in enumerate(numbers))
+def normalize_status(value: str | None) -> str | None:
+    """Overall or site status in the API v2 vocabulary ('Unknown status' -> 'UNKNOWN'); None when empty."""
+    status = upper_snake(value or "")
+    return _STATUS_ALIASES.get(status, status) or None
+
+
+def normalize_phase(values: str | Iterable[str]) -> str | None:
+    """Phases joined by '/': 'Phase 1', ['Phase 1/Phase 2'], 'Phase 1/2' or ['PHASE1', 'PHASE2'] ->
+    'PHASE1/PHASE2'; 'Early Phase 1' -> 'EARLY_PHASE1'; 'N/A' or 'Not Applicable' -> 'NA'; None when no value
+    names a phase."""
+    phases: list[str] = []
+    for value in [values] if isinstance(values, str) else values:
+        t = normalize_space(value).upper().replace("_", " ")
+        if t in {"NA", "N/A", "NOT APPLICABLE", "NONE"}:
+            phases.append("NA")
+        elif "PHASE" in t:
+            early = "EARLY_" if t.startswith("EARLY") else ""
+            phases += [f"{early if i == 0 else ''}PHASE{n}" for i, n in enumerate(re.findall(r"\d", t))]
+    return "/".join(phases) or None
 
 
 def age_in_years(text: str | None) -> float | None:
-    """'18 Years' -> 18.0, '6 Months' -> 0.5; None when the text is not an age."""
+    """'18 Years' -> 18.0, '6 Months' -> 0.5, '30 Days' -> 0.082136; None when the text is not an age."""
     if not text or not (m := _AGE.match(text)):
         return None
-    return round(float(m.group(1)) * _AGE_UNIT_YEARS[m.group(2).lower()], 4)
+    return round(float(m.group(1)) * _AGE_UNIT_YEARS[m.group(2).lower()], 6)
 
 
-def iso_date(text: str) -> str | None:
-    """'2017-04-27' stays; 'Mar 15, 2025' / 'June 26, 2025' -> '2025-03-15'; 'March 2020' -> '2020-03'."""
-    t = normalize_space(text)
-    if re.fullmatch(r"\d{4}-\d{2}(?:-\d{2})?", t):
+def iso_date(text: str | None) -> str | None:
+    """'2017-04-27' stays; 'Mar 15, 2025' / 'June 26, 2025' -> '2025-03-15'; 'March 2020' -> '2020-03'.
+
+    python-dateutil reads the date; a text that is not only a date, or lacks its year or month, gives None.
+    """
+    t = normalize_space(text or "")
+    if _ISO_DATE.fullmatch(t):
         return t
-    if m := re.fullmatch(r"([A-Za-z]{3})[a-z]*\.?\s+(\d{1,2}),?\s+(\d{4})", t):
-        if (month := _MONTHS.get(m.group(1).lower())) is not None:
-            return f"{m.group(3)}-{month:02d}-{int(m.group(2)):02d}"
-    if m := re.fullmatch(r"([A-Za-z]{3})[a-z]*\.?\s+(\d{4})", t):
-        if (month := _MONTHS.get(m.group(1).lower())) is not None:
-            return f"{m.group(2)}-{month:02d}"
-    return None
-
-
-def registry_for(trial_id: str) -> str:
-    """The registry that issued a trial id: NCT -> ClinicalTrials.gov, KCT -> CRIS, ..."""
-    for prefix, registry in (("NCT", "ClinicalTrials.gov"), ("KCT", "CRIS"), ("ISRCTN", "ISRCTN"),
-                             ("EUCTR", "EU Clinical Trials Register"), ("CTRI", "CTRI"),
-                             ("ChiCTR", "ChiCTR"), ("ACTRN", "ANZCTR"), ("JPRN", "JPRN")):
-        if trial_id.startswith(prefix):
-            return registry
-    return "unknown"
-
-
-TRIAL_ID = re.compile(r"\b(NCT\d{8}|KCT\d{7}|ISRCTN\d{8}|ChiCTR[-\w]{6,20}|ACTRN\d{14}|CTRI/\d{4}/\d+/\d+)\b")
+    try:
+        first, second = (dateparser.parse(t, default=d) for d in _DEFAULTS)
+    except (ValueError, OverflowError):
+        return None
+    if first.year != second.year or first.month != second.month:
+        return None
+    return first.strftime("%Y-%m-%d" if first.day == second.day else "%Y-%m")
 
 
 def split_lines(text: str) -> list[str]:

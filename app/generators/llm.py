@@ -39,12 +39,13 @@ def chat_model(settings: Settings) -> BaseChatModel:
         if not settings.llm_base_url:
             raise ValueError("backend 'openai' needs TRIALFINDER_LLM_BASE_URL (e.g. http://127.0.0.1:8080/v1)")
         return ChatOpenAI(base_url=settings.llm_base_url, api_key=settings.llm_api_key, model=settings.llm_model,
-                          temperature=settings.llm_temperature, timeout=60, max_retries=1)
+                          temperature=settings.llm_temperature, max_tokens=settings.llm_max_tokens, timeout=60,
+                          max_retries=1)
     if settings.backend == "ollama":
         from langchain_ollama import ChatOllama
 
         return ChatOllama(base_url=settings.llm_base_url or "http://127.0.0.1:11434", model=settings.llm_model,
-                          temperature=settings.llm_temperature)
+                          temperature=settings.llm_temperature, num_predict=settings.llm_max_tokens)
     raise ValueError(f"no chat model for backend {settings.backend!r}; use 'openai' or 'ollama'")
 
 

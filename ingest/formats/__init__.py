@@ -10,21 +10,23 @@ milliseconds, and the page detectors only ever see text of a plausible page size
 from __future__ import annotations
 
 import hashlib
-import importlib
 import logging
 import re
 from collections.abc import Callable
+from functools import partial
 from types import ModuleType
 from typing import TypeVar
 
-from ingest.formats import ctgov_json, ctgov_xml
+from ingest.formats import clinconnect, ctgov_json, ctgov_page, ctgov_xml, medpath
 from ingest.models import IngestError, ParseError, Trial
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 # Registry pages saved as text, tried in this order; each module has detect(text) and parse(text, path).
-PAGE_FORMATS = ("clinconnect", "ctgov_page", "medpath")
+PAGE_FORMATS: tuple[tuple[str, ModuleType], ...] = (
+    ("clinconnect", clinconnect), ("ctgov_page", ctgov_page), ("medpath", medpath),
+)
 # No saved registry page comes near this size; larger text is not offered to the page detectors.
 MAX_PAGE_CHARS = 2_000_000
 SUPPORTED = (
@@ -96,9 +98,9 @@ def _dispatch(path: str, data: bytes) -> list[Trial | ParseError]:
     if head in ("{", "["):
         return _guarded("ClinicalTrials.gov JSON", lambda: list(ctgov_json.parse_each(text, path)))
     if len(text) <= MAX_PAGE_CHARS:
-        for name, module in _page_modules():
-            if _guarded(f"{name} page", lambda m=module: m.detect(text)):
-                return _guarded(f"{name} page", lambda m=module, n=name: [_page_trial(m, n, text, path)])
+        for name, module in PAGE_FORMATS:
+            if _guarded(f"{name} page", partial(module.detect, text)):
+                return _guarded(f"{name} page", partial(_page_results, module, name, text, path))
     raise ParseError(
         f"unknown format: the document is not one of the supported formats ({SUPPORTED}). Its first "
         f"characters are {text.lstrip()[:40]!r}.",
@@ -133,18 +135,6 @@ def _guarded(name: str, call: Callable[[], T]) -> T:
                          "looks like this format but could not be read. Please report it with the file.") from None
 
 
-def _page_trial(module: ModuleType, name: str, text: str, path: str) -> Trial:
-    trial = module.parse(text, path)
-    return trial if trial.source_format else trial.model_copy(update={"source_format": name})
-
-
-def _page_modules() -> list[tuple[str, ModuleType]]:
-    """The registry-page parsers that are installed, in detection order."""
-    modules = []
-    for name in PAGE_FORMATS:
-        try:
-            modules.append((name, importlib.import_module(f"ingest.formats.{name}")))
-        except ModuleNotFoundError as exc:
-            if exc.name != f"ingest.formats.{name}":
-                raise
-    return modules
+def _page_results(module: ModuleType, name: str, text: str, path: str) -> list[Trial | ParseError]:
+    trial: Trial = module.parse(text, path)
+    return [trial if trial.source_format else trial.model_copy(update={"source_format": name})]

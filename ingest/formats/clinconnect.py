@@ -12,9 +12,16 @@ import re
 from ingest.criteria import parse_criteria_text
 from ingest.models import DataWarning, Eligibility, Investigator, ParseError, Trial
 from ingest.text import (
-    ACTUAL_ENROLLMENT_STATUSES, TRIAL_ID, is_empty_marker, iso_date, locations_from_lines, normalize_phase,
-    numbered_lines, raw_block, registry_for, upper_snake,
+    ACTUAL_ENROLLMENT_STATUSES,
+    is_empty_marker,
+    iso_date,
+    locations_from_lines,
+    normalize_phase,
+    numbered_lines,
+    raw_block,
+    upper_snake,
 )
+from trialfinder.ids import is_trial_id, registry_for
 
 FORMAT = "clinconnect"
 
@@ -75,7 +82,7 @@ def parse(text: str, path: str) -> Trial:
     """Parse one ClinConnect page into a `Trial`; raises `ParseError` without a trial id or title."""
     lines = numbered_lines(text)
     trial_id = next((m.group(1) for _, line in lines[:4] if (m := _ID_LINE.match(line))), None)
-    if trial_id is None or not TRIAL_ID.fullmatch(trial_id):
+    if trial_id is None or not is_trial_id(trial_id):
         raise ParseError(f"{path}: no 'Search / Trial NCT########' line at the top of the ClinConnect page", 1)
     id_index = next(i for i, (_, line) in enumerate(lines) if _ID_LINE.match(line))
     if id_index + 1 >= len(lines) or lines[id_index + 1][1] in _HEADINGS:
@@ -86,7 +93,7 @@ def parse(text: str, path: str) -> Trial:
     fields: dict = {}
 
     sections: dict[str, tuple[int, list[tuple[int, str]]]] = {}
-    current = None
+    current: list[tuple[int, str]] | None = None
     for number, line in lines[id_index + 2:]:
         heading = line if line in _HEADINGS else ("About" if _is_about_heading(line, fields.get("sponsor")) else None)
         if heading is not None and heading not in sections:

@@ -8,51 +8,12 @@ in the same `Trial` shape so search filters and the checker see one vocabulary.
 from __future__ import annotations
 
 import re
-from datetime import datetime
 
 from ingest.criteria import parse_criteria_text
 from ingest.models import Cohort, DataWarning
+from ingest.text import iso_date, upper_snake
 
-_NON_WORD = re.compile(r"[^A-Za-z0-9]+")
 _ENUM = re.compile(r"^[A-Z0-9_]+$")
-_AGE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(year|month|week|day|hour|minute)s?\s*$", re.IGNORECASE)
-_YEARS_PER_UNIT = {
-    "year": 1.0,
-    "month": 1 / 12,
-    "week": 7 / 365.25,
-    "day": 1 / 365.25,
-    "hour": 1 / 8766,
-    "minute": 1 / 525960,
-}
-# Legacy statuses whose wording differs from the API v2 enum.
-_STATUS_ALIASES = {"UNKNOWN_STATUS": "UNKNOWN"}
-_PHASE = re.compile(r"^(EARLY_)?PHASE_?(\d)$")
-
-
-def upper_snake(value: str) -> str:
-    """'Active, not recruiting' -> 'ACTIVE_NOT_RECRUITING' (already upper-snake values pass through)."""
-    return _NON_WORD.sub("_", value.strip()).strip("_").upper()
-
-
-def normalize_status(value: str | None) -> str | None:
-    """Overall or site status in the API v2 vocabulary ('Unknown status' -> 'UNKNOWN')."""
-    if not value or not value.strip():
-        return None
-    status = upper_snake(value)
-    return _STATUS_ALIASES.get(status, status)
-
-
-def normalize_phase(values: list[str]) -> str | None:
-    """Phases joined by '/': ['Phase 1/Phase 2'] or ['PHASE1', 'PHASE2'] -> 'PHASE1/PHASE2', 'N/A' -> 'NA'."""
-    phases: list[str] = []
-    for value in values:
-        for part in value.split("/") if value.strip().upper() != "N/A" else ["NA"]:
-            snake = upper_snake(part)
-            if not snake:
-                continue
-            match = _PHASE.match(snake)
-            phases.append(f"{match.group(1) or ''}PHASE{match.group(2)}" if match else snake)
-    return "/".join(phases) or None
 
 
 def normalize_study_type(value: str | None) -> str | None:
@@ -62,25 +23,11 @@ def normalize_study_type(value: str | None) -> str | None:
     return upper_snake(value.split("[", 1)[0])
 
 
-def age_in_years(value: str | None) -> float | None:
-    """'18 Years' -> 18.0, '6 Months' -> 0.5, '30 Days' -> 0.0821; 'N/A' or unreadable -> None."""
-    match = _AGE.match(value or "")
-    if not match:
-        return None
-    return round(float(match.group(1)) * _YEARS_PER_UNIT[match.group(2).lower()], 6)
-
-
-def iso_date(value: str | None) -> str | None:
-    """'March 1996' -> '1996-03', 'March 15, 2010' -> '2010-03-15'; ISO dates and anything else as written."""
+def date_as_written(value: str | None) -> str | None:
+    """A registry date in ISO form ('March 1996' -> '1996-03'); a date the parser cannot read stays as written."""
     if not value or not value.strip():
         return None
-    text = value.strip()
-    for pattern, out in (("%B %Y", "%Y-%m"), ("%B %d, %Y", "%Y-%m-%d")):
-        try:
-            return datetime.strptime(text, pattern).strftime(out)
-        except ValueError:
-            continue
-    return text
+    return iso_date(value) or value.strip()
 
 
 def humanize_enum(value: str | None) -> str | None:

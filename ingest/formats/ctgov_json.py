@@ -14,12 +14,9 @@ from collections.abc import Iterator
 from typing import Any
 
 from ingest.formats.ctgov_fields import (
-    age_in_years,
     criteria_cohorts,
+    date_as_written,
     humanize_enum,
-    iso_date,
-    normalize_phase,
-    normalize_status,
     normalize_study_type,
 )
 from ingest.models import (
@@ -35,6 +32,7 @@ from ingest.models import (
     Reference,
     Trial,
 )
+from ingest.text import age_in_years, normalize_phase, normalize_status
 
 FORMAT = "ctgov_json"
 NCT_ID_FIELD = "protocolSection.identificationModule.nctId"
@@ -171,7 +169,7 @@ def _study(
 ) -> Trial | ParseError:
     protocol = _dict(_dict(study).get("protocolSection"))
     ident = _dict(protocol.get("identificationModule"))
-    nct_id = ident.get("nctId").strip() if isinstance(ident.get("nctId"), str) else None
+    nct_id = raw.strip() if isinstance(raw := ident.get("nctId"), str) else None
     if not nct_id:
         what = "no protocolSection" if not protocol else f"no {NCT_ID_FIELD}"
         return ParseError(f"{where}the study has {what}; every study needs its NCT id "
@@ -205,10 +203,10 @@ def _study(
         enrollment=count if isinstance(count, int) and not isinstance(count, bool) and count >= 0 else None,
         enrollment_type={"ACTUAL": "actual", "ESTIMATED": "planned", "ANTICIPATED": "planned"}.get(
             (_str(enrollment.get("type")) or "").upper()),
-        start_date=iso_date(_str(_dict(status.get("startDateStruct")).get("date"))),
-        completion_date=iso_date(_str(_dict(status.get("completionDateStruct")).get("date"))
+        start_date=date_as_written(_str(_dict(status.get("startDateStruct")).get("date"))),
+        completion_date=date_as_written(_str(_dict(status.get("completionDateStruct")).get("date"))
                                  or _str(_dict(status.get("primaryCompletionDateStruct")).get("date"))),
-        last_updated=iso_date(_str(_dict(status.get("lastUpdatePostDateStruct")).get("date"))
+        last_updated=date_as_written(_str(_dict(status.get("lastUpdatePostDateStruct")).get("date"))
                               or _str(status.get("lastUpdateSubmitDate"))),
         sponsor=sponsor,
         collaborators=[n for c in _list(sponsors.get("collaborators")) if (n := _str(_dict(c).get("name")))],
@@ -278,10 +276,11 @@ def _design(design: dict[str, Any], status: dict[str, Any], eligibility: dict[st
         ("why_stopped", status.get("whyStopped")),
     ):
         if text := _str(value):
-            out[key] = humanize_enum(text) if key in _ENUM_DESIGN_FIELDS else text
+            out[key] = (humanize_enum(text) or text) if key in _ENUM_DESIGN_FIELDS else text
     if level := _str(masking.get("masking")):
-        who = [humanize_enum(w) for w in _strs(masking.get("whoMasked"))]
-        out["masking"] = f"{humanize_enum(level)} ({', '.join(who)})" if who else humanize_enum(level)
+        who = [humanize_enum(w) or w for w in _strs(masking.get("whoMasked"))]
+        worded = humanize_enum(level) or level
+        out["masking"] = f"{worded} ({', '.join(who)})" if who else worded
     if _dict(design.get("patientRegistry")) or design.get("patientRegistry") is True:
         out["study_type_detail"] = "Patient Registry"
     return out

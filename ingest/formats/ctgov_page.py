@@ -8,16 +8,34 @@ Which value is which is decided by its shape and vocabulary, never by its positi
 from __future__ import annotations
 
 import re
+from typing import Any
 
 from ingest.criteria import parse_criteria_text
 from ingest.models import (
-    Arm, DataWarning, Eligibility, Identifier, Intervention, Investigator, ParseError, Reference,
-    RelatedTrial, Trial,
+    Arm,
+    Cohort,
+    DataWarning,
+    Eligibility,
+    Identifier,
+    Intervention,
+    Investigator,
+    ParseError,
+    Reference,
+    RelatedTrial,
+    Trial,
 )
 from ingest.text import (
-    ACTUAL_ENROLLMENT_STATUSES, TRIAL_ID, age_in_years, design_field, iso_date, locations_from_lines, normalize_phase,
-    numbered_lines, raw_block, registry_for, upper_snake,
+    ACTUAL_ENROLLMENT_STATUSES,
+    age_in_years,
+    design_field,
+    iso_date,
+    locations_from_lines,
+    normalize_phase,
+    numbered_lines,
+    raw_block,
+    upper_snake,
 )
+from trialfinder.ids import is_trial_id, registry_for
 
 FORMAT = "ctgov_page"
 
@@ -69,7 +87,7 @@ def _pairs_of_trials(body: list[tuple[int, str]]) -> list[RelatedTrial]:
     """'title' line followed by 'NCT…' line -> RelatedTrial."""
     related, title = [], None
     for _, line in body:
-        if TRIAL_ID.fullmatch(line):
+        if is_trial_id(line):
             related.append(RelatedTrial(trial_id=line, title=title))
             title = None
         else:
@@ -214,7 +232,7 @@ def _arms(body: list[tuple[int, str]], interventions: list[Intervention]) -> tup
             arms[-1]["interventions"].append(by_name[key].name)
             i += 2 if i + 1 < len(lines) and lines[i + 1] == by_name[key].description else 1
             continue
-        arm = {"label": line, "description": None, "interventions": []}
+        arm: dict[str, Any] = {"label": line, "description": None, "interventions": []}
         if i + 1 < len(lines) and _norm_name(lines[i + 1]) not in by_name:
             arm["description"] = lines[i + 1]
             i += 1
@@ -251,7 +269,8 @@ def _eligibility(trial_id: str, text: str, sections: dict, warnings: list[DataWa
     healthy = next(({"Yes": True, "No": False}[line] for line in fact_lines if line in {"Yes", "No"}), None)
     minimum = ages[0] if ages else None
     maximum = ages[1] if len(ages) > 1 else None
-    cohorts, criteria_text = [], None
+    cohorts: list[Cohort] = []
+    criteria_text: str | None = None
     if criteria_lines:
         first, last = criteria_lines[0][0], criteria_lines[-1][0]
         criteria_text = raw_block(text, first, last)

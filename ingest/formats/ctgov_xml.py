@@ -14,11 +14,8 @@ from defusedxml import DefusedXmlException
 from defusedxml.ElementTree import fromstring
 
 from ingest.formats.ctgov_fields import (
-    age_in_years,
     criteria_cohorts,
-    iso_date,
-    normalize_phase,
-    normalize_status,
+    date_as_written,
     normalize_study_type,
 )
 from ingest.models import (
@@ -34,6 +31,7 @@ from ingest.models import (
     Reference,
     Trial,
 )
+from ingest.text import age_in_years, normalize_phase, normalize_status
 
 FORMAT = "ctgov_xml"
 CRITERIA_FIELD = "eligibility/criteria/textblock"
@@ -136,7 +134,8 @@ def _trial(root: ET.Element, data: bytes) -> Trial:
     eligibility, criteria_warnings = _eligibility(root, nct_id, data)
     interventions = _interventions(root)
     enrollment = _text(root, "enrollment")
-    enrollment_kind = (root.find("enrollment").get("type") or "").lower() if enrollment else ""
+    enrollment_node = root.find("enrollment")
+    enrollment_kind = (enrollment_node.get("type") or "").lower() if enrollment and enrollment_node is not None else ""
     # <clinical_results> (participant flow, baseline, outcome measures, adverse events) is large and is
     # not part of the trial's protocol; it is deliberately left out of the Trial. Whether and how to index
     # results is the index's decision, made with measurements (results are on the public record page).
@@ -151,10 +150,10 @@ def _trial(root: ET.Element, data: bytes) -> Trial:
         study_type=normalize_study_type(_text(root, "study_type")),
         enrollment=int(enrollment) if enrollment and enrollment.isdigit() else None,
         enrollment_type={"actual": "actual", "anticipated": "planned", "estimate": "planned"}.get(enrollment_kind),
-        start_date=iso_date(_text(root, "start_date")),
+        start_date=date_as_written(_text(root, "start_date")),
         # Older records only have the primary completion date; it is the best end date they give.
-        completion_date=iso_date(_text(root, "completion_date") or _text(root, "primary_completion_date")),
-        last_updated=iso_date(_text(root, "last_update_posted") or _text(root, "last_update_submitted")),
+        completion_date=date_as_written(_text(root, "completion_date") or _text(root, "primary_completion_date")),
+        last_updated=date_as_written(_text(root, "last_update_posted") or _text(root, "last_update_submitted")),
         sponsor=sponsor,
         collaborators=_texts(root, "sponsors/collaborator/agency"),
         responsible_party=_responsible_party(root),

@@ -12,12 +12,27 @@ import re
 
 from ingest.criteria import parse_criteria_text
 from ingest.models import (
-    Arm, DataWarning, Eligibility, Intervention, Location, Outcome, ParseError, Trial,
+    Arm,
+    DataWarning,
+    Eligibility,
+    Intervention,
+    Location,
+    Outcome,
+    ParseError,
+    Trial,
 )
 from ingest.text import (
-    TRIAL_ID, clean, design_field, is_empty_marker, locations_from_lines, normalize_phase, numbered_lines, raw_block,
-    registry_for, split_lines, upper_snake,
+    clean,
+    design_field,
+    is_empty_marker,
+    locations_from_lines,
+    normalize_phase,
+    numbered_lines,
+    raw_block,
+    split_lines,
+    upper_snake,
 )
+from trialfinder.ids import is_trial_id, registry_for
 
 FORMAT = "medpath"
 
@@ -93,9 +108,9 @@ def parse(text: str, path: str) -> Trial:
         return found[0][1] if found else None
 
     trial_id = value("Registration Number")
-    if trial_id is None or not TRIAL_ID.fullmatch(trial_id):
-        line = blocks.get("Registration Number", (1, []))[0]
-        raise ParseError(f"{path}: no trial id under 'Registration Number' (found {trial_id!r})", line)
+    if trial_id is None or not is_trial_id(trial_id):
+        raise ParseError(f"{path}: no trial id under 'Registration Number' (found {trial_id!r})",
+                         blocks.get("Registration Number", (1, []))[0])
     warnings: list[DataWarning] = []
 
     phase = status = None
@@ -104,7 +119,7 @@ def parse(text: str, path: str) -> Trial:
             phase = normalize_phase(line)
         elif status is None:
             status = upper_snake(line)
-    status = upper_snake(value("Status")) if value("Status") else status
+    status = upper_snake(stated) if (stated := value("Status")) else status
 
     def paragraph(name: str) -> str | None:
         content = "\n".join(ln for _, ln in body(name))

@@ -154,7 +154,7 @@ def test_find_with_patient_facts_shows_verdicts_and_asks_next(bot):
 
 
 def test_other_identifiers_are_answered_and_cited(bot):
-    answer = bot.ask("What is the organization study id of NCT03171194?")
+    answer = bot.ask("Give me the org study number for NCT03171194.")
     assert "Organization study ID: 00061632" in answer.answer
     assert "[NCT03171194 · Other identifiers]" in answer.answer
     assert any(c.id == "NCT03171194:identifiers:1" for c in answer.citations)

@@ -121,6 +121,10 @@ def test_stated_facts_after_an_eligibility_turn_recheck(catalog):
     ("Does NCT03171194 accept men?", "sex", "summary"),
     ("What papers were published about NCT03171194?", "references", "summary"),
     ("What is the primary purpose of NCT04356287?", "design", "summary"),
+    # The longest cue wins: "organisation" and "purpose" are parts of longer cues of other aspects.
+    ("What is the sponsor's study code for NCT04356287?", "identifiers", "sponsor"),
+    ("Tell me the organisation's study number for KCT0004337.", "identifiers", "sponsor"),
+    ("Give the primary purpose and the aims of NCT03929120.", "design", "nothing"),
     ("Who is the contact for NCT04356287?", "contacts", "investigators"),
     ("What is the name of the drug in NCT03171194?", "interventions", "summary"),
 ])

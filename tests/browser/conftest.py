@@ -21,8 +21,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
-
 from browser_support import ANSWER_SECONDS, CHROMIUM, CHROMIUM_ARGS, SERVER_START_SECONDS, free_port, is_local
+
 from trialfinder.settings import PROJECT_ROOT
 
 ARTIFACTS = PROJECT_ROOT / "tests" / "artifacts"

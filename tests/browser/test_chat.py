@@ -7,9 +7,8 @@ import urllib.error
 import urllib.request
 
 import pytest
-from playwright.sync_api import expect
-
 from browser_support import ANSWER_SECONDS, is_local, send
+from playwright.sync_api import expect
 
 pytestmark = pytest.mark.browser
 

@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from playwright.sync_api import expect
-
 from browser_support import ANSWER_SECONDS, is_local, send
+from playwright.sync_api import expect
 
 pytestmark = pytest.mark.browser
 

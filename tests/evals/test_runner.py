@@ -88,7 +88,9 @@ def test_report_files_are_written(run):
     assert "FAIL `t-impossible`" in text and "Why it failed" in text
     assert "What dose of stem cells do participants get in NCT03171194?" in text
     page = html.read_text(encoding="utf-8")
-    assert page.startswith("<!doctype html>") and "<table>" in page
+    assert page.startswith("<!doctype html>") and "<table>" in page and "<th>" in page
+    assert '<h3 class="fail">FAIL <code>t-impossible</code>' in page  # markdown-it-py rendering
+    assert "<script" not in page.split("<body>", 1)[1]  # answer text is escaped, never raw HTML
     encoded = page.split("data:image/png;base64,", 1)[1].split('"', 1)[0]
     assert base64.b64decode(encoded).startswith(b"\x89PNG")
 

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from evals.schema import CaseError, EligibilityCase, QACase, RankingCase, load_cases, load_datasets
 from evals.runner import default_datasets
+from evals.schema import CaseError, EligibilityCase, QACase, RankingCase, load_cases, load_datasets
 
 
 def _write(tmp_path: Path, *lines: str, name: str = "cases.jsonl") -> Path:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from ingest.chunking import chunk_trial, split_sentences
+from ingest.chunking import chunk_trial
 from ingest.models import (
     Arm,
     Cohort,
@@ -17,6 +17,7 @@ from ingest.models import (
     RelatedTrial,
     Trial,
 )
+from ingest.passages import split_sentences
 
 LONG_DESCRIPTION = " ".join(
     f"Sentence number {n} explains the rationale of the infusion schedule in some detail for the reader."

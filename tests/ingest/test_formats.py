@@ -14,15 +14,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from ingest.formats import SUPPORTED, parse_document, parse_document_each
-from ingest.formats.ctgov_fields import (
-    age_in_years,
-    humanize_enum,
-    iso_date,
-    normalize_phase,
-    normalize_status,
-    normalize_study_type,
-)
+from ingest.formats.ctgov_fields import date_as_written, humanize_enum, normalize_study_type
 from ingest.models import IngestError, ParseError, Trial
+from ingest.text import age_in_years, iso_date, normalize_phase, normalize_status
 
 HERE = Path(__file__).parent
 FIXTURES = HERE / "fixtures"
@@ -203,10 +197,20 @@ def test_parsed_trial_matches_its_golden_file(golden, relative, trial_id):
     (age_in_years, "1 Year", 1.0),
     (age_in_years, "N/A", None),
     (age_in_years, "eighteen", None),
+    (age_in_years, "30 Days", 0.082136),
+    (normalize_phase, "Phase 1/2", "PHASE1/PHASE2"),
+    (normalize_phase, "Not Applicable", "NA"),
+    (normalize_phase, "Interventional", None),
     (iso_date, "March 1996", "1996-03"),
     (iso_date, "March 15, 2010", "2010-03-15"),
+    (iso_date, "Sept. 3, 2019", "2019-09-03"),
     (iso_date, "2021-10-18", "2021-10-18"),
-    (iso_date, "Spring 2001", "Spring 2001"),
+    (iso_date, "Spring 2001", None),
+    (iso_date, "2001", None),
+    (iso_date, "Phase 2", None),
+    (date_as_written, "March 1996", "1996-03"),
+    (date_as_written, "Spring 2001", "Spring 2001"),
+    (date_as_written, " ", None),
     (humanize_enum, "ACTIVE_COMPARATOR", "Active Comparator"),
     (humanize_enum, "NON_RANDOMIZED", "Non-Randomized"),
     (humanize_enum, "N/A", "N/A"),

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
+from app.indexer import COMPACT_MIN_DOCUMENTS, choose_dense_policy, ingest_paths
 from ingest.chunking import chunk_trial
 from ingest.formats import parse_document
-from ingest.pipeline import COMPACT_MIN_DOCUMENTS, choose_dense_policy, ingest_paths
 from vectorstore.index import TrialIndex
 from vectorstore.records import PROFILE_CHARS, profile_text, stored_chunks
 

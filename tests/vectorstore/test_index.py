@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
+from app.indexer import ingest_paths, is_stale
 from ingest.chunking import chunk_trial
 from ingest.models import Trial
-from ingest.pipeline import ingest_paths
 from vectorstore.embeddings import Embedder
 from vectorstore.index import TrialIndex
 
@@ -68,7 +68,7 @@ def test_reingest_is_idempotent(make_settings, write_study, tmp_path):
     assert {t: [c.id for c in index.chunks(t)] for t in ids_before} == ids_before
     assert _chroma_ids(index) == vectors_before == _sqlite_vector_ids(index)
     assert index.stats().chunks == first.chunks == second.chunks
-    assert not index.is_stale(corpus)
+    assert not is_stale(index, corpus)
     index.close()
 
     reopened = TrialIndex.open(make_settings())  # state survives a new process-level open
@@ -85,7 +85,7 @@ def test_changed_document_replaces_its_chunks_without_orphans(make_settings, wri
     assert index.search("tuberculosis", k=1, trial_ids=["NCT90000001"])[0].chunk.text == "Active tuberculosis"
 
     _corpus(corpus, write_study, criteria_a=CRITERIA_V2)
-    assert index.is_stale(corpus)
+    assert is_stale(index, corpus)
     report = ingest_paths([corpus], index, progress=False)
     assert {t.trial_id: t.outcome for t in report.trials} == {"NCT90000001": "replaced", "NCT90000002": "unchanged"}
 
@@ -255,7 +255,7 @@ import os, signal, sys
 from pathlib import Path
 from trialfinder.settings import Settings
 from vectorstore.index import TrialIndex
-from ingest.pipeline import ingest_paths
+from app.indexer import ingest_paths
 
 index = TrialIndex.open(Settings(index_dir=Path(sys.argv[1]), chroma_server=None))
 commit, calls = index.store.commit, []

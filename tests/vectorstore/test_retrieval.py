@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from app.indexer import is_stale
 from vectorstore.embeddings import Embedder
 from vectorstore.fusion import reciprocal_rank_fusion
 
@@ -117,11 +118,11 @@ def test_reciprocal_rank_fusion_rewards_agreement():
 
 
 def test_seed_index_is_fresh_and_a_new_document_makes_it_stale(seed_index, seed_settings, tmp_path, write_study):
-    assert not seed_index.is_stale(seed_settings.corpus_dir)
+    assert not is_stale(seed_index, seed_settings.corpus_dir)
     corpus = tmp_path / "corpus"
     corpus.mkdir()
     for document in seed_settings.corpus_dir.iterdir():
         (corpus / document.name).write_bytes(document.read_bytes())
-    assert not seed_index.is_stale(corpus)  # same bytes elsewhere: nothing new
+    assert not is_stale(seed_index, corpus)  # same bytes elsewhere: nothing new
     write_study(corpus, "NCT96000001", "A new study")
-    assert seed_index.is_stale(corpus)
+    assert is_stale(seed_index, corpus)

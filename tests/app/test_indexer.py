@@ -1,4 +1,4 @@
-"""ingest_paths: per-document errors, the report, batching, archives and the progress bar."""
+"""app.indexer.ingest_paths: per-document errors, the report, batching, archives and the progress bar."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import io
 import json
 import tarfile
 
-from ingest.pipeline import IngestReport, ingest_paths
+from app.indexer import IngestReport, ingest_paths
 from vectorstore.index import TrialIndex
 
 
@@ -102,7 +102,7 @@ def test_seed_report_has_the_swapped_headings_warning_on_kct0004337_only(seed_re
 
 def _count_parses(monkeypatch) -> list[str]:
     """Paths handed to the (real) parser from now on."""
-    import ingest.pipeline as pipeline
+    import app.indexer as pipeline
 
     parsed: list[str] = []
     real = pipeline.parse_document_each

@@ -187,7 +187,7 @@ class _Run:
         if self.pending:
             outcomes = self.index.upsert_many([(t, c) for _, t, c in self.pending], stats=self.stats,
                                               dense=self.dense)
-            for (position, trial, chunks), outcome in zip(self.pending, outcomes):
+            for (position, trial, chunks), outcome in zip(self.pending, outcomes, strict=False):
                 summary = _summary(trial, chunks, outcome)
                 self.summaries.append((position, summary, len(chunks)))
                 self.committed[trial.trial_id] = (summary, len(chunks))
@@ -281,8 +281,10 @@ def choose_dense_policy(paths: list[Path], setting: str) -> DensePolicy:
     Decided once per run from the inputs, so re-ingesting the same inputs applies the same policy and
     leaves every trial unchanged.
     """
-    if setting in ("all", "compact"):
-        return setting
+    if setting == "all":
+        return "all"
+    if setting == "compact":
+        return "compact"
     if setting != "auto":
         raise ValueError(f"TRIALFINDER_DENSE_POLICY must be auto, all or compact, got {setting!r}")
     files, size = 0, 0
@@ -320,3 +322,12 @@ def _count_documents(paths: list[Path]) -> int | None:
         else:
             total += 1
     return total
+
+
+def is_stale(index: TrialIndex, corpus_dir: Path) -> bool:
+    """True when the index is empty or any document under `corpus_dir` is new or changed."""
+    known = index.source_hashes()
+    if not known:
+        return True
+    return any(isinstance(document, SourceDocument) and hashlib.sha256(document.data).hexdigest() not in known
+               for document in iter_documents([Path(corpus_dir)]))

@@ -1,0 +1,144 @@
+"""The concept registry: measurements, vitals and scales as validated data (measurements.yaml).
+
+Each YAML entry becomes a frozen `Concept` at import; a malformed entry fails at import with the file,
+the entry and the field named, so a bad edit never reaches a patient. Criteria parsing
+(`eligibility.quantities`), patient extraction (`eligibility.measurements`), questions and labels are
+all derived from these entries: adding a measurement is one entry here plus its tests.
+"""
+
+from __future__ import annotations
+
+import re
+from functools import cached_property
+from pathlib import Path
+from typing import Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+_DIR = Path(__file__).parent
+Kind = Literal["lab", "measurement", "score", "vital"]
+
+
+class UnitSpelling(BaseModel):
+    """A way of writing a unit, and how a value in it converts to the canonical unit."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    unit: str = Field(description="Regular-expression alternatives for the unit as written")
+    factor: float
+    offset: float = 0.0
+
+    @field_validator("unit")
+    @classmethod
+    def _compiles(cls, v: str) -> str:
+        re.compile(v)
+        return v
+
+
+class Example(BaseModel):
+    """A criterion and a patient statement that must read back as this concept (tests walk them)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    criterion: str = Field(min_length=1)
+    patient: str = Field(min_length=1)
+    met: bool = Field(description="Whether the patient meets the criterion")
+
+
+class Concept(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    id: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
+    kind: Kind
+    label: str = Field(min_length=1, description="Plain-language name shown to people")
+    question: str = Field(pattern=r"\?$", description="The plain question that gives the checker this fact")
+    criteria: tuple[str, ...] = Field(min_length=1, description="Names used in trial criteria (regex)")
+    patient: tuple[str, ...] = Field(min_length=1, description="Words patients use (regex)")
+    unit: str
+    units: tuple[UnitSpelling, ...] = ()
+    require_unit: bool = Field(default=False, description="A bare number is not this measurement")
+    patient_requires_unit: bool = Field(default=False, description="Patients may mean either unit ('weight 180' "
+                                        "is pounds to many): a bare number they give is not read")
+    roman: bool = False
+    integer: bool = False
+    uln: bool = Field(default=False, description="Criteria may state it as a multiple of the upper limit of normal")
+    range: tuple[float, float]
+    example: Example
+
+    @field_validator("criteria", "patient")
+    @classmethod
+    def _patterns_compile(cls, v: tuple[str, ...]) -> tuple[str, ...]:
+        for p in v:
+            re.compile(p)
+        return v
+
+    @cached_property
+    def criteria_re(self) -> re.Pattern[str]:
+        return re.compile(rf"(?i)(?<![\w-])(?:{'|'.join(self.criteria)})(?![\w])")
+
+    @cached_property
+    def patient_re(self) -> re.Pattern[str]:
+        return re.compile(rf"(?i)(?<![\w-])(?:{'|'.join(self.patient)})(?![\w])")
+
+    def to_canonical(self, value: float, unit: str | None) -> float | None:
+        """`value` written in `unit` as a canonical value; None when the unit is not one of this concept's
+        (or is missing where a unit is required), or the value is implausible for it."""
+        if unit:
+            spelling = next((s for s in self.units if re.fullmatch(rf"(?i){s.unit}", unit.strip())), None)
+            if spelling is None:
+                return None
+            value = value * spelling.factor + spelling.offset
+        elif self.require_unit:
+            return None
+        lo, hi = self.range
+        return value if lo <= value <= hi else None
+
+
+class RegistryError(ValueError):
+    """A registry file that does not validate: says which file, entry and field."""
+
+
+def _load(path: Path) -> tuple[Concept, ...]:
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        raise RegistryError(f"{path.name}: not valid YAML ({exc})") from exc
+    if not isinstance(raw, list):
+        raise RegistryError(f"{path.name}: expected a list of concept entries")
+    out = []
+    for i, entry in enumerate(raw):
+        name = entry.get("id", f"#{i + 1}") if isinstance(entry, dict) else f"#{i + 1}"
+        try:
+            out.append(Concept.model_validate(entry))
+        except ValidationError as exc:
+            fields = "; ".join(".".join(str(p) for p in e["loc"]) + ": " + e["msg"] for e in exc.errors())
+            raise RegistryError(f"{path.name}: entry '{name}': {fields}") from exc
+        except re.error as exc:
+            raise RegistryError(f"{path.name}: entry '{name}': bad pattern ({exc})") from exc
+    ids = [c.id for c in out]
+    dupes = sorted({i for i in ids if ids.count(i) > 1})
+    if dupes:
+        raise RegistryError(f"{path.name}: duplicate ids {dupes}")
+    return tuple(out)
+
+
+def load(directory: Path = _DIR) -> dict[str, Concept]:
+    """Every concept in `directory`'s YAML files, by id."""
+    concepts: dict[str, Concept] = {}
+    for path in sorted(directory.glob("*.yaml")):
+        for c in _load(path):
+            if c.id in concepts:
+                raise RegistryError(f"{path.name}: entry '{c.id}' is already defined in another file")
+            concepts[c.id] = c
+    return concepts
+
+
+MEASUREMENTS: dict[str, Concept] = load()
+
+
+def label(concept_id: str) -> str | None:
+    c = MEASUREMENTS.get(concept_id)
+    return c.label if c else None
+
+
+def question(concept_id: str) -> str | None:
+    c = MEASUREMENTS.get(concept_id)
+    return c.question if c else None

@@ -1,0 +1,114 @@
+"""Patient text -> measurements of the concept registry ("My weight is 99 pounds", "Temp 37.2 C",
+"ASA 3", "life expectancy about 2 months", "HbA1c 8.1%"), each in its canonical unit and keeping the
+exact words it came from; plus facts derived from them (BMI from weight and height).
+
+Driven by eligibility/concepts: a measurement the registry knows is read here without new code.
+"""
+
+from __future__ import annotations
+
+import re
+from functools import cache
+
+from eligibility import concepts, quantities
+from eligibility.facts import Measurement
+
+# Words between a name and its value: "weight: 121", "life expectancy about 2 months", "ASA is 3".
+_FILLER = (r"(?:\s*(?:[:=~\-]|\bis\b|\bwas\b|\bof\b|\babout\b|\baround\b|\bapprox(?:imately|\.)?|\broughly\b|"
+           r"\bestimated(?:\s+at)?\b|\bat\b|\bcurrently\b|\bnow\b|\bmeasured\b|\brecorded\b|\btoday\b|\bscore\b|"
+           r"\bclass\b|\blevel\b|\bvalue\b|\bgrade\b|\bstatus\b|\bof\s+about\b|\bonly\b))*\s*")
+# Words that may follow a bare value; any other word there may be a unit we do not know ("12 stone").
+_FOLLOWERS = frozenset({
+    "and", "or", "on", "in", "at", "per", "today", "this", "last", "now", "with", "but", "since", "ago", "was", "is",
+    "when", "while", "after", "before", "during", "from", "the", "a", "an", "yesterday", "recently", "currently",
+    "score", "points", "class", "grade", "level"})
+_NEXT_WORD = re.compile(r"\s*([A-Za-z]+)")
+_ROMAN = {"i": 1.0, "ii": 2.0, "iii": 3.0, "iv": 4.0, "v": 5.0, "vi": 6.0}
+
+
+@cache
+def _pattern(concept_id: str) -> re.Pattern[str]:
+    c = concepts.MEASUREMENTS[concept_id]
+    number = r"\d+(?:\.\d+)?" + (r"|\b(?:vi|iv|v|iii|ii|i)\b" if c.roman else "")
+    return re.compile(rf"(?i)(?<![\w-])(?:{'|'.join(c.patient)})(?![\w]){_FILLER}(?P<n>{number})"
+                      rf"(?:\s*(?P<unit>{'|'.join(quantities.UNITS)})(?![\w]))?")
+
+
+def extract(text: str) -> list[Measurement]:
+    """The registry measurements stated in text (the last statement of each wins)."""
+    found: dict[str, Measurement] = {}
+    for concept in concepts.MEASUREMENTS.values():
+        for m in _pattern(concept.id).finditer(text):
+            raw = m.group("n").lower()
+            value = _ROMAN[raw] if raw in _ROMAN else float(raw)
+            unit = m.group("unit")
+            if unit is None and concept.patient_requires_unit:
+                continue
+            nxt = _NEXT_WORD.match(text, m.end())
+            if unit is None and concept.units and nxt and nxt.group(1).lower() not in _FOLLOWERS:
+                continue
+            canonical = concept.to_canonical(value, unit)
+            if canonical is None:
+                continue
+            found[concept.id] = Measurement(name=concept.id, value=value, unit=unit or concept.unit,
+                                            normalized=round(canonical, 4), span=m.group(0).strip())
+    return list(found.values())
+
+
+def _bmi(found: dict[str, Measurement]) -> Measurement | None:
+    """BMI = weight (kg) / height (m)^2, when both were stated and BMI was not."""
+    w, h = found.get("weight"), found.get("height")
+    if w is None or h is None or w.normalized is None or not h.normalized:
+        return None
+    bmi = w.normalized / (h.normalized / 100.0) ** 2
+    return Measurement(name="bmi", value=round(bmi, 1), unit="kg/m2", normalized=round(bmi, 1),
+                       span=f"{w.span}; {h.span}")
+
+
+# A reference range stated right after a value: "creatinine 150 umol/L (ref 45-90)".
+_REFERENCE = re.compile(r"(?i)\s*[(\[,;]?\s*(?:ref(?:erence)?(?:\s+range)?|normal(?:\s+range)?|nl|rr|n)\s*[:=]?\s*"
+                        r"(?P<lo>\d+(?:\.\d+)?)\s*(?:-|–|to)\s*(?P<hi>\d+(?:\.\d+)?)")
+# "LFTs wnl", "labs were normal": the tests named are at most the upper limit of normal.
+_NORMAL = re.compile(r"(?i)\b(?P<what>LFTs?|liver (?:function )?tests?|liver enzymes|transaminases|labs?|blood ?work|"
+                     r"bloods|blood tests?|renal function|kidney function)\s*(?:are|were|is|was|all)?\s*"
+                     r"(?:wnl|within normal limits|normal|unremarkable)\b")
+_NORMAL_LABS = {"lft": ("ast", "alt", "bilirubin"), "liver": ("ast", "alt", "bilirubin"),
+                "transaminases": ("ast", "alt"), "renal": ("creatinine",), "kidney": ("creatinine",)}
+_ALL_NORMAL = ("ast", "alt", "bilirubin", "creatinine")
+
+
+def _against_reference(m: Measurement, text: str) -> Measurement:
+    """A value judged against the reference range the patient gave: its multiple of the upper limit."""
+    at = text.find(m.span)
+    ref = _REFERENCE.match(text, at + len(m.span)) if at >= 0 and m.value is not None else None
+    if ref is None or m.uln_multiple is not None or m.value is None:
+        return m
+    high = float(ref.group("hi"))
+    if high <= 0:
+        return m
+    return m.model_copy(update={"uln_multiple": round(m.value / high, 3),
+                                "span": text[at:ref.end()].strip()})
+
+
+def _stated_normal(text: str) -> list[Measurement]:
+    out: dict[str, Measurement] = {}
+    for m in _NORMAL.finditer(text):
+        what = m.group("what").lower()
+        names = next((v for k, v in _NORMAL_LABS.items() if what.startswith(k)), _ALL_NORMAL)
+        for name in names:
+            out[name] = Measurement(name=name, uln_multiple=1.0, span=m.group(0))
+    return list(out.values())
+
+
+def merge(labs: list[Measurement], text: str) -> list[Measurement]:
+    """`labs` (already read by facts.py) plus the registry measurements it did not read, values judged
+    against a stated reference range, labs stated normal ("LFTs wnl"), and BMI from weight and height."""
+    found = {m.name: _against_reference(m, text) for m in labs}
+    for m in extract(text):
+        found.setdefault(m.name, _against_reference(m, text))
+    for m in _stated_normal(text):
+        found.setdefault(m.name, m)
+    bmi = _bmi(found)
+    if bmi is not None:
+        found.setdefault("bmi", bmi)
+    return list(found.values())

@@ -1,0 +1,143 @@
+"""The comparison grammar (eligibility/quantities.py): golden phrasings and properties."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from eligibility import quantities
+from eligibility.parsing import parse_text
+from eligibility.rules import AgeRule, AllOf, LabRule
+
+# (text, low, high, low_inclusive, high_inclusive, unit) written for these tests.
+GOLDEN = [
+    ("people above 21", 21, None, False, True, None),
+    ("anyone aged at least 16 years", 16, None, True, True, "years"),
+    ("no older than 80 years", None, 80, True, True, "years"),
+    ("30 years or younger", None, 30, True, True, "years"),
+    ("60 and over", 60, None, True, True, None),
+    ("ranging from 2 to 11 years of age", 2, 11, True, True, "years of age"),
+    ("between 40 and 70", 40, 70, True, True, None),
+    ("25~60", 25, 60, True, True, None),
+    ("≥ 12 and ≤ 17", 12, 17, True, True, None),
+    (">/= 3 x ULN", 3, None, True, True, "x ULN"),
+    ("not to exceed 2.5 times the upper limit of normal", None, 2.5, True, True,
+     "times the upper limit of normal"),
+    ("=< 1,500/mm3", None, 1500, True, True, "/mm3"),
+    ("in excess of 200 lbs", 200, None, False, True, "lbs"),
+    ("up to 48 hours", None, 48, True, True, "hours"),
+    ("greater than or equal to 65% predicted", 65, None, True, True, "% predicted"),
+    ("under the age of 12", None, 12, True, False, None),
+    ("6 to <12 months", 6, 12, True, False, "months"),
+    ("fewer than 2", None, 2, True, False, None),
+]
+
+
+@pytest.mark.parametrize("text,low,high,low_inc,high_inc,unit", GOLDEN)
+def test_golden_quantities(text, low, high, low_inc, high_inc, unit):
+    q = quantities.first(text)
+    assert q is not None, text
+    assert (q.low, q.high, q.low_inclusive, q.high_inclusive, q.unit) == (low, high, low_inc, high_inc, unit)
+
+
+@pytest.mark.parametrize("text", ["moreover 5 people", "overall survival 3 years", "over the past 6 months",
+                                  "in 2019", "COVID-19 vaccine", "no numbers at all"])
+def test_words_that_are_not_bounds(text):
+    assert quantities.find(text) == []
+
+
+AGES = [
+    ("Over 21 years", "inclusion", AgeRule(min=21, min_inclusive=False)),
+    ("aged over 21", "inclusion", AgeRule(min=21, min_inclusive=False)),
+    ("Age < 16 years", "exclusion", AgeRule(max=16, max_inclusive=False)),
+    ("Age: 30~50", "inclusion", AgeRule(min=30, max=50)),
+    ("Subjects younger than 40 years old", "exclusion", AgeRule(max=40, max_inclusive=False)),
+    ("from 12 to 17 years of age", "inclusion", AgeRule(min=12, max=17)),
+    ("Age ≥25 and ≤45", "inclusion", AgeRule(min=25, max=45)),
+    ("Women between the ages of 40-60", "inclusion", AgeRule(min=40, max=60)),
+    ("30-60 age", "inclusion", AgeRule(min=30, max=60)),
+    ("Adults over age 21", "inclusion", AgeRule(min=21, min_inclusive=False)),
+]
+
+
+@pytest.mark.parametrize("text,kind,rule", AGES)
+def test_age_phrasings(text, kind, rule):
+    assert parse_text(text, kind) == rule
+
+
+@pytest.mark.parametrize("text", ["Disease duration of at least 2 years",
+                                  "Treated with the device at least 1 year before screening",
+                                  "Life expectancy under 2 years"])
+def test_years_that_are_not_an_age(text):
+    assert not isinstance(parse_text(text, "inclusion"), AgeRule)
+
+
+MEASURES = [
+    ("Body weight below 100 pounds", "weight", "<", 45.3592),
+    ("Life expectancy shorter than 8 weeks", "life_expectancy", "<", 1.8398),
+    ("Fever: temperature ≥ 100.4°F", "temperature", ">=", 38.0),
+    ("ASA class ≤ II", "asa", "<=", 2.0),
+    ("Karnofsky score of at least 60%", "kps", ">=", 60.0),
+    ("At least 36 weeks of gestation", "gestational_age", ">=", 36.0),
+    ("Creatinine-independent: total bilirubin no more than 1.5 x ULN", "bilirubin", "<=", 1.5),
+]
+
+
+@pytest.mark.parametrize("text,analyte,op,value", MEASURES)
+def test_measurement_phrasings(text, analyte, op, value):
+    rule = parse_text(text, "inclusion")
+    rule = rule.rule if hasattr(rule, "note") else rule
+    assert isinstance(rule, LabRule), rule
+    assert (rule.analyte, rule.op) == (analyte, op)
+    assert rule.value == pytest.approx(value, abs=0.01)
+
+
+def test_a_unit_the_concept_does_not_use_is_not_compared():
+    # "% of body weight" is weight loss, not a weight in kg.
+    assert not isinstance(parse_text("Weight below 10 %", "inclusion"), (LabRule, AllOf))
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.text(max_size=200))
+def test_the_grammar_never_raises(text):
+    for q in quantities.find(text):
+        assert 0 <= q.start < q.end <= len(text)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.integers(0, 500), st.integers(0, 500), st.sampled_from(["-", " to ", "~", " – "]),
+       st.sampled_from(["", " years", " kg", " mg/dL"]), st.integers(-10, 520))
+def test_a_range_contains_exactly_its_values(a, b, sep, unit, value):
+    lo, hi = min(a, b), max(a, b)
+    q = quantities.first(f"between {lo}{sep}{hi}{unit}")
+    assert q is not None
+    inside = (q.low is None or value >= q.low) and (q.high is None or value <= q.high)
+    assert inside == (lo <= value <= hi)
+
+
+def test_an_age_bound_after_no_names_who_may_not_take_part():
+    rule = parse_text("No patients less than or equal to 5 years old.", "inclusion")
+    assert rule.kind == "not" and rule.rule == AgeRule(max=5)
+
+
+def test_names_listed_before_a_bound_share_it():
+    rule = parse_text("DLCO or FVC under 45% predicted", "exclusion")
+    assert rule.kind == "any_of" and {r.analyte for r in rule.rules} == {"dlco", "fvc"}
+    rule = parse_text("FVC and DLCO of at least 45% predicted", "inclusion")
+    assert rule.kind == "all_of" and all(r.value == 45 for r in rule.rules)
+
+
+def test_a_pair_of_limits_is_never_read_as_one():
+    rule = parse_text("Systolic or diastolic blood pressure above 150/95 mmHg", "exclusion")
+    assert not any(getattr(r, "analyte", None) == "dbp" and r.value == 150 for r in getattr(rule, "rules", [rule]))
+
+
+@pytest.mark.parametrize("text,subject,low,high", [
+    ("Disease duration of no more than 3 years", "disease", None, 3 * 365.25),
+    ("joint symptoms for at least 8 weeks", "symptoms", 56, None),
+    ("arthritis symptoms for more than 10 days but less than 1 year", "symptoms", 10, 365.25),
+])
+def test_durations_use_the_same_grammar(text, subject, low, high):
+    rule = parse_text(text, "inclusion")
+    assert (rule.kind, rule.subject, rule.min_days, rule.max_days) == ("duration", subject, low, high)
