@@ -18,10 +18,17 @@ from langchain_core.runnables import RunnableLambda, RunnableSequence
 
 from app import render
 from app import vocabulary as vocab
-from app.conversation import (FOCUS_REFERENCE, Conversation, TurnKind, answer_text, classify, corrected_number,
-                              correction_text)
+from app.conversation import (
+    FOCUS_REFERENCE,
+    Conversation,
+    TurnKind,
+    answer_text,
+    classify,
+    corrected_number,
+    correction_text,
+)
 from app.generators import NOT_FOUND, Draft, Generator, Passage, Statement, make_generator
-from app.intent import TRIAL_ID, Intent, TrialProfile, build_profiles, understand
+from app.intent import Intent, TrialProfile, build_profiles, understand
 from app.models import Answer, NextQuestion
 from app.places import Place, nearest_site
 from app.places import resolve as resolve_place
@@ -32,6 +39,7 @@ from eligibility.evaluate import check_trial, question_for, rank_missing_facts
 from eligibility.facts import PatientFacts, extract_facts
 from eligibility.models import TrialVerdict
 from ingest.models import Chunk, Trial
+from trialfinder.ids import TRIAL_ID_MENTION
 from trialfinder.settings import Settings
 from vectorstore.index import TrialIndex
 
@@ -482,7 +490,7 @@ def _adds_to_check(question: str, conv: Conversation) -> bool:
     last = conv.last_turn
     about_patient = last is not None and (last.intent == "eligibility" or bool(_PATIENT_SUBJECT.match(question)))
     return (about_patient and conv.last_checking_turn() is not None and "?" not in question
-            and not TRIAL_ID.search(question) and not FOCUS_REFERENCE.search(question))
+            and not TRIAL_ID_MENTION.search(question) and not FOCUS_REFERENCE.search(question))
 
 
 # A statement whose subject is the patient ("she also has...", "I'm on...", "my patient had...").

@@ -19,7 +19,7 @@ import re
 import threading
 from dataclasses import dataclass, field
 from datetime import date
-from enum import Enum
+from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -29,7 +29,7 @@ from eligibility.facts import PatientFacts, extract_facts
 from eligibility.questions import LAB_NAMES, SCORE_NAMES
 
 
-class TurnKind(str, Enum):
+class TurnKind(StrEnum):
     ANSWER = "answer"          # answers the pending question ("No", "yes", "71", "not that I know")
     CORRECTION = "correction"  # "actually 71, not 61"
     RETRACTION = "retraction"  # "that was my brother, not me"
@@ -249,7 +249,7 @@ class Conversation:
                                      pending=self.pending, asked=list(self.asked))
 
     @classmethod
-    def from_state(cls, state: ConversationState) -> "Conversation":
+    def from_state(cls, state: ConversationState) -> Conversation:
         conv = cls(statements=list(state.statements), turns=list(state.turns), focus=list(state.focus),
                    pending=state.pending, asked=list(state.asked))
         conv._remerge()

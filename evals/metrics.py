@@ -163,14 +163,14 @@ def judge_turn(expect, output: dict) -> list[str]:
 
 def judge_dialogue(case, output: dict) -> list[str]:
     """Reasons a dialogue case fails: each failing turn's reasons, prefixed with its number."""
-    return [f"turn {n}: {why}" for n, (turn, out) in enumerate(zip(case.turns, output.get("turns", [])), start=1)
+    return [f"turn {n}: {why}" for n, (turn, out) in enumerate(zip(case.turns, output.get("turns", []), strict=False), start=1)
             for why in judge_turn(turn.expect, out)]
 
 
 def dialogue_summary(pairs: Sequence[tuple[object, dict]]) -> dict:
     """Cases and turns of the dialogue cases; a turn passes when its own expectations hold."""
     turns = [not judge_turn(t.expect, out) for c, r in pairs
-             for t, out in zip(c.turns, r["output"].get("turns", []))]
+             for t, out in zip(c.turns, r["output"].get("turns", []), strict=False)]
     turns += [False for c, r in pairs for _ in c.turns[len(r["output"].get("turns", [])):]]
     return {"cases": len(pairs), "pass_rate": mean(float(r["passed"]) for _, r in pairs),
             "turns": len(turns), "turn_pass_rate": mean(float(t) for t in turns)}
