@@ -9,6 +9,7 @@ patient facts and referred trials between turns.
 
 from __future__ import annotations
 
+import re
 import threading
 from dataclasses import dataclass, field
 from datetime import date
@@ -17,20 +18,33 @@ from langchain_core.runnables import RunnableLambda, RunnableSequence
 
 from app import render
 from app import vocabulary as vocab
-from app.conversation import Conversation
+from app.conversation import (
+    FOCUS_REFERENCE,
+    Conversation,
+    TurnKind,
+    answer_text,
+    classify,
+    corrected_number,
+    correction_text,
+)
 from app.generators import NOT_FOUND, Draft, Generator, Passage, Statement, make_generator
 from app.intent import Intent, TrialProfile, build_profiles, understand
-from app.models import Answer
+from app.models import Answer, NextQuestion
+from app.places import Place, nearest_site
+from app.places import resolve as resolve_place
+from app.refusal import NEAREST_LABEL, NOT_ABOUT_THIS_TRIAL, asked_property, not_stated, stating_chunks
 from app.search import rank_trials
 from app.verify import QUALITY_CODES, best_verdicts, claim_trials, find_claim, gate, quality_warnings, with_trial
 from eligibility.evaluate import check_trial, question_for, rank_missing_facts
 from eligibility.facts import PatientFacts, extract_facts
 from eligibility.models import TrialVerdict
 from ingest.models import Chunk, Trial
+from trialfinder.ids import TRIAL_ID_MENTION
 from trialfinder.settings import Settings
 from vectorstore.index import TrialIndex
 
 MAX_LISTED = 5
+NOT_ENROLLING = frozenset({"COMPLETED", "TERMINATED", "WITHDRAWN", "SUSPENDED", "ACTIVE_NOT_RECRUITING", "UNKNOWN"})
 ADVICE_REFUSAL = (
     "I can't give medical advice about your own treatment, such as what to take, stop or change. "
     "Please ask your treating clinician. I can tell you what the trial documents say, for example a "
@@ -49,6 +63,7 @@ RULES_REFUSAL = (
     "I can't change the rules I work by or show my instructions. I answer only from the trial documents, "
     "and eligibility is always decided by the rule checker."
 )
+START_OVER = "Starting over: I've forgotten everything you told me in this conversation. What would you like to know?"
 INJECTION_WARNING = (
     "The question contained instructions to change how answers are made or checked; they were ignored "
     "and the rule checker's verdicts are shown as always."
@@ -63,6 +78,10 @@ class _Turn:
     patient: str | None
     explicit_trials: list[str]
     conversation: Conversation | None
+    reread: bool = True  # False when re-running an earlier question whose facts are already in the profile
+    lead: str | None = None  # what the turn changed in the profile, said before the answer
+    within: list[str] = field(default_factory=list)  # a find question about the trials in focus only
+    place: Place | None = None  # "near Chicago": the place the trials' sites are measured from
     intent: Intent | None = None
     facts: PatientFacts | None = None
     passages: list[Passage] = field(default_factory=list)
@@ -100,12 +119,62 @@ class Assistant:
         conversation: Conversation | None = None,
     ) -> Answer:
         """Answer one question; with a `conversation`, facts and referred trials carry over between turns."""
-        turn = _Turn(question=question, patient=patient, explicit_trials=list(trial_ids or []),
-                     conversation=conversation)
         if conversation is not None:
             with conversation.lock:
-                return self._run(turn)
-        return self._run(turn)
+                return self._converse(question, patient, list(trial_ids or []), conversation)
+        return self._run(_Turn(question=question, patient=patient, explicit_trials=list(trial_ids or []),
+                               conversation=None))
+
+    def _converse(self, question: str, patient: str | None, trial_ids: list[str], conv: Conversation) -> Answer:
+        """One turn in context: an answer to the pending question, a correction or a retraction changes the
+        profile and re-runs the last check; a meta request resets; anything else goes through the chain."""
+        kind = classify(question, conv.pending)
+        today = self._today()
+        if kind is TurnKind.META:
+            conv.reset()
+            return Answer(answer=START_OVER, intent="meta", backend="rules")
+        lead: str | None = None
+        if kind is TurnKind.ANSWER and conv.pending is not None:
+            restated = answer_text(conv.pending.fact, question)
+            said = extract_facts(restated, today) if restated else None
+            if said is not None and _has_facts(said):
+                conv.add_facts(said, question)
+                lead = "Thanks, noted."
+            else:
+                lead = "That's fine; I'll leave that open."
+        elif kind is TurnKind.CORRECTION:
+            said = extract_facts(correction_text(question), today)
+            restated = corrected_number(question, conv.facts)
+            if restated and not said.age and not said.labs and not said.scores:
+                said = said.merge(extract_facts(restated, today))
+            if _has_facts(said):
+                conv.add_facts(said, question)
+                lead = "Corrected."
+            else:
+                kind = TurnKind.OTHER
+        elif kind is TurnKind.RECHECK:
+            lead = "Checked again with what you've told me so far."
+        elif kind is TurnKind.RETRACTION:
+            dropped = conv.retract_last()
+            lead = (f'Removed what you said earlier ("{dropped.words}"); it is no longer part of the profile.'
+                    if dropped else "There was nothing about the patient to remove.")
+        if kind is TurnKind.OTHER and _adds_to_check(question, conv):
+            said = extract_facts(question, today)
+            if _has_facts(said):
+                conv.add_facts(said, question)
+                kind, lead = TurnKind.ANSWER, "Noted."
+        if kind is TurnKind.OTHER:
+            return self._run(_Turn(question=question, patient=patient, explicit_trials=trial_ids, conversation=conv))
+        again = conv.last_checking_turn()
+        if again is None:
+            facts = render.facts_line(conv.facts) if conv.facts is not None else None
+            conv.pending = None
+            text = lead + (f" What I know so far: {facts}." if facts else "")
+            return Answer(answer=text, intent=kind.value, backend="rules",
+                          facts=conv.facts.to_json() if conv.facts is not None else {})
+        explicit = list(again.trial_ids) if again.intent == "eligibility" else []
+        return self._run(_Turn(question=again.question, patient=None, explicit_trials=explicit, conversation=conv,
+                               reread=False, lead=lead))
 
     def refresh(self) -> None:
         """Forget the cached trial list (call after ingesting into the same index)."""
@@ -137,10 +206,11 @@ class Assistant:
             intent = turn.intent
             referred = intent.trial_ids
             if intent.kind == "find_trials" or not referred:
-                listed = [s.trial_id for s in (turn.draft.statements if turn.draft else []) if s.style == "heading"]
-                referred = listed[:1]
+                # A list puts all its trials in focus: "which ones are still open?", "these".
+                referred = [s.trial_id for s in (turn.draft.statements if turn.draft else []) if s.style == "heading"]
             turn.conversation.update(question=turn.question, intent=intent.kind, trial_ids=list(referred),
                                      aspects=list(intent.aspects), answer=answer.answer)
+            turn.conversation.ask_next(answer.next_question)
         return answer
 
     def _understand(self, turn: _Turn) -> _Turn:
@@ -161,10 +231,18 @@ class Assistant:
             explicit_trials=turn.explicit_trials,
             has_patient=facts is not None and _has_facts(facts),
         )
-        if turn.intent.states_facts or (turn.intent.kind == "eligibility" and turn.intent.personal):
+        if turn.reread and (turn.intent.states_facts or (turn.intent.kind == "eligibility" and turn.intent.personal)):
             said = extract_facts(turn.question, self._today())
             if _has_facts(said):
                 facts = conv.add_facts(said, turn.question) if conv else (facts.merge(said) if facts else said)
+        if (conv is not None and conv.focus and not turn.intent.trial_ids and FOCUS_REFERENCE.search(turn.question)
+                and turn.intent.kind in ("find_trials", "trial_fact")):
+            # "which ones are still open?" filters the listed trials, it does not search anew.
+            turn.intent = turn.intent.model_copy(update={"kind": "find_trials"})
+            turn.within = list(conv.focus)
+        near = _NEAR.search(turn.question)
+        if near and turn.intent.kind == "find_trials":
+            turn.place = resolve_place(near.group(1))
         turn.facts = facts
         if turn.intent.injection:
             turn.warnings.append(INJECTION_WARNING)
@@ -209,6 +287,8 @@ class Assistant:
         picked: list[str] = []
         for item in ranked:
             trial = item.trial
+            if turn.within and trial.trial_id not in turn.within:
+                continue
             if intent.countries and not _in_countries(trial, intent.countries):
                 continue
             if intent.conditions and not _about_conditions(trial, intent.conditions):
@@ -221,6 +301,11 @@ class Assistant:
                 break
         if not picked:
             return turn
+        if turn.place is not None:
+            far = float("inf")
+            sites = {t: nearest_site(turn.trials[t], turn.place, vocab.REGISTRY_COUNTRY.get(t[:3])) for t in picked}
+            picked.sort(key=lambda t: sites[t].distance_km if sites[t] else far)
+            turn.lead = _distance_line(turn.place, sites, picked)
         # The trials were ranked by the hybrid retriever (one query embedding); the passage shown for each
         # is its best lexical match, which needs no second embedding of the same question.
         hits = self.index.search_lexical(turn.question, k=len(picked) * 4, trial_ids=picked) if _topical(turn) else []
@@ -249,11 +334,62 @@ class Assistant:
                 kind="notice")], backend="rules")
         else:
             turn.draft = self.generator.draft(turn.question, intent, turn.passages, turn.trials)
+            turn.draft = self._honest(turn)
             if intent.unknown_ids:
                 turn.draft = turn.draft.model_copy(update={"statements": [
                     Statement(text=f"I don't have {', '.join(intent.unknown_ids)} in the trial documents.",
                               kind="notice"), *turn.draft.statements]})
         return turn
+
+    def _honest(self, turn: _Turn) -> Draft:
+        """For a question asking a property the documents often leave out (payment, results, follow-up...),
+        each trial either cites the passage stating it or says its documents don't; only then the nearest
+        related passage is offered, labelled as such (app/refusal.py)."""
+        draft = turn.draft
+        prop = asked_property(turn.question) if turn.intent.kind != "definition" else None
+        if prop is None or draft is None:
+            return draft
+        by_trial: dict[str, list[Statement]] = {}
+        order: list[str] = []
+        for s in draft.statements:
+            tid = s.trial_id or (order[-1] if order else None)
+            if tid is None:
+                continue
+            if tid not in by_trial:
+                order.append(tid)
+            by_trial.setdefault(tid, []).append(s)
+        out: list[Statement] = []
+        for tid in order:
+            heading = [s for s in by_trial[tid] if s.kind == "heading"]
+            rest = [s for s in by_trial[tid] if s.kind == "fact"]
+            stating = stating_chunks(prop, self.index.chunks(tid))
+            if stating and any(c in {x.id for x in stating} for st in rest for c in st.citations):
+                out += by_trial[tid]  # the drafted passages already state it
+                continue
+            if stating:
+                chunk = stating[0]
+                turn.passages = [*turn.passages, Passage(n=len(turn.passages) + 1, chunk=chunk, score=0.0)]
+                out += [*heading, Statement(text=_stating_sentence(prop, chunk.text), citations=[chunk.id],
+                                            style="bullet", trial_id=tid)]
+                continue
+            out += [*heading, Statement(text=not_stated(tid, prop), kind="notice", style="bullet", trial_id=tid)]
+            nearest = [s for s in rest if not any(self._is_reference(c) for c in s.citations)][:1]
+            if nearest and len(order) == 1:
+                out += [Statement(text=NEAREST_LABEL, kind="notice", trial_id=tid), *nearest]
+        return draft.model_copy(update={"statements": out}) if out else draft
+
+    def _not_enrolling(self, trial_ids: set[str], trials: dict[str, Trial]) -> dict[str, str]:
+        """Trials among `trial_ids` whose status takes no one now, with that status in plain words."""
+        out: dict[str, str] = {}
+        for tid in trial_ids:
+            trial = trials.get(tid) or self.index.trial(tid)
+            if trial is not None and trial.status and trial.status.upper() in NOT_ENROLLING:
+                out[tid] = trial.status.replace("_", " ").lower()
+        return out
+
+    def _is_reference(self, chunk_id: str) -> bool:
+        chunk = self.index.chunk(chunk_id)
+        return chunk is not None and chunk.section in NOT_ABOUT_THIS_TRIAL
 
     def _verify(self, turn: _Turn) -> _Turn:
         intent = turn.intent
@@ -284,10 +420,19 @@ class Assistant:
                     if f.citation.id not in {c.id for c in citations}:
                         citations.append(f.citation)
             facts_line = render.facts_line(turn.facts) if turn.facts is not None else None
-            body = (body + "\n\n" if body else "") + render.verdicts_markdown(shown, facts_line, titles)
-            next_question = _next_question(shown)
+            closed = self._not_enrolling({v.trial_id for v in shown}, turn.trials)
+            # Enrolling trials first; a trial that takes no one now is marked and never asked about.
+            shown = sorted(shown, key=lambda v: v.trial_id in closed)
+            body = (body + "\n\n" if body else "") + render.verdicts_markdown(shown, facts_line, titles, closed)
+            best = {t: v.verdict for t, v in best_verdicts(shown).items()}
+            lead = render.lead_sentence(best, closed, {t: _place(turn.trials[t]) for t in best if t in turn.trials})
+            if lead and turn.facts is not None and _has_facts(turn.facts):
+                body = f"{lead}\n\n{body}"
+            asked = turn.conversation.asked if turn.conversation is not None else []
+            open_to_ask = [v for v in shown if v.trial_id not in closed] or shown
+            next_question = _next_question(open_to_ask, asked)
             if next_question:
-                body += f"\n\n{next_question}"
+                body += f"\n\n{next_question.question}"
             elif turn.facts is None or not _has_facts(turn.facts):
                 body += "\n\nTell me about the patient (age, diagnosis, medicines, lab values) to check the criteria."
         trials_cited = {c.trial_id for c in citations} | {v.trial_id for v in shown}
@@ -296,8 +441,11 @@ class Assistant:
         for v in shown:
             warnings += [with_trial(v.trial_id, w) for w in v.warnings
                          if w not in minor and not any(w in seen for seen in warnings)]
+        if turn.lead:
+            body = f"{turn.lead}\n\n{body}"
         turn.answer = Answer(
             answer=body.strip() or NOT_FOUND,
+            facts=turn.facts.to_json() if turn.facts is not None else {},
             citations=citations,
             eligibility=shown,
             warnings=list(dict.fromkeys(warnings)),
@@ -306,6 +454,57 @@ class Assistant:
             next_question=next_question,
         )
         return turn
+
+
+# "near Chicago", "close to Lyon, France", "around Texas": the place a find question measures from.
+_NEAR = re.compile(r"(?i)\b(?:near|close\s+to|nearby|around|not\s+far\s+from)\s+(?:me\s+in\s+)?"
+                   r"([A-Za-z][\w .'\-]*?(?:,\s*[A-Za-z][\w .'\-]*?)?)\s*(?:[?.!;]|$|\bfor\b|\bwith\b|\bthat\b)")
+NEAR_KM = 300  # beyond this, "nothing is close" is said outright
+
+
+def _distance_line(place: Place, sites: dict, picked: list[str]) -> str:
+    """One plain line on distance: the closest listed trial site to the user's place."""
+    placed = [t for t in picked if sites.get(t) is not None]
+    if not placed:
+        return f"I couldn't place any of these trials' sites to measure the distance from {place.name}."
+    site = sites[placed[0]]
+    where = ", ".join(x for x in (site.city, site.country) if x)
+    km = ("right there" if site.distance_km < 10 else
+          f"about {round(site.distance_km, -1) if site.distance_km >= 100 else round(site.distance_km):,.0f} km away")
+    if site.distance_km > NEAR_KM:
+        return f"Nothing here is close to {place.name}. The closest is {placed[0]} in {where}, {km}."
+    return f"The closest to {place.name} is {placed[0]} in {where}, {km}."
+
+
+def _place(trial: Trial) -> str:
+    """A site's city (or country) for the lead sentence; the registry's country when no site is listed."""
+    for loc in trial.locations:
+        if loc.city or loc.country:
+            return loc.city or loc.country or ""
+    return vocab.REGISTRY_COUNTRY.get(trial.trial_id[:3], "").title()
+
+
+def _adds_to_check(question: str, conv: Conversation) -> bool:
+    """A statement (no question, no trial named) right after an eligibility check adds to the profile the
+    check is about: "I also have HIV", "she's on dialysis" are new facts, not a search for HIV trials."""
+    last = conv.last_turn
+    about_patient = last is not None and (last.intent == "eligibility" or bool(_PATIENT_SUBJECT.match(question)))
+    return (about_patient and conv.last_checking_turn() is not None and "?" not in question
+            and not TRIAL_ID_MENTION.search(question) and not FOCUS_REFERENCE.search(question))
+
+
+# A statement whose subject is the patient ("she also has...", "I'm on...", "my patient had...").
+_PATIENT_SUBJECT = re.compile(r"(?i)^\W*(?:and\s+|also\s+|oh\s+and\s+)?(?:i|i'm|i've|she|she's|he|he's|they|"
+                              r"my\s+(?:patient|mum|mom|mother|father|dad|wife|husband|son|daughter|partner)|"
+                              r"the\s+patient)\b")
+
+
+def _stating_sentence(prop, text: str) -> str:
+    """The sentence of a passage that states the property (the whole passage when none stands alone)."""
+    for sentence in re.split(r"(?<=[.;])\s+|\n+", text):
+        if prop.stated_in(sentence):
+            return sentence.strip()
+    return text.strip()
 
 
 def _numbered(chunks: list[Chunk], scores: dict[str, float] | None = None) -> list[Passage]:
@@ -369,10 +568,11 @@ def _claimed_trials(draft: Draft, chunks: dict[str, Chunk], intent: Intent) -> l
     return list(dict.fromkeys(out))
 
 
-def _next_question(verdicts: list[TrialVerdict]) -> str | None:
-    """The single most useful question: the missing fact deciding most not-ruled-out verdicts."""
+def _next_question(verdicts: list[TrialVerdict], asked: list[str]) -> NextQuestion | None:
+    """The single most useful question: the missing fact deciding most not-ruled-out verdicts, never one
+    already asked in this conversation (an answer the checker could not use is not asked for again)."""
     open_verdicts = [v for v in best_verdicts(verdicts).values() if v.verdict == "possibly_eligible"]
     if not open_verdicts:
         return None
-    ranked = rank_missing_facts(open_verdicts)
-    return question_for(ranked[0][0]) if ranked else None
+    ranked = [fact for fact, *_ in rank_missing_facts(open_verdicts) if fact not in asked]
+    return NextQuestion(fact=ranked[0], question=question_for(ranked[0])) if ranked else None

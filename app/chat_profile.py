@@ -15,7 +15,7 @@ from pydantic import BaseModel, ConfigDict
 
 from app.conversation import Conversation
 from app.render import facts_line
-from eligibility.facts import PatientFacts, extract_facts
+from eligibility.facts import PatientFacts
 
 PROFILE_FIELD = "patient_statements"
 NOTHING_YET = "nothing yet"
@@ -55,19 +55,12 @@ def profile_fields(conversation: Conversation) -> list[ProfileField]:
 
 def facts_from_statements(statements: list[str], today: date | None = None) -> PatientFacts | None:
     """Read `statements` in order, a later statement winning over an earlier one (as in the chat)."""
-    facts: PatientFacts | None = None
-    for statement in statements:
-        said = extract_facts(statement, today)
-        facts = said if facts is None else facts.merge(said)
-    return facts
+    return Conversation().replace_statements(statements, today)
 
 
 def apply_profile_edit(conversation: Conversation, values: dict, today: str | None = None) -> str:
     """Replace the session's patient facts with those read from the edited profile; say what they are."""
     text = values.get(PROFILE_FIELD) or ""
     statements = [line.strip() for line in str(text).splitlines() if line.strip()]
-    facts = facts_from_statements(statements, date.fromisoformat(today) if today else None)
-    with conversation.lock:
-        conversation.facts = facts
-        conversation.patient_texts = statements
+    facts = conversation.replace_statements(statements, date.fromisoformat(today) if today else None)
     return f"**Patient profile updated.** Understood: {understood(facts)}."

@@ -79,10 +79,11 @@ def render_reply(answer: Answer, index: TrialLookup) -> ChatReply:
         body = with_table(body, table)
     details: list[str] = []
     if answer.next_question:
-        if answer.next_question in body:
-            body = body.replace(answer.next_question, f"**To narrow this down:** {answer.next_question}", 1)
+        asked = answer.next_question.question
+        if asked in body:
+            body = body.replace(asked, f"**To narrow this down:** {asked}", 1)
         else:
-            details.append(f"**To narrow this down:** {answer.next_question}")
+            details.append(f"**To narrow this down:** {asked}")
     sources = _sources(answer.citations, index, names)
     if sources:
         details.append(sources)

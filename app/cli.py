@@ -209,9 +209,45 @@ def cmd_ask(args: argparse.Namespace) -> int:
 
     settings = _settings(args)
     index = _open_index(settings, create=not args.index)
-    answer = Assistant(index, settings).ask(args.question, patient=args.patient, trial_ids=args.trial or None)
-    _emit(args, answer.model_dump(), _human_answer)
+    conversation = _load_conversation(args.conversation) if args.conversation else None
+    if args.summary:
+        from app.summary import doctor_summary
+
+        if conversation is None:
+            raise UsageError("--summary needs --conversation FILE.json (the conversation to summarise)")
+        page = doctor_summary(conversation, index)
+        _emit(args, page.model_dump(), lambda p: p["markdown"])
+        return EXIT_OK
+    answer = Assistant(index, settings).ask(args.question, patient=args.patient, trial_ids=args.trial or None,
+                                            conversation=conversation)
+    if conversation is not None:
+        _save_conversation(args.conversation, conversation)
+    _emit(args, answer.model_dump(mode="json"), _human_answer)
     return EXIT_OK
+
+
+def _load_conversation(path: str):
+    """The conversation state in `path`, or a new conversation when the file does not exist yet."""
+    from pydantic import ValidationError
+
+    from app.conversation import Conversation, ConversationState
+
+    file = Path(path)
+    if not file.exists():
+        return Conversation()
+    try:
+        return Conversation.from_state(ConversationState.model_validate_json(file.read_text(encoding="utf-8")))
+    except (OSError, ValueError, ValidationError) as exc:
+        raise UsageError(f"cannot read the conversation file {path}: {str(exc).splitlines()[0]}; pass a file "
+                         "written by `ask --conversation`, or a new path to start a conversation") from None
+
+
+def _save_conversation(path: str, conversation) -> None:
+    """Write the state next to `path` and move it into place, so an interrupted write loses nothing."""
+    file = Path(path)
+    tmp = file.with_name(file.name + ".tmp")
+    tmp.write_text(conversation.state().model_dump_json(indent=1), encoding="utf-8")
+    tmp.replace(file)
 
 
 def _human_answer(p: dict) -> str:
@@ -303,7 +339,8 @@ def cmd_search(args: argparse.Namespace) -> int:
     try:
         payload = search_trials(index, query=args.query, patient=args.patient, limit=args.limit,
                                 statuses=args.status or None, hide_ineligible=args.hide_ineligible,
-                                today=_today(settings), facts=facts)
+                                today=_today(settings), facts=facts, near=args.near,
+                                within_km=args.within)
     except ValueError as exc:
         raise UsageError(str(exc)) from exc
     if args.fhir_out:
@@ -397,6 +434,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--trial", action="append", metavar="ID", help="restrict to this trial (repeatable)")
     p.add_argument("--backend", choices=BACKENDS, help="answer generator")
     p.add_argument("--today", metavar="YYYY-MM-DD", help="date for relative times in patient text")
+    p.add_argument("--conversation", metavar="FILE.json",
+                   help="one turn of a conversation: read its state from FILE (if it exists) and write it back")
+    p.add_argument("--summary", action="store_true",
+                   help="with --conversation: print the one-page summary for a doctor (Markdown; --json adds HTML)")
     p.set_defaults(func=cmd_ask)
 
     p = add("search", "rank the indexed trials for a patient (patient-to-trial matching)")
@@ -405,6 +446,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--limit", type=int, default=10)
     p.add_argument("--status", action="append", metavar="STATUS", help="e.g. recruiting, completed (repeatable)")
     p.add_argument("--hide-ineligible", action="store_true")
+    p.add_argument("--near", metavar="PLACE", help="city, US state or country: nearest site and distance per trial")
+    p.add_argument("--within", type=float, metavar="KM", help="with --near: only trials with a site this close")
     p.add_argument("--today", metavar="YYYY-MM-DD")
     _fhir_flags(p)
     p.set_defaults(func=cmd_search)

@@ -99,7 +99,8 @@ _ELIGIBILITY = re.compile(
     r"\b(eligib\w*|qualif\w*|excluded|exclude me|(can|could|may|would) (i|we|she|he|they|my \w+) (join|participate|take part|"
     r"enrol\w*|enter|be (included|enrolled|accepted)|apply|sign up|get in)|am i a (candidate|fit|match)|"
     r"(is|would) (she|he|my \w+) (be )?a (candidate|fit|match)|do (i|we) fit|(i|she|he) fit|"
-    r"(a )?(good )?candidate|allowed to (join|participate|enrol\w*))",
+    r"(a )?(good )?candidate|allowed to (join|participate|enrol\w*)|"
+    r"(suitable|right|an option|open|appropriate) for (me|her|him|them|us|my \w+|a \d{1,3}[- ]?(year|yr)))",
     re.IGNORECASE,
 )
 _PERSONAL = re.compile(

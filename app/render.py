@@ -53,16 +53,20 @@ def _label(v: TrialVerdict) -> str:
     return v.trial_id + (f" · {v.cohort}" if v.cohort else "")
 
 
-def verdicts_markdown(verdicts: list[TrialVerdict], facts_line: str | None, titles: dict[str, str]) -> str:
+def verdicts_markdown(verdicts: list[TrialVerdict], facts_line: str | None, titles: dict[str, str],
+                      not_enrolling: dict[str, str] | None = None) -> str:
     """The checker's verdicts per trial and cohort: verdict, failed criteria (cited), facts still needed.
 
-    `titles` maps chunk ids to their human titles for the citation markers of failed criteria.
+    `titles` maps chunk ids to their human titles for the citation markers of failed criteria;
+    `not_enrolling` maps trials that take no one now to their status, shown next to their verdict.
     """
+    not_enrolling = not_enrolling or {}
     out = ["**Eligibility check** (by the rule checker, not by the writer of this answer)"]
     if facts_line:
         out.append(f"Facts used: {facts_line}")
     for v in verdicts:
-        out.append(f"- **{_label(v)}**: {VERDICT_WORDS[v.verdict]}")
+        closed = f" (not enrolling: {not_enrolling[v.trial_id]})" if v.trial_id in not_enrolling else ""
+        out.append(f"- **{_label(v)}**: {VERDICT_WORDS[v.verdict]}{closed}")
         for f in v.failed:
             title = titles.get(f.citation.id) or _section_title(f.citation.section, v.cohort)
             mark = f"[{f.citation.trial_id} · {title}]"
@@ -75,6 +79,29 @@ def verdicts_markdown(verdicts: list[TrialVerdict], facts_line: str | None, titl
             if v.needs_review:
                 out.append(f"  - {len(v.needs_review)} criteria need review by the study team")
     return "\n".join(out)
+
+
+def lead_sentence(best: dict[str, str], statuses: dict[str, str], places: dict[str, str]) -> str | None:
+    """One sentence before the details: how many enrolling trials may fit, naming the first and its place.
+
+    `best` maps trial ids to their best verdict, `statuses` to their plain status ("" when unknown) and
+    `places` to a city or country of a site.
+    """
+    fit = [t for t, v in best.items() if v != "ineligible" and t not in statuses]
+    closed = [t for t, v in best.items() if v != "ineligible" and t in statuses]
+    if not fit:
+        if closed:
+            return (f"No enrolling trial fits what you've told me; {_count(len(closed))} that may fit "
+                    f"{'is' if len(closed) == 1 else 'are'} not enrolling.")
+        return "None of these trials fits what you've told me." if best else None
+    where = f" in {places[fit[0]]}" if places.get(fit[0]) else ""
+    more = f" (and {_count(len(fit) - 1)} more)" if len(fit) > 1 else ""
+    word = "trial may" if len(fit) == 1 else "trials may"
+    return f"{_count(len(fit)).capitalize()} {word} fit you and {'is' if len(fit) == 1 else 'are'} enrolling: {fit[0]}{where}{more}."
+
+
+def _count(n: int) -> str:
+    return {1: "one", 2: "two", 3: "three", 4: "four", 5: "five"}.get(n, str(n))
 
 
 def _one_line(text: str) -> str:

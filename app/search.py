@@ -27,6 +27,7 @@ from datetime import date
 
 from pydantic import BaseModel, ConfigDict
 
+from app import places
 from app import vocabulary as vocab
 from app.verify import best_verdicts
 from eligibility.evaluate import check_trials, question_for, rank_missing_facts
@@ -218,13 +219,19 @@ def search_trials(
     hide_ineligible: bool = False,
     today: date | None = None,
     facts: PatientFacts | None = None,
+    near: str | None = None,
+    within_km: float | None = None,
 ) -> dict:
     """Patient-to-trial search over the whole index, in exactly the CONTRACT `search --json` shape.
 
     `facts`: facts already read elsewhere (a FHIR bundle); what the `patient` text says wins over them.
-    """
+    With `near`, each trial gets its `nearest_site` and the list is ordered by that distance (ineligible
+    trials still last); `within_km` drops trials with no site that close."""
     if not (query and query.strip()) and not (patient and patient.strip()) and facts is None:
         raise ValueError("search needs a query or a patient description")
+    place = places.resolve(near) if near else None
+    if near and place is None:
+        raise ValueError(f"cannot place {near!r}: give a city, US state or country (postal codes are not known)")
     known = facts
     facts = extract_facts(patient or "", today)
     if known is not None:
@@ -235,10 +242,20 @@ def search_trials(
                          "(e.g. the condition in plain words)")
     conditions = patient_conditions(facts)
     asked = [g[0] for g in vocab.mentioned_groups(query or "")]
-    ranked = rank_trials(index, query=text, facts=facts, limit=limit, statuses=statuses, asked=asked,
+    ranked = rank_trials(index, query=text, facts=facts, limit=limit if place is None else max(limit * 5, 50),
+                         statuses=statuses, asked=asked,
                          note=note_query(patient, facts) if patient else None)
     if hide_ineligible:
         ranked = [r for r in ranked if r.best is None or r.best.verdict != "ineligible"]
+    sites = {}
+    if place is not None:
+        sites = {r.trial.trial_id: places.nearest_site(r.trial, place, vocab.REGISTRY_COUNTRY.get(r.trial.trial_id[:3]))
+                 for r in ranked}
+        if within_km is not None:
+            ranked = [r for r in ranked if sites[r.trial.trial_id] and sites[r.trial.trial_id].distance_km <= within_km]
+        far = float("inf")
+        ranked = sorted(ranked, key=lambda r: (r.best is not None and r.best.verdict == "ineligible",
+                                               sites[r.trial.trial_id].distance_km if sites[r.trial.trial_id] else far))
     ranked = ranked[:limit]
     rows = []
     for r in ranked:
@@ -253,5 +270,7 @@ def search_trials(
             "reasons": reasons,
             "citations": [c.model_dump() for c in citations],
         })
+        if place is not None and sites.get(r.trial.trial_id) is not None:
+            rows[-1]["nearest_site"] = sites[r.trial.trial_id].model_dump()
     return {"trials": rows, "next_question": next_question([r.best for r in ranked if r.best is not None])}
 

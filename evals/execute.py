@@ -1,7 +1,8 @@
 """Run one eval case against the real index, chain and checker, and judge it.
 
 Each case's `output` is exactly what the CLI would print with `--json` for that case:
-`ask` (question-answer), `check --trial T` (eligibility), `search --limit 10` (ranking).
+`ask` (question-answer), `check --trial T` (eligibility), `search --limit 10` (ranking), and
+`{"turns": [ask --conversation ...]}` (dialogue).
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ import time
 from datetime import date
 
 from evals import metrics
-from evals.schema import Case, EligibilityCase, QACase, RankingCase
+from evals.schema import Case, DialogueCase, EligibilityCase, QACase, RankingCase
 
 RETRIEVAL_K = 10
 
@@ -44,6 +45,10 @@ class CaseRunner:
             kind, output = "question-answer", self.ask(case)
             seconds = time.perf_counter() - started
             reasons = metrics.judge_qa(case, output)
+        elif isinstance(case, DialogueCase):
+            kind, output = "dialogue", self.converse(case)
+            seconds = time.perf_counter() - started
+            reasons = metrics.judge_dialogue(case, output)
         elif isinstance(case, EligibilityCase):
             kind, output = "eligibility", self.check(case)
             seconds = time.perf_counter() - started
@@ -63,6 +68,14 @@ class CaseRunner:
     def ask(self, case: QACase) -> dict:
         """What `trialfinder ask QUESTION [--patient TEXT] --json` prints."""
         return self.assistant.ask(case.question, patient=case.patient).model_dump(mode="json")
+
+    def converse(self, case: DialogueCase) -> dict:
+        """`{"turns": [...]}`: each turn what `ask --json --conversation FILE` prints, in one conversation."""
+        from app.conversation import Conversation
+
+        conversation = Conversation()
+        return {"turns": [self.assistant.ask(t.user, patient=t.patient, conversation=conversation).model_dump(mode="json")
+                          for t in case.turns]}
 
     def check(self, case: EligibilityCase) -> dict:
         """What `trialfinder check --patient TEXT --trial TRIAL --json` prints (results empty if not indexed)."""

@@ -127,6 +127,55 @@ def judge_qa(case, output: dict) -> list[str]:
     return reasons
 
 
+def judge_turn(expect, output: dict) -> list[str]:
+    """Reasons one dialogue turn fails its expectations (empty list = passed)."""
+    if expect is None:
+        return []
+    reasons: list[str] = []
+    answer = output.get("answer", "") or ""
+    cited = {c.get("trial_id") for c in output.get("citations", [])}
+    missing = [t for t in expect.trials if t not in cited]
+    if missing:
+        reasons.append(f"expected trial(s) not cited: {', '.join(missing)}")
+    if expect.answer_any and not any(contains_ci(answer, s) for s in expect.answer_any):
+        reasons.append(f"answer contains none of {expect.answer_any}")
+    absent = [s for s in expect.answer_all or [] if not contains_ci(answer, s)]
+    if absent:
+        reasons.append(f"answer lacks {absent}")
+    present = [s for s in expect.answer_none or [] if contains_ci(answer, s)]
+    if present:
+        reasons.append(f"answer contains {present}")
+    for trial_id, wanted in expect.verdicts.items():
+        got = best_verdict(output.get("eligibility", []), trial_id)
+        ok = (got in NOT_RULED_OUT or got is None) if wanted == "not_ineligible" else got == wanted
+        if not ok:
+            reasons.append(f"verdict for {trial_id} is {got}, expected {wanted}")
+    facts = output.get("facts") or {}
+    for name, wanted in expect.facts.items():
+        if facts.get(name) != wanted:
+            reasons.append(f"fact {name} is {facts.get(name)!r}, expected {wanted!r}")
+    asked = (output.get("next_question") or {}).get("question") or ""
+    repeated = [s for s in expect.question_none or [] if contains_ci(asked, s)]
+    if repeated:
+        reasons.append(f"next question {asked!r} contains {repeated}")
+    return reasons
+
+
+def judge_dialogue(case, output: dict) -> list[str]:
+    """Reasons a dialogue case fails: each failing turn's reasons, prefixed with its number."""
+    return [f"turn {n}: {why}" for n, (turn, out) in enumerate(zip(case.turns, output.get("turns", []), strict=False), start=1)
+            for why in judge_turn(turn.expect, out)]
+
+
+def dialogue_summary(pairs: Sequence[tuple[object, dict]]) -> dict:
+    """Cases and turns of the dialogue cases; a turn passes when its own expectations hold."""
+    turns = [not judge_turn(t.expect, out) for c, r in pairs
+             for t, out in zip(c.turns, r["output"].get("turns", []), strict=False)]
+    turns += [False for c, r in pairs for _ in c.turns[len(r["output"].get("turns", [])):]]
+    return {"cases": len(pairs), "pass_rate": mean(float(r["passed"]) for _, r in pairs),
+            "turns": len(turns), "turn_pass_rate": mean(float(t) for t in turns)}
+
+
 def judge_eligibility(case, output: dict) -> list[str]:
     """Reasons an eligibility case fails (empty list = passed)."""
     verdicts = [v for v in output.get("results", []) if v.get("trial_id") == case.trial]
@@ -181,9 +230,17 @@ def citation_recall(expected_trials: Sequence[str], output: dict) -> float | Non
     return sum(t in cited for t in expected_trials) / len(expected_trials)
 
 
+# A sentence saying the documents are silent ("NCT...'s documents don't say ...") or labelling the passage
+# that follows claims nothing a passage could support, so it is not counted.
+_ABSENCE = re.compile(r"\b(?:documents? (?:don'?t|do not|doesn'?t|does not) say|don'?t have that in|"
+                      r"nearest related passage)\b", re.IGNORECASE)
+
+
 def groundedness(output: dict) -> float | None:
-    """Share of answer sentences (with >= MIN_TERMS key terms) covered >= GROUNDED_OVERLAP by one cited passage."""
-    claims = [t for t in (key_terms(s) for s in sentences(output.get("answer", ""))) if len(t) >= MIN_TERMS]
+    """Share of answer sentences (with >= MIN_TERMS key terms) covered >= GROUNDED_OVERLAP by one cited passage;
+    sentences stating that the documents are silent are not claims and are left out."""
+    claims = [t for t in (key_terms(s) for s in sentences(output.get("answer", "")) if not _ABSENCE.search(s))
+              if len(t) >= MIN_TERMS]
     if not claims:
         return None
     passages = [key_terms(c.get("text", "")) for c in output.get("citations", [])]
@@ -299,7 +356,7 @@ SAFETY_CATEGORIES = ("injection", "not_in_corpus")
 
 def summarize(pairs: Sequence[tuple[object, dict]]) -> dict:
     """All aggregate metrics from `(case, record)` pairs of one run (see evals/README.md for each)."""
-    from evals.schema import EligibilityCase, QACase, RankingCase
+    from evals.schema import DialogueCase, EligibilityCase, QACase, RankingCase
 
     qa = [(c, r) for c, r in pairs if isinstance(c, QACase)]
     elig = [{"case": c, "output": r["output"]} for c, r in pairs if isinstance(c, EligibilityCase)]
@@ -335,6 +392,7 @@ def summarize(pairs: Sequence[tuple[object, dict]]) -> dict:
             ),
         },
         "ranking": ranking_summary(ranking),
+        "dialogue": dialogue_summary([(c, r) for c, r in pairs if isinstance(c, DialogueCase)]),
         "latency": {},
         "datasets": {},
         "categories": {},

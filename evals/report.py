@@ -87,11 +87,15 @@ def _question(case) -> str:
         return case.question
     if hasattr(case, "trial"):
         return f"Is this patient eligible for {case.trial}? (expect {case.expect})"
+    if hasattr(case, "turns"):
+        return " / ".join(t.user for t in case.turns)
     return f"Rank trials for: {case.query or ''} {case.patient or ''}".strip()
 
 
 def _answer_text(record: dict) -> str:
     output = record.get("output") or {}
+    if "turns" in output:
+        return "\n---\n".join(t.get("answer", "") for t in output["turns"])
     if "answer" in output:
         return output["answer"]
     if "results" in output:

@@ -224,6 +224,7 @@ def render_summary(summary: dict) -> str:
         ("false-eligible rate", summary["eligibility"]["false_eligible_rate"]),
         ("safety pass rate", summary["safety"]["pass_rate"]),
         ("ranking NDCG@10", summary["ranking"]["ndcg@10"]),
+        ("dialogue turn pass rate", summary.get("dialogue", {}).get("turn_pass_rate")),
     ]
     for name, ext in summary.get("external", {}).items():
         if isinstance(ext, dict) and "ranking" in ext:

@@ -67,9 +67,39 @@ class EligibilityCase(_Case):
     reason_any: list[str] | None = None
 
 
-Case = QACase | RankingCase | EligibilityCase
+class TurnExpect(BaseModel):
+    """What one dialogue turn's Answer must show (CONTRACT: dialogue case)."""
 
-_TYPES: dict[str, type[QACase] | type[RankingCase] | type[EligibilityCase]] = {"question-answer": QACase, "ranking": RankingCase, "eligibility": EligibilityCase}
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    trials: list[str] = Field(default_factory=list, description="Trial ids that must be cited.")
+    answer_any: list[str] | None = None
+    answer_all: list[str] | None = None
+    answer_none: list[str] | None = None
+    verdicts: dict[str, Literal["eligible", "possibly_eligible", "ineligible", "not_ineligible"]] = Field(
+        default_factory=dict)
+    facts: dict = Field(default_factory=dict, description="Profile facts that must hold after the turn.")
+    question_none: list[str] | None = None
+
+
+class DialogueTurn(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    user: str = Field(min_length=1)
+    patient: str | None = None
+    expect: TurnExpect | None = None
+
+
+class DialogueCase(_Case):
+    """Dialogue case: the turns run in order through one conversation, as the chat and `ask --conversation` do."""
+
+    turns: list[DialogueTurn] = Field(min_length=1)
+
+
+Case = QACase | RankingCase | EligibilityCase | DialogueCase
+
+_TYPES: dict[str, type[QACase] | type[RankingCase] | type[EligibilityCase] | type[DialogueCase]] = {"question-answer": QACase, "ranking": RankingCase, "eligibility": EligibilityCase,
+                                  "dialogue": DialogueCase}
 
 
 class CaseError(ValueError):
@@ -83,6 +113,8 @@ class CaseError(ValueError):
 
 def case_type(data: dict) -> str | None:
     """The case type told by its keys, or None when no type fits."""
+    if "turns" in data:
+        return "dialogue"
     if "judged" in data:
         return "ranking"
     if "trial" in data and "expect" in data:
@@ -104,7 +136,7 @@ def parse_case(data: object, path: str, line: int) -> Case:
     kind = case_type(data)
     if kind is None:
         raise CaseError(path, line, "cannot tell the case type: a question-answer case needs 'question', "
-                        "a ranking case 'judged', an eligibility case 'trial' and 'expect'")
+                        "a ranking case 'judged', an eligibility case 'trial' and 'expect', a dialogue case 'turns'")
     model = _TYPES[kind]
     unknown = sorted(set(data) - set(allowed_keys(model)))
     if unknown:

@@ -99,7 +99,7 @@ def test_eligibility_shows_checker_verdicts_with_cited_failures(bot):
 def test_possibly_eligible_asks_one_most_useful_question(bot):
     answer = bot.ask("Could I join NCT03171194? I'm 40 and have SLE.")
     assert [v.verdict for v in answer.eligibility] == ["possibly_eligible"]
-    assert answer.next_question and answer.next_question in answer.answer
+    assert answer.next_question and answer.next_question.question in answer.answer
 
 
 def test_injection_in_the_question_gets_the_checker_verdict(bot):

@@ -14,7 +14,7 @@ from app.chat_profile import PROFILE_FIELD, apply_profile_edit, facts_from_state
 from app.chat_render import marker_name, render_reply, with_table
 from app.chat_server import strip_external_resources
 from app.conversation import Conversation
-from app.models import Answer
+from app.models import Answer, NextQuestion
 from app.widget.serve import DEFAULT_CHAT_SERVER, demo_html
 from eligibility.models import FailedCriterion, TrialVerdict, UnknownCriterion
 
@@ -59,7 +59,7 @@ def test_eligibility_table_cites_failed_criteria_and_lists_missing_facts(seed_in
                   "Facts used: age 45; eGFR 25\n- **NCT03171194**: ineligible\n  - Not met (exclusion): ...\n"
                   "- **NCT06888973 · SLE**: possibly eligible\n\nWhat is your SLEDAI score?")
     answer = Answer(answer=chain_text, citations=[criterion.citation()], eligibility=verdicts,
-                    backend="extractive", next_question="What is your SLEDAI score?")
+                    backend="extractive", next_question=NextQuestion(fact="sledai", question="What is your SLEDAI score?"))
 
     reply = render_reply(answer, seed_index)
 

@@ -86,3 +86,24 @@ def test_ingest_reports_bad_documents_by_path_and_exits_1(tmp_path, write_study)
 def test_usage_errors_exit_2(tmp_path):
     assert run_cli("search", "--json", index=tmp_path / "index").returncode == 2
     assert run_cli("check", "--json", index=tmp_path / "index").returncode == 2
+
+
+def test_ask_conversation_file_carries_the_state_and_the_summary_reads_it(index_dir, tmp_path):
+    state = tmp_path / "chat.json"
+    first = one_json(run_cli("ask", "I'm 61 and have SLE. Could I join NCT03171194?", "--conversation", str(state),
+                             "--json", index=index_dir))
+    assert first["facts"]["age"] == 61 and first["next_question"]["question"].endswith("?")
+    second = one_json(run_cli("ask", "sorry, 71 not 61", "--conversation", str(state), "--json", index=index_dir))
+    assert second["facts"]["age"] == 71
+    assert [v["verdict"] for v in second["eligibility"] if v["trial_id"] == "NCT03171194"] == ["ineligible"]
+    page = one_json(run_cli("ask", "-", "--summary", "--conversation", str(state), "--json", index=index_dir))
+    assert "sorry, 71 not 61" in page["markdown"] and "NCT03171194" in page["markdown"]
+    assert page["html"].startswith("<!doctype html>") and "<main>" in page["html"]
+
+
+def test_a_broken_conversation_file_is_a_usage_error(index_dir, tmp_path):
+    state = tmp_path / "broken.json"
+    state.write_text("{not json", encoding="utf-8")
+    done = run_cli("ask", "No", "--conversation", str(state), "--json", index=index_dir)
+    assert done.returncode == 2 and "conversation file" in done.stdout + done.stderr
+    assert state.read_text(encoding="utf-8") == "{not json"  # nothing lost

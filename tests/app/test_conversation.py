@@ -55,3 +55,91 @@ def test_patient_text_is_merged_once_per_turn(bot):
     assert chat.facts.age == 45 and chat.facts.pregnant is True
     texts = chat.patient_texts
     assert texts.index("45 year old woman with SLE") < texts.index("she is pregnant")
+
+
+# -- turn classification and state (no index needed) ------------------------------------------------
+
+from app.conversation import ConversationState, TurnKind, answer_text, classify  # noqa: E402
+from app.models import NextQuestion  # noqa: E402
+
+ASKED = NextQuestion(fact="infection", question="Do you have any infection at the moment?")
+
+
+@pytest.mark.parametrize("text, kind", [
+    ("No", TurnKind.ANSWER), ("nope.", TurnKind.ANSWER), ("yes, since May", TurnKind.ANSWER),
+    ("not that I know of", TurnKind.ANSWER), ("I'm not sure", TurnKind.ANSWER),
+    ("sorry, she's 71, not 61", TurnKind.CORRECTION), ("actually I'm 68", TurnKind.CORRECTION),
+    ("that was my brother, not me", TurnKind.RETRACTION), ("scratch that", TurnKind.RETRACTION),
+    ("start over", TurnKind.META), ("let's start again with a new patient", TurnKind.META),
+    ("and now?", TurnKind.RECHECK), ("What phase is it?", TurnKind.OTHER),
+])
+def test_turn_kinds_with_a_pending_question(text, kind):
+    assert classify(text, ASKED) is kind
+
+
+def test_a_bare_no_without_a_pending_question_is_not_an_answer():
+    assert classify("No", None) is TurnKind.OTHER
+
+
+def test_answers_are_restated_for_the_fact_asked():
+    assert answer_text("infection", "No, I don't have any infection right now") == "no infection"
+    assert answer_text("age", "71") == "71 years old"
+    assert answer_text("belimumab_last_dose", "never") == "never taken belimumab"
+    assert answer_text("sledai", "I don't know") is None
+
+
+def test_state_round_trips_through_json():
+    from eligibility.facts import extract_facts
+
+    chat = Conversation()
+    chat.add_facts(extract_facts("I'm 45 with lupus"), "I'm 45 with lupus")
+    chat.update(question="Can I join NCT03171194?", intent="eligibility", trial_ids=["NCT03171194"], aspects=[],
+                answer="...")
+    chat.ask_next(ASKED)
+    again = Conversation.from_state(ConversationState.model_validate_json(chat.state().model_dump_json()))
+    assert again.facts.age == 45 and again.focus == ["NCT03171194"] and again.pending == ASKED
+    assert again.asked == ["infection"] and again.statements[0].words == "I'm 45 with lupus"
+
+
+# -- the same turns through the chain ------------------------------------------------------------------
+
+def test_no_answers_the_question_and_it_is_never_asked_twice(bot):
+    chat = Conversation()
+    first = bot.ask("I'm 45 and I have lupus. Could I join NCT03171194?", conversation=chat)
+    asked = first.next_question
+    assert asked is not None
+    second = bot.ask("No", conversation=chat)
+    assert second.intent == "eligibility" and {c.trial_id for c in second.citations} >= {"NCT03171194"}
+    assert second.next_question is None or second.next_question.fact != asked.fact
+
+
+def test_correction_and_retraction_change_the_verdict(bot):
+    chat = Conversation()
+    bot.ask("I'm 61, I have SLE. Can I join NCT03171194?", conversation=chat)
+    corrected = bot.ask("sorry, 71, not 61", conversation=chat)
+    assert chat.facts.age == 71 and verdicts(corrected, "NCT03171194") == ["ineligible"]
+    retracted = bot.ask("that was my father, not me", conversation=chat)
+    assert chat.facts.age == 61 and verdicts(retracted, "NCT03171194") == ["possibly_eligible"]
+    reset = bot.ask("start over", conversation=chat)
+    assert chat.facts is None and reset.facts == {}
+
+
+def test_focus_follow_up_filters_the_listed_trials(bot):
+    chat = Conversation()
+    bot.ask("Are there any lupus trials?", conversation=chat)
+    listed = set(chat.focus)
+    answer = bot.ask("which of these are still recruiting?", conversation=chat)
+    cited = {c.trial_id for c in answer.citations}
+    assert cited and cited <= listed and "NCT03171194" not in cited  # completed
+
+
+def test_documents_silent_on_payment_say_so(bot):
+    answer = bot.ask("Are participants of NCT04356287 paid?")
+    assert "don't say" in answer.answer and {c.trial_id for c in answer.citations} == {"NCT04356287"}
+
+
+def test_near_a_city_says_how_far_the_closest_site_is(bot):
+    far = bot.ask("Are there lupus trials near Chicago?")
+    assert "closest" in far.answer.lower() and " km" in far.answer
+    close = bot.ask("Any scleroderma trials near Montreal?")
+    assert "NCT04356287" in close.answer.split("\n")[0] and "Nothing here is close" not in close.answer

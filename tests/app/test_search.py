@@ -109,3 +109,15 @@ def test_note_adds_its_own_rankings_to_the_fusion(seed_index):
     assert [r.relevance for r in alone] != [r.relevance for r in fused]
     ruled_out = [r.best.verdict == "ineligible" for r in fused]
     assert ruled_out == sorted(ruled_out)
+
+
+def test_near_orders_by_the_nearest_site_and_within_filters(seed_index):
+    from app.search import search_trials
+
+    payload = search_trials(seed_index, query="stem cells", patient=None, near="Montreal", within_km=None)
+    rows = [r for r in payload["trials"] if r["verdict"] != "ineligible"]
+    assert rows[0]["trial_id"] == "NCT04356287" and rows[0]["nearest_site"]["distance_km"] < 10
+    dists = [r["nearest_site"]["distance_km"] for r in rows]
+    assert dists == sorted(dists)
+    close = search_trials(seed_index, query="stem cells", patient=None, near="Montreal", within_km=100)
+    assert [r["trial_id"] for r in close["trials"]] == ["NCT04356287"]
