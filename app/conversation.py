@@ -181,7 +181,9 @@ class Conversation:
         """Add a statement; a later statement wins over earlier ones (a correction overrides)."""
         with self.lock:
             self.statements.append(Statement(turn=len(self.turns), words=text, facts=facts))
-            return self._remerge()
+            merged = self._remerge()
+            assert merged is not None  # the statement just added is in the merge
+            return merged
 
     def replace_statements(self, texts: list[str], today: date | None = None) -> PatientFacts | None:
         """The profile edited as a whole (the chat's profile form): re-read every statement."""

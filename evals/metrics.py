@@ -9,8 +9,12 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING
 
 from trialfinder.ids import find_ids, strip_ids
+
+if TYPE_CHECKING:
+    from evals.schema import DialogueCase
 
 VERDICT_ORDER = {"ineligible": 0, "possibly_eligible": 1, "eligible": 2}
 NOT_RULED_OUT = {"eligible", "possibly_eligible"}
@@ -167,7 +171,7 @@ def judge_dialogue(case, output: dict) -> list[str]:
             for why in judge_turn(turn.expect, out)]
 
 
-def dialogue_summary(pairs: Sequence[tuple[object, dict]]) -> dict:
+def dialogue_summary(pairs: Sequence[tuple[DialogueCase, dict]]) -> dict:
     """Cases and turns of the dialogue cases; a turn passes when its own expectations hold."""
     turns = [not judge_turn(t.expect, out) for c, r in pairs
              for t, out in zip(c.turns, r["output"].get("turns", []), strict=False)]

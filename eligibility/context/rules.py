@@ -7,7 +7,7 @@ medspaCy itself is not a dependency: it pins spaCy 3.7 and numpy 1.26, which wou
 from __future__ import annotations
 
 import json
-from enum import Enum
+from enum import StrEnum
 from functools import lru_cache
 from pathlib import Path
 
@@ -18,7 +18,7 @@ MEDSPACY_RULES = DATA / "medspacy_context_rules.json"
 PROJECT_RULES = DATA / "project_context_rules.json"
 
 
-class Category(str, Enum):
+class Category(StrEnum):
     NEGATED_EXISTENCE = "NEGATED_EXISTENCE"
     POSSIBLE_EXISTENCE = "POSSIBLE_EXISTENCE"
     HYPOTHETICAL = "HYPOTHETICAL"
@@ -27,7 +27,7 @@ class Category(str, Enum):
     AFFIRMED_EXISTENCE = "AFFIRMED_EXISTENCE"  # "HIV positive": cancels a negation in the same clause
 
 
-class Direction(str, Enum):
+class Direction(StrEnum):
     FORWARD = "FORWARD"
     BACKWARD = "BACKWARD"
     BIDIRECTIONAL = "BIDIRECTIONAL"
