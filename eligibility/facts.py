@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from eligibility import context as ctx_rules
 from eligibility import dates, lexicon, units
+from eligibility.context.subject import RELATIVES
 
 MAX_TEXT = 50_000  # longer input is cut: a patient description or clinical note is far shorter
 MAX_MENTIONS = 25  # mentions of one name read in context; more repeat the same fact and cost time
@@ -135,7 +136,8 @@ _AGE_PATTERNS = (
     re.compile(r"\b(\d{1,3}) ?(?:F|M)\b(?![a-z/])"),
     re.compile(r"(?i)\bage[ds]?\s*(?:is|of|:|=)?\s*(\d{1,3})\b(?!\s*(?:kg|lbs|weeks|months|%))"),
     # "my son is 16": a relative's age counts only when the message asks for them (context.subject).
-    re.compile(r"(?i)\b(?:i'?m|i am|patient is|(?:he|she)(?: is|'s)|(?:my|our) \w+ is)\s+(?:now\s+|actually\s+)?"
+    re.compile(r"(?i)\b(?:i'?m|i am|patient is|(?:he|she)(?: is|'s)|(?:my|our) (?:" + "|".join(RELATIVES) + r") is)"
+               r"\s+(?:now\s+|actually\s+)?"
                r"(\d{1,3})\b"
                r"(?!\s*(?:kg|lbs|pounds|weeks?|months?|days?|%|mg|cm|/))"),
 )

@@ -7,12 +7,12 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 
-_RELATIVES = {"son": "he", "daughter": "she", "mother": "she", "mom": "she", "mum": "she", "father": "he",
+RELATIVES = {"son": "he", "daughter": "she", "mother": "she", "mom": "she", "mum": "she", "father": "he",
               "dad": "he", "brother": "he", "sister": "she", "husband": "he", "wife": "she", "child": "either",
               "kid": "either", "grandmother": "she", "grandfather": "he", "grandson": "he", "granddaughter": "she",
               "partner": "either", "boy": "he", "girl": "she"}
 _MY_RELATIVE = re.compile(r"(?i)\b(?:my|our)\s+(?:\d{1,3}[- ]?(?:year|yr)s?[- ]old\s+|little\s+|teenage\s+|"
-                          r"elderly\s+|adult\s+)?(" + "|".join(_RELATIVES) + r")\b")
+                          r"elderly\s+|adult\s+)?(" + "|".join(RELATIVES) + r")\b")
 # Asking on their behalf: "can he take part", "is she eligible", "would he qualify", "for him", "enrol her".
 _ASKING_FOR = {
     "he": re.compile(r"(?i)\b(?:(?:can|could|would|is|does|will|might|may|should)\s+he|for\s+him|enrol+\s+him|"
@@ -28,11 +28,11 @@ _NAMED_ASK = re.compile(r"(?i)\b(?:is|would|could|can)\s+my\s+(\w+)\s+(?:be\s+)?
 def proxy_relative(text: str) -> str | None:
     """The relative the message asks about as the patient ("son"), or None when the patient is the writer."""
     named = _NAMED_ASK.search(text)
-    if named and named.group(1).lower() in _RELATIVES:
+    if named and named.group(1).lower() in RELATIVES:
         return named.group(1).lower()
     for m in _MY_RELATIVE.finditer(text):
         word = m.group(1).lower()
-        pronoun = _RELATIVES[word]
+        pronoun = RELATIVES[word]
         pronouns = ("he", "she") if pronoun == "either" else (pronoun,)
         if any(_ASKING_FOR[p].search(text, m.end()) for p in pronouns):
             return word

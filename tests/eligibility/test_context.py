@@ -164,3 +164,8 @@ def test_the_age_of_the_person_asked_for(today):
     assert extract_facts("My mother is 70 and has SLE, would she qualify?", today=today).age == 70
     assert extract_facts("I have SLE and my dad is 80", today=today).age is None
     assert extract_facts("My mother is 70. I am 40 with SLE", today=today).age == 40
+
+
+@pytest.mark.parametrize("text", ["My SLEDAI is 6 and my eGFR is 95", "my platelet count is 120", "our dog is 9"])
+def test_a_measurement_or_non_person_after_my_is_never_an_age(text):
+    assert extract_facts(text).age is None
