@@ -36,6 +36,7 @@ browser-deps:
 # pyproject [tool.ruff]); until then `make format-check` shows what the formatter would change.
 lint: setup
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
 format-check: setup

@@ -122,8 +122,9 @@ class Assistant:
         if conversation is not None:
             with conversation.lock:
                 return self._converse(question, patient, list(trial_ids or []), conversation)
-        return self._run(_Turn(question=question, patient=patient, explicit_trials=list(trial_ids or []),
-                               conversation=None))
+        return self._run(
+            _Turn(question=question, patient=patient, explicit_trials=list(trial_ids or []), conversation=None)
+        )
 
     def _converse(self, question: str, patient: str | None, trial_ids: list[str], conv: Conversation) -> Answer:
         """One turn in context: an answer to the pending question, a correction or a retraction changes the
@@ -156,8 +157,11 @@ class Assistant:
             lead = "Checked again with what you've told me so far."
         elif kind is TurnKind.RETRACTION:
             dropped = conv.retract_last()
-            lead = (f'Removed what you said earlier ("{dropped.words}"); it is no longer part of the profile.'
-                    if dropped else "There was nothing about the patient to remove.")
+            lead = (
+                f'Removed what you said earlier ("{dropped.words}"); it is no longer part of the profile.'
+                if dropped
+                else "There was nothing about the patient to remove."
+            )
         if kind is TurnKind.OTHER and _adds_to_check(question, conv):
             said = extract_facts(question, today)
             if _has_facts(said):
@@ -170,11 +174,23 @@ class Assistant:
             facts = render.facts_line(conv.facts) if conv.facts is not None else None
             conv.pending = None
             text = lead + (f" What I know so far: {facts}." if facts else "")
-            return Answer(answer=text, intent=kind.value, backend="rules",
-                          facts=conv.facts.to_json() if conv.facts is not None else {})
+            return Answer(
+                answer=text,
+                intent=kind.value,
+                backend="rules",
+                facts=conv.facts.to_json() if conv.facts is not None else {},
+            )
         explicit = list(again.trial_ids) if again.intent == "eligibility" else []
-        return self._run(_Turn(question=again.question, patient=None, explicit_trials=explicit, conversation=conv,
-                               reread=False, lead=lead))
+        return self._run(
+            _Turn(
+                question=again.question,
+                patient=None,
+                explicit_trials=explicit,
+                conversation=conv,
+                reread=False,
+                lead=lead,
+            )
+        )
 
     def refresh(self) -> None:
         """Forget the cached trial list (call after ingesting into the same index)."""
@@ -208,8 +224,13 @@ class Assistant:
             if intent.kind == "find_trials" or not referred:
                 # A list puts all its trials in focus: "which ones are still open?", "these".
                 referred = [s.trial_id for s in (turn.draft.statements if turn.draft else []) if s.style == "heading"]
-            turn.conversation.update(question=turn.question, intent=intent.kind, trial_ids=list(referred),
-                                     aspects=list(intent.aspects), answer=answer.answer)
+            turn.conversation.update(
+                question=turn.question,
+                intent=intent.kind,
+                trial_ids=list(referred),
+                aspects=list(intent.aspects),
+                answer=answer.answer,
+            )
             turn.conversation.ask_next(answer.next_question)
         return answer
 
@@ -235,8 +256,13 @@ class Assistant:
             said = extract_facts(turn.question, self._today())
             if _has_facts(said):
                 facts = conv.add_facts(said, turn.question) if conv else (facts.merge(said) if facts else said)
-        if (conv is not None and conv.focus and not turn.intent.trial_ids and FOCUS_REFERENCE.search(turn.question)
-                and turn.intent.kind in ("find_trials", "trial_fact")):
+        if (
+            conv is not None
+            and conv.focus
+            and not turn.intent.trial_ids
+            and FOCUS_REFERENCE.search(turn.question)
+            and turn.intent.kind in ("find_trials", "trial_fact")
+        ):
             # "which ones are still open?" filters the listed trials, it does not search anew.
             turn.intent = turn.intent.model_copy(update={"kind": "find_trials"})
             turn.within = list(conv.focus)
@@ -273,8 +299,12 @@ class Assistant:
             ordered += [c for c in chunks if c.section in sections] + chunks
         turn.passages = _numbered(ordered, scores)
         if intent.kind == "eligibility":
-            turn.verdicts = [v for tid in trial_ids if tid in turn.trials
-                             for v in check_trial(turn.trials[tid], turn.facts or self._no_facts())]
+            turn.verdicts = [
+                v
+                for tid in trial_ids
+                if tid in turn.trials
+                for v in check_trial(turn.trials[tid], turn.facts or self._no_facts())
+            ]
         return turn
 
     def _retrieve_trials(self, turn: _Turn) -> _Turn:
@@ -282,8 +312,14 @@ class Assistant:
         intent = turn.intent
         facts = turn.facts if turn.facts is not None and _has_facts(turn.facts) else None
         query = " ".join([turn.question, *(name for c in intent.conditions for name in _group_of(c))])
-        ranked = rank_trials(self.index, query=query, facts=facts, limit=MAX_LISTED * 4,
-                             statuses=intent.statuses or None, asked=intent.conditions)
+        ranked = rank_trials(
+            self.index,
+            query=query,
+            facts=facts,
+            limit=MAX_LISTED * 4,
+            statuses=intent.statuses or None,
+            asked=intent.conditions,
+        )
         picked: list[str] = []
         for item in ranked:
             trial = item.trial
@@ -325,20 +361,35 @@ class Assistant:
         intent = turn.intent
         if intent.kind == "out_of_scope":
             text = {"medical advice": ADVICE_REFUSAL, "greeting": GREETING, "injection": RULES_REFUSAL}.get(
-                intent.reason or "", UNRELATED_REFUSAL)
+                intent.reason or "", UNRELATED_REFUSAL
+            )
             turn.draft = Draft(statements=[Statement(text=text, kind="notice")], backend="rules")
         elif intent.kind == "unknown_trial":
             ids = ", ".join(intent.unknown_ids)
-            turn.draft = Draft(statements=[Statement(
-                text=f"I don't have {ids} in the trial documents, so I can't answer about it. {NOT_FOUND}",
-                kind="notice")], backend="rules")
+            turn.draft = Draft(
+                statements=[
+                    Statement(
+                        text=f"I don't have {ids} in the trial documents, so I can't answer about it. {NOT_FOUND}",
+                        kind="notice",
+                    )
+                ],
+                backend="rules",
+            )
         else:
             turn.draft = self.generator.draft(turn.question, intent, turn.passages, turn.trials)
             turn.draft = self._honest(turn)
             if intent.unknown_ids:
-                turn.draft = turn.draft.model_copy(update={"statements": [
-                    Statement(text=f"I don't have {', '.join(intent.unknown_ids)} in the trial documents.",
-                              kind="notice"), *turn.draft.statements]})
+                turn.draft = turn.draft.model_copy(
+                    update={
+                        "statements": [
+                            Statement(
+                                text=f"I don't have {', '.join(intent.unknown_ids)} in the trial documents.",
+                                kind="notice",
+                            ),
+                            *turn.draft.statements,
+                        ]
+                    }
+                )
         return turn
 
     def _honest(self, turn: _Turn) -> Draft:
@@ -369,8 +420,12 @@ class Assistant:
             if stating:
                 chunk = stating[0]
                 turn.passages = [*turn.passages, Passage(n=len(turn.passages) + 1, chunk=chunk, score=0.0)]
-                out += [*heading, Statement(text=_stating_sentence(prop, chunk.text), citations=[chunk.id],
-                                            style="bullet", trial_id=tid)]
+                out += [
+                    *heading,
+                    Statement(
+                        text=_stating_sentence(prop, chunk.text), citations=[chunk.id], style="bullet", trial_id=tid
+                    ),
+                ]
                 continue
             out += [*heading, Statement(text=not_stated(tid, prop), kind="notice", style="bullet", trial_id=tid)]
             nearest = [s for s in rest if not any(self._is_reference(c) for c in s.citations)][:1]
@@ -401,8 +456,13 @@ class Assistant:
                 if trial is not None:
                     turn.trials[tid] = trial
                     turn.verdicts += check_trial(trial, turn.facts or self._no_facts())
-        checked = gate(turn.draft, chunks=chunks, verdicts=turn.verdicts, default_trials=intent.trial_ids,
-                       allow_empty=intent.kind == "eligibility")
+        checked = gate(
+            turn.draft,
+            chunks=chunks,
+            verdicts=turn.verdicts,
+            default_trials=intent.trial_ids,
+            allow_empty=intent.kind == "eligibility",
+        )
         warnings = [*turn.warnings, *checked.warnings]
         body = render.statements_markdown(checked.statements, chunks)
         shown = turn.verdicts if intent.kind == "eligibility" or turn.verdicts and intent.kind == "find_trials" else []
@@ -439,8 +499,11 @@ class Assistant:
         warnings += quality_warnings(turn.trials[t] for t in sorted(trials_cited) if t in turn.trials)
         minor = {w.message for t in turn.trials.values() for w in t.warnings if w.code not in QUALITY_CODES}
         for v in shown:
-            warnings += [with_trial(v.trial_id, w) for w in v.warnings
-                         if w not in minor and not any(w in seen for seen in warnings)]
+            warnings += [
+                with_trial(v.trial_id, w)
+                for w in v.warnings
+                if w not in minor and not any(w in seen for seen in warnings)
+            ]
         if turn.lead:
             body = f"{turn.lead}\n\n{body}"
         turn.answer = Answer(
@@ -457,8 +520,10 @@ class Assistant:
 
 
 # "near Chicago", "close to Lyon, France", "around Texas": the place a find question measures from.
-_NEAR = re.compile(r"(?i)\b(?:near|close\s+to|nearby|around|not\s+far\s+from)\s+(?:me\s+in\s+)?"
-                   r"([A-Za-z][\w .'\-]*?(?:,\s*[A-Za-z][\w .'\-]*?)?)\s*(?:[?.!;]|$|\bfor\b|\bwith\b|\bthat\b)")
+_NEAR = re.compile(
+    r"(?i)\b(?:near|close\s+to|nearby|around|not\s+far\s+from)\s+(?:me\s+in\s+)?"
+    r"([A-Za-z][\w .'\-]*?(?:,\s*[A-Za-z][\w .'\-]*?)?)\s*(?:[?.!;]|$|\bfor\b|\bwith\b|\bthat\b)"
+)
 NEAR_KM = 300  # beyond this, "nothing is close" is said outright
 
 
@@ -469,8 +534,11 @@ def _distance_line(place: Place, sites: dict, picked: list[str]) -> str:
         return f"I couldn't place any of these trials' sites to measure the distance from {place.name}."
     site = sites[placed[0]]
     where = ", ".join(x for x in (site.city, site.country) if x)
-    km = ("right there" if site.distance_km < 10 else
-          f"about {round(site.distance_km, -1) if site.distance_km >= 100 else round(site.distance_km):,.0f} km away")
+    km = (
+        "right there"
+        if site.distance_km < 10
+        else f"about {round(site.distance_km, -1) if site.distance_km >= 100 else round(site.distance_km):,.0f} km away"
+    )
     if site.distance_km > NEAR_KM:
         return f"Nothing here is close to {place.name}. The closest is {placed[0]} in {where}, {km}."
     return f"The closest to {place.name} is {placed[0]} in {where}, {km}."
@@ -489,14 +557,21 @@ def _adds_to_check(question: str, conv: Conversation) -> bool:
     check is about: "I also have HIV", "she's on dialysis" are new facts, not a search for HIV trials."""
     last = conv.last_turn
     about_patient = last is not None and (last.intent == "eligibility" or bool(_PATIENT_SUBJECT.match(question)))
-    return (about_patient and conv.last_checking_turn() is not None and "?" not in question
-            and not TRIAL_ID_MENTION.search(question) and not FOCUS_REFERENCE.search(question))
+    return (
+        about_patient
+        and conv.last_checking_turn() is not None
+        and "?" not in question
+        and not TRIAL_ID_MENTION.search(question)
+        and not FOCUS_REFERENCE.search(question)
+    )
 
 
 # A statement whose subject is the patient ("she also has...", "I'm on...", "my patient had...").
-_PATIENT_SUBJECT = re.compile(r"(?i)^\W*(?:and\s+|also\s+|oh\s+and\s+)?(?:i|i'm|i've|she|she's|he|he's|they|"
-                              r"my\s+(?:patient|mum|mom|mother|father|dad|wife|husband|son|daughter|partner)|"
-                              r"the\s+patient)\b")
+_PATIENT_SUBJECT = re.compile(
+    r"(?i)^\W*(?:and\s+|also\s+|oh\s+and\s+)?(?:i|i'm|i've|she|she's|he|he's|they|"
+    r"my\s+(?:patient|mum|mom|mother|father|dad|wife|husband|son|daughter|partner)|"
+    r"the\s+patient)\b"
+)
 
 
 def _stating_sentence(prop, text: str) -> str:
@@ -518,7 +593,28 @@ def _numbered(chunks: list[Chunk], scores: dict[str, float] | None = None) -> li
     return out
 
 
-_LISTING_WORDS = frozenset(["find", "search", "show", "list", "have", "available", "options", "any", "which", "all", "trial", "trials", "study", "studies", "collection", "index", "database", "there"])
+_LISTING_WORDS = frozenset(
+    [
+        "find",
+        "search",
+        "show",
+        "list",
+        "have",
+        "available",
+        "options",
+        "any",
+        "which",
+        "all",
+        "trial",
+        "trials",
+        "study",
+        "studies",
+        "collection",
+        "index",
+        "database",
+        "there",
+    ]
+)
 
 
 def _topical(turn: _Turn) -> bool:
@@ -527,15 +623,30 @@ def _topical(turn: _Turn) -> bool:
     intent = turn.intent
     if intent.conditions or intent.countries or intent.statuses:
         return True
-    return any(w not in vocab.STOPWORDS and w not in vocab.FRAME_WORDS and w not in _LISTING_WORDS
-               for w in vocab.words(turn.question))
+    return any(
+        w not in vocab.STOPWORDS and w not in vocab.FRAME_WORDS and w not in _LISTING_WORDS
+        for w in vocab.words(turn.question)
+    )
 
 
 def _has_facts(facts: PatientFacts) -> bool:
     """Whether anything is known about the patient (the date of the facts alone is not a fact)."""
-    return any(getattr(facts, name) not in (None, [], False) for name in
-               ("age", "sex", "weight_kg", "pregnant", "breastfeeding", "diagnoses", "labs", "scores", "medications",
-                "medications_complete", "history_complete"))
+    return any(
+        getattr(facts, name) not in (None, [], False)
+        for name in (
+            "age",
+            "sex",
+            "weight_kg",
+            "pregnant",
+            "breastfeeding",
+            "diagnoses",
+            "labs",
+            "scores",
+            "medications",
+            "medications_complete",
+            "history_complete",
+        )
+    )
 
 
 def _group_of(condition: str) -> tuple[str, ...]:
@@ -546,18 +657,30 @@ def _group_of(condition: str) -> tuple[str, ...]:
 
 
 def _in_countries(trial: Trial, countries: list[str]) -> bool:
-    places = " ".join(" ".join(x for x in (loc.country, loc.city, loc.state, loc.facility) if x) for loc in trial.locations)
+    places = " ".join(
+        " ".join(x for x in (loc.country, loc.city, loc.state, loc.facility) if x) for loc in trial.locations
+    )
     registry = vocab.REGISTRY_COUNTRY.get(trial.trial_id[:3], "")
     norm = vocab.normalized(places + " " + registry)
     return any(vocab.contains_phrase(norm, c) for c in countries)
 
 
 def _about_conditions(trial: Trial, conditions: list[str]) -> bool:
-    text = " ".join([trial.title, trial.official_title or "", *trial.conditions, *trial.keywords, trial.summary or "",
-                     trial.eligibility.text or ""])
+    text = " ".join(
+        [
+            trial.title,
+            trial.official_title or "",
+            *trial.conditions,
+            *trial.keywords,
+            trial.summary or "",
+            trial.eligibility.text or "",
+        ]
+    )
     norm = vocab.normalized(text)
-    return all(any(vocab.contains_phrase(norm, name) for name in _group_of(c) if name not in vocab.CASE_SENSITIVE)
-               for c in conditions)
+    return all(
+        any(vocab.contains_phrase(norm, name) for name in _group_of(c) if name not in vocab.CASE_SENSITIVE)
+        for c in conditions
+    )
 
 
 def _claimed_trials(draft: Draft, chunks: dict[str, Chunk], intent: Intent) -> list[str]:

@@ -59,8 +59,10 @@ def _open(settings: Settings) -> None:
 
 async def _on_worker(fn: Callable[..., T], *args, **kwargs) -> T:
     if "assistant" not in _state:
-        raise RuntimeError("app.chat is not configured: start it with `trialfinder chat` "
-                           "(app.chat_server.serve), which calls app.chat.configure(settings) first")
+        raise RuntimeError(
+            "app.chat is not configured: start it with `trialfinder chat` "
+            "(app.chat_server.serve), which calls app.chat.configure(settings) first"
+        )
     return await asyncio.get_running_loop().run_in_executor(_worker, partial(fn, *args, **kwargs))
 
 
@@ -74,9 +76,17 @@ def _conversation() -> Conversation:
 
 async def _send_profile(conversation: Conversation) -> None:
     """Show the patient facts understood so far in the chat settings panel, editable."""
-    inputs = [TextInput(id=f.id, label=f.label, initial=f.initial, description=f.description,
-                        placeholder=f.placeholder, multiline=f.multiline)
-              for f in profile_fields(conversation)]
+    inputs = [
+        TextInput(
+            id=f.id,
+            label=f.label,
+            initial=f.initial,
+            description=f.description,
+            placeholder=f.placeholder,
+            multiline=f.multiline,
+        )
+        for f in profile_fields(conversation)
+    ]
     await cl.ChatSettings(inputs).send()
 
 
@@ -112,8 +122,10 @@ async def on_message(message: cl.Message) -> None:
         rendered: ChatReply = await _on_worker(render_reply, answer, _state["index"])
     except Exception as exc:  # shown to the user instead of a silent spinner; the traceback goes to the log
         traceback.print_exc(file=sys.stderr)
-        await cl.ErrorMessage(content=f"Sorry, answering that failed ({type(exc).__name__}: {exc}). "
-                                      f"Please rephrase or try again; the server log has the details.").send()
+        await cl.ErrorMessage(
+            content=f"Sorry, answering that failed ({type(exc).__name__}: {exc}). "
+            f"Please rephrase or try again; the server log has the details."
+        ).send()
         return
     await _stream(reply, rendered.body)
     if rendered.details:
@@ -128,5 +140,5 @@ async def on_message(message: cl.Message) -> None:
 async def _stream(message: cl.Message, text: str) -> None:
     words = _WORD.findall(text)
     for start in range(0, len(words), _STREAM_WORDS):
-        await message.stream_token("".join(words[start:start + _STREAM_WORDS]))
+        await message.stream_token("".join(words[start : start + _STREAM_WORDS]))
         await asyncio.sleep(_STREAM_PAUSE_SECONDS)

@@ -46,8 +46,10 @@ def profile_fields(conversation: Conversation) -> list[ProfileField]:
             id=PROFILE_FIELD,
             label="Patient profile: what you told me, one statement per line",
             initial="\n".join(conversation.patient_texts),
-            description=(f"Understood: {understood(conversation.facts)}. Edit, delete or add a line to "
-                         "correct it. Kept for this chat session only, never stored."),
+            description=(
+                f"Understood: {understood(conversation.facts)}. Edit, delete or add a line to "
+                "correct it. Kept for this chat session only, never stored."
+            ),
             placeholder="e.g. I'm 34, female, SLE since 2019, SLEDAI 6, eGFR 95, on prednisone 10 mg daily",
         )
     ]

@@ -219,8 +219,10 @@ def _notes(answer: Answer, passages: dict[str, str]) -> str:
             lines.append(f"> - … {len(warnings) - len(shown)} more: [{name}]")
         lines.append("")
     backend = answer.backend or "unknown"
-    lines.append(f"_Answered by the `{backend}` backend, only from indexed trial documents. "
-                 f"Not medical advice: talk to the study team or your doctor._")
+    lines.append(
+        f"_Answered by the `{backend}` backend, only from indexed trial documents. "
+        f"Not medical advice: talk to the study team or your doctor._"
+    )
     return "\n".join(lines)
 
 

@@ -91,7 +91,10 @@ def serve(host: str, port: int, settings: Settings) -> None:
         server = uvicorn.Server(uvicorn.Config(chainlit_server.app, host=host, port=port, log_level="warning"))
         await server.serve()
 
-    print(f"trialfinder chat: http://{host}:{port} (widget: http://{host}:{port}/copilot/index.js)",
-          file=sys.stderr, flush=True)
+    print(
+        f"trialfinder chat: http://{host}:{port} (widget: http://{host}:{port}/copilot/index.js)",
+        file=sys.stderr,
+        flush=True,
+    )
     # The plain asyncio loop, as `chainlit run` uses (Chainlit's sync helpers are not uvloop-safe).
     asyncio.run(run())

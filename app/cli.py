@@ -74,9 +74,10 @@ def _settings(args: argparse.Namespace) -> Settings:
         # pydantic-settings names the field, not the variable; the cause says what was wrong with it.
         field = re.search(r'field "(\w+)"', str(exc))
         name = f"TRIALFINDER_{field.group(1).upper()}" if field else "a TRIALFINDER_* variable"
-        raise UsageError(f"the environment variable {name} cannot be read: {exc.__cause__ or exc}",
-                         hint="list settings are JSON, e.g. TRIALFINDER_ALLOWED_ORIGINS='[\"http://localhost:8000\"]'"
-                         ) from exc
+        raise UsageError(
+            f"the environment variable {name} cannot be read: {exc.__cause__ or exc}",
+            hint="list settings are JSON, e.g. TRIALFINDER_ALLOWED_ORIGINS='[\"http://localhost:8000\"]'",
+        ) from exc
     except ValidationError as exc:
         problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'settings'}: {e['msg']}" for e in exc.errors())
         raise UsageError(f"invalid setting: {problems}", hint="see trialfinder/settings.py") from exc
@@ -90,8 +91,9 @@ def _today(settings: Settings) -> date | None:
     try:
         return date.fromisoformat(settings.today)
     except ValueError as exc:
-        raise UsageError(f"--today / TRIALFINDER_TODAY must be an ISO date, got {settings.today!r}",
-                         hint="e.g. --today 2026-11-24") from exc
+        raise UsageError(
+            f"--today / TRIALFINDER_TODAY must be an ISO date, got {settings.today!r}", hint="e.g. --today 2026-11-24"
+        ) from exc
 
 
 def _open_index(settings: Settings, *, ingest_if_empty: bool = True, create: bool = False):
@@ -104,11 +106,13 @@ def _open_index(settings: Settings, *, ingest_if_empty: bool = True, create: boo
 
     index_dir = Path(settings.index_dir)
     if index_dir.exists() and not index_dir.is_dir():
-        raise IndexUnreadable(f"index {index_dir} is a file, not an index folder",
-                              hint="pass the folder an ingest wrote (--index DIR)")
+        raise IndexUnreadable(
+            f"index {index_dir} is a file, not an index folder", hint="pass the folder an ingest wrote (--index DIR)"
+        )
     if not create and not index_dir.exists():
-        raise IndexUnreadable(f"no index folder {index_dir}",
-                              hint=f"build it first: trialfinder ingest --index {index_dir}")
+        raise IndexUnreadable(
+            f"no index folder {index_dir}", hint=f"build it first: trialfinder ingest --index {index_dir}"
+        )
     try:
         index = TrialIndex.open(settings)
         empty = not index.trials()
@@ -117,15 +121,19 @@ def _open_index(settings: Settings, *, ingest_if_empty: bool = True, create: boo
     if ingest_if_empty and empty:
         from app.indexer import ingest_paths
 
-        print(f"trialfinder: index {settings.index_dir} is empty; ingesting the bundled corpus "
-              f"{settings.corpus_dir}", file=sys.stderr)
+        print(
+            f"trialfinder: index {settings.index_dir} is empty; ingesting the bundled corpus {settings.corpus_dir}",
+            file=sys.stderr,
+        )
         ingest_paths([settings.corpus_dir], index, progress=sys.stderr.isatty())
     return index
 
 
 def _unreadable(index_dir: Path, exc: BaseException) -> IndexUnreadable:
-    return IndexUnreadable(f"index {index_dir} cannot be read ({type(exc).__name__}: {exc})",
-                           hint=f"rebuild it: remove the folder and run trialfinder ingest --index {index_dir}")
+    return IndexUnreadable(
+        f"index {index_dir} cannot be read ({type(exc).__name__}: {exc})",
+        hint=f"rebuild it: remove the folder and run trialfinder ingest --index {index_dir}",
+    )
 
 
 def _check_text(args: argparse.Namespace) -> None:
@@ -136,9 +144,11 @@ def _check_text(args: argparse.Namespace) -> None:
                 try:
                     text.encode("utf-8")
                 except UnicodeEncodeError as exc:
-                    raise UsageError(f"argument {name} is not valid UTF-8 text "
-                                     f"(byte {exc.object[exc.start:exc.end].encode('utf-8', 'surrogateescape')!r})",
-                                     hint="pass the text in UTF-8") from exc
+                    raise UsageError(
+                        f"argument {name} is not valid UTF-8 text "
+                        f"(byte {exc.object[exc.start : exc.end].encode('utf-8', 'surrogateescape')!r})",
+                        hint="pass the text in UTF-8",
+                    ) from exc
 
 
 def _emit(args: argparse.Namespace, payload: dict, human: Callable[[dict], str]) -> None:
@@ -148,6 +158,7 @@ def _emit(args: argparse.Namespace, payload: dict, human: Callable[[dict], str])
 
 
 # ---------------------------------------------------------------- ingest
+
 
 def cmd_ingest(args: argparse.Namespace) -> int:
     from app.indexer import ingest_paths, is_stale
@@ -182,27 +193,47 @@ def _human_ingest(p: dict) -> str:
     lines = []
     for t in p["trials"]:
         warn = f"  ⚠ {'; '.join(t['warnings'])}" if t.get("warnings") else ""
-        lines.append(f"{t['trial_id']:<12} {t.get('outcome', ''):<9} sections={t['sections']:<3} "
-                     f"criteria={t['criteria']:<3} {t['title'][:70]}{warn}")
+        lines.append(
+            f"{t['trial_id']:<12} {t.get('outcome', ''):<9} sections={t['sections']:<3} "
+            f"criteria={t['criteria']:<3} {t['title'][:70]}{warn}"
+        )
     lines.append(f"{len(p['trials'])} trials, {p['chunks']} chunks, {len(p['errors'])} errors")
-    lines += [f"error: {e['path']}" + (f":{e['line']}" if e.get("line") else "") + f": {e['message']}"
-              for e in p["errors"]]
+    lines += [
+        f"error: {e['path']}" + (f":{e['line']}" if e.get("line") else "") + f": {e['message']}" for e in p["errors"]
+    ]
     return "\n".join(lines)
 
 
 # ---------------------------------------------------------------- trials
 
+
 def cmd_trials(args: argparse.Namespace) -> int:
     index = _open_index(_settings(args), create=not args.index)
     trials = sorted(index.trials(), key=lambda t: t.trial_id)
-    payload = {"trials": [{"trial_id": t.trial_id, "title": t.title, "status": t.status, "phase": t.phase,
-                           "conditions": list(t.conditions)} for t in trials]}
-    _emit(args, payload, lambda p: "\n".join(
-        f"{t['trial_id']:<12} {t['status'] or '-':<24} {t['phase'] or '-':<14} {t['title']}" for t in p["trials"]))
+    payload = {
+        "trials": [
+            {
+                "trial_id": t.trial_id,
+                "title": t.title,
+                "status": t.status,
+                "phase": t.phase,
+                "conditions": list(t.conditions),
+            }
+            for t in trials
+        ]
+    }
+    _emit(
+        args,
+        payload,
+        lambda p: "\n".join(
+            f"{t['trial_id']:<12} {t['status'] or '-':<24} {t['phase'] or '-':<14} {t['title']}" for t in p["trials"]
+        ),
+    )
     return EXIT_OK
 
 
 # ---------------------------------------------------------------- ask
+
 
 def cmd_ask(args: argparse.Namespace) -> int:
     from app.chain import Assistant
@@ -218,8 +249,9 @@ def cmd_ask(args: argparse.Namespace) -> int:
         page = doctor_summary(conversation, index)
         _emit(args, page.model_dump(), lambda p: p["markdown"])
         return EXIT_OK
-    answer = Assistant(index, settings).ask(args.question, patient=args.patient, trial_ids=args.trial or None,
-                                            conversation=conversation)
+    answer = Assistant(index, settings).ask(
+        args.question, patient=args.patient, trial_ids=args.trial or None, conversation=conversation
+    )
     if conversation is not None:
         _save_conversation(args.conversation, conversation)
     _emit(args, answer.model_dump(mode="json"), _human_answer)
@@ -238,8 +270,10 @@ def _load_conversation(path: str):
     try:
         return Conversation.from_state(ConversationState.model_validate_json(file.read_text(encoding="utf-8")))
     except (OSError, ValueError, ValidationError) as exc:
-        raise UsageError(f"cannot read the conversation file {path}: {str(exc).splitlines()[0]}; pass a file "
-                         "written by `ask --conversation`, or a new path to start a conversation") from None
+        raise UsageError(
+            f"cannot read the conversation file {path}: {str(exc).splitlines()[0]}; pass a file "
+            "written by `ask --conversation`, or a new path to start a conversation"
+        ) from None
 
 
 def _save_conversation(path: str, conversation) -> None:
@@ -261,6 +295,7 @@ def _human_answer(p: dict) -> str:
 
 # ---------------------------------------------------------------- check
 
+
 def cmd_check(args: argparse.Namespace) -> int:
     from eligibility.evaluate import check_trials
 
@@ -273,8 +308,7 @@ def cmd_check(args: argparse.Namespace) -> int:
         trials = [index.trial(tid.upper()) for tid in args.trial]
         missing = [tid for tid, t in zip(args.trial, trials, strict=False) if t is None]
         if missing:
-            raise UsageError(f"not in the index {settings.index_dir}: {', '.join(missing)} "
-                             f"(see `trialfinder trials`)")
+            raise UsageError(f"not in the index {settings.index_dir}: {', '.join(missing)} (see `trialfinder trials`)")
     else:
         trials = sorted(index.trials(), key=lambda t: t.trial_id)
     verdicts = check_trials(trials, facts)
@@ -310,8 +344,7 @@ def _write_fhir(args: argparse.Namespace, trials, verdicts) -> None:
     from app.fhir import results_bundle_json
 
     bundle = getattr(args, "fhir_bundle", None) or {}
-    patient = next((e["resource"] for e in bundle.get("entry", []) if e["resource"]["resourceType"] == "Patient"),
-                   None)
+    patient = next((e["resource"] for e in bundle.get("entry", []) if e["resource"]["resourceType"] == "Patient"), None)
     Path(args.fhir_out).write_text(results_bundle_json(trials, verdicts, patient) + "\n", encoding="utf-8")
 
 
@@ -328,6 +361,7 @@ def _human_check(p: dict) -> str:
 
 # ---------------------------------------------------------------- search
 
+
 def cmd_search(args: argparse.Namespace) -> int:
     from app.search import search_trials
 
@@ -337,10 +371,18 @@ def cmd_search(args: argparse.Namespace) -> int:
     facts = _patient_facts(args, settings) if args.patient_fhir else None
     index = _open_index(settings, create=not args.index)
     try:
-        payload = search_trials(index, query=args.query, patient=args.patient, limit=args.limit,
-                                statuses=args.status or None, hide_ineligible=args.hide_ineligible,
-                                today=_today(settings), facts=facts, near=args.near,
-                                within_km=args.within)
+        payload = search_trials(
+            index,
+            query=args.query,
+            patient=args.patient,
+            limit=args.limit,
+            statuses=args.status or None,
+            hide_ineligible=args.hide_ineligible,
+            today=_today(settings),
+            facts=facts,
+            near=args.near,
+            within_km=args.within,
+        )
     except ValueError as exc:
         raise UsageError(str(exc)) from exc
     if args.fhir_out:
@@ -354,14 +396,17 @@ def cmd_search(args: argparse.Namespace) -> int:
 
 
 def _human_search(p: dict) -> str:
-    out = [f"{i + 1:>2}. {t['trial_id']} {t['verdict']:<18} {t['score']:.3f} {t['title'][:80]}"
-           for i, t in enumerate(p["trials"])]
+    out = [
+        f"{i + 1:>2}. {t['trial_id']} {t['verdict']:<18} {t['score']:.3f} {t['title'][:80]}"
+        for i, t in enumerate(p["trials"])
+    ]
     if p.get("next_question"):
         out.append(f"\nNext question: {p['next_question']['question']}")
     return "\n".join(out)
 
 
 # ---------------------------------------------------------------- eval, chat, rules
+
 
 def cmd_eval(args: argparse.Namespace, rest: list[str]) -> int:
     from evals.runner import main as eval_main
@@ -402,6 +447,7 @@ def cmd_schema(args: argparse.Namespace) -> int:
 
 # ---------------------------------------------------------------- parser
 
+
 def _fhir_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--patient-fhir", metavar="FILE", help="the patient as a FHIR R4 Bundle (JSON); see docs/fhir.md")
     p.add_argument("--fhir-out", metavar="FILE", help="also write the results as a FHIR R4 Bundle")
@@ -410,7 +456,8 @@ def _fhir_flags(p: argparse.ArgumentParser) -> None:
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="trialfinder",
-        description="Find clinical trials and check eligibility, answering only from trial documents.")
+        description="Find clinical trials and check eligibility, answering only from trial documents.",
+    )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     def add(name: str, help_: str) -> argparse.ArgumentParser:
@@ -421,7 +468,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = add("ingest", "ingest trial documents (files, folders, .zip/.tar/.tar.gz/.tar.xz); no PATH: the bundled corpus")
     p.add_argument("paths", nargs="*", metavar="PATH")
-    p.add_argument("--if-stale", action="store_true", help="do nothing when the index already holds the bundled corpus unchanged")
+    p.add_argument(
+        "--if-stale", action="store_true", help="do nothing when the index already holds the bundled corpus unchanged"
+    )
     p.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
     p.set_defaults(func=cmd_ingest)
 
@@ -434,10 +483,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--trial", action="append", metavar="ID", help="restrict to this trial (repeatable)")
     p.add_argument("--backend", choices=BACKENDS, help="answer generator")
     p.add_argument("--today", metavar="YYYY-MM-DD", help="date for relative times in patient text")
-    p.add_argument("--conversation", metavar="FILE.json",
-                   help="one turn of a conversation: read its state from FILE (if it exists) and write it back")
-    p.add_argument("--summary", action="store_true",
-                   help="with --conversation: print the one-page summary for a doctor (Markdown; --json adds HTML)")
+    p.add_argument(
+        "--conversation",
+        metavar="FILE.json",
+        help="one turn of a conversation: read its state from FILE (if it exists) and write it back",
+    )
+    p.add_argument(
+        "--summary",
+        action="store_true",
+        help="with --conversation: print the one-page summary for a doctor (Markdown; --json adds HTML)",
+    )
     p.set_defaults(func=cmd_ask)
 
     p = add("search", "rank the indexed trials for a patient (patient-to-trial matching)")
@@ -459,8 +514,9 @@ def build_parser() -> argparse.ArgumentParser:
     _fhir_flags(p)
     p.set_defaults(func=cmd_check)
 
-    p = sub.add_parser("eval", help="run the eval datasets and write the report (see `trialfinder eval --help`)",
-                       add_help=False)
+    p = sub.add_parser(
+        "eval", help="run the eval datasets and write the report (see `trialfinder eval --help`)", add_help=False
+    )
     p.set_defaults(func=cmd_eval, json=False)
 
     p = add("chat", "start the Chainlit chat (and the embeddable widget at /copilot/index.js)")
@@ -472,8 +528,11 @@ def build_parser() -> argparse.ArgumentParser:
     p = add("rules", "per trial: how many criteria the rule parser decides vs leaves for review")
     p.set_defaults(func=cmd_rules)
 
-    p = add("schema", "print the JSON Schema of a --json output (Answer, TrialVerdict, CheckResult, SearchResult, "
-                      "TrialList, IngestResult, EvalResults); no NAME: all of them")
+    p = add(
+        "schema",
+        "print the JSON Schema of a --json output (Answer, TrialVerdict, CheckResult, SearchResult, "
+        "TrialList, IngestResult, EvalResults); no NAME: all of them",
+    )
     p.add_argument("name", nargs="?", metavar="NAME")
     p.set_defaults(func=cmd_schema)
     return parser

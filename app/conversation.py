@@ -30,12 +30,12 @@ from eligibility.questions import LAB_NAMES, SCORE_NAMES
 
 
 class TurnKind(StrEnum):
-    ANSWER = "answer"          # answers the pending question ("No", "yes", "71", "not that I know")
+    ANSWER = "answer"  # answers the pending question ("No", "yes", "71", "not that I know")
     CORRECTION = "correction"  # "actually 71, not 61"
     RETRACTION = "retraction"  # "that was my brother, not me"
-    META = "meta"              # "start over"
-    RECHECK = "recheck"        # "and now?": the last check again, with the profile as it is now
-    OTHER = "other"            # a question or new facts: the answer chain reads it
+    META = "meta"  # "start over"
+    RECHECK = "recheck"  # "and now?": the last check again, with the profile as it is now
+    OTHER = "other"  # a question or new facts: the answer chain reads it
 
 
 class Statement(BaseModel):
@@ -76,36 +76,53 @@ Turn = TurnRecord  # the chat's name for a finished turn
 
 
 _WORDS = r"[\s,.!?;:]*"
-_META = re.compile(r"(?i)^\W*(?:let'?s\s+)?(?:start\s+(?:over|again|afresh|from\s+scratch)|reset|restart|"
-                   r"new\s+(?:patient|conversation|chat)|forget\s+(?:everything|all\s+(?:of\s+)?(?:that|this)))\b")
+_META = re.compile(
+    r"(?i)^\W*(?:let'?s\s+)?(?:start\s+(?:over|again|afresh|from\s+scratch)|reset|restart|"
+    r"new\s+(?:patient|conversation|chat)|forget\s+(?:everything|all\s+(?:of\s+)?(?:that|this)))\b"
+)
 _RETRACT = re.compile(
     r"(?i)\b(?:that\s+(?:was|is|'s|were)\s+(?:about\s+)?(?:my|her|his|our|a|the)\s+\w+,?\s+not\s+(?:me|her|him|"
     r"the\s+patient|my\s+\w+)|not\s+(?:about\s+)?me\b|(?:scratch|ignore|disregard|forget|delete|remove)\s+"
     r"(?:that|what\s+i\s+(?:just\s+)?(?:said|wrote|told\s+you))|i\s+was\s+(?:talking|thinking)\s+about\s+(?:my|someone)|"
-    r"wrong\s+(?:person|patient))")
-_CORRECT = re.compile(r"(?i)^\W*(?:sorry|oops|actually|correction|no\s*,?\s*(?:wait|sorry)|i\s+meant|i\s+mean|"
-                      r"my\s+mistake|typo|wait)\b|\b\d+(?:\.\d+)?\s*,?\s*not\s+\d+(?:\.\d+)?\b|\bnot\s+\d+(?:\.\d+)?\s*,?\s*"
-                      r"(?:but|it'?s|she'?s|he'?s|i'?m)\s+\d+")
+    r"wrong\s+(?:person|patient))"
+)
+_CORRECT = re.compile(
+    r"(?i)^\W*(?:sorry|oops|actually|correction|no\s*,?\s*(?:wait|sorry)|i\s+meant|i\s+mean|"
+    r"my\s+mistake|typo|wait)\b|\b\d+(?:\.\d+)?\s*,?\s*not\s+\d+(?:\.\d+)?\b|\bnot\s+\d+(?:\.\d+)?\s*,?\s*"
+    r"(?:but|it'?s|she'?s|he'?s|i'?m)\s+\d+"
+)
 _NOT_NUMBER = re.compile(r"(?i),?\s*(?:and\s+)?not\s+\d+(?:\.\d+)?\b")
 _NUMBER = re.compile(r"(?<![\w.])(\d{1,3}(?:\.\d+)?)(?![\w.])")
-_NO = re.compile(r"(?i)^\W*(?:no+|nope|nah|never|none|negative|not\s+(?:really|at\s+all|now|currently|any\s*more|anymore)|"
-                 r"i\s+(?:do\s*n[o']t|don'?t|haven'?t|have\s+not|am\s+not|'m\s+not)|she\s+(?:doesn'?t|hasn'?t|isn'?t)|"
-                 r"he\s+(?:doesn'?t|hasn'?t|isn'?t)|not\s+(?:that\s+)?i\s+know)\b")
-_YES = re.compile(r"(?i)^\W*(?:yes|yeah|yep|yup|sure|correct|right|i\s+(?:do|have|am)|she\s+(?:does|has|is)|"
-                  r"he\s+(?:does|has|is)|positive|affirmative)\b")
-_UNKNOWN = re.compile(r"(?i)\b(?:don'?t|do\s+not|doesn'?t|not)\s+(?:know|remember|sure|recall)|\bno\s+idea\b|"
-                      r"\bunsure\b|\bnot\s+(?:been\s+)?tested\b|\bunknown\b")
+_NO = re.compile(
+    r"(?i)^\W*(?:no+|nope|nah|never|none|negative|not\s+(?:really|at\s+all|now|currently|any\s*more|anymore)|"
+    r"i\s+(?:do\s*n[o']t|don'?t|haven'?t|have\s+not|am\s+not|'m\s+not)|she\s+(?:doesn'?t|hasn'?t|isn'?t)|"
+    r"he\s+(?:doesn'?t|hasn'?t|isn'?t)|not\s+(?:that\s+)?i\s+know)\b"
+)
+_YES = re.compile(
+    r"(?i)^\W*(?:yes|yeah|yep|yup|sure|correct|right|i\s+(?:do|have|am)|she\s+(?:does|has|is)|"
+    r"he\s+(?:does|has|is)|positive|affirmative)\b"
+)
+_UNKNOWN = re.compile(
+    r"(?i)\b(?:don'?t|do\s+not|doesn'?t|not)\s+(?:know|remember|sure|recall)|\bno\s+idea\b|"
+    r"\bunsure\b|\bnot\s+(?:been\s+)?tested\b|\bunknown\b"
+)
 _NOT_THAT_I_KNOW = re.compile(r"(?i)\bnot\s+that\s+(?:i|we)\s+know\b|\bnot\s+as\s+far\s+as\s+(?:i|we)\s+know\b")
-_RECHECK = re.compile(r"(?i)^\W*(?:and\s+|so\s+|what\s+about\s+|how\s+about\s+)?(?:now|then)\W*$|"
-                      r"^\W*(?:does\s+that|did\s+that|would\s+that)\s+change\s+(?:anything|things|it)\W*$|"
-                      r"^\W*(?:check|try)\s+(?:again|that\s+again)\W*$")
+_RECHECK = re.compile(
+    r"(?i)^\W*(?:and\s+|so\s+|what\s+about\s+|how\s+about\s+)?(?:now|then)\W*$|"
+    r"^\W*(?:does\s+that|did\s+that|would\s+that)\s+change\s+(?:anything|things|it)\W*$|"
+    r"^\W*(?:check|try)\s+(?:again|that\s+again)\W*$"
+)
 # "which ones are still open?", "any of these recruiting?": a question about the trials in focus.
-FOCUS_REFERENCE = re.compile(r"(?i)\b(?:which\s+ones?|which\s+of\s+(?:them|these|those|the\s+above)|"
-                             r"any\s+of\s+(?:them|these|those)|are\s+(?:they|these|those)|of\s+(?:these|those)|"
-                             r"(?:these|those|they)\s+(?:still\s+)?(?:open|recruiting|enrolling))\b")
+FOCUS_REFERENCE = re.compile(
+    r"(?i)\b(?:which\s+ones?|which\s+of\s+(?:them|these|those|the\s+above)|"
+    r"any\s+of\s+(?:them|these|those)|are\s+(?:they|these|those)|of\s+(?:these|those)|"
+    r"(?:these|those|they)\s+(?:still\s+)?(?:open|recruiting|enrolling))\b"
+)
 DRUG_SUFFIXES = ("_last_dose", "_start", "_use")  # the medicine facts eligibility/questions.py asks about
-_QUESTION_START = re.compile(r"(?i)^\W*(?:what|which|where|when|who|how|is|are|can|could|does|do|tell|show|list|"
-                             r"find|compare|and)\b")
+_QUESTION_START = re.compile(
+    r"(?i)^\W*(?:what|which|where|when|who|how|is|are|can|could|does|do|tell|show|list|"
+    r"find|compare|and)\b"
+)
 
 
 def classify(text: str, pending: NextQuestion | None) -> TurnKind:
@@ -239,28 +256,53 @@ class Conversation:
     def update(self, *, question: str, intent: str, trial_ids: list[str], aspects: list[str], answer: str) -> None:
         """Record a finished turn; its trials become the trials in focus."""
         with self.lock:
-            self.turns.append(TurnRecord(question=question, intent=intent, trial_ids=tuple(trial_ids),
-                                         aspects=tuple(aspects), answer=answer))
+            self.turns.append(
+                TurnRecord(
+                    question=question, intent=intent, trial_ids=tuple(trial_ids), aspects=tuple(aspects), answer=answer
+                )
+            )
             if trial_ids:
                 self.focus = list(dict.fromkeys(trial_ids))
 
     # -- persistence ------------------------------------------------------------------------------
     def state(self) -> ConversationState:
         with self.lock:
-            return ConversationState(statements=list(self.statements), turns=list(self.turns), focus=list(self.focus),
-                                     pending=self.pending, asked=list(self.asked))
+            return ConversationState(
+                statements=list(self.statements),
+                turns=list(self.turns),
+                focus=list(self.focus),
+                pending=self.pending,
+                asked=list(self.asked),
+            )
 
     @classmethod
     def from_state(cls, state: ConversationState) -> Conversation:
-        conv = cls(statements=list(state.statements), turns=list(state.turns), focus=list(state.focus),
-                   pending=state.pending, asked=list(state.asked))
+        conv = cls(
+            statements=list(state.statements),
+            turns=list(state.turns),
+            focus=list(state.focus),
+            pending=state.pending,
+            asked=list(state.asked),
+        )
         conv._remerge()
         return conv
 
 
 def _has_facts(facts: PatientFacts) -> bool:
-    return any(getattr(facts, name) not in (None, [], False) for name in
-               ("age", "sex", "weight_kg", "pregnant", "breastfeeding", "diagnoses", "labs", "scores", "medications"))
+    return any(
+        getattr(facts, name) not in (None, [], False)
+        for name in (
+            "age",
+            "sex",
+            "weight_kg",
+            "pregnant",
+            "breastfeeding",
+            "diagnoses",
+            "labs",
+            "scores",
+            "medications",
+        )
+    )
 
 
 def correction_text(text: str) -> str:

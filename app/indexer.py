@@ -80,7 +80,8 @@ class IngestReport(_Frozen):
     unchanged: int
     failed: int = Field(description="Documents or studies that could not be ingested")
     dense_policy: Literal["all", "compact"] = Field(
-        default="all", description="Which chunks got dense vectors in this run (settings.dense_policy)")
+        default="all", description="Which chunks got dense vectors in this run (settings.dense_policy)"
+    )
     timings: IngestTimings
 
 
@@ -160,9 +161,13 @@ class _Run:
             chunks = chunk_trial(trial)
             validate_chunks(trial, chunks)
         except Exception as exc:  # noqa: BLE001 - one odd record must not stop the ingest of the others
-            self.errors.append(IngestError(
-                path=path, message=f"{trial.trial_id}: cannot be indexed ({type(exc).__name__}: {exc}); "
-                "the other trials were ingested. Please report this record."))
+            self.errors.append(
+                IngestError(
+                    path=path,
+                    message=f"{trial.trial_id}: cannot be indexed ({type(exc).__name__}: {exc}); "
+                    "the other trials were ingested. Please report this record.",
+                )
+            )
             return
         finally:
             self.chunk_seconds += time.perf_counter() - started
@@ -187,8 +192,10 @@ class _Run:
             earlier = stored.source_path if stored is not None else None
         if earlier is None or earlier == path:
             return None
-        return (f"duplicate trial id {trial_id}: also in {earlier}; this one ({path}) is later in ingest order "
-                "and replaces it")
+        return (
+            f"duplicate trial id {trial_id}: also in {earlier}; this one ({path}) is later in ingest order "
+            "and replaces it"
+        )
 
     def document_read(self, sha256: str, path: str, trial_ids: list[str] | None) -> None:
         """A document was parsed; `trial_ids` are its trials, None when some of it could not be ingested
@@ -208,8 +215,7 @@ class _Run:
     def flush(self) -> None:
         """Upsert the pending batch; documents read completely before it are now fully committed."""
         if self.pending:
-            outcomes = self.index.upsert_many([(t, c) for _, t, c in self.pending], stats=self.stats,
-                                              dense=self.dense)
+            outcomes = self.index.upsert_many([(t, c) for _, t, c in self.pending], stats=self.stats, dense=self.dense)
             for (position, trial, chunks), outcome in zip(self.pending, outcomes, strict=False):
                 summary = _summary(trial, chunks, outcome, self.notes.pop(position, []))
                 self.summaries.append((position, summary, len(chunks)))
@@ -220,10 +226,13 @@ class _Run:
             read = {}
             for sha256, _, trial_ids in self.read_documents:
                 if trial_ids is not None and all(t in self.committed for t in trial_ids):
-                    read[sha256] = (self.reader, [
-                        {**summary.model_dump(include=set(_SUMMARY_FIELDS)), "chunks": chunks}
-                        for summary, chunks in (self.committed[t] for t in trial_ids)
-                    ])
+                    read[sha256] = (
+                        self.reader,
+                        [
+                            {**summary.model_dump(include=set(_SUMMARY_FIELDS)), "chunks": chunks}
+                            for summary, chunks in (self.committed[t] for t in trial_ids)
+                        ],
+                    )
             self.index.mark_documents([(sha, path) for sha, path, _ in self.read_documents], read)
             self.read_documents = []
 
@@ -231,8 +240,13 @@ class _Run:
         if not self.bar.disable:
             chunks = self.chunk_total
             elapsed = max(self.bar.format_dict.get("elapsed", 0.0), 1e-9)
-            self.bar.set_postfix(trials=len(self.summaries), chunks=chunks, chunks_s=f"{chunks / elapsed:.0f}",
-                                 errors=len(self.errors), refresh=False)
+            self.bar.set_postfix(
+                trials=len(self.summaries),
+                chunks=chunks,
+                chunks_s=f"{chunks / elapsed:.0f}",
+                errors=len(self.errors),
+                refresh=False,
+            )
 
     def report(self, total_seconds: float) -> IngestReport:
         chunks = self.chunk_total
@@ -327,8 +341,14 @@ def choose_dense_policy(paths: list[Path], setting: str) -> DensePolicy:
 
 def _progress_bar(paths: list[Path], progress: bool) -> tqdm:
     enabled = progress and sys.stderr.isatty()
-    return tqdm(total=_count_documents(paths) if enabled else None, desc="ingest", unit="doc",
-                file=sys.stderr, disable=not enabled, dynamic_ncols=True)
+    return tqdm(
+        total=_count_documents(paths) if enabled else None,
+        desc="ingest",
+        unit="doc",
+        file=sys.stderr,
+        disable=not enabled,
+        dynamic_ncols=True,
+    )
 
 
 def _count_documents(paths: list[Path]) -> int | None:
@@ -352,5 +372,7 @@ def is_stale(index: TrialIndex, corpus_dir: Path) -> bool:
     known = index.source_hashes()
     if not known:
         return True
-    return any(isinstance(document, SourceDocument) and hashlib.sha256(document.data).hexdigest() not in known
-               for document in iter_documents([Path(corpus_dir)]))
+    return any(
+        isinstance(document, SourceDocument) and hashlib.sha256(document.data).hexdigest() not in known
+        for document in iter_documents([Path(corpus_dir)])
+    )

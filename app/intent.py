@@ -168,11 +168,27 @@ PLURAL_DESCRIPTOR = re.compile(
     re.IGNORECASE,
 )
 _GENERIC_DESCRIPTOR_WORDS = frozenset(
-    ["same", "other", "first", "second", "last", "previous", "earlier", "new", "current", "above", "below", "same", "same"]
+    [
+        "same",
+        "other",
+        "first",
+        "second",
+        "last",
+        "previous",
+        "earlier",
+        "new",
+        "current",
+        "above",
+        "below",
+        "same",
+        "same",
+    ]
 )
 _GREETING = re.compile(
     r"^\s*(hi|hello|hey|hallo|good (morning|afternoon|evening)|thanks?( you)?( very much)?|thank you|bye|goodbye|"
-    r"ok(ay)?|cheers)\b[\s!.,?]*(there|trialfinder)?[\s!.,?]*$", re.IGNORECASE)
+    r"ok(ay)?|cheers)\b[\s!.,?]*(there|trialfinder)?[\s!.,?]*$",
+    re.IGNORECASE,
+)
 _ELLIPTIC = re.compile(r"^\s*(and|what about|how about|same for|and for|and what about|also)\b", re.IGNORECASE)
 
 
@@ -306,13 +322,25 @@ def _aspects(question: str) -> list[str]:
         found.remove("arms")
     if "criteria" in found and "age" in found and not re.search(r"\bcriteria\b", low):
         found.remove("criteria")
-    if "source" in found and "locations" in found and not re.search(r"\b(sites?|locations?|countr|cit(y|ies)|hospital)", low):
+    if (
+        "source" in found
+        and "locations" in found
+        and not re.search(r"\b(sites?|locations?|countr|cit(y|ies)|hospital)", low)
+    ):
         found.remove("locations")  # "where do the cells come from" asks for their source
-    if "dates" in found and len(found) > 1 and not re.search(
-            r"\bstart|\bbegin|\bbegan|\bcomplet|\bend(s|ed)?\b|\bdates?\b|\bupdated|\bfinish|\bhow long\b", low):
+    if (
+        "dates" in found
+        and len(found) > 1
+        and not re.search(
+            r"\bstart|\bbegin|\bbegan|\bcomplet|\bend(s|ed)?\b|\bdates?\b|\bupdated|\bfinish|\bhow long\b", low
+        )
+    ):
         found.remove("dates")  # "when are the infusions given" asks for the schedule
-    if "summary" in found and len(found) > 1 and not re.search(
-            r"\bsummar|\bpurpose\b|\baims?\b|\bobjectives?\b|\bgoal\b|\boverview\b|\bdescribe\b", low):
+    if (
+        "summary" in found
+        and len(found) > 1
+        and not re.search(r"\bsummar|\bpurpose\b|\baims?\b|\bobjectives?\b|\bgoal\b|\boverview\b|\bdescribe\b", low)
+    ):
         found.remove("summary")  # "papers published about it" asks for the papers; "about" names the topic
     # "where ... recruiting" asks for places; "when" alone asks for dates, not status.
     if "status" in found and "locations" in found and re.search(r"\bwhere\b", low):
@@ -411,18 +439,33 @@ def understand(
         wants_eligibility = False
     elliptic = bool(_ELLIPTIC.match(text))
 
-    if not trial_ids and not unknown and previous_trials and (
-        _PRONOUN.search(text) and not _FIND.search(text) or (elliptic and not groups and not countries)
-        or (states_facts and previous_kind == "eligibility" and not _FIND.search(text))
+    if (
+        not trial_ids
+        and not unknown
+        and previous_trials
+        and (
+            _PRONOUN.search(text)
+            and not _FIND.search(text)
+            or (elliptic and not groups and not countries)
+            or (states_facts and previous_kind == "eligibility" and not _FIND.search(text))
+        )
     ):
         trial_ids = list(previous_trials)
         resolved_by = "context"
 
     def make(kind: IntentKind, **extra) -> Intent:
         fields = dict(
-            kind=kind, aspects=aspects, trial_ids=trial_ids, unknown_ids=unknown, conditions=conditions,
-            countries=countries, statuses=_statuses(text), personal=personal, states_facts=states_facts,
-            injection=injection, resolved_by=resolved_by,
+            kind=kind,
+            aspects=aspects,
+            trial_ids=trial_ids,
+            unknown_ids=unknown,
+            conditions=conditions,
+            countries=countries,
+            statuses=_statuses(text),
+            personal=personal,
+            states_facts=states_facts,
+            injection=injection,
+            resolved_by=resolved_by,
         )
         fields.update(extra)
         return Intent(**fields)

@@ -55,8 +55,19 @@ def _gazetteer():
         group.sort(key=lambda c: -c["population"])
     countries = {_key(c["name"]): c["iso"] for c in gc.get_countries().values()}
     countries.update({_key(c["iso3"]): c["iso"] for c in gc.get_countries().values()})
-    countries.update({"usa": "US", "us": "US", "united states of america": "US", "uk": "GB", "england": "GB",
-                      "korea": "KR", "south korea": "KR", "republic of korea": "KR", "korea republic of": "KR"})
+    countries.update(
+        {
+            "usa": "US",
+            "us": "US",
+            "united states of america": "US",
+            "uk": "GB",
+            "england": "GB",
+            "korea": "KR",
+            "south korea": "KR",
+            "republic of korea": "KR",
+            "korea republic of": "KR",
+        }
+    )
     states = {_key(s["name"]): s["code"] for s in gc.get_us_states().values()}
     return by_name, countries, states, cities
 
@@ -82,11 +93,15 @@ def resolve(text: str) -> Place | None:
     if head in countries and not hints:
         iso = countries[head]
         c = _largest(cities, lambda c: c["countrycode"] == iso)
-        return Place(name=text.strip(), country=iso, lat=c["latitude"], lon=c["longitude"], kind="country") if c else None
+        return (
+            Place(name=text.strip(), country=iso, lat=c["latitude"], lon=c["longitude"], kind="country") if c else None
+        )
     if head in states and not hints:
         code = states[head]
         c = _largest(cities, lambda c: c["countrycode"] == "US" and c["admin1code"] == code)
-        return Place(name=text.strip(), country="US", lat=c["latitude"], lon=c["longitude"], kind="region") if c else None
+        return (
+            Place(name=text.strip(), country="US", lat=c["latitude"], lon=c["longitude"], kind="region") if c else None
+        )
     for c in by_name.get(head, []):
         if hint_country and c["countrycode"] != hint_country:
             continue
@@ -121,14 +136,22 @@ def nearest_site(trial: Trial, place: Place, registry_country: str | None = None
     if not trial.locations and registry_country:
         where = resolve(registry_country)
         if where is not None:
-            return NearestSite(name=registry_country.title(), city=where.name if where.kind == "city" else "",
-                               country=registry_country.title(), distance_km=round(distance_km(place, where), 1))
+            return NearestSite(
+                name=registry_country.title(),
+                city=where.name if where.kind == "city" else "",
+                country=registry_country.title(),
+                distance_km=round(distance_km(place, where), 1),
+            )
     for loc in trial.locations:
         where = site_place(loc)
         if where is None:
             continue
         km = round(distance_km(place, where), 1)
         if best is None or km < best.distance_km:
-            best = NearestSite(name=loc.facility or loc.city or where.name, city=loc.city or where.name,
-                               country=loc.country or where.country, distance_km=km)
+            best = NearestSite(
+                name=loc.facility or loc.city or where.name,
+                city=loc.city or where.name,
+                country=loc.country or where.country,
+                distance_km=km,
+            )
     return best

@@ -41,8 +41,9 @@ class AskedProperty(BaseModel):
         return patterns
 
     def is_asked(self, question: str) -> bool:
-        return (any(re.search(p, question, re.IGNORECASE) for p in self.asked)
-                and not any(re.search(p, question, re.IGNORECASE) for p in self.not_when))
+        return any(re.search(p, question, re.IGNORECASE) for p in self.asked) and not any(
+            re.search(p, question, re.IGNORECASE) for p in self.not_when
+        )
 
     def stated_in(self, text: str) -> bool:
         return any(re.search(p, text, re.IGNORECASE) for p in self.stated)

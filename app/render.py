@@ -53,8 +53,12 @@ def _label(v: TrialVerdict) -> str:
     return v.trial_id + (f" · {v.cohort}" if v.cohort else "")
 
 
-def verdicts_markdown(verdicts: list[TrialVerdict], facts_line: str | None, titles: dict[str, str],
-                      not_enrolling: dict[str, str] | None = None) -> str:
+def verdicts_markdown(
+    verdicts: list[TrialVerdict],
+    facts_line: str | None,
+    titles: dict[str, str],
+    not_enrolling: dict[str, str] | None = None,
+) -> str:
     """The checker's verdicts per trial and cohort: verdict, failed criteria (cited), facts still needed.
 
     `titles` maps chunk ids to their human titles for the citation markers of failed criteria;
@@ -74,8 +78,10 @@ def verdicts_markdown(verdicts: list[TrialVerdict], facts_line: str | None, titl
         if v.verdict != "ineligible":
             needs = list(dict.fromkeys(n for u in v.unknown for n in u.needs))
             if needs:
-                out.append(f"  - Still needed: {', '.join(needs[:MAX_UNKNOWN])}"
-                           + (f" and {len(needs) - MAX_UNKNOWN} more" if len(needs) > MAX_UNKNOWN else ""))
+                out.append(
+                    f"  - Still needed: {', '.join(needs[:MAX_UNKNOWN])}"
+                    + (f" and {len(needs) - MAX_UNKNOWN} more" if len(needs) > MAX_UNKNOWN else "")
+                )
             if v.needs_review:
                 out.append(f"  - {len(v.needs_review)} criteria need review by the study team")
     return "\n".join(out)
@@ -91,8 +97,10 @@ def lead_sentence(best: dict[str, str], statuses: dict[str, str], places: dict[s
     closed = [t for t, v in best.items() if v != "ineligible" and t in statuses]
     if not fit:
         if closed:
-            return (f"No enrolling trial fits what you've told me; {_count(len(closed))} that may fit "
-                    f"{'is' if len(closed) == 1 else 'are'} not enrolling.")
+            return (
+                f"No enrolling trial fits what you've told me; {_count(len(closed))} that may fit "
+                f"{'is' if len(closed) == 1 else 'are'} not enrolling."
+            )
         return "None of these trials fits what you've told me." if best else None
     where = f" in {places[fit[0]]}" if places.get(fit[0]) else ""
     more = f" (and {_count(len(fit) - 1)} more)" if len(fit) > 1 else ""
@@ -130,8 +138,13 @@ def facts_line(facts: PatientFacts) -> str | None:
         prefix = "no " if d.negated else "family history of " if d.family else "past " if d.historical else ""
         parts.append(prefix + d.label)
     for m in [*facts.labs, *facts.scores]:
-        value = "positive" if m.positive else "negative" if m.positive is False else (
-            f"{m.value:g}{' ' + m.unit if m.unit else ''}" if m.value is not None else "")
+        value = (
+            "positive"
+            if m.positive
+            else "negative"
+            if m.positive is False
+            else (f"{m.value:g}{' ' + m.unit if m.unit else ''}" if m.value is not None else "")
+        )
         parts.append(f"{m.name} {value}".strip())
     for med in facts.medications:
         state = "not on " if med.negated else "past " if med.current is False else ""

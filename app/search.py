@@ -133,8 +133,9 @@ def rank_trials(
     # The note counts twice: on both judged sets it carries more of what decides relevance than the
     # extracted conditions do (TREC 2022 NDCG@10 0.411 -> 0.431, SIGIR 0.110 -> 0.115).
     more = [note] * NOTE_WEIGHT if note and note.strip() and note.strip() != query.strip() else []
-    candidates = index.search_trials(query, k=max(limit * CANDIDATES_PER_RESULT, MIN_CANDIDATES),
-                                     statuses=statuses, more_queries=more)
+    candidates = index.search_trials(
+        query, k=max(limit * CANDIDATES_PER_RESULT, MIN_CANDIDATES), statuses=statuses, more_queries=more
+    )
     if not candidates:
         return []
     top = max(score for _, score in candidates) or 1.0
@@ -151,19 +152,33 @@ def rank_trials(
         verdicts = by_trial.get(trial_id, [])
         if facts is not None and not verdicts:
             # A record without parsed criteria: nothing can fail, so nothing is ruled out.
-            verdicts = [TrialVerdict(trial_id=trial_id, verdict="possibly_eligible",
-                                     warnings=["no eligibility criteria could be read from this record"])]
+            verdicts = [
+                TrialVerdict(
+                    trial_id=trial_id,
+                    verdict="possibly_eligible",
+                    warnings=["no eligibility criteria could be read from this record"],
+                )
+            ]
         best = best_verdicts(verdicts).get(trial_id)
         relevance = score / top
         bonus = VERDICT_BONUS[best.verdict] if best else 0.0
         topic = TOPIC_BONUS[condition_strength(trial, asked or [])]
-        ranked.append(Ranked(trial=trial, relevance=relevance, score=round(relevance + topic + bonus, 6), best=best,
-                             verdicts=verdicts))
+        ranked.append(
+            Ranked(
+                trial=trial,
+                relevance=relevance,
+                score=round(relevance + topic + bonus, 6),
+                best=best,
+                verdicts=verdicts,
+            )
+        )
     ranked.sort(key=lambda r: (r.best is not None and r.best.verdict == "ineligible", -r.score))
     return ranked
 
 
-def reasons_for(trial: Trial, best: TrialVerdict, conditions: list[str], index: TrialIndex) -> tuple[list[str], list[Citation]]:
+def reasons_for(
+    trial: Trial, best: TrialVerdict, conditions: list[str], index: TrialIndex
+) -> tuple[list[str], list[Citation]]:
     """Why a trial is listed and what the checker found: matched condition, failed and unknown criteria."""
     reasons: list[str] = []
     citations: list[Citation] = []
@@ -173,8 +188,15 @@ def reasons_for(trial: Trial, best: TrialVerdict, conditions: list[str], index: 
         names = [n for g in vocab.mentioned_groups(name) for n in g if n not in vocab.CASE_SENSITIVE] or [name]
         if any(vocab.contains_phrase(studied, n) for n in names):
             reasons.append(f"Studies {name}, a condition the patient has.")
-            holder = next((c for c in index.chunks(trial.trial_id) if c.section in ("conditions", "status")
-                           and any(vocab.contains_phrase(vocab.normalized(c.text), n) for n in names)), None)
+            holder = next(
+                (
+                    c
+                    for c in index.chunks(trial.trial_id)
+                    if c.section in ("conditions", "status")
+                    and any(vocab.contains_phrase(vocab.normalized(c.text), n) for n in names)
+                ),
+                None,
+            )
             if holder is not None:
                 citations.append(holder.citation())
     if best.verdict == "eligible":
@@ -238,39 +260,54 @@ def search_trials(
         facts = known.merge(facts)
     text = build_query(query, facts if patient or known is not None else None, patient)
     if not text:
-        raise ValueError("the patient record names no condition trialfinder knows; add a query "
-                         "(e.g. the condition in plain words)")
+        raise ValueError(
+            "the patient record names no condition trialfinder knows; add a query (e.g. the condition in plain words)"
+        )
     conditions = patient_conditions(facts)
     asked = [g[0] for g in vocab.mentioned_groups(query or "")]
-    ranked = rank_trials(index, query=text, facts=facts, limit=limit if place is None else max(limit * 5, 50),
-                         statuses=statuses, asked=asked,
-                         note=note_query(patient, facts) if patient else None)
+    ranked = rank_trials(
+        index,
+        query=text,
+        facts=facts,
+        limit=limit if place is None else max(limit * 5, 50),
+        statuses=statuses,
+        asked=asked,
+        note=note_query(patient, facts) if patient else None,
+    )
     if hide_ineligible:
         ranked = [r for r in ranked if r.best is None or r.best.verdict != "ineligible"]
     sites = {}
     if place is not None:
-        sites = {r.trial.trial_id: places.nearest_site(r.trial, place, vocab.REGISTRY_COUNTRY.get(r.trial.trial_id[:3]))
-                 for r in ranked}
+        sites = {
+            r.trial.trial_id: places.nearest_site(r.trial, place, vocab.REGISTRY_COUNTRY.get(r.trial.trial_id[:3]))
+            for r in ranked
+        }
         if within_km is not None:
             ranked = [r for r in ranked if sites[r.trial.trial_id] and sites[r.trial.trial_id].distance_km <= within_km]
         far = float("inf")
-        ranked = sorted(ranked, key=lambda r: (r.best is not None and r.best.verdict == "ineligible",
-                                               sites[r.trial.trial_id].distance_km if sites[r.trial.trial_id] else far))
+        ranked = sorted(
+            ranked,
+            key=lambda r: (
+                r.best is not None and r.best.verdict == "ineligible",
+                sites[r.trial.trial_id].distance_km if sites[r.trial.trial_id] else far,
+            ),
+        )
     ranked = ranked[:limit]
     rows = []
     for r in ranked:
         best = r.best
         reasons, citations = reasons_for(r.trial, best, conditions, index)
-        rows.append({
-            "trial_id": r.trial.trial_id,
-            "title": r.trial.title,
-            "status": r.trial.status,
-            "score": float(r.score),
-            "verdict": best.verdict,
-            "reasons": reasons,
-            "citations": [c.model_dump() for c in citations],
-        })
+        rows.append(
+            {
+                "trial_id": r.trial.trial_id,
+                "title": r.trial.title,
+                "status": r.trial.status,
+                "score": float(r.score),
+                "verdict": best.verdict,
+                "reasons": reasons,
+                "citations": [c.model_dump() for c in citations],
+            }
+        )
         if place is not None and sites.get(r.trial.trial_id) is not None:
             rows[-1]["nearest_site"] = sites[r.trial.trial_id].model_dump()
     return {"trials": rows, "next_question": next_question([r.best for r in ranked if r.best is not None])}
-

@@ -22,8 +22,10 @@ from eligibility.evaluate import check_trial
 from eligibility.questions import question_for
 from vectorstore.index import TrialIndex
 
-DISCLAIMER = ("This page lists what the trial documents say and what a rule checker found for the facts "
-              "given. It is not medical advice; the study team decides who can take part.")
+DISCLAIMER = (
+    "This page lists what the trial documents say and what a rule checker found for the facts "
+    "given. It is not medical advice; the study team decides who can take part."
+)
 
 
 class Summary(BaseModel):
@@ -36,7 +38,7 @@ class Summary(BaseModel):
 def doctor_summary(conversation: Conversation, index: TrialIndex, place: Place | None = None) -> Summary:
     """The page for the conversation's profile and trials in focus (see the module docstring)."""
     lines = ["# Clinical trial summary for my doctor", "", DISCLAIMER, "", "## What I said about the patient", ""]
-    lines += [f"- (turn {s.turn + 1}) \"{s.words}\"" for s in conversation.statements] or ["- (nothing yet)"]
+    lines += [f'- (turn {s.turn + 1}) "{s.words}"' for s in conversation.statements] or ["- (nothing yet)"]
     trial_ids = conversation.focus or [tid for t in conversation.turns for tid in t.trial_ids]
     lines += ["", "## Trials", ""]
     if not trial_ids:
@@ -54,8 +56,10 @@ def doctor_summary(conversation: Conversation, index: TrialIndex, place: Place |
                 cohort = f" ({v.cohort} cohort)" if v.cohort else ""
                 lines.append(f"- Checker's verdict{cohort}: **{VERDICT_WORDS[v.verdict]}**")
                 for f in v.failed:
-                    lines.append(f"  - Not met ({f.kind}): {' '.join(f.criterion.split())} — {f.reason} "
-                                 f"[{f.citation.trial_id} · {f.citation.section}]")
+                    lines.append(
+                        f"  - Not met ({f.kind}): {' '.join(f.criterion.split())} — {f.reason} "
+                        f"[{f.citation.trial_id} · {f.citation.section}]"
+                    )
                 needs = list(dict.fromkeys(n for u in v.unknown for n in u.needs))
                 for n in needs[:8]:
                     lines.append(f"  - Still open: {question_for(n)}")
@@ -68,13 +72,17 @@ def doctor_summary(conversation: Conversation, index: TrialIndex, place: Place |
             loc = trial.locations[0]
             lines.append("- Site: " + ", ".join(x for x in (loc.facility, loc.city, loc.country) if x))
         contacts = [i.name + (f" ({i.role})" if i.role else "") for i in trial.investigators]
-        lines.append(f"- Contact: {'; '.join(contacts) if contacts else 'the record names no contact'}"
-                     + (f"; sponsor {trial.sponsor}" if trial.sponsor else ""))
+        lines.append(
+            f"- Contact: {'; '.join(contacts) if contacts else 'the record names no contact'}"
+            + (f"; sponsor {trial.sponsor}" if trial.sponsor else "")
+        )
         lines.append("")
     markdown = "\n".join(lines).rstrip() + "\n"
     body = MarkdownIt("commonmark", {"html": False}).render(markdown)
-    html = ("<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>"
-            f"{escape('Clinical trial summary')}</title><style>body{{font-family:sans-serif;max-width:48rem;"
-            "margin:2rem auto;line-height:1.4}}@media print{{body{{margin:0}}}}</style></head><body><main>"
-            f"{body}</main></body></html>")
+    html = (
+        '<!doctype html><html lang="en"><head><meta charset="utf-8"><title>'
+        f"{escape('Clinical trial summary')}</title><style>body{{font-family:sans-serif;max-width:48rem;"
+        "margin:2rem auto;line-height:1.4}}@media print{{body{{margin:0}}}}</style></head><body><main>"
+        f"{body}</main></body></html>"
+    )
     return Summary(markdown=markdown, html=html)

@@ -85,7 +85,8 @@ def content_words(sentence: str) -> set[str]:
     """Stemmed words of a sentence that carry its facts (no stopwords, framing words or trial ids)."""
     sentence = strip_ids(sentence)
     return {
-        vocab.stem(w) for w in _tokens(sentence)
+        vocab.stem(w)
+        for w in _tokens(sentence)
         if w not in vocab.STOPWORDS and w not in vocab.FRAME_WORDS and not w.isdigit() and len(w) > 1
     }
 
@@ -140,7 +141,9 @@ def claim_trials(statement: Statement, chunks: dict[str, Chunk], default: list[s
     return list(default)
 
 
-def check_claim(statement: Statement, claim: Claim, trials: list[str], best: dict[str, TrialVerdict]) -> tuple[list[Statement], list[str]]:
+def check_claim(
+    statement: Statement, claim: Claim, trials: list[str], best: dict[str, TrialVerdict]
+) -> tuple[list[Statement], list[str]]:
     """Keep a claim the checker agrees with; otherwise replace it by the checker's verdict and say so."""
     if trials and all(t in best and best[t].verdict == claim.polarity for t in trials):
         return [statement], []
@@ -151,18 +154,21 @@ def check_claim(statement: Statement, claim: Claim, trials: list[str], best: dic
         if verdict is None:
             warnings.append(
                 f"Removed an eligibility claim that the rule checker cannot back ({tid} was not checked): "
-                f"\"{statement.text}\""
+                f'"{statement.text}"'
             )
             continue
         if verdict.verdict != claim.polarity:
             warnings.append(
                 f"Removed an eligibility claim that contradicts the rule checker for {tid} "
-                f"(claimed {VERDICT_WORDS[claim.polarity]}, checker: {VERDICT_WORDS[verdict.verdict]}): \"{statement.text}\""
+                f'(claimed {VERDICT_WORDS[claim.polarity]}, checker: {VERDICT_WORDS[verdict.verdict]}): "{statement.text}"'
             )
-        replacement.append(Statement(
-            text=f"The rule checker's verdict for {tid}: {VERDICT_WORDS[verdict.verdict]}.", kind="notice",
-            trial_id=tid,
-        ))
+        replacement.append(
+            Statement(
+                text=f"The rule checker's verdict for {tid}: {VERDICT_WORDS[verdict.verdict]}.",
+                kind="notice",
+                trial_id=tid,
+            )
+        )
     return replacement, warnings
 
 
@@ -208,13 +214,13 @@ def gate(
             kept.append(statement.model_copy(update={"citations": valid}))
             continue
         if not valid:
-            warnings.append(f"Dropped a sentence with no citation to the trial documents: \"{statement.text}\"")
+            warnings.append(f'Dropped a sentence with no citation to the trial documents: "{statement.text}"')
             continue
         score = support(statement.text, (chunks[c].text for c in valid))
         if score < SUPPORT_THRESHOLD:
             warnings.append(
                 f"Dropped a sentence its cited passage does not support (overlap {score:.2f} < {SUPPORT_THRESHOLD}): "
-                f"\"{statement.text}\""
+                f'"{statement.text}"'
             )
             continue
         kept.append(statement.model_copy(update={"citations": valid}))

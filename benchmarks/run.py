@@ -37,8 +37,10 @@ RESULTS_JSON = BENCH_DIR / "results.json"
 RESULTS_MD = BENCH_DIR / "RESULTS.md"
 ARCHIVE_INDEX = PROJECT_ROOT / "var" / "index-ctgov"
 ARCHIVE_RECORDS = 6785
-PATIENT = ("34-year-old woman with SLE, ANA 1:320, SLEDAI 6, eGFR 95, platelets 150,000/mm3, "
-           "received rituximab 2 months ago, not pregnant")
+PATIENT = (
+    "34-year-old woman with SLE, ANA 1:320, SLEDAI 6, eGFR 95, platelets 150,000/mm3, "
+    "received rituximab 2 months ago, not pregnant"
+)
 SEARCH_PATIENTS = [
     PATIENT,
     "58 yo F with h/o rheumatoid arthritis on methotrexate 15 mg weekly, interstitial lung disease, Cr 1.1",
@@ -49,6 +51,7 @@ SEARCH_PATIENTS = [
 
 
 # ---------------------------------------------------------------- small helpers
+
 
 def machine() -> dict:
     """Cores, CPU model (from /proc/cpuinfo), memory, Python and date of this run."""
@@ -67,9 +70,14 @@ def machine() -> dict:
                 memory_gb = round(int(line.split()[1]) / 1024 / 1024, 1)
     except OSError:
         pass
-    return {"cores": os.cpu_count(), "cpu": model, "memory_gb": memory_gb, "python": platform.python_version(),
-            "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
-            "load_average_1min": round(os.getloadavg()[0], 1)}
+    return {
+        "cores": os.cpu_count(),
+        "cpu": model,
+        "memory_gb": memory_gb,
+        "python": platform.python_version(),
+        "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        "load_average_1min": round(os.getloadavg()[0], 1),
+    }
 
 
 def percentile(values: list[float], q: float) -> float | None:
@@ -89,8 +97,12 @@ def latencies_ms(fn, inputs: list, warmup: int = 1) -> dict:
     for x in inputs[:warmup]:
         fn(x)
     samples = [timed(fn, x)[0] * 1000 for x in inputs]
-    return {"p50_ms": percentile(samples, 50), "p95_ms": percentile(samples, 95),
-            "mean_ms": sum(samples) / len(samples), "n": len(samples)}
+    return {
+        "p50_ms": percentile(samples, 50),
+        "p95_ms": percentile(samples, 95),
+        "mean_ms": sum(samples) / len(samples),
+        "n": len(samples),
+    }
 
 
 def peak_rss_mb() -> float:
@@ -112,17 +124,25 @@ def log(message: str) -> None:
 
 # ---------------------------------------------------------------- measurements
 
+
 def bench_ingest(index, paths: list[Path]) -> dict:
     from app.indexer import ingest_paths
 
     report = ingest_paths(paths, index, progress=False)
     t = report.timings
-    return {"documents": report.documents, "trials": len(report.trials), "chunks": report.chunks,
-            "errors": len(report.errors), "seconds": t.total_seconds,
-            "documents_per_s": report.documents / t.total_seconds if t.total_seconds else None,
-            "chunks_per_s": report.chunks / t.total_seconds if t.total_seconds else None,
-            "embed_share": t.embed_share, "embed_seconds": t.embed_seconds, "parse_seconds": t.parse_seconds,
-            "index_bytes": index.stats().bytes}
+    return {
+        "documents": report.documents,
+        "trials": len(report.trials),
+        "chunks": report.chunks,
+        "errors": len(report.errors),
+        "seconds": t.total_seconds,
+        "documents_per_s": report.documents / t.total_seconds if t.total_seconds else None,
+        "chunks_per_s": report.chunks / t.total_seconds if t.total_seconds else None,
+        "embed_share": t.embed_share,
+        "embed_seconds": t.embed_seconds,
+        "parse_seconds": t.parse_seconds,
+        "index_bytes": index.stats().bytes,
+    }
 
 
 def bench_retrieval(index, queries: list[tuple[str, list[str]]], k: int = 10) -> dict:
@@ -138,7 +158,7 @@ def bench_retrieval(index, queries: list[tuple[str, list[str]]], k: int = 10) ->
             recalls.append(sum(t in found for t in trials) / len(trials))
 
         stats = latencies_ms(run, queries)
-        stats["recall@10"] = sum(recalls[-len(queries):]) / len(queries)
+        stats["recall@10"] = sum(recalls[-len(queries) :]) / len(queries)
         out[name] = stats
     return out
 
@@ -159,9 +179,13 @@ def bench_checker(trials: list, seconds: float = 3.0) -> dict:
     while total < seconds:
         total += timed(check_trials, trials, facts)[0]
         rounds += 1
-    return {"trials": len(trials), "cohorts": cohorts, "cold_pass_s": first,
-            "cold_cohorts_per_s": cohorts / first if first else None,
-            "cohorts_per_s": cohorts * rounds / total if total else None}
+    return {
+        "trials": len(trials),
+        "cohorts": cohorts,
+        "cold_pass_s": first,
+        "cold_cohorts_per_s": cohorts / first if first else None,
+        "cohorts_per_s": cohorts * rounds / total if total else None,
+    }
 
 
 def bench_answers(index, settings, queries: list[tuple[str, list[str]]]) -> dict:
@@ -179,15 +203,27 @@ def bench_search(index) -> dict:
 
 def bench_cold_start(index_dir: Path) -> dict:
     """A fresh process answering one question: `trialfinder ask ... --json` (model load included)."""
-    command = [sys.executable, "-c", "import sys; from app.cli import main; sys.exit(main(sys.argv[1:]))",
-               "ask", "What dose do participants get in NCT03171194?", "--index", str(index_dir), "--json"]
+    command = [
+        sys.executable,
+        "-c",
+        "import sys; from app.cli import main; sys.exit(main(sys.argv[1:]))",
+        "ask",
+        "What dose do participants get in NCT03171194?",
+        "--index",
+        str(index_dir),
+        "--json",
+    ]
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
     started = time.perf_counter()
     done = subprocess.run(command, cwd=PROJECT_ROOT, env=env, capture_output=True, text=True, timeout=300)
     seconds = time.perf_counter() - started
     ok = done.returncode == 0 and '"answer"' in done.stdout
-    return {"seconds": seconds, "ok": ok, "child_peak_rss_mb": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024,
-            **({} if ok else {"error": done.stderr[-500:]})}
+    return {
+        "seconds": seconds,
+        "ok": ok,
+        "child_peak_rss_mb": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024,
+        **({} if ok else {"error": done.stderr[-500:]}),
+    }
 
 
 def bench_synthetic(count: int, sample: int, queries: list[tuple[str, list[str]]]) -> dict:
@@ -218,10 +254,15 @@ def bench_synthetic(count: int, sample: int, queries: list[tuple[str, list[str]]
     raw_rate = raw_embedding_rate(texts)
     projected_embed = len(chunks) / embed_rate
     return {
-        "trials": len(trials), "chunks": len(chunks), "file_mb": round(len(data) / 1e6, 1),
-        "parse_chunk_s": parse_s + chunk_s, "documents_per_s_no_embed": len(trials) / (parse_s + chunk_s),
+        "trials": len(trials),
+        "chunks": len(chunks),
+        "file_mb": round(len(data) / 1e6, 1),
+        "parse_chunk_s": parse_s + chunk_s,
+        "documents_per_s_no_embed": len(trials) / (parse_s + chunk_s),
         "chunks_per_s_no_embed": len(chunks) / (parse_s + chunk_s),
-        "embed_sample_chunks": len(texts), "embed_chunks_per_s": embed_rate, "raw_embed_chunks_per_s": raw_rate,
+        "embed_sample_chunks": len(texts),
+        "embed_chunks_per_s": embed_rate,
+        "raw_embed_chunks_per_s": raw_rate,
         "projected_ingest_s": parse_s + chunk_s + projected_embed,
         "projected_embed_share": projected_embed / (parse_s + chunk_s + projected_embed),
         "checker": bench_checker(trials, seconds=2.0),
@@ -246,8 +287,16 @@ def bench_compact_index(path: Path, embedder, queries: list[tuple[str, list[str]
         log("synthetic corpus: compact ingest")
         result = {"ingest": bench_ingest(index, [path])}
         index.search("warm up", 10)
-        result.update({mode: latencies_ms(lambda q, fn=fn: fn(q[0], 10), questions) for mode, fn in
-                       (("hybrid", index.search), ("dense", index.search_dense), ("bm25", index.search_lexical))})
+        result.update(
+            {
+                mode: latencies_ms(lambda q, fn=fn: fn(q[0], 10), questions)
+                for mode, fn in (
+                    ("hybrid", index.search),
+                    ("dense", index.search_dense),
+                    ("bm25", index.search_lexical),
+                )
+            }
+        )
         result["search"] = bench_search(index)
         result["answer"] = bench_answers(index, settings, questions[:30])
         index.close()
@@ -275,10 +324,14 @@ def bench_chroma_server(corpus: Path, workdir: Path, queries: list[tuple[str, li
             settings = Settings(index_dir=workdir / "server-index", corpus_dir=corpus, chroma_server=address)
             index = TrialIndex.open(settings, embedder=embedded_index.embedder)
             bench_ingest(index, [corpus])
-            server = {"dense": latencies_ms(lambda q: index.search_dense(q[0], 10), queries),
-                      "hybrid": latencies_ms(lambda q: index.search(q[0], 10), queries)}
-            embedded = {"dense": latencies_ms(lambda q: embedded_index.search_dense(q[0], 10), queries),
-                        "hybrid": latencies_ms(lambda q: embedded_index.search(q[0], 10), queries)}
+            server = {
+                "dense": latencies_ms(lambda q: index.search_dense(q[0], 10), queries),
+                "hybrid": latencies_ms(lambda q: index.search(q[0], 10), queries),
+            }
+            embedded = {
+                "dense": latencies_ms(lambda q: embedded_index.search_dense(q[0], 10), queries),
+                "hybrid": latencies_ms(lambda q: embedded_index.search(q[0], 10), queries),
+            }
             index.close()
             return {"server": server, "embedded": embedded}
     except RuntimeError as exc:
@@ -300,7 +353,9 @@ def bench_archive(queries: list[tuple[str, list[str]]]) -> dict:
     questions = scale_questions(queries)
     index.search("warm up", 10)
     result = {
-        "trials": stats.trials, "chunks": stats.chunks, "index_bytes": stats.bytes,
+        "trials": stats.trials,
+        "chunks": stats.chunks,
+        "index_bytes": stats.bytes,
         "hybrid": latencies_ms(lambda q: index.search(q[0], 10), questions),
         "dense": latencies_ms(lambda q: index.search_dense(q[0], 10), questions),
         "bm25": latencies_ms(lambda q: index.search_lexical(q[0], 10), questions),
@@ -313,6 +368,7 @@ def bench_archive(queries: list[tuple[str, list[str]]]) -> dict:
 
 
 # ---------------------------------------------------------------- run and report
+
 
 def run(synthetic_count: int, embed_sample: int, include_archive: bool) -> dict:
     from vectorstore.index import TrialIndex
@@ -371,55 +427,121 @@ def table(results: dict) -> str:
     c = results.get("chroma", {})
     rows: list[tuple[str, str, str, str]] = []
     ing = b.get("ingest", {})
-    rows.append(("ingest throughput (documents/s, chunks/s)",
-                 f"{_f(ing.get('documents_per_s'))} docs/s, {_f(ing.get('chunks_per_s'))} chunks/s",
-                 f"parse+chunk only: {_f(s.get('documents_per_s_no_embed'))} docs/s, "
-                 f"{_f(s.get('chunks_per_s_no_embed'))} chunks/s", "n/a"))
-    rows.append(("embedding share of ingest", _f((ing.get("embed_share") or 0) * 100, 0, " %"),
-                 f"{_f((s.get('projected_embed_share') or 0) * 100, 0, ' %')} (projected)", "n/a"))
-    rows.append(("embedding throughput (trialfinder Embedder vs plain sentence-transformers)", "n/a",
-                 f"{_f(s.get('embed_chunks_per_s'))} vs {_f(s.get('raw_embed_chunks_per_s'))} chunks/s "
-                 f"(sample of {_f(s.get('embed_sample_chunks'))})", "n/a"))
-    rows.append(("full ingest time", _f(ing.get("seconds"), 1, " s"),
-                 f"{_f((s.get('projected_ingest_s') or 0) / 60, 0, ' min')} projected for "
-                 f"{_f(s.get('trials'))} trials / {_f(s.get('chunks'))} chunks", "n/a"))
+    rows.append(
+        (
+            "ingest throughput (documents/s, chunks/s)",
+            f"{_f(ing.get('documents_per_s'))} docs/s, {_f(ing.get('chunks_per_s'))} chunks/s",
+            f"parse+chunk only: {_f(s.get('documents_per_s_no_embed'))} docs/s, "
+            f"{_f(s.get('chunks_per_s_no_embed'))} chunks/s",
+            "n/a",
+        )
+    )
+    rows.append(
+        (
+            "embedding share of ingest",
+            _f((ing.get("embed_share") or 0) * 100, 0, " %"),
+            f"{_f((s.get('projected_embed_share') or 0) * 100, 0, ' %')} (projected)",
+            "n/a",
+        )
+    )
+    rows.append(
+        (
+            "embedding throughput (trialfinder Embedder vs plain sentence-transformers)",
+            "n/a",
+            f"{_f(s.get('embed_chunks_per_s'))} vs {_f(s.get('raw_embed_chunks_per_s'))} chunks/s "
+            f"(sample of {_f(s.get('embed_sample_chunks'))})",
+            "n/a",
+        )
+    )
+    rows.append(
+        (
+            "full ingest time",
+            _f(ing.get("seconds"), 1, " s"),
+            f"{_f((s.get('projected_ingest_s') or 0) / 60, 0, ' min')} projected for "
+            f"{_f(s.get('trials'))} trials / {_f(s.get('chunks'))} chunks",
+            "n/a",
+        )
+    )
     sc = s.get("compact", {})
     sci = sc.get("ingest", {})
-    rows.append(("ingest with the compact dense policy (one vector per trial)", "n/a",
-                 f"{_f(sci.get('seconds'), 0, ' s')}: {_f(sci['trials'] / sci['seconds'] if sci.get('seconds') else None)} trials/s, "
-                 f"{_f(sci.get('chunks_per_s'))} chunks/s, embedding {_f((sci.get('embed_share') or 0) * 100, 0, ' %')}"
-                 if sci else "not built", "see the archive notes"))
-    rows.append(("index size on disk", _f((ing.get("index_bytes") or 0) / 1e6, 1, " MB"),
-                 _f((sci.get("index_bytes") or 0) / 1e6, 0, " MB (compact)") if sci else "not built",
-                 _f((a.get("index_bytes") or 0) / 1e6, 0, " MB") if a.get("index_bytes") else "n/a"))
+    rows.append(
+        (
+            "ingest with the compact dense policy (one vector per trial)",
+            "n/a",
+            f"{_f(sci.get('seconds'), 0, ' s')}: {_f(sci['trials'] / sci['seconds'] if sci.get('seconds') else None)} trials/s, "
+            f"{_f(sci.get('chunks_per_s'))} chunks/s, embedding {_f((sci.get('embed_share') or 0) * 100, 0, ' %')}"
+            if sci
+            else "not built",
+            "see the archive notes",
+        )
+    )
+    rows.append(
+        (
+            "index size on disk",
+            _f((ing.get("index_bytes") or 0) / 1e6, 1, " MB"),
+            _f((sci.get("index_bytes") or 0) / 1e6, 0, " MB (compact)") if sci else "not built",
+            _f((a.get("index_bytes") or 0) / 1e6, 0, " MB") if a.get("index_bytes") else "n/a",
+        )
+    )
     for mode in ("hybrid", "dense", "bm25"):
         r = b.get("retrieval", {}).get(mode, {})
-        rows.append((f"{mode} retrieval p50 / p95 ms (recall@10)", f"{_lat(r)} ({_f(r.get('recall@10'), 2)})",
-                     _lat(sc.get(mode)), _lat(a.get(mode))))
+        rows.append(
+            (
+                f"{mode} retrieval p50 / p95 ms (recall@10)",
+                f"{_lat(r)} ({_f(r.get('recall@10'), 2)})",
+                _lat(sc.get(mode)),
+                _lat(a.get(mode)),
+            )
+        )
     rows.append(("patient search p50 / p95 ms", _lat(b.get("search")), _lat(sc.get("search")), _lat(a.get("search"))))
+
     def checker(section: dict) -> str:
         ch = section.get("checker") or {}
         if "cohorts_per_s" not in ch:
             return "n/a"
-        return f"{_f(ch['cohorts_per_s'], 0)} warm; {_f(ch['cold_cohorts_per_s'], 0)} cold ({_f(ch['cohorts'])} cohorts)"
+        return (
+            f"{_f(ch['cohorts_per_s'], 0)} warm; {_f(ch['cold_cohorts_per_s'], 0)} cold ({_f(ch['cohorts'])} cohorts)"
+        )
 
     rows.append(("checker throughput (trial-cohorts/s, one patient)", checker(b), checker(s), checker(a)))
-    rows.append(("warm answer p50 / p95 ms (extractive)", _lat(b.get("answer")), _lat(sc.get("answer")),
-                 _lat(a.get("answer"))))
+    rows.append(
+        ("warm answer p50 / p95 ms (extractive)", _lat(b.get("answer")), _lat(sc.get("answer")), _lat(a.get("answer")))
+    )
     cold = b.get("cold_start", {})
-    rows.append(("cold start to first answer", f"{_f(cold.get('seconds'), 1, ' s')} (peak {_f(cold.get('child_peak_rss_mb'), 0, ' MB')})",
-                 "n/a", "n/a"))
+    rows.append(
+        (
+            "cold start to first answer",
+            f"{_f(cold.get('seconds'), 1, ' s')} (peak {_f(cold.get('child_peak_rss_mb'), 0, ' MB')})",
+            "n/a",
+            "n/a",
+        )
+    )
     rows.append(("peak memory of the bench process", _f(results.get("peak_rss_mb"), 0, " MB"), "", ""))
     if "server" in c:
-        rows.append(("Chroma embedded vs server, dense p50 / p95 ms",
-                     f"{_lat(c['embedded']['dense'])} vs {_lat(c['server']['dense'])}", "", ""))
-        rows.append(("Chroma embedded vs server, hybrid p50 / p95 ms",
-                     f"{_lat(c['embedded']['hybrid'])} vs {_lat(c['server']['hybrid'])}", "", ""))
-    archive_head = f"archive ({_f(a.get('trials'))} real trials)" if a.get("trials") else "archive (not measured, see notes)"
+        rows.append(
+            (
+                "Chroma embedded vs server, dense p50 / p95 ms",
+                f"{_lat(c['embedded']['dense'])} vs {_lat(c['server']['dense'])}",
+                "",
+                "",
+            )
+        )
+        rows.append(
+            (
+                "Chroma embedded vs server, hybrid p50 / p95 ms",
+                f"{_lat(c['embedded']['hybrid'])} vs {_lat(c['server']['hybrid'])}",
+                "",
+                "",
+            )
+        )
+    archive_head = (
+        f"archive ({_f(a.get('trials'))} real trials)" if a.get("trials") else "archive (not measured, see notes)"
+    )
     lines = [
         f"Machine: {m['cores']} cores, {m['cpu']}, {m['memory_gb']} GB RAM, Python {m['python']}; run {m['date']}; "
         f"1-minute load average {m.get('load_average_1min')} at the start, {m.get('load_average_1min_end')} at the end "
-        "(other work shared the machine).", "",
+        "(other work shared the machine).",
+        "",
         f"| measure | bundled ({_f(ing.get('trials'))} trials) | generated ({_f(s.get('trials'))} trials) | {archive_head} |",
         "|---|---|---|---|",
         *(f"| {a_} | {b_} | {c_} | {d_} |" for a_, b_, c_, d_ in rows),
@@ -430,9 +552,12 @@ def table(results: dict) -> str:
 def write_results(results: dict) -> None:
     RESULTS_JSON.write_text(json.dumps(results, indent=1) + "\n", encoding="utf-8")
     notes = [
-        "# Benchmark results", "",
-        "Produced by `make bench` (`python -m benchmarks.run`); figures from one real run on the machine named below.", "",
-        table(results), "",
+        "# Benchmark results",
+        "",
+        "Produced by `make bench` (`python -m benchmarks.run`); figures from one real run on the machine named below.",
+        "",
+        table(results),
+        "",
         "Notes:",
         "- Latencies are per query in a warm process; p50 / p95 over the project's QA questions "
         "(retrieval, answers) or five patient notes x2 (search).",
@@ -442,14 +567,16 @@ def write_results(results: dict) -> None:
         "budget, so only parsing, chunking and the checker run on all of it; embedding throughput is measured on a "
         "random sample and the full ingest time is projected from it. Retrieval at scale is measured on the real "
         "archive index instead (built by `trialfinder eval --external`).",
-        "- Checker: \"cold\" is the first pass over the trials, which parses every criterion into a rule (cached "
-        "per trial afterwards); \"warm\" repeats the check for the same patient, as a search or a chat turn does.",
+        '- Checker: "cold" is the first pass over the trials, which parses every criterion into a rule (cached '
+        'per trial afterwards); "warm" repeats the check for the same patient, as a search or a chat turn does.',
         "- Cold start: a new Python process running `trialfinder ask ... --json`, model load included.",
     ]
     skipped = results.get("archive", {}).get("skipped")
     if skipped:
-        notes.append(f"- Archive column not measured in this run: {skipped}. At the embedding throughput above, "
-                     "indexing the archive's chunks takes well over an hour on this machine.")
+        notes.append(
+            f"- Archive column not measured in this run: {skipped}. At the embedding throughput above, "
+            "indexing the archive's chunks takes well over an hour on this machine."
+        )
     RESULTS_MD.write_text("\n".join(notes) + "\n", encoding="utf-8")
 
 

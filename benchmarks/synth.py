@@ -57,42 +57,87 @@ def _phases(value: str | None) -> list[str]:
 def sections_of(root) -> dict:
     """The API v2 modules of one XML record, as separate recombinable sections."""
     identification = {"briefTitle": _text(root, "brief_title"), "officialTitle": _text(root, "official_title")}
-    status = {"overallStatus": _enum(_text(root, "overall_status")),
-              "startDateStruct": {"date": _text(root, "start_date")},
-              "completionDateStruct": {"date": _text(root, "completion_date")}}
-    sponsor = {"leadSponsor": {"name": _text(root, "sponsors/lead_sponsor/agency")},
-               "collaborators": [{"name": c.findtext("agency")} for c in root.findall("sponsors/collaborator")]}
-    description = {"briefSummary": _text(root, "brief_summary/textblock"),
-                   "detailedDescription": _text(root, "detailed_description/textblock")}
-    conditions = {"conditions": [c.text for c in root.findall("condition") if c.text],
-                  "keywords": [k.text for k in root.findall("keyword") if k.text]}
+    status = {
+        "overallStatus": _enum(_text(root, "overall_status")),
+        "startDateStruct": {"date": _text(root, "start_date")},
+        "completionDateStruct": {"date": _text(root, "completion_date")},
+    }
+    sponsor = {
+        "leadSponsor": {"name": _text(root, "sponsors/lead_sponsor/agency")},
+        "collaborators": [{"name": c.findtext("agency")} for c in root.findall("sponsors/collaborator")],
+    }
+    description = {
+        "briefSummary": _text(root, "brief_summary/textblock"),
+        "detailedDescription": _text(root, "detailed_description/textblock"),
+    }
+    conditions = {
+        "conditions": [c.text for c in root.findall("condition") if c.text],
+        "keywords": [k.text for k in root.findall("keyword") if k.text],
+    }
     enrollment = root.findtext("enrollment")
-    design = {"studyType": _enum(_text(root, "study_type")), "phases": _phases(_text(root, "phase")),
-              "enrollmentInfo": {"count": int(enrollment) if enrollment and enrollment.isdigit() else None}}
+    design = {
+        "studyType": _enum(_text(root, "study_type")),
+        "phases": _phases(_text(root, "phase")),
+        "enrollmentInfo": {"count": int(enrollment) if enrollment and enrollment.isdigit() else None},
+    }
     arms = {
-        "armGroups": [{"label": a.findtext("arm_group_label"), "type": _enum(a.findtext("arm_group_type")),
-                       "description": a.findtext("description")} for a in root.findall("arm_group")],
-        "interventions": [{"type": _enum(i.findtext("intervention_type")), "name": i.findtext("intervention_name"),
-                           "description": i.findtext("description")} for i in root.findall("intervention")],
+        "armGroups": [
+            {
+                "label": a.findtext("arm_group_label"),
+                "type": _enum(a.findtext("arm_group_type")),
+                "description": a.findtext("description"),
+            }
+            for a in root.findall("arm_group")
+        ],
+        "interventions": [
+            {
+                "type": _enum(i.findtext("intervention_type")),
+                "name": i.findtext("intervention_name"),
+                "description": i.findtext("description"),
+            }
+            for i in root.findall("intervention")
+        ],
     }
     outcomes = {
-        "primaryOutcomes": [{"measure": o.findtext("measure"), "timeFrame": o.findtext("time_frame")}
-                            for o in root.findall("primary_outcome")],
-        "secondaryOutcomes": [{"measure": o.findtext("measure"), "timeFrame": o.findtext("time_frame")}
-                              for o in root.findall("secondary_outcome")],
+        "primaryOutcomes": [
+            {"measure": o.findtext("measure"), "timeFrame": o.findtext("time_frame")}
+            for o in root.findall("primary_outcome")
+        ],
+        "secondaryOutcomes": [
+            {"measure": o.findtext("measure"), "timeFrame": o.findtext("time_frame")}
+            for o in root.findall("secondary_outcome")
+        ],
     }
-    eligibility = {"eligibilityCriteria": _criteria(root), "sex": _enum(_text(root, "eligibility/gender")),
-                   "minimumAge": _text(root, "eligibility/minimum_age"),
-                   "maximumAge": _text(root, "eligibility/maximum_age"),
-                   "healthyVolunteers": (_text(root, "eligibility/healthy_volunteers") or "").lower() == "yes"}
-    locations = {"locations": [{"facility": loc.findtext("facility/name"),
-                                "city": loc.findtext("facility/address/city"),
-                                "state": loc.findtext("facility/address/state"),
-                                "country": loc.findtext("facility/address/country")}
-                               for loc in root.findall("location")][:20]}
-    return {"identification": identification, "status": status, "sponsor": sponsor, "description": description,
-            "conditions": conditions, "design": design, "arms": arms, "outcomes": outcomes,
-            "eligibility": eligibility, "locations": locations}
+    eligibility = {
+        "eligibilityCriteria": _criteria(root),
+        "sex": _enum(_text(root, "eligibility/gender")),
+        "minimumAge": _text(root, "eligibility/minimum_age"),
+        "maximumAge": _text(root, "eligibility/maximum_age"),
+        "healthyVolunteers": (_text(root, "eligibility/healthy_volunteers") or "").lower() == "yes",
+    }
+    locations = {
+        "locations": [
+            {
+                "facility": loc.findtext("facility/name"),
+                "city": loc.findtext("facility/address/city"),
+                "state": loc.findtext("facility/address/state"),
+                "country": loc.findtext("facility/address/country"),
+            }
+            for loc in root.findall("location")
+        ][:20]
+    }
+    return {
+        "identification": identification,
+        "status": status,
+        "sponsor": sponsor,
+        "description": description,
+        "conditions": conditions,
+        "design": design,
+        "arms": arms,
+        "outcomes": outcomes,
+        "eligibility": eligibility,
+        "locations": locations,
+    }
 
 
 def read_archive(archive: Path = ARCHIVE) -> list[dict]:
@@ -123,18 +168,20 @@ def synthesize(records: list[dict], count: int, seed: int = 7) -> list[dict]:
     for i in range(count):
         base = records[i % len(records)]
         pick = lambda: rng.choice(records)  # noqa: E731 (a fresh donor per section)
-        study = {"protocolSection": {
-            "identificationModule": {"nctId": f"NCT9{i:07d}", **base["identification"]},
-            "statusModule": pick()["status"],
-            "sponsorCollaboratorsModule": pick()["sponsor"],
-            "descriptionModule": pick()["description"],
-            "conditionsModule": base["conditions"],
-            "designModule": pick()["design"],
-            "armsInterventionsModule": pick()["arms"],
-            "outcomesModule": pick()["outcomes"],
-            "eligibilityModule": rng.choice(with_criteria)["eligibility"],
-            "contactsLocationsModule": pick()["locations"],
-        }}
+        study = {
+            "protocolSection": {
+                "identificationModule": {"nctId": f"NCT9{i:07d}", **base["identification"]},
+                "statusModule": pick()["status"],
+                "sponsorCollaboratorsModule": pick()["sponsor"],
+                "descriptionModule": pick()["description"],
+                "conditionsModule": base["conditions"],
+                "designModule": pick()["design"],
+                "armsInterventionsModule": pick()["arms"],
+                "outcomesModule": pick()["outcomes"],
+                "eligibilityModule": rng.choice(with_criteria)["eligibility"],
+                "contactsLocationsModule": pick()["locations"],
+            }
+        }
         studies.append(_clean(study))
     return studies
 

@@ -30,16 +30,30 @@ def coverage(trials) -> list[dict]:
                     review += 1
                     subjective += bool(getattr(item.rule, "subjective", False))
         objective = total - consent - subjective
-        rows.append({"trial_id": trial.trial_id, "criteria": total, "decidable": decidable, "needs_review": review,
-                     "assumed_consent": consent, "subjective": subjective, "objective": objective,
-                     "share": round(decidable / objective, 3) if objective else 1.0})
+        rows.append(
+            {
+                "trial_id": trial.trial_id,
+                "criteria": total,
+                "decidable": decidable,
+                "needs_review": review,
+                "assumed_consent": consent,
+                "subjective": subjective,
+                "objective": objective,
+                "share": round(decidable / objective, 3) if objective else 1.0,
+            }
+        )
     return rows
 
 
 def format_table(rows: list[dict]) -> str:
     """The coverage rows as a fixed-width text table."""
-    head = (f"{'trial':<14}{'criteria':>9}{'decidable':>10}{'review':>8}{'(judgement)':>12}{'consent':>9}"
-            f"{'share of objective':>20}")
-    lines = [head] + [f"{r['trial_id']:<14}{r['criteria']:>9}{r['decidable']:>10}{r['needs_review']:>8}"
-                      f"{r['subjective']:>12}{r['assumed_consent']:>9}{r['share']:>20.0%}" for r in rows]
+    head = (
+        f"{'trial':<14}{'criteria':>9}{'decidable':>10}{'review':>8}{'(judgement)':>12}{'consent':>9}"
+        f"{'share of objective':>20}"
+    )
+    lines = [head] + [
+        f"{r['trial_id']:<14}{r['criteria']:>9}{r['decidable']:>10}{r['needs_review']:>8}"
+        f"{r['subjective']:>12}{r['assumed_consent']:>9}{r['share']:>20.0%}"
+        for r in rows
+    ]
     return "\n".join(lines)

@@ -23,10 +23,14 @@ _SINCE_YEAR = re.compile(r"(?i)\b(?:since|in|diagnosed|dx|from)\s+(?:\w+\s+)?((?
 _ISO_DATE = re.compile(r"\b(?:19|20)\d\d-\d\d-\d\d\b")
 _NUMERIC_DATE = re.compile(r"\b\d{1,2}[/.-]\d{1,2}[/.-](?:19|20)\d\d\b")
 _MONTH_SLASH_YEAR = re.compile(r"\b(0?[1-9]|1[0-2])[/-]((?:19|20)\d\d)\b")
-_MONTH = (r"(?:jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?|sept?(?:ember)?|"
-          r"oct(?:ober)?|nov(?:ember)?|dec(?:ember)?)")
-_NAMED_DATE = re.compile(rf"(?i)\b(?:\d{{1,2}}(?:st|nd|rd|th)?\s+{_MONTH}\.?,?\s+(?:19|20)\d\d|"
-                         rf"{_MONTH}\.?\s+(?:\d{{1,2}}(?:st|nd|rd|th)?,?\s+)?(?:19|20)\d\d)\b")
+_MONTH = (
+    r"(?:jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?|sept?(?:ember)?|"
+    r"oct(?:ober)?|nov(?:ember)?|dec(?:ember)?)"
+)
+_NAMED_DATE = re.compile(
+    rf"(?i)\b(?:\d{{1,2}}(?:st|nd|rd|th)?\s+{_MONTH}\.?,?\s+(?:19|20)\d\d|"
+    rf"{_MONTH}\.?\s+(?:\d{{1,2}}(?:st|nd|rd|th)?,?\s+)?(?:19|20)\d\d)\b"
+)
 _LAST_MONTH_NAME = re.compile(rf"(?i)\blast\s+({_MONTH})\b")
 _LAST_PERIOD = re.compile(r"(?i)\b(?:last|this) (week|month|year)\b|\b(yesterday|today)\b")
 
@@ -74,8 +78,13 @@ def date_in(clause: str, today: date) -> date | None:
     m = _LAST_PERIOD.search(clause)
     if m:
         word = (m.group(1) or m.group(2)).lower()
-        step = {"week": relativedelta(weeks=1), "month": relativedelta(months=1), "year": relativedelta(years=1),
-                "yesterday": relativedelta(days=1), "today": relativedelta()}[word]
+        step = {
+            "week": relativedelta(weeks=1),
+            "month": relativedelta(months=1),
+            "year": relativedelta(years=1),
+            "yesterday": relativedelta(days=1),
+            "today": relativedelta(),
+        }[word]
         return today - step
     return None
 

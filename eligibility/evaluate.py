@@ -50,8 +50,9 @@ def _compiled(c: Criterion, rule, citation: Citation) -> Compiled:
     static = evaluate(rule, empty_index(), c.kind)
     item = Compiled(c, rule, citation, c.kind + rule.model_dump_json(), dependencies(rule), static)
     kind = _entry_kind(c.kind, static)
-    return Compiled(c, rule, citation, item.key, item.deps, static, (kind, _build_entry(kind, item, static)) if kind
-                    else None)
+    return Compiled(
+        c, rule, citation, item.key, item.deps, static, (kind, _build_entry(kind, item, static)) if kind else None
+    )
 
 
 def _entry_kind(criterion_kind: str, out: Outcome) -> str | None:
@@ -69,14 +70,16 @@ def _structured(trial: Trial) -> list[Compiled]:
     if e.min_age_years is not None or e.max_age_years is not None:
         cite = facts_citation(trial)
         rule = AgeRule(min=e.min_age_years, max=e.max_age_years)
-        crit = Criterion(id=cite.id, trial_id=trial.trial_id, kind="inclusion", heading_kind="inclusion",
-                         text=cite.text)
+        crit = Criterion(
+            id=cite.id, trial_id=trial.trial_id, kind="inclusion", heading_kind="inclusion", text=cite.text
+        )
         out.append(_compiled(crit, rule, cite))
     if e.sex in ("female", "male"):
         cite = cite or facts_citation(trial)
         rule = SexRule(sex=e.sex)
-        crit = Criterion(id=cite.id, trial_id=trial.trial_id, kind="inclusion", heading_kind="inclusion",
-                         text=cite.text)
+        crit = Criterion(
+            id=cite.id, trial_id=trial.trial_id, kind="inclusion", heading_kind="inclusion", text=cite.text
+        )
         out.append(_compiled(crit, rule, cite))
     return out
 
@@ -99,17 +102,20 @@ def compile_trial(trial: Trial) -> tuple[CompiledCohort, ...]:
         for c in (*cohort.inclusion, *cohort.exclusion):
             rule = parse_rule(c, studied)
             section = f"eligibility.{c.kind}"
-            items.append(_compiled(c, rule, Citation(id=c.id, trial_id=trial.trial_id, section=section,
-                                                     text=c.text)))
+            items.append(_compiled(c, rule, Citation(id=c.id, trial_id=trial.trial_id, section=section, text=c.text)))
         cohorts.append(CompiledCohort(cohort.name, tuple(items)))
     if not cohorts:
         # No criteria list: never call anyone eligible on age and sex alone.
         text = (trial.eligibility.text or "").strip()
         cite = (criteria_text_citation(trial) if text else None) or facts_citation(trial)
-        crit = Criterion(id=cite.id, trial_id=trial.trial_id, kind="inclusion", heading_kind="inclusion",
-                         text=text or "No eligibility criteria are given in this record.")
-        reason = ("the criteria could not be split into items" if text else
-                  "the record gives no eligibility criteria")
+        crit = Criterion(
+            id=cite.id,
+            trial_id=trial.trial_id,
+            kind="inclusion",
+            heading_kind="inclusion",
+            text=text or "No eligibility criteria are given in this record.",
+        )
+        reason = "the criteria could not be split into items" if text else "the record gives no eligibility criteria"
         rule = NeedsReview(text=crit.text, reason=reason)
         cohorts.append(CompiledCohort(None, tuple(structured) + (_compiled(crit, rule, cite),)))
     result = tuple(cohorts)
@@ -137,11 +143,16 @@ def _entry(kind: str, item: Compiled, out: Outcome):
 def _build_entry(kind: str, item: Compiled, out: Outcome):
     c = item.criterion
     if kind == "unknown":
-        hit = UnknownCriterion.model_construct(criterion=c.text, kind=c.kind, needs=list(out.needs),
-                                               citation=item.citation)
+        hit = UnknownCriterion.model_construct(
+            criterion=c.text, kind=c.kind, needs=list(out.needs), citation=item.citation
+        )
     elif kind == "review":
-        hit = ReviewCriterion.model_construct(criterion=c.text, kind=c.kind, citation=item.citation,
-                                              reason=out.reason or "the checker cannot decide this criterion")
+        hit = ReviewCriterion.model_construct(
+            criterion=c.text,
+            kind=c.kind,
+            citation=item.citation,
+            reason=out.reason or "the checker cannot decide this criterion",
+        )
     else:
         reason = out.reason or ("inclusion criterion not met" if c.kind == "inclusion" else "exclusion applies")
         hit = FailedCriterion.model_construct(criterion=c.text, kind=c.kind, reason=reason, citation=item.citation)
@@ -165,9 +176,15 @@ def _verdict(trial: Trial, cohort: CompiledCohort, idx: FactIndex, memo: dict) -
         if kind:
             lists[kind].append(_entry(kind, item, out))
     verdict = "ineligible" if failed else "possibly_eligible" if (unknown or review) else "eligible"
-    return TrialVerdict.model_construct(trial_id=trial.trial_id, cohort=cohort.name, verdict=verdict, failed=failed,
-                                        unknown=unknown, needs_review=review,
-                                        warnings=[w.message for w in trial.warnings])
+    return TrialVerdict.model_construct(
+        trial_id=trial.trial_id,
+        cohort=cohort.name,
+        verdict=verdict,
+        failed=failed,
+        unknown=unknown,
+        needs_review=review,
+        warnings=[w.message for w in trial.warnings],
+    )
 
 
 def check_trial(trial: Trial, facts: PatientFacts) -> list[TrialVerdict]:

@@ -36,8 +36,10 @@ class Diagnosis(_Frozen):
     family: bool = False
     historical: bool = False
     hypothetical: bool = False
-    qualifiers: list[str] = Field(default_factory=list, description="Qualifiers stated next to the "
-                                  "mention, e.g. uncontrolled, severe, active (see stated_qualifiers)")
+    qualifiers: list[str] = Field(
+        default_factory=list,
+        description="Qualifiers stated next to the mention, e.g. uncontrolled, severe, active (see stated_qualifiers)",
+    )
     onset: date | None = Field(default=None, description="When it started or was diagnosed")
     when: date | None = Field(default=None, description="When it happened (procedures, past episodes)")
     span: str
@@ -90,8 +92,11 @@ class PatientFacts(_Frozen):
     scores: list[Measurement] = Field(default_factory=list)
     medications: list[Medication] = Field(default_factory=list)
     medications_complete: bool = Field(default=False, description="The patient said they take nothing else")
-    history_complete: bool = Field(default=False, description="The patient said there is no other history "
-                                   "(informational: the checker never infers an absence from it)")
+    history_complete: bool = Field(
+        default=False,
+        description="The patient said there is no other history "
+        "(informational: the checker never infers an absence from it)",
+    )
     spans: dict[str, str] = Field(default_factory=dict, description="Span of each scalar fact")
 
     @property
@@ -136,10 +141,12 @@ _AGE_PATTERNS = (
     re.compile(r"\b(\d{1,3}) ?(?:F|M)\b(?![a-z/])"),
     re.compile(r"(?i)\bage[ds]?\s*(?:is|of|:|=)?\s*(\d{1,3})\b(?!\s*(?:kg|lbs|weeks|months|%))"),
     # "my son is 16": a relative's age counts only when the message asks for them (context.subject).
-    re.compile(r"(?i)\b(?:i'?m|i am|patient is|(?:he|she)(?: is|'s)|(?:my|our) (?:" + "|".join(RELATIVES) + r") is)"
-               r"\s+(?:now\s+|actually\s+)?"
-               r"(\d{1,3})\b"
-               r"(?!\s*(?:kg|lbs|pounds|weeks?|months?|days?|%|mg|cm|/))"),
+    re.compile(
+        r"(?i)\b(?:i'?m|i am|patient is|(?:he|she)(?: is|'s)|(?:my|our) (?:" + "|".join(RELATIVES) + r") is)"
+        r"\s+(?:now\s+|actually\s+)?"
+        r"(\d{1,3})\b"
+        r"(?!\s*(?:kg|lbs|pounds|weeks?|months?|days?|%|mg|cm|/))"
+    ),
 )
 _FEMALE = re.compile(r"(?i)\b(?:woman|female|girl|lady|mrs|ms)\b|\b\d{1,3} ?(?:yo |y/o |year[- ]old )?F\b")
 _MALE = re.compile(r"(?i)\b(?:man|male|boy|gentleman|mr)\b|\b\d{1,3} ?(?:yo |y/o |year[- ]old )?M\b")
@@ -147,26 +154,36 @@ _FEMALE_WEAK = re.compile(r"(?i)\b(?:she|her)\b")
 _MALE_WEAK = re.compile(r"(?i)\b(?:he|his|him)\b")
 _WEIGHT = re.compile(r"(?i)(?<![/\w])(\d{2,3}(?:\.\d+)?)\s*(kg|kilograms?|lbs?|pounds)\b(?!\s*/)")
 _PREGNANT = re.compile(r"(?i)\bpregnan(?:t|cy)\b")
-_NOT_PREGNANT = re.compile(r"(?i)\b(?:post-?menopausal|negative pregnancy test|pregnancy test (?:was |is )?negative|"
-                           r"non-?pregnant)\b")
+_NOT_PREGNANT = re.compile(
+    r"(?i)\b(?:post-?menopausal|negative pregnancy test|pregnancy test (?:was |is )?negative|"
+    r"non-?pregnant)\b"
+)
 _BREASTFEEDING = re.compile(r"(?i)\b(?:breast[- ]?feeding|nursing|lactating|breastfed)\b")
-_MEDS_COMPLETE = re.compile(r"(?i)\b(?:no other (?:medications?|meds|drugs|treatments?)|(?:takes|taking|on) no "
-                            r"(?:other )?(?:medications?|meds)|not (?:on|taking) any (?:other )?(?:medications?|meds)|"
-                            r"takes nothing else)\b")
-_HISTORY_COMPLETE = re.compile(r"(?i)\b(?:no other (?:medical )?(?:history|problems|conditions|diseases|illness)|"
-                               r"otherwise healthy|no (?:significant |other )?past medical history|"
-                               r"no (?:other )?medical problems|pmh(?:x)? (?:is )?(?:none|negative))\b")
+_MEDS_COMPLETE = re.compile(
+    r"(?i)\b(?:no other (?:medications?|meds|drugs|treatments?)|(?:takes|taking|on) no "
+    r"(?:other )?(?:medications?|meds)|not (?:on|taking) any (?:other )?(?:medications?|meds)|"
+    r"takes nothing else)\b"
+)
+_HISTORY_COMPLETE = re.compile(
+    r"(?i)\b(?:no other (?:medical )?(?:history|problems|conditions|diseases|illness)|"
+    r"otherwise healthy|no (?:significant |other )?past medical history|"
+    r"no (?:other )?medical problems|pmh(?:x)? (?:is )?(?:none|negative))\b"
+)
 
-_DOSE = re.compile(r"(?i)\b(\d+(?:\.\d+)?)\s*(mg|g|mcg|µg|ug)(\s*/\s*kg)?\s*(?:/\s*(?:day|d)\b|daily|a day|per day|"
-                   r"qd|once daily|every day|(/\s*w(?:ee)?k|weekly|per week|a week|every week)|(bid|twice daily|"
-                   r"twice a day)|(tid|three times daily))?")
-_CURRENT_CUE = re.compile(r"(?i)\b(?:on|taking|takes|currently|current|still|receives|maintained on|continues?|"
-                          r"started|daily|weekly|uses|using)\b")
-_PAST_CUE = re.compile(r"(?i)\b(?:received|took|had|was on|were on|previously|prior|previous|history of|h/o|"
-                       r"stopped|discontinued|last|ago|used to|failed|completed|finished|treated with)\b")
+_DOSE = re.compile(
+    r"(?i)\b(\d+(?:\.\d+)?)\s*(mg|g|mcg|µg|ug)(\s*/\s*kg)?\s*(?:/\s*(?:day|d)\b|daily|a day|per day|"
+    r"qd|once daily|every day|(/\s*w(?:ee)?k|weekly|per week|a week|every week)|(bid|twice daily|"
+    r"twice a day)|(tid|three times daily))?"
+)
+_CURRENT_CUE = re.compile(
+    r"(?i)\b(?:on|taking|takes|currently|current|still|receives|maintained on|continues?|"
+    r"started|daily|weekly|uses|using)\b"
+)
+_PAST_CUE = re.compile(
+    r"(?i)\b(?:received|took|had|was on|were on|previously|prior|previous|history of|h/o|"
+    r"stopped|discontinued|last|ago|used to|failed|completed|finished|treated with)\b"
+)
 _STOPPED = re.compile(r"(?i)\b(?:stopped|discontinued|quit|off)\b")
-
-
 
 
 # ---------------------------------------------------------------------------------------------
@@ -193,14 +210,23 @@ _LAB_NAMES: tuple[tuple[str, str], ...] = (
     ("spap", r"spap|systolic pap|pasp|systolic pulmonary (?:artery|arterial) pressure"),
     ("ana", r"ana|antinuclear antibod(?:y|ies)"),
 )
-_LAB_RE = tuple((name, re.compile(rf"(?i)\b(?:{pat})\b\s*(?:level|count|titer|titre|value|was|is|of|at|:|=|-)*\s*"
-                                  rf"(?:1:\s*)?{_NUM}\s*(x\s*10\^?\s*\d+\s*/\s*l|x\s*10\s*\d\s*(?:cells?)?/l|"
-                                  rf"/mm3|/µl|/ul|/mcl|k/µl|k/ul|k\b|g/dl|g/l|mmol/l|mg/dl|µmol/l|umol/l|"
-                                  rf"ml/min(?:/1\.73\s*m2)?|%(?:\s*predicted)?|mm/h(?:r)?|mm\b|mmhg|kg/m2|"
-                                  rf"u/l|iu/l)?"))
-                for name, pat in _LAB_NAMES)
-_ULN = re.compile(r"(?i)\b(ast|asat|alt|alat|transaminases?|liver enzymes)\b[^.;,]{0,20}?(\d+(?:\.\d+)?)\s*"
-                  r"(?:x|times|×)\s*(?:the\s+)?(?:uln|upper limit)")
+_LAB_RE = tuple(
+    (
+        name,
+        re.compile(
+            rf"(?i)\b(?:{pat})\b\s*(?:level|count|titer|titre|value|was|is|of|at|:|=|-)*\s*"
+            rf"(?:1:\s*)?{_NUM}\s*(x\s*10\^?\s*\d+\s*/\s*l|x\s*10\s*\d\s*(?:cells?)?/l|"
+            rf"/mm3|/µl|/ul|/mcl|k/µl|k/ul|k\b|g/dl|g/l|mmol/l|mg/dl|µmol/l|umol/l|"
+            rf"ml/min(?:/1\.73\s*m2)?|%(?:\s*predicted)?|mm/h(?:r)?|mm\b|mmhg|kg/m2|"
+            rf"u/l|iu/l)?"
+        ),
+    )
+    for name, pat in _LAB_NAMES
+)
+_ULN = re.compile(
+    r"(?i)\b(ast|asat|alt|alat|transaminases?|liver enzymes)\b[^.;,]{0,20}?(\d+(?:\.\d+)?)\s*"
+    r"(?:x|times|×)\s*(?:the\s+)?(?:uln|upper limit)"
+)
 _BP = re.compile(r"(?i)\b(?:bp|blood pressure)\s*(?:of|:|was|is)?\s*(\d{2,3})\s*/\s*(\d{2,3})")
 _SEROLOGY = (
     ("rf", r"rf|rheumatoid factor"),
@@ -217,8 +243,10 @@ _SCORES: tuple[tuple[str, str], ...] = (
     ("mmt8", r"mmt-?8|mmt|manual muscle test(?:ing)?"),
     ("vas", r"(?:back pain )?vas|visual analog(?:ue)? scale"),
 )
-_SCORE_RE = tuple((name, re.compile(rf"(?i)\b(?:{pat})\b\s*(?:score|of|is|was|:|=|-)*\s*{_NUM}(?:\s*/\s*\d+)?"))
-                  for name, pat in _SCORES)
+_SCORE_RE = tuple(
+    (name, re.compile(rf"(?i)\b(?:{pat})\b\s*(?:score|of|is|was|:|=|-)*\s*{_NUM}(?:\s*/\s*\d+)?"))
+    for name, pat in _SCORES
+)
 
 
 def _labs(text: str) -> list[Measurement]:
@@ -231,31 +259,62 @@ def _labs(text: str) -> list[Measurement]:
             unit = (m.group(2) or "").strip() or None
             if name == "lvef" and m.group(0).lower().startswith("ef") and unit is None:
                 continue
-            found[name] = Measurement(name=name, value=value, unit=unit,
-                                      normalized=units.normalise(name, value, unit), span=m.group(0).strip(),
-                                      start=m.start() + len(m.group(0)) - len(m.group(0).lstrip()),
-                                      end=m.start() + len(m.group(0).rstrip()))
+            found[name] = Measurement(
+                name=name,
+                value=value,
+                unit=unit,
+                normalized=units.normalise(name, value, unit),
+                span=m.group(0).strip(),
+                start=m.start() + len(m.group(0)) - len(m.group(0).lstrip()),
+                end=m.start() + len(m.group(0).rstrip()),
+            )
     for m in _ULN.finditer(text):
         multiple = float(m.group(2))
         key = m.group(1).lower()
-        targets = ["ast", "alt"] if key.startswith(("trans", "liver")) else (["ast"] if key.startswith("as") else ["alt"])
+        targets = (
+            ["ast", "alt"] if key.startswith(("trans", "liver")) else (["ast"] if key.startswith("as") else ["alt"])
+        )
         for t in targets:
             found[t] = Measurement(name=t, uln_multiple=multiple, span=m.group(0), start=m.start(), end=m.end())
     for m in _BP.finditer(text):
-        found["sbp"] = Measurement(name="sbp", value=float(m.group(1)), unit="mmHg", normalized=float(m.group(1)),
-                                   span=m.group(0), start=m.start(), end=m.end())
-        found["dbp"] = Measurement(name="dbp", value=float(m.group(2)), unit="mmHg", normalized=float(m.group(2)),
-                                   span=m.group(0), start=m.start(), end=m.end())
+        found["sbp"] = Measurement(
+            name="sbp",
+            value=float(m.group(1)),
+            unit="mmHg",
+            normalized=float(m.group(1)),
+            span=m.group(0),
+            start=m.start(),
+            end=m.end(),
+        )
+        found["dbp"] = Measurement(
+            name="dbp",
+            value=float(m.group(2)),
+            unit="mmHg",
+            normalized=float(m.group(2)),
+            span=m.group(0),
+            start=m.start(),
+            end=m.end(),
+        )
     for name, pat in _SEROLOGY:
-        for m in re.finditer(rf"(?i)\b(?:{pat})\b(?:\s*(?:antibod(?:y|ies)|test|titer))?\s*(?:was|is|:)?\s*"
-                             rf"(positive|negative|pos|neg|\+|-|reactive|non-?reactive)"
-                             rf"|\b(positive|negative|seropositive|seronegative)\s+(?:for\s+)?(?:{pat})\b", text):
+        for m in re.finditer(
+            rf"(?i)\b(?:{pat})\b(?:\s*(?:antibod(?:y|ies)|test|titer))?\s*(?:was|is|:)?\s*"
+            rf"(positive|negative|pos|neg|\+|-|reactive|non-?reactive)"
+            rf"|\b(positive|negative|seropositive|seronegative)\s+(?:for\s+)?(?:{pat})\b",
+            text,
+        ):
             word = (m.group(1) or m.group(2)).lower()
             positive = word in ("positive", "pos", "+", "reactive", "seropositive")
             prev = found.get(name)
             value = prev.value if prev and prev.value is not None and name == "ana" else None
-            found[name] = Measurement(name=name, value=value, positive=positive,
-                                      normalized=value, span=m.group(0), start=m.start(), end=m.end())
+            found[name] = Measurement(
+                name=name,
+                value=value,
+                positive=positive,
+                normalized=value,
+                span=m.group(0),
+                start=m.start(),
+                end=m.end(),
+            )
     if "ana" in found and found["ana"].value is not None and found["ana"].positive is None:
         ana = found["ana"]
         found["ana"] = ana.model_copy(update={"positive": ana.value >= 40})
@@ -268,13 +327,15 @@ def _scores(text: str) -> list[Measurement]:
         for m in pattern.finditer(text):
             value = units.number(m.group(1))
             if value is not None:
-                found[name] = Measurement(name=name, value=value, normalized=value, span=m.group(0),
-                                          start=m.start(), end=m.end())
+                found[name] = Measurement(
+                    name=name, value=value, normalized=value, span=m.group(0), start=m.start(), end=m.end()
+                )
     return list(found.values())
 
 
 # ---------------------------------------------------------------------------------------------
 # diagnoses and medications
+
 
 def _diagnoses(text: str, today: date) -> list[Diagnosis]:
     found: dict[str, Diagnosis] = {}
@@ -283,7 +344,7 @@ def _diagnoses(text: str, today: date) -> list[Diagnosis]:
         seen[term.name] = seen.get(term.name, 0) + 1
         if seen[term.name] > MAX_MENTIONS:
             continue
-        if term.category == "symptom" and dates.duration_days(text[end:end + 40], today) is None:
+        if term.category == "symptom" and dates.duration_days(text[end : end + 40], today) is None:
             continue
         ctx = ctx_rules.context(text, start, end)
         left, right = ctx_rules.clause_bounds(text, start, end)
@@ -299,14 +360,29 @@ def _diagnoses(text: str, today: date) -> list[Diagnosis]:
         else:
             onset = dates.since_year(clause, today)
         historical = ctx.historical
-        if term.category in ("cancer", "infection", "procedure") and when is not None and \
-                (today - when).days > 0 and not re.search(r"(?i)\b(?:active|current|ongoing|now)\b", clause):
+        if (
+            term.category in ("cancer", "infection", "procedure")
+            and when is not None
+            and (today - when).days > 0
+            and not re.search(r"(?i)\b(?:active|current|ongoing|now)\b", clause)
+        ):
             historical = True
         qualifiers = stated_qualifiers(text, start, end)
-        diag = Diagnosis(name=term.name, category=term.category, label=term.label, negated=ctx.negated,
-                         family=ctx.family, historical=historical, hypothetical=ctx.hypothetical,
-                         qualifiers=qualifiers, onset=onset, when=when, span=text[start:end],
-                         start=start, end=end)
+        diag = Diagnosis(
+            name=term.name,
+            category=term.category,
+            label=term.label,
+            negated=ctx.negated,
+            family=ctx.family,
+            historical=historical,
+            hypothetical=ctx.hypothetical,
+            qualifiers=qualifiers,
+            onset=onset,
+            when=when,
+            span=text[start:end],
+            start=start,
+            end=end,
+        )
         prev = found.get(term.name)
         if prev is not None and _weight(prev) == _weight(diag) == 2 and prev.qualifiers:
             # "uncontrolled HIV … on treatment for HIV": the qualifier said once still describes it.
@@ -317,21 +393,39 @@ def _diagnoses(text: str, today: date) -> list[Diagnosis]:
     return list(found.values())
 
 
-QUALIFIER_WORDS = ("active", "refractory", "severe", "mild", "moderate", "remission", "treated", "excised",
-                   "resected", "latent", "chronic", "recurrent", "uncontrolled", "controlled", "significant",
-                   "life-threatening", "persistent")
+QUALIFIER_WORDS = (
+    "active",
+    "refractory",
+    "severe",
+    "mild",
+    "moderate",
+    "remission",
+    "treated",
+    "excised",
+    "resected",
+    "latent",
+    "chronic",
+    "recurrent",
+    "uncontrolled",
+    "controlled",
+    "significant",
+    "life-threatening",
+    "persistent",
+)
 _QUALIFIER = "|".join(QUALIFIER_WORDS)
 # The qualifier right before the mention, at most two words away, not across "and"/"or"/"with" or a
 # comma ("severe pain and HIV" says nothing about the HIV); a negated qualifier ("not severe") is kept
 # apart so it can be dropped.
 _QUALIFIER_BEFORE = re.compile(
     rf"(?i)(?P<neg>\b(?:not|non|no|never|no longer)[\s-]+)?(?P<adv>\b(?:poorly|well|clinically)\s+)?"
-    rf"\b(?P<q>{_QUALIFIER})\s+(?:(?!(?:and|or|with|but|nor)\b)[A-Za-z][\w\-]*\s+){{0,2}}$")
+    rf"\b(?P<q>{_QUALIFIER})\s+(?:(?!(?:and|or|with|but|nor)\b)[A-Za-z][\w\-]*\s+){{0,2}}$"
+)
 # The qualifier right after it: "HIV, uncontrolled", "ILD (severe)", "HIV which is poorly controlled".
 _QUALIFIER_AFTER = re.compile(
     rf"(?i)^(?:\s*,\s*|\s*\(\s*|\s+(?:(?:which|that)\s+)?(?:is|was|remains|has been)\s+)"
     rf"(?:(?:currently|still|now|very)\s+)?(?P<adv>(?:poorly|well|clinically)\s+)?(?P<q>{_QUALIFIER})\b"
-    rf"(?=\s*(?:[,.;:)]|$|\b(?:and|but|with|on|since|for|despite|in)\b))")  # "TB, severe ILD": not TB's
+    rf"(?=\s*(?:[,.;:)]|$|\b(?:and|but|with|on|since|for|despite|in)\b))"
+)  # "TB, severe ILD": not TB's
 
 
 def stated_qualifiers(text: str, start: int, end: int) -> list[str]:
@@ -341,10 +435,10 @@ def stated_qualifiers(text: str, start: int, end: int) -> list[str]:
     controlled" is "uncontrolled" and "clinically significant" is "significant".
     """
     out = []
-    before = _QUALIFIER_BEFORE.search(text[max(0, start - 60):start])
+    before = _QUALIFIER_BEFORE.search(text[max(0, start - 60) : start])
     if before and not before.group("neg"):
         out.append(_canonical_qualifier(before.group("adv"), before.group("q")))
-    after = _QUALIFIER_AFTER.match(text[end:end + 60])
+    after = _QUALIFIER_AFTER.match(text[end : end + 60])
     if after:
         out.append(_canonical_qualifier(after.group("adv"), after.group("q")))
     return list(dict.fromkeys(out))
@@ -406,9 +500,22 @@ def _medications(text: str, today: date) -> list[Medication]:
             last = today
         classes = sorted(lexicon.drug_classes(name))
         span_end = end if not m else end + near_after.find(m.group(0)) + len(m.group(0))
-        med = Medication(name=name, classes=classes, negated=ctx.negated, current=current, dose=dose, unit=unit,
-                         per_kg=per_kg, frequency_per_day=freq, last_taken=last, started=started,
-                         duration_days=duration, span=text[start:span_end], start=start, end=span_end)
+        med = Medication(
+            name=name,
+            classes=classes,
+            negated=ctx.negated,
+            current=current,
+            dose=dose,
+            unit=unit,
+            per_kg=per_kg,
+            frequency_per_day=freq,
+            last_taken=last,
+            started=started,
+            duration_days=duration,
+            span=text[start:span_end],
+            start=start,
+            end=span_end,
+        )
         prev = found.get(name)
         if prev is None or (prev.negated and not med.negated) or (not med.negated and med.dose is not None):
             found[name] = med
@@ -416,6 +523,7 @@ def _medications(text: str, today: date) -> list[Medication]:
 
 
 # ---------------------------------------------------------------------------------------------
+
 
 def extract_facts(text: str, today: date | None = None) -> PatientFacts:
     """Typed facts about one patient from free text (patient's words or a clinician's note).
@@ -461,13 +569,26 @@ def extract_facts(text: str, today: date | None = None) -> PatientFacts:
     breastfeeding = _flag(text, _BREASTFEEDING, spans, "breastfeeding")
     if sex == "male":
         breastfeeding = False
-    diagnoses = [d for d in _diagnoses(text, today) if d.name not in ("malignancy",) or
-                 not re.search(r"(?i)breast[- ]?feeding", d.span)]
+    diagnoses = [
+        d
+        for d in _diagnoses(text, today)
+        if d.name not in ("malignancy",) or not re.search(r"(?i)breast[- ]?feeding", d.span)
+    ]
     return PatientFacts(
-        today=today, age=age, sex=sex, weight_kg=weight, pregnant=pregnant, breastfeeding=breastfeeding,
-        diagnoses=diagnoses, labs=measurements.merge(_labs(text), text), scores=_scores(text), medications=_medications(text, today),
+        today=today,
+        age=age,
+        sex=sex,
+        weight_kg=weight,
+        pregnant=pregnant,
+        breastfeeding=breastfeeding,
+        diagnoses=diagnoses,
+        labs=measurements.merge(_labs(text), text),
+        scores=_scores(text),
+        medications=_medications(text, today),
         medications_complete=bool(_MEDS_COMPLETE.search(text)),
-        history_complete=bool(_HISTORY_COMPLETE.search(text)), spans=spans)
+        history_complete=bool(_HISTORY_COMPLETE.search(text)),
+        spans=spans,
+    )
 
 
 def _flag(text: str, pattern: re.Pattern, spans: dict, key: str) -> bool | None:
@@ -477,5 +598,5 @@ def _flag(text: str, pattern: re.Pattern, spans: dict, key: str) -> bool | None:
         if ctx.family or ctx.hypothetical:
             continue
         value = not ctx.negated
-        spans[key] = text[max(0, m.start() - 12):m.end()].strip()
+        spans[key] = text[max(0, m.start() - 12) : m.end()].strip()
     return value

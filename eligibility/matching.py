@@ -12,11 +12,19 @@ from datetime import date
 from eligibility import concepts, lexicon, units
 from eligibility.facts import Diagnosis, Medication, PatientFacts
 
-LAB_LABEL = {"platelets": "platelets", "wbc": "WBC", "anc": "neutrophils", "hemoglobin": "hemoglobin",
-             "creatinine": "creatinine", "egfr": "eGFR", "ast": "AST", "alt": "ALT", "cd4": "CD4",
-             "ana": "ANA titer"}  # the registry's measurements are labelled by eligibility/concepts
-SCORE_LABEL = {"sledai": "SLEDAI", "mrss": "mRSS", "basdai": "BASDAI",
-               "das28": "DAS28", "mmt8": "MMT-8", "vas": "VAS"}
+LAB_LABEL = {
+    "platelets": "platelets",
+    "wbc": "WBC",
+    "anc": "neutrophils",
+    "hemoglobin": "hemoglobin",
+    "creatinine": "creatinine",
+    "egfr": "eGFR",
+    "ast": "AST",
+    "alt": "ALT",
+    "cd4": "CD4",
+    "ana": "ANA titer",
+}  # the registry's measurements are labelled by eligibility/concepts
+SCORE_LABEL = {"sledai": "SLEDAI", "mrss": "mRSS", "basdai": "BASDAI", "das28": "DAS28", "mmt8": "MMT-8", "vas": "VAS"}
 CHRONIC = frozenset({"hiv", "htlv"})  # infections that do not go away: a history of them is current
 _OP_WORDS = {"<": "below", "<=": "at or below", ">": "above", ">=": "at or above"}
 
@@ -82,8 +90,17 @@ class FactIndex:
 
 def _patient_keys(idx: FactIndex) -> set[str]:
     f = idx.facts
-    keys = {k for k, v in (("age", f.age), ("sex", f.sex), ("weight", f.weight_kg), ("pregnant", f.pregnant),
-                           ("breastfeeding", f.breastfeeding)) if v is not None}
+    keys = {
+        k
+        for k, v in (
+            ("age", f.age),
+            ("sex", f.sex),
+            ("weight", f.weight_kg),
+            ("pregnant", f.pregnant),
+            ("breastfeeding", f.breastfeeding),
+        )
+        if v is not None
+    }
     keys |= {"diag:" + n for n in idx.diag} | {"diag:" + n for n in idx.negated}
     if idx.stated_primary:
         keys.add("primary")
@@ -127,8 +144,12 @@ def dependencies(rule) -> frozenset[str]:
     if k == "score":
         return frozenset({"score:" + rule.score})
     if k == "exposure":
-        return frozenset({"med:" + d for d in rule.drugs} | {"med:" + c for c in rule.classes}
-                         | {"medclass:" + c for c in rule.classes} | {"medneg", "meds_complete"})
+        return frozenset(
+            {"med:" + d for d in rule.drugs}
+            | {"med:" + c for c in rule.classes}
+            | {"medclass:" + c for c in rule.classes}
+            | {"medneg", "meds_complete"}
+        )
     if k == "dose":
         return frozenset({"medclass:" + rule.drug_class, "medneg", "meds_complete", "weight"})
     if k == "duration":
@@ -161,6 +182,7 @@ def _years(days: float) -> str:
 
 
 # --- leaves --------------------------------------------------------------------------------
+
 
 def age(rule, idx: FactIndex) -> Outcome:
     a = idx.facts.age
@@ -225,7 +247,10 @@ def condition(rule, idx: FactIndex) -> Outcome:
         value = f.pregnant if rule.names[0] == "pregnancy" else f.breastfeeding
         if value is None:
             return Outcome(None, needs=(rule.names[0],))
-        return Outcome(value, f"the patient is {'' if value else 'not '}{'pregnant' if rule.names[0] == 'pregnancy' else 'breastfeeding'}")
+        return Outcome(
+            value,
+            f"the patient is {'' if value else 'not '}{'pregnant' if rule.names[0] == 'pregnancy' else 'breastfeeding'}",
+        )
     found = _matches(rule.names, rule.except_names, idx)
     if found:
         unknown_need = None
@@ -299,7 +324,9 @@ def serology(rule, idx: FactIndex) -> Outcome:
     m = idx.labs.get(rule.test)
     if m is None or m.positive is None:
         return Outcome(None, needs=(rule.test,))
-    return Outcome(m.positive == rule.positive, f"{rule.test.replace('_', '-')} is {'positive' if m.positive else 'negative'}")
+    return Outcome(
+        m.positive == rule.positive, f"{rule.test.replace('_', '-')} is {'positive' if m.positive else 'negative'}"
+    )
 
 
 def _med_matches(rule, m: Medication) -> bool:
@@ -310,12 +337,14 @@ def _med_matches(rule, m: Medication) -> bool:
 
 def _neg_covers(rule, neg: set[str]) -> bool:
     """The patient denied every drug/class the rule asks about ("never had biologics")."""
+
     def covered(item: str, is_class: bool) -> bool:
         if item in neg:
             return True
         if is_class:
             return any(lexicon.class_covers(n, item) for n in neg if n in lexicon.ALL_CLASSES)
         return any(n in lexicon.drug_classes(item) for n in neg)
+
     items = [(d, False) for d in rule.drugs] + [(c, True) for c in rule.classes]
     return bool(items) and all(covered(i, c) for i, c in items)
 
@@ -395,10 +424,15 @@ def dose(rule, idx: FactIndex) -> Outcome:
         elif m.current is None and ago is None:
             return Outcome(None, needs=("prednisone_dose",))
     if not relevant:
-        if steroids or rule.drug_class in idx.neg_meds or f.medications_complete or \
-                any(n in idx.neg_meds for n in ("prednisone", "corticosteroid")):
-            return Outcome(False, "the patient takes no corticosteroid" if not steroids else
-                           "no corticosteroid in the time frame")
+        if (
+            steroids
+            or rule.drug_class in idx.neg_meds
+            or f.medications_complete
+            or any(n in idx.neg_meds for n in ("prednisone", "corticosteroid"))
+        ):
+            return Outcome(
+                False, "the patient takes no corticosteroid" if not steroids else "no corticosteroid in the time frame"
+            )
         return Outcome(None, needs=("prednisone_dose",))
     best = None
     for m in relevant:
@@ -438,6 +472,7 @@ def duration(rule, idx: FactIndex) -> Outcome:
 
 # --- structure -----------------------------------------------------------------------------
 
+
 def evaluate(rule, idx: FactIndex, kind: str) -> Outcome:
     """Outcome of `rule` for the patient; `kind` (inclusion/exclusion) only matters for consent."""
     k = rule.kind
@@ -452,8 +487,9 @@ def evaluate(rule, idx: FactIndex, kind: str) -> Outcome:
         if all(o.value is True for o in outs):
             reasons = [o.reason for o in outs if o.reason]
             # "the patient has HIV (stated as uncontrolled)" already says "the patient has HIV".
-            return Outcome(True, "; ".join(dict.fromkeys(r for r in reasons
-                                                         if not any(r != x and r in x for x in reasons))))
+            return Outcome(
+                True, "; ".join(dict.fromkeys(r for r in reasons if not any(r != x and r in x for x in reasons)))
+            )
         return _unknown(outs)
     if k == "any_of":
         outs = [evaluate(r, idx, kind) for r in rule.rules]
@@ -516,5 +552,15 @@ def _unknown(outs: list[Outcome]) -> Outcome:
     return Outcome(None, "; ".join(reasons), tuple(needs), review and not needs)
 
 
-LEAVES = {"age": age, "sex": sex, "diagnosis": diagnosis, "condition": condition, "lab": lab, "score": score,
-          "serology": serology, "exposure": exposure, "dose": dose, "duration": duration}
+LEAVES = {
+    "age": age,
+    "sex": sex,
+    "diagnosis": diagnosis,
+    "condition": condition,
+    "lab": lab,
+    "score": score,
+    "serology": serology,
+    "exposure": exposure,
+    "dose": dose,
+    "duration": duration,
+}

@@ -14,14 +14,49 @@ from eligibility import concepts, quantities
 from eligibility.facts import Measurement
 
 # Words between a name and its value: "weight: 121", "life expectancy about 2 months", "ASA is 3".
-_FILLER = (r"(?:\s*(?:[:=~\-]|\bis\b|\bwas\b|\bof\b|\babout\b|\baround\b|\bapprox(?:imately|\.)?|\broughly\b|"
-           r"\bestimated(?:\s+at)?\b|\bat\b|\bcurrently\b|\bnow\b|\bmeasured\b|\brecorded\b|\btoday\b|\bscore\b|"
-           r"\bclass\b|\blevel\b|\bvalue\b|\bgrade\b|\bstatus\b|\bof\s+about\b|\bonly\b))*\s*")
+_FILLER = (
+    r"(?:\s*(?:[:=~\-]|\bis\b|\bwas\b|\bof\b|\babout\b|\baround\b|\bapprox(?:imately|\.)?|\broughly\b|"
+    r"\bestimated(?:\s+at)?\b|\bat\b|\bcurrently\b|\bnow\b|\bmeasured\b|\brecorded\b|\btoday\b|\bscore\b|"
+    r"\bclass\b|\blevel\b|\bvalue\b|\bgrade\b|\bstatus\b|\bof\s+about\b|\bonly\b))*\s*"
+)
 # Words that may follow a bare value; any other word there may be a unit we do not know ("12 stone").
-_FOLLOWERS = frozenset({
-    "and", "or", "on", "in", "at", "per", "today", "this", "last", "now", "with", "but", "since", "ago", "was", "is",
-    "when", "while", "after", "before", "during", "from", "the", "a", "an", "yesterday", "recently", "currently",
-    "score", "points", "class", "grade", "level"})
+_FOLLOWERS = frozenset(
+    {
+        "and",
+        "or",
+        "on",
+        "in",
+        "at",
+        "per",
+        "today",
+        "this",
+        "last",
+        "now",
+        "with",
+        "but",
+        "since",
+        "ago",
+        "was",
+        "is",
+        "when",
+        "while",
+        "after",
+        "before",
+        "during",
+        "from",
+        "the",
+        "a",
+        "an",
+        "yesterday",
+        "recently",
+        "currently",
+        "score",
+        "points",
+        "class",
+        "grade",
+        "level",
+    }
+)
 _NEXT_WORD = re.compile(r"\s*([A-Za-z]+)")
 _ROMAN = {"i": 1.0, "ii": 2.0, "iii": 3.0, "iv": 4.0, "v": 5.0, "vi": 6.0}
 
@@ -30,8 +65,10 @@ _ROMAN = {"i": 1.0, "ii": 2.0, "iii": 3.0, "iv": 4.0, "v": 5.0, "vi": 6.0}
 def _pattern(concept_id: str) -> re.Pattern[str]:
     c = concepts.MEASUREMENTS[concept_id]
     number = r"\d+(?:\.\d+)?" + (r"|\b(?:vi|iv|v|iii|ii|i)\b" if c.roman else "")
-    return re.compile(rf"(?i)(?<![\w-])(?:{'|'.join(c.patient)})(?![\w]){_FILLER}(?P<n>{number})"
-                      rf"(?:\s*(?P<unit>{'|'.join(quantities.UNITS)})(?![\w]))?")
+    return re.compile(
+        rf"(?i)(?<![\w-])(?:{'|'.join(c.patient)})(?![\w]){_FILLER}(?P<n>{number})"
+        rf"(?:\s*(?P<unit>{'|'.join(quantities.UNITS)})(?![\w]))?"
+    )
 
 
 def extract(text: str) -> list[Measurement]:
@@ -50,8 +87,13 @@ def extract(text: str) -> list[Measurement]:
             canonical = concept.to_canonical(value, unit)
             if canonical is None:
                 continue
-            found[concept.id] = Measurement(name=concept.id, value=value, unit=unit or concept.unit,
-                                            normalized=round(canonical, 4), span=m.group(0).strip())
+            found[concept.id] = Measurement(
+                name=concept.id,
+                value=value,
+                unit=unit or concept.unit,
+                normalized=round(canonical, 4),
+                span=m.group(0).strip(),
+            )
     return list(found.values())
 
 
@@ -61,19 +103,29 @@ def _bmi(found: dict[str, Measurement]) -> Measurement | None:
     if w is None or h is None or w.normalized is None or not h.normalized:
         return None
     bmi = w.normalized / (h.normalized / 100.0) ** 2
-    return Measurement(name="bmi", value=round(bmi, 1), unit="kg/m2", normalized=round(bmi, 1),
-                       span=f"{w.span}; {h.span}")
+    return Measurement(
+        name="bmi", value=round(bmi, 1), unit="kg/m2", normalized=round(bmi, 1), span=f"{w.span}; {h.span}"
+    )
 
 
 # A reference range stated right after a value: "creatinine 150 umol/L (ref 45-90)".
-_REFERENCE = re.compile(r"(?i)\s*[(\[,;]?\s*(?:ref(?:erence)?(?:\s+range)?|normal(?:\s+range)?|nl|rr|n)\s*[:=]?\s*"
-                        r"(?P<lo>\d+(?:\.\d+)?)\s*(?:-|–|to)\s*(?P<hi>\d+(?:\.\d+)?)")
+_REFERENCE = re.compile(
+    r"(?i)\s*[(\[,;]?\s*(?:ref(?:erence)?(?:\s+range)?|normal(?:\s+range)?|nl|rr|n)\s*[:=]?\s*"
+    r"(?P<lo>\d+(?:\.\d+)?)\s*(?:-|–|to)\s*(?P<hi>\d+(?:\.\d+)?)"
+)
 # "LFTs wnl", "labs were normal": the tests named are at most the upper limit of normal.
-_NORMAL = re.compile(r"(?i)\b(?P<what>LFTs?|liver (?:function )?tests?|liver enzymes|transaminases|labs?|blood ?work|"
-                     r"bloods|blood tests?|renal function|kidney function)\s*(?:are|were|is|was|all)?\s*"
-                     r"(?:wnl|within normal limits|normal|unremarkable)\b")
-_NORMAL_LABS = {"lft": ("ast", "alt", "bilirubin"), "liver": ("ast", "alt", "bilirubin"),
-                "transaminases": ("ast", "alt"), "renal": ("creatinine",), "kidney": ("creatinine",)}
+_NORMAL = re.compile(
+    r"(?i)\b(?P<what>LFTs?|liver (?:function )?tests?|liver enzymes|transaminases|labs?|blood ?work|"
+    r"bloods|blood tests?|renal function|kidney function)\s*(?:are|were|is|was|all)?\s*"
+    r"(?:wnl|within normal limits|normal|unremarkable)\b"
+)
+_NORMAL_LABS = {
+    "lft": ("ast", "alt", "bilirubin"),
+    "liver": ("ast", "alt", "bilirubin"),
+    "transaminases": ("ast", "alt"),
+    "renal": ("creatinine",),
+    "kidney": ("creatinine",),
+}
 _ALL_NORMAL = ("ast", "alt", "bilirubin", "creatinine")
 
 
@@ -86,8 +138,7 @@ def _against_reference(m: Measurement, text: str) -> Measurement:
     high = float(ref.group("hi"))
     if high <= 0:
         return m
-    return m.model_copy(update={"uln_multiple": round(m.value / high, 3),
-                                "span": text[at:ref.end()].strip()})
+    return m.model_copy(update={"uln_multiple": round(m.value / high, 3), "span": text[at : ref.end()].strip()})
 
 
 def _stated_normal(text: str) -> list[Measurement]:

@@ -42,25 +42,39 @@ MAX_CRITERION = 5_000
 
 # --- whole-criterion cues -------------------------------------------------------------------
 
-CONSENT_START = re.compile(r"(?i)^\W*(?:parents? )?(?:willing|able and willing|able to|unwilling|inability|"
-                           r"competent|capable|ability to|agree|signed|written informed consent|informed consent)")
-CONSENT_ANY = re.compile(r"(?i)\b(?:consent|willing|willingness|comply|compliance|questionnaires?|contracepti\w+|"
-                         r"adhere)\b")
-REVIEW = re.compile(r"(?i)\b(?:opinion|ineligib\w*|investigators?'?s?\b|judge?ment|physician'?s|as defined by (?:the )?protocol|"
-                    r"inappropriate|contraindicat\w*|donor|subpopulation|poor compliance|anticipated|"
-                    r"interfere|unsuitable|discretion|refractory|inadequate response|intoleran\w+)")
-EXCEPTION_QUALIFIER = re.compile(r"(?i)\b(?:unless|without treatment|untreated|not explained by|due to other|"
-                                 r"attributed to|caused by|related to activity|in conjunction with)\b")
+CONSENT_START = re.compile(
+    r"(?i)^\W*(?:parents? )?(?:willing|able and willing|able to|unwilling|inability|"
+    r"competent|capable|ability to|agree|signed|written informed consent|informed consent)"
+)
+CONSENT_ANY = re.compile(
+    r"(?i)\b(?:consent|willing|willingness|comply|compliance|questionnaires?|contracepti\w+|"
+    r"adhere)\b"
+)
+REVIEW = re.compile(
+    r"(?i)\b(?:opinion|ineligib\w*|investigators?'?s?\b|judge?ment|physician'?s|as defined by (?:the )?protocol|"
+    r"inappropriate|contraindicat\w*|donor|subpopulation|poor compliance|anticipated|"
+    r"interfere|unsuitable|discretion|refractory|inadequate response|intoleran\w+)"
+)
+EXCEPTION_QUALIFIER = re.compile(
+    r"(?i)\b(?:unless|without treatment|untreated|not explained by|due to other|"
+    r"attributed to|caused by|related to activity|in conjunction with)\b"
+)
 # A restrictive clause after a noun qualifies that noun only ("infection requiring hospitalization").
-POST_QUALIFIER = re.compile(r"(?i)\b(?:that (?:might|may|would|compromises)|which (?:might|may|would)|"
-                            r"requiring (?:hospitali[sz]ation|more)|that is expected)\b")
-SOFT_QUALIFIER = re.compile(r"(?i)\b(?:severe|significant|clinically significant|uncontrolled|moderate|mild|"
-                            r"musculoskeletal|recurrent|chronic or persistent|life-threatening|abnormal)\b")
+POST_QUALIFIER = re.compile(
+    r"(?i)\b(?:that (?:might|may|would|compromises)|which (?:might|may|would)|"
+    r"requiring (?:hospitali[sz]ation|more)|that is expected)\b"
+)
+SOFT_QUALIFIER = re.compile(
+    r"(?i)\b(?:severe|significant|clinically significant|uncontrolled|moderate|mild|"
+    r"musculoskeletal|recurrent|chronic or persistent|life-threatening|abnormal)\b"
+)
 EXCLUDED_STATEMENT = re.compile(r"(?i)\b(?:will be|are|is|shall be) excluded\b|\bexcluded from (?:the|this) study")
 HALF_LIFE = re.compile(r"(?i)half-?lives|whichever is (?:greater|longer)")
 # A legacy field that states no requirement ("Biologic therapy: Not specified").
-NO_REQUIREMENT = re.compile(r"(?i)^\W*(?:not specified|not applicable|see (?:disease|patient|general) "
-                            r"(?:characteristics|eligibility(?: criteria)?))\W*$")
+NO_REQUIREMENT = re.compile(
+    r"(?i)^\W*(?:not specified|not applicable|see (?:disease|patient|general) "
+    r"(?:characteristics|eligibility(?: criteria)?))\W*$"
+)
 # A criterion about someone other than the patient (a control group, a donor, a caregiver) is never
 # applied to the patient: it goes to review, naming who it is about.
 OTHER_PERSON = re.compile(
@@ -69,28 +83,66 @@ OTHER_PERSON = re.compile(
     r"legal guardians?|guardians?\b|partners?\b|spouses?\b|family members?|siblings?\b|relatives?\b)"
     r"|\b(?:or|and|and/or)\s+(?:their\s+)?(?P<also>family members?|caregivers?|parents?|partners?|spouses?|"
     r"relatives?|siblings?)\b"
-    r"|^\W*(?P<group>[^.:;]{2,60}?\bgroup)\s*:?\s*$")
+    r"|^\W*(?P<group>[^.:;]{2,60}?\bgroup)\s*:?\s*$"
+)
 # "Subjects age 8-17 will assent with their parents": how consent is taken, not who may enter.
-CONSENT_PROCESS = re.compile(r"(?i)\b(?:will|must|should|may|to)\s+(?:\w+\s+){0,2}(?:consent|assent|sign)\w*\b"
-                             r"[^.;]{0,60}\b(?:parents?|guardians?|legally authori[sz]ed)")
+CONSENT_PROCESS = re.compile(
+    r"(?i)\b(?:will|must|should|may|to)\s+(?:\w+\s+){0,2}(?:consent|assent|sign)\w*\b"
+    r"[^.;]{0,60}\b(?:parents?|guardians?|legally authori[sz]ed)"
+)
 # A leading condition the rest of the criterion applies under: "(For the lupus nephritis cohort only) …",
 # "If aged 40 to 45, …", "For women of childbearing potential: …", "Age 65-70 years: …".
 CONDITIONAL_PREFIX = (
-    re.compile(r"(?i)^\W*\(\s*(?:for|in|applies to)\s+(?P<cond>[^()]{2,80}?)\s*(?:only)?\s*\)\s*:?\s*(?P<then>\S.*)$",
-               re.S),
+    re.compile(
+        r"(?i)^\W*\(\s*(?:for|in|applies to)\s+(?P<cond>[^()]{2,80}?)\s*(?:only)?\s*\)\s*:?\s*(?P<then>\S.*)$", re.S
+    ),
     re.compile(r"(?i)^\W*(?:if|when|for)\s+(?P<cond>[^,:;()]{2,80}?)\s*[,:]\s*(?P<then>\S.*)$", re.S),
     re.compile(r"(?i)^\W*(?P<cond>(?:ages?|aged)\b[^:;,]{0,30}?\d[^:;,]{0,20}?)\s*:\s*(?P<then>\S.*)$", re.S),
 )
-_COND_SEX = (("female", re.compile(r"(?i)\b(?:women|woman|females?|girls?|mothers?)\b")),
-             ("male", re.compile(r"(?i)\b(?:men|man|males?|boys?|fathers?)\b")))
+_COND_SEX = (
+    ("female", re.compile(r"(?i)\b(?:women|woman|females?|girls?|mothers?)\b")),
+    ("male", re.compile(r"(?i)\b(?:men|man|males?|boys?|fathers?)\b")),
+)
 _CHILDBEARING = re.compile(r"(?i)\b(?:of\s+)?(?:child-?\s?bearing|reproductive|childbearing)\s+(?:potential|age)\b")
 # Words of a condition that name a group without narrowing it further.
-_COND_FILLER = frozenset(["only", "subpopulation", "cohort", "group", "arm", "part", "those", "whom", "if", "when",
-                          "for", "aged", "age", "ages", "women", "woman", "men", "man", "girls", "boys", "female",
-                          "male", "females", "males", "years", "yrs", "is", "are", "between"])
+_COND_FILLER = frozenset(
+    [
+        "only",
+        "subpopulation",
+        "cohort",
+        "group",
+        "arm",
+        "part",
+        "those",
+        "whom",
+        "if",
+        "when",
+        "for",
+        "aged",
+        "age",
+        "ages",
+        "women",
+        "woman",
+        "men",
+        "man",
+        "girls",
+        "boys",
+        "female",
+        "male",
+        "females",
+        "males",
+        "years",
+        "yrs",
+        "is",
+        "are",
+        "between",
+    ]
+)
 # Words that tie a therapy to the disease it treated ("chemotherapy for breast cancer").
-BOUND_TO = re.compile(r"(?i)^\s*(?:given\s+|received\s+|administered\s+)?(?:for|of|to treat|against)\s+"
-                      r"(?:the\s+)?(?:treatment of\s+)?(?:(?:this|their|the|any)\s+)?$")
+BOUND_TO = re.compile(
+    r"(?i)^\s*(?:given\s+|received\s+|administered\s+)?(?:for|of|to treat|against)\s+"
+    r"(?:the\s+)?(?:treatment of\s+)?(?:(?:this|their|the|any)\s+)?$"
+)
 EXCEPT_CUE = re.compile(r"(?i)\b(?:except(?:ion)?s?|not excluded|other than|with the exception of)\b")
 # "other", "another", "second", "additional" malignancy: one besides the disease the trial studies.
 ANOTHER = re.compile(r"(?i)\b(?:another|other|second|additional)\b")
@@ -98,19 +150,43 @@ ANOTHER = re.compile(r"(?i)\b(?:another|other|second|additional)\b")
 # --- comparisons ---------------------------------------------------------------------------
 
 _OP_WORDS = (
-    ("greater than or equal to", ">="), ("less than or equal to", "<="), ("no greater than", "<="),
-    ("no more than", "<="), ("not more than", "<="), ("not exceeding", "<="), ("of at least", ">="),
-    ("at least", ">="), ("greater than", ">"), ("more than", ">"), ("higher than", ">"), ("above", ">"),
-    ("over", ">"), ("less than", "<"), ("lower than", "<"), ("below", "<"), ("under", "<"), ("upto", "<="),
-    ("up to", "<="), ("≥", ">="), ("≤", "<="), (">", ">"), ("<", "<"), ("=", ">="), ("between", "between"),
+    ("greater than or equal to", ">="),
+    ("less than or equal to", "<="),
+    ("no greater than", "<="),
+    ("no more than", "<="),
+    ("not more than", "<="),
+    ("not exceeding", "<="),
+    ("of at least", ">="),
+    ("at least", ">="),
+    ("greater than", ">"),
+    ("more than", ">"),
+    ("higher than", ">"),
+    ("above", ">"),
+    ("over", ">"),
+    ("less than", "<"),
+    ("lower than", "<"),
+    ("below", "<"),
+    ("under", "<"),
+    ("upto", "<="),
+    ("up to", "<="),
+    ("≥", ">="),
+    ("≤", "<="),
+    (">", ">"),
+    ("<", "<"),
+    ("=", ">="),
+    ("between", "between"),
 )
 _OP_RE = "|".join(re.escape(w) for w, _ in _OP_WORDS)
 _NUMBER = r"\d[\d,]*(?:\.\d+)?"
-_UNIT_RE = (r"x\s*10\^?\s*\d+\s*(?:cells?\s*)?/\s*l|x\s*10\s*\d\s*(?:cells?\s*)?/\s*l|/mm3|/µl|/ul|g/dl|g/l|mg/dl|"
-            r"µmol/l|umol/l|ml/min(?:/1\.73\s*m2)?|%\s*predicted|%|mm/h\w*|mmhg|mm\b|kg/m2|cm\b|"
-            r"times (?:the )?upper limit (?:of )?normal|times (?:the )?uln|x\s*uln|(?:times )?normal\b")
-CMP = re.compile(rf"(?i)(?P<op>{_OP_RE})\s*(?:1\s*:\s*)?(?P<n1>{_NUMBER})"
-                 rf"(?:\s*(?:-|–|to|and)\s*(?P<n2>{_NUMBER}))?\s*(?P<unit>{_UNIT_RE})?")
+_UNIT_RE = (
+    r"x\s*10\^?\s*\d+\s*(?:cells?\s*)?/\s*l|x\s*10\s*\d\s*(?:cells?\s*)?/\s*l|/mm3|/µl|/ul|g/dl|g/l|mg/dl|"
+    r"µmol/l|umol/l|ml/min(?:/1\.73\s*m2)?|%\s*predicted|%|mm/h\w*|mmhg|mm\b|kg/m2|cm\b|"
+    r"times (?:the )?upper limit (?:of )?normal|times (?:the )?uln|x\s*uln|(?:times )?normal\b"
+)
+CMP = re.compile(
+    rf"(?i)(?P<op>{_OP_RE})\s*(?:1\s*:\s*)?(?P<n1>{_NUMBER})"
+    rf"(?:\s*(?:-|–|to|and)\s*(?P<n2>{_NUMBER}))?\s*(?P<unit>{_UNIT_RE})?"
+)
 
 _OPS = dict(_OP_WORDS)
 
@@ -152,18 +228,29 @@ WINDOW = re.compile(
     r"|\b(?:recent\s*\(?\s*within\s+)(?P<n2>\d+)\s*(?P<u2>day|week|month|year)s?"
     r"|\b(?P<n3>\d+|one|two|three|four|five|six|twelve)\s*(?P<u3>day|week|month|year)s?\s+(?:prior to|before)"
     r"|\bwithin\s+(?:the\s+)?(?P<n4>six|twelve)\s+(?P<u4>month)s?"
-    r"|\b(?:the\s+)?(?P<n5>six|twelve|\d+)\s+(?P<u5>month|day|week|year)s?\s+before")
-MIN_DURATION = re.compile(r"(?i)\bfor\s+(?:at least|a minimum of|≥|more than)\s*(?P<n>\d+)\s*(?P<u>day|week|month|year)s?")
-CURRENT_CUE = re.compile(r"(?i)\b(?:use of|receiving|currently|concurrent|current|background therapy|taking|"
-                         r"stable dose|using|on treatment|active|ongoing)\b")
-EVER_CUE = re.compile(r"(?i)\b(?:previous|previously|prior|history|ever|exposure|received|treatment with|"
-                      r"have received|has received|evidence of prior|past)\b")
+    r"|\b(?:the\s+)?(?P<n5>six|twelve|\d+)\s+(?P<u5>month|day|week|year)s?\s+before"
+)
+MIN_DURATION = re.compile(
+    r"(?i)\bfor\s+(?:at least|a minimum of|≥|more than)\s*(?P<n>\d+)\s*(?P<u>day|week|month|year)s?"
+)
+CURRENT_CUE = re.compile(
+    r"(?i)\b(?:use of|receiving|currently|concurrent|current|background therapy|taking|"
+    r"stable dose|using|on treatment|active|ongoing)\b"
+)
+EVER_CUE = re.compile(
+    r"(?i)\b(?:previous|previously|prior|history|ever|exposure|received|treatment with|"
+    r"have received|has received|evidence of prior|past)\b"
+)
 STARTED_CUE = re.compile(r"(?i)\b(?:initiation|addition|started|change)\b")
-SKIP_DRUG_CONTEXT = re.compile(r"(?i)(?:allerg\w*|hypersensitivit\w*|anaphyla\w*|worsen with|caused by|induced by|known to induce|requiring|except|"
-                               r"adverse events|standard therapy|such as|consisting of|refractory to|response to|"
-                               r"contraindication to|use of the medication)[^.;]{0,60}$")
-NEGATED_BEFORE = re.compile(r"(?i)(?:without(?: evidence of)?(?: a)?(?: concomitant)?|no evidence of|\bno\b|"
-                            r"\bnon-|negative|absence of)\s*$")
+SKIP_DRUG_CONTEXT = re.compile(
+    r"(?i)(?:allerg\w*|hypersensitivit\w*|anaphyla\w*|worsen with|caused by|induced by|known to induce|requiring|except|"
+    r"adverse events|standard therapy|such as|consisting of|refractory to|response to|"
+    r"contraindication to|use of the medication)[^.;]{0,60}$"
+)
+NEGATED_BEFORE = re.compile(
+    r"(?i)(?:without(?: evidence of)?(?: a)?(?: concomitant)?|no evidence of|\bno\b|"
+    r"\bnon-|negative|absence of)\s*$"
+)
 # A negation cue whose scope (up to punctuation) reaches an atom: "Not pregnant or nursing", "No prior
 # chemotherapy", "must not have a history of …".
 NEG_SCOPE = re.compile(r"(?i)(?:^|[\s(])(?:no|not|without|never|free of|absence of|negative for)\b[^.;:!?]*$")
@@ -209,20 +296,28 @@ def _free(taken: list[tuple[int, int]], s: int, e: int) -> bool:
 
 # An age is a quantity in years, or a bare number right after a word that names people by age.
 _YEARS_UNIT = re.compile(r"(?i)^(?:years?(?:\s+of\s+age|[\s-]+old)?|yrs?|y/o|yo)$")
-_AGE_WORD = re.compile(r"(?i)\b(?:ages?|aged|older|younger|adults?|patients?|subjects?|children|individuals?|"
-                       r"participants?|persons?|people|men|women|males?|females?|being|boys|girls|adolescents?|"
-                       r"infants?|volunteers?|majors?|minors?|pts?)\b[\s:(\[,]*(?:(?:range|is|are|must be|"
-                       r"should be|of|at|group)\s*[:(\[]*\s*)*$")
+_AGE_WORD = re.compile(
+    r"(?i)\b(?:ages?|aged|older|younger|adults?|patients?|subjects?|children|individuals?|"
+    r"participants?|persons?|people|men|women|males?|females?|being|boys|girls|adolescents?|"
+    r"infants?|volunteers?|majors?|minors?|pts?)\b[\s:(\[,]*(?:(?:range|is|are|must be|"
+    r"should be|of|at|group)\s*[:(\[]*\s*)*$"
+)
 _AGE_AFTER = re.compile(r"(?i)^\s*\]?\)?\s*(?:of\s+)?age\b")
 # Numbers in years that are not the patient's age: disease duration, onset, a donor, smoking history.
-_NOT_AGE = re.compile(r"(?i)\b(?:onset|donor|duration|since|diagnos\w*|history|for|smok\w*|pack|within|ago|"
-                      r"prior|after|before|last|past|treatment|therapy|follow)\b[^;,.]{0,25}$")
+_NOT_AGE = re.compile(
+    r"(?i)\b(?:onset|donor|duration|since|diagnos\w*|history|for|smok\w*|pack|within|ago|"
+    r"prior|after|before|last|past|treatment|therapy|follow)\b[^;,.]{0,25}$"
+)
 
-_NOT_AGE_AFTER = re.compile(r"(?i)^\s*(?:before|ago|after|prior|since|from|post|following|duration|of (?:follow|"
-                            r"treatment|therapy|disease|diagnosis|symptoms?|experience|smoking|use|exposure))\b")
+_NOT_AGE_AFTER = re.compile(
+    r"(?i)^\s*(?:before|ago|after|prior|since|from|post|following|duration|of (?:follow|"
+    r"treatment|therapy|disease|diagnosis|symptoms?|experience|smoking|use|exposure))\b"
+)
 
-_NO_PEOPLE = re.compile(r"(?i)(?:^|[\s(])(?:no|not|non|never|excluding)\s+(?:(?:patients?|subjects?|participants?|"
-                        r"children|adults?|one|persons?|people|individuals?)\s+)?(?:(?:who are|aged?)\s+)?$")
+_NO_PEOPLE = re.compile(
+    r"(?i)(?:^|[\s(])(?:no|not|non|never|excluding)\s+(?:(?:patients?|subjects?|participants?|"
+    r"children|adults?|one|persons?|people|individuals?)\s+)?(?:(?:who are|aged?)\s+)?$"
+)
 
 
 def _age_atoms(text: str, taken) -> list[Atom]:
@@ -231,12 +326,15 @@ def _age_atoms(text: str, taken) -> list[Atom]:
     for q in quantities.find(text):
         if not _free(taken, q.start, q.end):
             continue
-        lead = text[max(0, q.start - 40):q.start]
+        lead = text[max(0, q.start - 40) : q.start]
         by_unit = bool(q.unit and _YEARS_UNIT.match(q.unit))
-        by_word = q.unit is None and (bool(_AGE_WORD.search(lead)) or bool(_AGE_AFTER.match(text[q.end:]))
-                                      or bool(re.search(r"(?i)older|younger|\bages?\b", q.text)))
+        by_word = q.unit is None and (
+            bool(_AGE_WORD.search(lead))
+            or bool(_AGE_AFTER.match(text[q.end :]))
+            or bool(re.search(r"(?i)older|younger|\bages?\b", q.text))
+        )
         said_age = bool(re.search(r"(?i)\bage[ds]?\b[\s:(\[]*$", lead)) or bool(re.search(r"(?i)\bages?\b", q.text))
-        if not (by_unit or by_word) or (_NOT_AGE.search(lead) and not said_age) or _NOT_AGE_AFTER.match(text[q.end:]):
+        if not (by_unit or by_word) or (_NOT_AGE.search(lead) and not said_age) or _NOT_AGE_AFTER.match(text[q.end :]):
             continue
         if any(v is not None and not 0 <= v <= 120 for v in (q.low, q.high)):
             continue
@@ -257,8 +355,10 @@ _LIST_GAP = re.compile(r"(?i)[\s,()/]*(?:or|and|and/or)?[\s,()/]*")
 def _measure_rule(concept: concepts.Concept, q: quantities.Quantity, written: str):
     """The rule of one quantity bound to a registry concept, or None when its unit is not the concept's."""
     bounds = []
-    for value, op, unit in ((q.low, ">=" if q.low_inclusive else ">", q.lower_unit),
-                            (q.high, "<=" if q.high_inclusive else "<", q.unit)):
+    for value, op, unit in (
+        (q.low, ">=" if q.low_inclusive else ">", q.lower_unit),
+        (q.high, "<=" if q.high_inclusive else "<", q.unit),
+    ):
         if value is None:
             continue
         if q.uln:
@@ -281,43 +381,50 @@ def _measure_atoms(text: str, taken) -> list[Atom]:
     gestation", "ASA physical status I-III"."""
     atoms = []
     bound: dict[int, quantities.Quantity | None] = {}  # name start -> the quantity written after it
-    names = sorted(((m.start(), m.end(), c) for c in concepts.MEASUREMENTS.values()
-                    for m in c.criteria_re.finditer(text)), key=lambda x: (x[0], -x[1]))
+    names = sorted(
+        ((m.start(), m.end(), c) for c in concepts.MEASUREMENTS.values() for m in c.criteria_re.finditer(text)),
+        key=lambda x: (x[0], -x[1]),
+    )
     for s, e, concept in names:
         if not _free(taken, s, e):
             continue
-        window = text[:e + 60]
+        window = text[: e + 60]
         if concept.roman:
             window = window[:e] + _ROMAN.sub(lambda r: _ROMAN_DIGITS[r.group(1)], window[e:])
         rule, span = None, None
         after = quantities.first(window, e)
-        if after and re.match(r"\s*/\s*\d", text[after.end:]):
+        if after and re.match(r"\s*/\s*\d", text[after.end :]):
             after = None  # "above 160/100 mmHg": a pair of limits this reader does not split; reviewed
-        if after and after.start - e <= 45 and not _OTHER_NUMBER.search(text[e:after.start]) \
-                and not any(s2 != s and e <= s2 < after.start for s2, _, _ in names) and _free(taken, after.start, after.end):
-            rule, span = _measure_rule(concept, after, text[after.start:after.end].strip()), (s, after.end)
+        if (
+            after
+            and after.start - e <= 45
+            and not _OTHER_NUMBER.search(text[e : after.start])
+            and not any(s2 != s and e <= s2 < after.start for s2, _, _ in names)
+            and _free(taken, after.start, after.end)
+        ):
+            rule, span = _measure_rule(concept, after, text[after.start : after.end].strip()), (s, after.end)
         if rule is None:
-            lead_op = quantities.operator_before(text[max(0, s - 30):s])
+            lead_op = quantities.operator_before(text[max(0, s - 30) : s])
             bare = quantities.bare_after(text, e)
             if lead_op and bare and _free(taken, bare.start, bare.end):
                 q = quantities.bounded(bare, lead_op)
-                rule, span = _measure_rule(concept, q, text[s - 30 if s >= 30 else 0:bare.end].strip()), (s, bare.end)
+                rule, span = _measure_rule(concept, q, text[s - 30 if s >= 30 else 0 : bare.end].strip()), (s, bare.end)
         if rule is None:
-            before = [q for q in quantities.find(text[:s]) if re.fullmatch(r"(?i)[\s'(]*(?:of\s+)?", text[q.end:s])]
+            before = [q for q in quantities.find(text[:s]) if re.fullmatch(r"(?i)[\s'(]*(?:of\s+)?", text[q.end : s])]
             if before and _free(taken, before[-1].start, before[-1].end):
                 rule, span = _measure_rule(concept, before[-1], before[-1].text), (before[-1].start, e)
         if rule is None or span is None:
             continue
         atoms.append(Atom(span[0], span[1], rule, "lab"))
         taken.append(span)
-        bound[s] = (after if span[1] == getattr(after, "end", None) else None)
+        bound[s] = after if span[1] == getattr(after, "end", None) else None
     # "FVC or DLCO < 50% predicted": a name listed before a bounded one shares its bound (the connector
     # between them, "or"/"and", is read by _combine like any other).
     for (s, e, concept), (s2, _, _) in reversed(list(itertools.pairwise(names))):
         q = bound.get(s2)
         if q is None or s in bound or not _free(taken, s, e) or not _LIST_GAP.fullmatch(text[e:s2]):
             continue
-        rule = _measure_rule(concept, q, text[q.start:q.end].strip())
+        rule = _measure_rule(concept, q, text[q.start : q.end].strip())
         if rule is not None:
             atoms.append(Atom(s, e, rule, "lab"))
             taken.append((s, e))
@@ -336,8 +443,12 @@ def _lab_rule(name: str, m: re.Match):
     v1 = n1 if uln else units.normalise(name, n1, unit)
     if op == "between" and n2 is not None:
         v2 = units.normalise(name, n2, unit)
-        return AllOf(rules=[LabRule(analyte=name, op=">=", value=v1, text=text),
-                            LabRule(analyte=name, op="<=", value=v2, text=text)])
+        return AllOf(
+            rules=[
+                LabRule(analyte=name, op=">=", value=v1, text=text),
+                LabRule(analyte=name, op="<=", value=v2, text=text),
+            ]
+        )
     if op == "between":
         op = ">="
     return LabRule(analyte=name, op=op, value=v1, uln=uln, text=text)
@@ -351,7 +462,7 @@ def _lab_atoms(text: str, taken) -> list[Atom]:
         if not may_match:
             continue
         for m in pattern.finditer(text):
-            if re.search(r"(?i)corrected for\s*$", text[max(0, m.start() - 15):m.start()]):
+            if re.search(r"(?i)corrected for\s*$", text[max(0, m.start() - 15) : m.start()]):
                 continue  # "DLCO (corrected for hemoglobin) < 30%" is about DLCO
             if _free(taken, m.start(), m.end()):
                 mentions.append((m.start(), m.end(), name))
@@ -361,11 +472,11 @@ def _lab_atoms(text: str, taken) -> list[Atom]:
         if not _free(taken, cm.start(), cm.end()):
             continue
         before = [mm for mm in mentions if mm[1] <= cm.start() and cm.start() - mm[1] <= 45]
-        if not before or re.search(_OP_RE, text[before[-1][1]:cm.start()].replace("(", "")):
+        if not before or re.search(_OP_RE, text[before[-1][1] : cm.start()].replace("(", "")):
             continue
         chosen = [before[-1]]
         for mm in reversed(before[:-1]):
-            gap = re.sub(r"\([^)]*\)", "", text[mm[1]:chosen[-1][0]])
+            gap = re.sub(r"\([^)]*\)", "", text[mm[1] : chosen[-1][0]])
             if not re.fullmatch(r"(?i)[\s,()/]*(?:or|and|and/or)?[\s,()/]*", gap):
                 break
             chosen.append(mm)
@@ -390,8 +501,14 @@ def _bounds(name: str, cms: list[re.Match]) -> ScoreRule:
             lo, lo_inc = n1, op == ">="
         else:
             hi, hi_inc = n1, op == "<="
-    return ScoreRule(score=name, min=lo, max=hi, min_inclusive=lo_inc, max_inclusive=hi_inc,
-                     text=" and ".join(cm.group(0).strip() for cm in cms))
+    return ScoreRule(
+        score=name,
+        min=lo,
+        max=hi,
+        min_inclusive=lo_inc,
+        max_inclusive=hi_inc,
+        text=" and ".join(cm.group(0).strip() for cm in cms),
+    )
 
 
 def _score_atoms(text: str, taken) -> list[Atom]:
@@ -405,7 +522,7 @@ def _score_atoms(text: str, taken) -> list[Atom]:
             cms = []
             cm = CMP.search(text, m.end())
             if cm and cm.start() - m.end() <= 60:
-                gap = text[m.end():cm.start()]
+                gap = text[m.end() : cm.start()]
                 others = [o for o in all_names if m.end() <= o.start() < cm.start()]
                 if not re.search(r"(?i)[;]|\bmust\b|\bif\b", gap) and not others and _free(taken, cm.start(), cm.end()):
                     cms.append(cm)
@@ -414,11 +531,14 @@ def _score_atoms(text: str, taken) -> list[Atom]:
                     if cm2:
                         cms.append(cm2)
             if not cms:
-                prev = [c for c in CMP.finditer(text[:m.start()]) if m.start() - c.end() <= 12]
+                prev = [c for c in CMP.finditer(text[: m.start()]) if m.start() - c.end() <= 12]
                 if prev:
                     first = prev[-1]
-                    earlier = [c for c in CMP.finditer(text[:first.start()])
-                               if re.fullmatch(r"\s*(?:and|,)\s*", text[c.end():first.start()])]
+                    earlier = [
+                        c
+                        for c in CMP.finditer(text[: first.start()])
+                        if re.fullmatch(r"\s*(?:and|,)\s*", text[c.end() : first.start()])
+                    ]
                     cms = earlier[-1:] + [first]
             if not cms:
                 continue
@@ -441,11 +561,13 @@ def _serology_atoms(text: str, taken) -> list[Atom]:
     return atoms
 
 
-_DOSE = re.compile(r"(?i)(?:(?P<drug>prednisone|prednisolone|corticosteroids?|steroids?)\s*(?P<op1>[><≥≤=])\s*"
-                   r"(?P<v1>\d+(?:\.\d+)?)\s*mg(?P<kg1>\s*/\s*kg)?(?:\s*/\s*day)?"
-                   r"|(?:daily )?dos(?:e|age) of\s*(?P<op2>[><≥≤=]|at least|more than)\s*(?P<v2>\d+(?:\.\d+)?)\s*mg"
-                   r"(?P<kg2>\s*/\s*kg)?\s*(?:/\s*day\s*)?of (?:prednisone|prednisolone|corticosteroids?))"
-                   r"(?:\s*\(?\s*or (?:its |an )?equivalent[^)]*\)?)?")
+_DOSE = re.compile(
+    r"(?i)(?:(?P<drug>prednisone|prednisolone|corticosteroids?|steroids?)\s*(?P<op1>[><≥≤=])\s*"
+    r"(?P<v1>\d+(?:\.\d+)?)\s*mg(?P<kg1>\s*/\s*kg)?(?:\s*/\s*day)?"
+    r"|(?:daily )?dos(?:e|age) of\s*(?P<op2>[><≥≤=]|at least|more than)\s*(?P<v2>\d+(?:\.\d+)?)\s*mg"
+    r"(?P<kg2>\s*/\s*kg)?\s*(?:/\s*day\s*)?of (?:prednisone|prednisolone|corticosteroids?))"
+    r"(?:\s*\(?\s*or (?:its |an )?equivalent[^)]*\)?)?"
+)
 
 
 def _dose_atoms(text: str, taken) -> list[Atom]:
@@ -457,8 +579,14 @@ def _dose_atoms(text: str, taken) -> list[Atom]:
         per_kg = bool(m.group("kg1") or m.group("kg2"))
         w = WINDOW.search(text, m.end())
         window = _window_days(w) if w else None
-        atoms.append(Atom(m.start(), m.end(), DoseRule(op=op, value=value, per_kg=per_kg, window_days=window,
-                                                       text=m.group(0).strip()), "dose"))
+        atoms.append(
+            Atom(
+                m.start(),
+                m.end(),
+                DoseRule(op=op, value=value, per_kg=per_kg, window_days=window, text=m.group(0).strip()),
+                "dose",
+            )
+        )
         taken.append((m.start(), m.end()))
     return atoms
 
@@ -473,7 +601,8 @@ def _window_days(m: re.Match) -> float:
 # What a duration criterion measures: the disease, or its symptoms ("arthritis symptoms for more than 6 weeks").
 _DURATION_SUBJECT = re.compile(
     r"(?i)\b(?:(?P<disease>disease duration|duration of (?:the )?disease|disease history)"
-    r"|(?P<symptoms>symptom duration|duration of symptoms|(?:symptoms?|arthritis)\b[^.;\d]{0,30}?\bfor))")
+    r"|(?P<symptoms>symptom duration|duration of symptoms|(?:symptoms?|arthritis)\b[^.;\d]{0,30}?\bfor))"
+)
 _TIME_UNIT = re.compile(r"(?i)^(?:day|week|wk|month|mo|year|yr|hour|hr)s?$")
 
 
@@ -486,11 +615,15 @@ def _duration_atoms(text: str, taken, cohort_names: list[str]) -> list[Atom]:
             continue
         if not (q.unit and _TIME_UNIT.match(q.unit)) or (q.low_unit and not _TIME_UNIT.match(q.low_unit)):
             continue
-        rule = DurationRule(subject="disease" if m.group("disease") else "symptoms", names=cohort_names,
-                            min_days=_days(str(q.low), q.lower_unit or "") if q.low is not None else None,
-                            max_days=_days(str(q.high), q.unit) if q.high is not None else None,
-                            min_inclusive=q.low_inclusive, max_inclusive=q.high_inclusive,
-                            text=text[m.start():q.end])
+        rule = DurationRule(
+            subject="disease" if m.group("disease") else "symptoms",
+            names=cohort_names,
+            min_days=_days(str(q.low), q.lower_unit or "") if q.low is not None else None,
+            max_days=_days(str(q.high), q.unit) if q.high is not None else None,
+            min_inclusive=q.low_inclusive,
+            max_inclusive=q.high_inclusive,
+            text=text[m.start() : q.end],
+        )
         taken.append((m.start(), q.end))
         return [Atom(m.start(), q.end, rule, "duration")]
     return []
@@ -498,30 +631,40 @@ def _duration_atoms(text: str, taken, cohort_names: list[str]) -> list[Atom]:
 
 def _pregnancy_atoms(text: str, taken) -> list[Atom]:
     atoms = []
-    for m in re.finditer(r"(?i)\b(non-?)?(?:pregnan(?:t|cy)(?: test)?|(?:breast[- ]?feeding|breast feeding|nursing|"
-                         r"lactating|lactation))\b", text):
+    for m in re.finditer(
+        r"(?i)\b(non-?)?(?:pregnan(?:t|cy)(?: test)?|(?:breast[- ]?feeding|breast feeding|nursing|"
+        r"lactating|lactation))\b",
+        text,
+    ):
         if not _free(taken, m.start(), m.end()):
             continue
-        if re.search(r"(?i)\b(?:if|risk of|contracepti\w+)\b[^.;]{0,30}$", text[:m.start()]):
+        if re.search(r"(?i)\b(?:if|risk of|contracepti\w+)\b[^.;]{0,30}$", text[: m.start()]):
             continue
         word = m.group(0).lower()
         name = "pregnancy" if "pregnan" in word else "breastfeeding"
         rule = ConditionRule(names=[name], timing="current", label=name)
-        negated = bool(m.group(1)) or bool(re.search(r"(?i)negative\s*$", text[:m.start()]))
+        negated = bool(m.group(1)) or bool(re.search(r"(?i)negative\s*$", text[: m.start()]))
         if word.endswith("test"):
             # "negative result on a serum or urine pregnancy test", "pregnancy test must be negative":
             # a test result, never a requirement to be pregnant.
-            negated = negated or bool(re.search(r"(?i)\bnegative\b[^.;]{0,60}$", text[:m.start()])
-                                      or re.match(r"(?i)[^.;]{0,40}\bnegative\b", text[m.end():]))
+            negated = negated or bool(
+                re.search(r"(?i)\bnegative\b[^.;]{0,60}$", text[: m.start()])
+                or re.match(r"(?i)[^.;]{0,40}\bnegative\b", text[m.end() :])
+            )
         atoms.append(Atom(m.start(), m.end(), Not(rule=rule) if negated else rule, "condition"))
         taken.append((m.start(), m.end()))
     return atoms
 
 
 ALLERGY_CUE = re.compile(r"(?i)\b(?:allerg\w*|hypersensitivit\w*|anaphyla\w*)")
-ALLERGENS = (("allergy_contrast", r"contrast"), ("allergy_murine", r"(?:mouse|murine) proteins?"),
-             ("allergy_mab", r"monoclonal antibod\w*"), ("allergy_methotrexate", r"methotrexate|\bmtx\b"),
-             ("allergy_penicillin", r"penicillin\w*"), ("allergy_streptomycin", r"streptomycin"))
+ALLERGENS = (
+    ("allergy_contrast", r"contrast"),
+    ("allergy_murine", r"(?:mouse|murine) proteins?"),
+    ("allergy_mab", r"monoclonal antibod\w*"),
+    ("allergy_methotrexate", r"methotrexate|\bmtx\b"),
+    ("allergy_penicillin", r"penicillin\w*"),
+    ("allergy_streptomycin", r"streptomycin"),
+)
 
 
 def _allergy_atoms(text: str, taken) -> list[Atom]:
@@ -530,7 +673,7 @@ def _allergy_atoms(text: str, taken) -> list[Atom]:
         return []
     end = re.compile(r"[.;](?:\s|$)").search(text, cue.end())
     end = end.start() if end else len(text)
-    region = text[cue.start():end]
+    region = text[cue.start() : end]
     names = [n for n, p in ALLERGENS if re.search(rf"(?i){p}", region)]
     if not names:
         return []
@@ -542,9 +685,9 @@ def _allergy_atoms(text: str, taken) -> list[Atom]:
 def _exposure_atoms(text: str, taken) -> list[Atom]:
     mentions = []
     for s, e, name, is_class in lexicon.find_drugs(text):
-        if not _free(taken, s, e) or SKIP_DRUG_CONTEXT.search(text[max(0, s - 80):s]):
+        if not _free(taken, s, e) or SKIP_DRUG_CONTEXT.search(text[max(0, s - 80) : s]):
             continue
-        if name == "corticosteroid" and re.search(r"(?i)non-$", text[max(0, s - 4):s]):
+        if name == "corticosteroid" and re.search(r"(?i)non-$", text[max(0, s - 4) : s]):
             continue
         mentions.append((s, e, name, is_class))
     if not mentions:
@@ -563,8 +706,13 @@ def _exposure_atoms(text: str, taken) -> list[Atom]:
         after = [w for w in windows if e <= w[0] < seg_end]
         before = [w for w in windows if seg_start <= w[0] and w[1] <= s]
         window = after[0] if after else before[-1] if before else None
-        if groups and groups[-1][0] == window and re.fullmatch(
-                r"(?i)[\s,()/]*(?:or|and|and/or|nor)?[\s,()/]*(?:any )?(?:other )?", text[groups[-1][1][-1][1]:s]):
+        if (
+            groups
+            and groups[-1][0] == window
+            and re.fullmatch(
+                r"(?i)[\s,()/]*(?:or|and|and/or|nor)?[\s,()/]*(?:any )?(?:other )?", text[groups[-1][1][-1][1] : s]
+            )
+        ):
             groups[-1][1].append(mention)
         else:
             groups.append([window, [mention]])
@@ -588,17 +736,25 @@ def _exposure_atoms(text: str, taken) -> list[Atom]:
         drugs = list(dict.fromkeys(m[2] for m in members if not m[3]))
         classes = list(dict.fromkeys(m[2] for m in members if m[3]))
         label = ", ".join(m[2].replace("_", " ") for m in members)
-        rule = ExposureRule(drugs=drugs, classes=classes, except_classes=except_classes, timing=timing,
-                            window_days=days, label=label,
-                            min_duration_days=_days(min_dur.group("n"), min_dur.group("u")) if min_dur else None)
+        rule = ExposureRule(
+            drugs=drugs,
+            classes=classes,
+            except_classes=except_classes,
+            timing=timing,
+            window_days=days,
+            label=label,
+            min_duration_days=_days(min_dur.group("n"), min_dur.group("u")) if min_dur else None,
+        )
         end = window[1] if window and window[0] - e < 60 else e
         atoms.append(Atom(s, max(e, end) if window else e, rule, "exposure"))
         taken.append((s, e))
     return atoms
 
 
-CAUSE_MASK = re.compile(r"(?i)\b(?:not explained by|due to other|attributed to|caused by|other causes than|"
-                        r"related to activity)[^);.]*")
+CAUSE_MASK = re.compile(
+    r"(?i)\b(?:not explained by|due to other|attributed to|caused by|other causes than|"
+    r"related to activity)[^);.]*"
+)
 
 
 def exception_regions(text: str) -> list[tuple[int, int]]:
@@ -643,7 +799,7 @@ def _condition_atoms(text: str, taken, criterion_kind: str, cohort_names: list[s
         lead_start = prev_end
         prev_end = e
         names = name[6:].split(",") if name.startswith("group:") else [name]
-        other = bool(ANOTHER.search(text[max(0, s - 25):s])) or bool(re.match(r"(?i)\s*other than", text[e:e + 15]))
+        other = bool(ANOTHER.search(text[max(0, s - 25) : s])) or bool(re.match(r"(?i)\s*other than", text[e : e + 15]))
         local_except = list(except_names)
         if other or name.startswith("group:"):
             local_except += cohort_names
@@ -653,19 +809,32 @@ def _condition_atoms(text: str, taken, criterion_kind: str, cohort_names: list[s
         other_than_studied = other and not unbound and any(n in cohort_names for n in names)
         names = unbound or names
         if all(n in lexicon.PRIMARY_DISEASES for n in names):
-            qual = re.search(r"(?i)\b(SLICC|ACR(?: \(?\d{4}\)?)?|\d{4} American College of Rheumatology|"
-                             r"American College of Rheumatology \(?\d{4}\)?|Bohan and Peter|Modified New York)", text)
-            rule = DiagnosisRule(names=names, except_names=sorted(set(local_except) - set(names)),
-                                 qualifier=qual.group(1) if qual else None, label=label,
-                                 closed_world=criterion_kind == "inclusion")
+            qual = re.search(
+                r"(?i)\b(SLICC|ACR(?: \(?\d{4}\)?)?|\d{4} American College of Rheumatology|"
+                r"American College of Rheumatology \(?\d{4}\)?|Bohan and Peter|Modified New York)",
+                text,
+            )
+            rule = DiagnosisRule(
+                names=names,
+                except_names=sorted(set(local_except) - set(names)),
+                qualifier=qual.group(1) if qual else None,
+                label=label,
+                closed_world=criterion_kind == "inclusion",
+            )
         else:
             next_start = main[i + 1][0] if i + 1 < len(main) else len(text)
             seg_end = text.find(";", e)
             seg_end = len(text) if seg_end < 0 else seg_end
-            lead_windows = [w for w in windows if lead_start <= w.start() and w.end() <= s
-                            and not re.search(r"(?i)\bor\b|[,;]", text[w.end():s])]
-            after_windows = [w for w in windows if e <= w.start() < min(seg_end, next_start + 1)
-                             or (e <= w.start() < seg_end and w.start() - e < 40)]
+            lead_windows = [
+                w
+                for w in windows
+                if lead_start <= w.start() and w.end() <= s and not re.search(r"(?i)\bor\b|[,;]", text[w.end() : s])
+            ]
+            after_windows = [
+                w
+                for w in windows
+                if e <= w.start() < min(seg_end, next_start + 1) or (e <= w.start() < seg_end and w.start() - e < 40)
+            ]
             if lead_windows:
                 timing, window = "window", _window_days(lead_windows[-1])
             elif re.search(r"(?i)\b(?:active|current|concurrent|ongoing)\b", lead[-40:]):
@@ -676,12 +845,18 @@ def _condition_atoms(text: str, taken, criterion_kind: str, cohort_names: list[s
                 timing, window = "ever", None
             else:
                 timing, window = "unspecified", None
-            rule = ConditionRule(names=names, except_names=[n for n in local_except if n not in names],
-                                 timing=timing, window_days=window, label=label)
+            rule = ConditionRule(
+                names=names,
+                except_names=[n for n in local_except if n not in names],
+                timing=timing,
+                window_days=window,
+                label=label,
+            )
         if other_than_studied:
-            rule = Qualified(rule=rule, note="the criterion means a disease other than the one the trial studies",
-                             review_when=[True])
-        if NEGATED_BEFORE.search(text[max(0, s - 40):s]):
+            rule = Qualified(
+                rule=rule, note="the criterion means a disease other than the one the trial studies", review_when=[True]
+            )
+        if NEGATED_BEFORE.search(text[max(0, s - 40) : s]):
             rule = Not(rule=rule)
         atoms.append(Atom(s, e, rule, "condition"))
         taken.append((s, e))
@@ -724,7 +899,7 @@ def _combine(atoms: list[Atom], text: str, default: str):
     if len(atoms) == 1:
         return atoms[0].rule
     opener = [_open_paren(text, a.start) for a in atoms]
-    depth = [text[:a.start].count("(") - text[:a.start].count(")") for a in atoms]
+    depth = [text[: a.start].count("(") - text[: a.start].count(")") for a in atoms]
     base = min(depth)
     if any(d > base for d in depth):
         grouped: list[Atom] = []
@@ -735,9 +910,13 @@ def _combine(atoms: list[Atom], text: str, default: str):
                 while j < len(atoms) and depth[j] > base and opener[j] == opener[i]:
                     j += 1
                 inner = atoms[i:j]
-                rule = _combine_flat(inner, text, "or" if re.search(r"(?i)e\.g\.|including|such as",
-                                                                     text[max(0, inner[0].start - 30):inner[0].start])
-                                     else default)
+                rule = _combine_flat(
+                    inner,
+                    text,
+                    "or"
+                    if re.search(r"(?i)e\.g\.|including|such as", text[max(0, inner[0].start - 30) : inner[0].start])
+                    else default,
+                )
                 grouped.append(Atom(inner[0].start, inner[-1].end, rule, "group"))
                 i = j
             else:
@@ -750,13 +929,15 @@ def _combine(atoms: list[Atom], text: str, default: str):
 def _combine_flat(atoms: list[Atom], text: str, default: str):
     if len(atoms) == 1:
         return atoms[0].rule
-    kinds = [_gap_kind(text[a.end:b.start], default) for a, b in zip(atoms, atoms[1:], strict=False)]
+    kinds = [_gap_kind(text[a.end : b.start], default) for a, b in zip(atoms, atoms[1:], strict=False)]
     # "Not pregnant or nursing" is "not (pregnant or nursing)": neither may hold.
-    kinds = ["and" if a.kind == b.kind and a.kind.startswith("negated@") else k
-             for k, a, b in zip(kinds, atoms, atoms[1:], strict=False)]
+    kinds = [
+        "and" if a.kind == b.kind and a.kind.startswith("negated@") else k
+        for k, a, b in zip(kinds, atoms, atoms[1:], strict=False)
+    ]
     # "A, B or C": a comma list closed by "or" is an OR list.
     for i in range(len(kinds) - 1, -1, -1):
-        gap = text[atoms[i].end:atoms[i + 1].start]
+        gap = text[atoms[i].end : atoms[i + 1].start]
         if kinds[i] == default and "," in gap and i + 1 < len(kinds) and kinds[i + 1] == "or":
             kinds[i] = "or"
     groups, current = [], [atoms[0].rule]
@@ -793,9 +974,16 @@ def _atoms(text: str, kind: str, cohort_names: list[str]) -> list[Atom]:
     atoms = _bind_therapies(atoms, text)
     atoms = _negate(atoms, text)
     # "chronic kidney disease (glomerular filtration rate < 30)": the measurement defines the condition.
-    atoms = [a for a, b in zip(atoms, atoms[1:] + [None], strict=False)
-             if not (b is not None and a.kind == "condition" and b.kind in ("lab", "score")
-                     and re.fullmatch(r"\s*\(\s*", text[a.end:b.start]))]
+    atoms = [
+        a
+        for a, b in zip(atoms, atoms[1:] + [None], strict=False)
+        if not (
+            b is not None
+            and a.kind == "condition"
+            and b.kind in ("lab", "score")
+            and re.fullmatch(r"\s*\(\s*", text[a.end : b.start])
+        )
+    ]
     return _dedupe(atoms)
 
 
@@ -815,8 +1003,8 @@ def _bind_therapies(atoms: list[Atom], text: str) -> list[Atom]:
         a = atoms[i]
         b = atoms[i + 1] if i + 1 < len(atoms) else None
         if b is not None and a.kind == "exposure" and b.kind == "condition":
-            gap = text[a.end:b.start]
-            label = getattr(b.rule, "label", None) or text[b.start:b.end]
+            gap = text[a.end : b.start]
+            label = getattr(b.rule, "label", None) or text[b.start : b.end]
             if BOUND_TO.match(gap):
                 rule = Qualified(rule=a.rule, note=f"the therapy is bound to {label}", review_when=[True])
                 out.append(Atom(a.start, b.end, rule, "exposure"))
@@ -832,10 +1020,45 @@ def _bind_therapies(atoms: list[Atom], text: str) -> list[Atom]:
 
 
 # Words of the negation and time cues themselves, never a qualifier of what they negate.
-_CUE_WORDS = frozenset(["no", "not", "non", "none", "never", "without", "free", "absence", "negative", "excluding",
-                        "evidence", "signs", "sign", "symptoms", "symptom", "concurrent", "concomitant", "ongoing",
-                        "past", "ever", "recent", "significant", "other", "another", "use", "treatment", "therapy",
-                        "suspected", "suspicion", "suggestive", "clinical", "any", "kind", "type", "form"])
+_CUE_WORDS = frozenset(
+    [
+        "no",
+        "not",
+        "non",
+        "none",
+        "never",
+        "without",
+        "free",
+        "absence",
+        "negative",
+        "excluding",
+        "evidence",
+        "signs",
+        "sign",
+        "symptoms",
+        "symptom",
+        "concurrent",
+        "concomitant",
+        "ongoing",
+        "past",
+        "ever",
+        "recent",
+        "significant",
+        "other",
+        "another",
+        "use",
+        "treatment",
+        "therapy",
+        "suspected",
+        "suspicion",
+        "suggestive",
+        "clinical",
+        "any",
+        "kind",
+        "type",
+        "form",
+    ]
+)
 
 
 def _negate(atoms: list[Atom], text: str) -> list[Atom]:
@@ -845,18 +1068,27 @@ def _negate(atoms: list[Atom], text: str) -> list[Atom]:
         if a.kind not in ("condition", "exposure") or a.rule.kind == "not":
             out.append(a)
             continue
-        lead = text[max(0, a.start - 60):a.start]
+        lead = text[max(0, a.start - 60) : a.start]
         m = NEG_SCOPE.search(lead)
-        if m and not re.search(r"(?i)\bnot (?:excluded|more than|less than|exceed|limited to|only)|"
-                               r"\bno (?:more|less) than|whether or not|\bif not\b", lead[m.start():]):
+        if m and not re.search(
+            r"(?i)\bnot (?:excluded|more than|less than|exceed|limited to|only)|"
+            r"\bno (?:more|less) than|whether or not|\bif not\b",
+            lead[m.start() :],
+        ):
             cue = a.start - len(lead) + m.start()
             rule = a.rule
             # "No 'incomplete' Sjögren's": words between the cue and the atom that the checker does not
             # read narrow what is negated; they stay inside the negation as a qualifier to review.
-            between = [w for w in _unread_words(text[cue:a.start], [])
-                       if w not in _CUE_WORDS and not SOFT_QUALIFIER.search(w)]
-            if between and rule.kind != "qualified" and not any(b.end <= a.start and b.start >= cue for b in atoms
-                                                                if b is not a):
+            between = [
+                w
+                for w in _unread_words(text[cue : a.start], [])
+                if w not in _CUE_WORDS and not SOFT_QUALIFIER.search(w)
+            ]
+            if (
+                between
+                and rule.kind != "qualified"
+                and not any(b.end <= a.start and b.start >= cue for b in atoms if b is not a)
+            ):
                 rule = Qualified(rule=rule, note="the criterion adds '" + " ".join(between[:4]) + "'")
             out.append(Atom(a.start, a.end, Not(rule=rule), "negated@" + str(cue)))
         else:
@@ -891,8 +1123,14 @@ def studied_diseases(conditions: list[str], title: str | None) -> tuple[str, ...
     # A trial of lupus nephritis studies SLE too: "another autoimmune disease" is not the patient's SLE.
     # Only the disease and what it is a form of, never a category over diseases that have forms of their own
     # ("connective tissue disease" is above SLE, which has lupus nephritis: excepting it would except RA).
-    return tuple(dict.fromkeys(a for n in names for a in sorted(lexicon.ancestors(n), key=lambda x: x != n)
-                               if a == n or not _is_category(a)))
+    return tuple(
+        dict.fromkeys(
+            a
+            for n in names
+            for a in sorted(lexicon.ancestors(n), key=lambda x: x != n)
+            if a == n or not _is_category(a)
+        )
+    )
 
 
 @functools.cache
@@ -922,28 +1160,33 @@ def parse_text(text: str, kind: str = "inclusion", cohort: str | None = None, st
     if conditional is not None:
         return conditional
     if REVIEW.search(text):
-        return NeedsReview(text=raw, reason="needs a clinician's judgement (" + REVIEW.search(text).group(0) + ")",
-                           subjective=True)
+        return NeedsReview(
+            text=raw, reason="needs a clinician's judgement (" + REVIEW.search(text).group(0) + ")", subjective=True
+        )
     cohort_names = [*cohort_disease_names(cohort), *(n for n in studied if n not in cohort_disease_names(cohort))]
     alternatives = _alternatives(text, kind, cohort, studied)
     if alternatives is not None:
         return alternatives
-    conditional = re.search(r"(?i)\b(?:if|subjects with|patients with)\b(?P<cond>.*?)\bmust\b(?P<then>.*)$", text,
-                            re.S)
+    conditional = re.search(r"(?i)\b(?:if|subjects with|patients with)\b(?P<cond>.*?)\bmust\b(?P<then>.*)$", text, re.S)
     if conditional:
-        cond_atoms = [a for a in _atoms(conditional.group("cond"), "inclusion", cohort_names)
-                      if a.kind == "condition"]
+        cond_atoms = [a for a in _atoms(conditional.group("cond"), "inclusion", cohort_names) if a.kind == "condition"]
         if not cond_atoms:
             return NeedsReview(text=raw, reason="a conditional requirement the checker cannot decide")
         then_text = conditional.group("then")
         then_atoms = _atoms(then_text, "inclusion", cohort_names)
-        then = _qualify(_combine(_qualify_atoms(then_atoms, then_text), then_text, "and"), then_text) if then_atoms else \
-            NeedsReview(text=raw, reason="a requirement the checker cannot decide")
+        then = (
+            _qualify(_combine(_qualify_atoms(then_atoms, then_text), then_text, "and"), then_text)
+            if then_atoms
+            else NeedsReview(text=raw, reason="a requirement the checker cannot decide")
+        )
         return Implies(condition=_combine(cond_atoms, conditional.group("cond"), "or"), then=then)
     atoms = _atoms(text, kind, cohort_names)
     if not atoms:
-        if CONSENT_ANY.search(text) and len(text.split()) <= 12 and \
-                not re.search(r"(?i)\b(?:disorder|disease|illness|condition|criteria|dependence)\b", text):
+        if (
+            CONSENT_ANY.search(text)
+            and len(text.split()) <= 12
+            and not re.search(r"(?i)\b(?:disorder|disease|illness|condition|criteria|dependence)\b", text)
+        ):
             return AssumedConsent(text=raw)
         return NeedsReview(text=raw, reason="no rule the checker can apply was recognised")
     atoms = _qualify_atoms(atoms, text)
@@ -952,8 +1195,15 @@ def parse_text(text: str, kind: str = "inclusion", cohort: str | None = None, st
     if unread_alternatives:
         # "A, or B, or C" where only A was read: B or C may hold instead, so A failing decides nothing,
         # while A holding still satisfies the whole "or" (inclusion) or violates it (exclusion).
-        rule = AnyOf(rules=[rule, *(NeedsReview(text=text[s:e].strip(" ,;"), reason="an alternative the "
-                                                "checker did not read") for s, e in unread_alternatives)])
+        rule = AnyOf(
+            rules=[
+                rule,
+                *(
+                    NeedsReview(text=text[s:e].strip(" ,;"), reason="an alternative the checker did not read")
+                    for s, e in unread_alternatives
+                ),
+            ]
+        )
     if kind == "inclusion" and EXCLUDED_STATEMENT.search(text):
         # An exclusion written in an inclusion list ("Those with psychiatric disorders will be excluded").
         return Not(rule=rule)
@@ -962,8 +1212,9 @@ def parse_text(text: str, kind: str = "inclusion", cohort: str | None = None, st
         # "CVD free men and women aged 45-84", "brittle diabetes": what was read decides only when it cannot
         # be overturned by what was not; an unread word may narrow the criterion, so the outcome in which
         # the criterion holds goes to review, naming the words.
-        rule = Qualified(rule=rule, note="part of the criterion was not read by the checker ("
-                         + " ".join(unread[:6]) + ")")
+        rule = Qualified(
+            rule=rule, note="part of the criterion was not read by the checker (" + " ".join(unread[:6]) + ")"
+        )
     return rule
 
 
@@ -979,8 +1230,11 @@ def _conditional(text: str, kind: str, cohort: str | None, studied: tuple[str, .
         if not m:
             continue
         cond_text, then_text = m.group("cond"), m.group("then")
-        atoms = [a for a in _atoms(cond_text, "inclusion", cohort_disease_names(cohort))
-                 if a.kind in ("age", "condition", "sex") or a.kind.startswith("negated@")]
+        atoms = [
+            a
+            for a in _atoms(cond_text, "inclusion", cohort_disease_names(cohort))
+            if a.kind in ("age", "condition", "sex") or a.kind.startswith("negated@")
+        ]
         parts = [_combine(atoms, cond_text, "and")] if atoms else []
         for sex, word in _COND_SEX:
             if word.search(cond_text):
@@ -988,18 +1242,36 @@ def _conditional(text: str, kind: str, cohort: str | None, studied: tuple[str, .
         potential = _CHILDBEARING.search(cond_text)
         if potential:
             # Only a pregnancy proves childbearing potential; otherwise a clinician decides.
-            parts.append(AnyOf(rules=[ConditionRule(names=["pregnancy"], timing="current", label="pregnancy"),
-                                      NeedsReview(text=potential.group(0), reason="childbearing potential is not "
-                                                  "known from what the patient said")]))
+            parts.append(
+                AnyOf(
+                    rules=[
+                        ConditionRule(names=["pregnancy"], timing="current", label="pregnancy"),
+                        NeedsReview(
+                            text=potential.group(0),
+                            reason="childbearing potential is not known from what the patient said",
+                        ),
+                    ]
+                )
+            )
         if not parts:
             continue
-        cond_read = cond_text[:potential.start()] + " " * len(potential.group(0)) + cond_text[potential.end():] \
-            if potential else cond_text
-        unread = [w for w in _unread_words(cond_read, atoms) if w not in _COND_FILLER and not
-                  any(word.fullmatch(w) for _, word in _COND_SEX)]
+        cond_read = (
+            cond_text[: potential.start()] + " " * len(potential.group(0)) + cond_text[potential.end() :]
+            if potential
+            else cond_text
+        )
+        unread = [
+            w
+            for w in _unread_words(cond_read, atoms)
+            if w not in _COND_FILLER and not any(word.fullmatch(w) for _, word in _COND_SEX)
+        ]
         if unread:
-            parts.append(NeedsReview(text=cond_text, reason="the condition adds words the checker did not read ("
-                                     + " ".join(unread[:6]) + ")"))
+            parts.append(
+                NeedsReview(
+                    text=cond_text,
+                    reason="the condition adds words the checker did not read (" + " ".join(unread[:6]) + ")",
+                )
+            )
         condition = parts[0] if len(parts) == 1 else AllOf(rules=parts)
         then = parse_text(then_text, kind, cohort, studied)
         # An exclusion applies only when its condition holds too; an inclusion must hold only then.
@@ -1015,8 +1287,8 @@ def _split(text: str, marker: re.Pattern) -> tuple[str, list[str]] | None:
     marks = list(marker.finditer(text))
     if len(marks) < 2 or marks[0].group(1) not in ("i", "a") or marks[1].group(1) not in ("ii", "b"):
         return None
-    head = text[:marks[0].start()]
-    parts = [text[m.end():(marks[j + 1].start() if j + 1 < len(marks) else len(text))] for j, m in enumerate(marks)]
+    head = text[: marks[0].start()]
+    parts = [text[m.end() : (marks[j + 1].start() if j + 1 < len(marks) else len(text))] for j, m in enumerate(marks)]
     parts = [re.sub(r"(?i)[\s,;]*(?:or|and)?[\s,;]*$", "", p).strip() for p in parts]
     return head, [p for p in parts if p]
 
@@ -1028,8 +1300,9 @@ def _alternatives(text: str, kind: str, cohort: str | None, studied: tuple[str, 
     if split is None:
         split = _split(text, LETTERED)
         if split is not None:
-            joiner = "or" if re.search(r"(?i)at least one|either|any of|one of", split[0]) or kind == "exclusion" \
-                else "and"
+            joiner = (
+                "or" if re.search(r"(?i)at least one|either|any of|one of", split[0]) or kind == "exclusion" else "and"
+            )
     if split is None:
         lines = [ln.strip() for ln in text.split("\n") if ln.strip()]
         if len(lines) >= 3 and any(re.search(r"(?i)[\s,;]or$", ln) for ln in lines[1:-1]):
@@ -1045,19 +1318,228 @@ def _alternatives(text: str, kind: str, cohort: str | None, studied: tuple[str, 
     return body
 
 
-FILLER = frozenset(["a", "an", "the", "and", "or", "of", "with", "for", "to", "in", "on", "at", "by", "as", "be", "is", "are", "was", "were", "has", "have", "who", "which", "that", "this", "these", "those", "any", "all", "other", "than", "their", "his", "her", "patients", "patient", "subjects", "subject", "participants", "participant", "people", "adults", "adult", "adolescents", "children", "pediatric", "men", "women", "male", "female", "males", "females", "both", "aged", "age", "ages", "years", "year", "old", "older", "younger", "over", "under", "least", "more", "less", "diagnosis", "diagnosed", "definite", "definitive", "confirmed", "established", "documented", "known", "defined", "according", "criteria", "criterion", "classification", "evidence", "presence", "positive", "negative", "test", "testing", "result", "results", "meeting", "meets", "meet", "fulfilling", "fulfil", "fulfill", "must", "should", "will", "can", "screening", "baseline", "study", "entry", "visit", "enrollment", "enrolment", "randomization", "prior", "previous", "previously", "history", "current", "currently", "active", "within", "months", "month", "weeks", "week", "days", "day", "including", "including", "e", "g", "i", "ie", "eg", "per", "level", "levels", "count", "value", "values", "score", "scores", "units", "unit", "moderate", "mild", "severe", "moderately", "clinically", "disease", "diseases", "disorder", "disorders", "condition", "conditions", "american", "college", "rheumatology", "acr", "slicc", "eular", "new", "york", "modified", "bohan", "peter",
-                    # grammar a criterion wraps its content in: read by the structure, never a qualifier
-                    "having", "had", "been", "being", "received", "receiving", "undergone", "underwent", "taken",
-                    "taking", "include", "includes", "such", "either", "neither", "nor", "titer", "titre", "may",
-                    "also", "following", "those", "whom", "whose", "there", "then", "time", "times", "date",
-                    "equal", "greater", "lower", "higher", "above", "below", "between", "from", "not", "without"])
+FILLER = frozenset(
+    [
+        "a",
+        "an",
+        "the",
+        "and",
+        "or",
+        "of",
+        "with",
+        "for",
+        "to",
+        "in",
+        "on",
+        "at",
+        "by",
+        "as",
+        "be",
+        "is",
+        "are",
+        "was",
+        "were",
+        "has",
+        "have",
+        "who",
+        "which",
+        "that",
+        "this",
+        "these",
+        "those",
+        "any",
+        "all",
+        "other",
+        "than",
+        "their",
+        "his",
+        "her",
+        "patients",
+        "patient",
+        "subjects",
+        "subject",
+        "participants",
+        "participant",
+        "people",
+        "adults",
+        "adult",
+        "adolescents",
+        "children",
+        "pediatric",
+        "men",
+        "women",
+        "male",
+        "female",
+        "males",
+        "females",
+        "both",
+        "aged",
+        "age",
+        "ages",
+        "years",
+        "year",
+        "old",
+        "older",
+        "younger",
+        "over",
+        "under",
+        "least",
+        "more",
+        "less",
+        "diagnosis",
+        "diagnosed",
+        "definite",
+        "definitive",
+        "confirmed",
+        "established",
+        "documented",
+        "known",
+        "defined",
+        "according",
+        "criteria",
+        "criterion",
+        "classification",
+        "evidence",
+        "presence",
+        "positive",
+        "negative",
+        "test",
+        "testing",
+        "result",
+        "results",
+        "meeting",
+        "meets",
+        "meet",
+        "fulfilling",
+        "fulfil",
+        "fulfill",
+        "must",
+        "should",
+        "will",
+        "can",
+        "screening",
+        "baseline",
+        "study",
+        "entry",
+        "visit",
+        "enrollment",
+        "enrolment",
+        "randomization",
+        "prior",
+        "previous",
+        "previously",
+        "history",
+        "current",
+        "currently",
+        "active",
+        "within",
+        "months",
+        "month",
+        "weeks",
+        "week",
+        "days",
+        "day",
+        "including",
+        "including",
+        "e",
+        "g",
+        "i",
+        "ie",
+        "eg",
+        "per",
+        "level",
+        "levels",
+        "count",
+        "value",
+        "values",
+        "score",
+        "scores",
+        "units",
+        "unit",
+        "moderate",
+        "mild",
+        "severe",
+        "moderately",
+        "clinically",
+        "disease",
+        "diseases",
+        "disorder",
+        "disorders",
+        "condition",
+        "conditions",
+        "american",
+        "college",
+        "rheumatology",
+        "acr",
+        "slicc",
+        "eular",
+        "new",
+        "york",
+        "modified",
+        "bohan",
+        "peter",
+        # grammar a criterion wraps its content in: read by the structure, never a qualifier
+        "having",
+        "had",
+        "been",
+        "being",
+        "received",
+        "receiving",
+        "undergone",
+        "underwent",
+        "taken",
+        "taking",
+        "include",
+        "includes",
+        "such",
+        "either",
+        "neither",
+        "nor",
+        "titer",
+        "titre",
+        "may",
+        "also",
+        "following",
+        "those",
+        "whom",
+        "whose",
+        "there",
+        "then",
+        "time",
+        "times",
+        "date",
+        "equal",
+        "greater",
+        "lower",
+        "higher",
+        "above",
+        "below",
+        "between",
+        "from",
+        "not",
+        "without",
+    ]
+)
 
 
 # Cues the structure already reads: negation, exceptions, "other", qualifiers, time frames.
-_READ_CUES = (NEG_CUE := re.compile(r"(?i)\b(?:no|not|non|none|never|without|free of|absence of|negative for|"
-                                    r"excluding|excluded|exclude)\b"),
-              ANOTHER, SOFT_QUALIFIER, POST_QUALIFIER, EXCEPTION_QUALIFIER, EXCLUDED_STATEMENT, WINDOW, MIN_DURATION,
-              CURRENT_CUE, EVER_CUE, STARTED_CUE, CAUSE_MASK)
+_READ_CUES = (
+    NEG_CUE := re.compile(
+        r"(?i)\b(?:no|not|non|none|never|without|free of|absence of|negative for|"
+        r"excluding|excluded|exclude)\b"
+    ),
+    ANOTHER,
+    SOFT_QUALIFIER,
+    POST_QUALIFIER,
+    EXCEPTION_QUALIFIER,
+    EXCLUDED_STATEMENT,
+    WINDOW,
+    MIN_DURATION,
+    CURRENT_CUE,
+    EVER_CUE,
+    STARTED_CUE,
+    CAUSE_MASK,
+)
 
 
 def _unread_words(text: str, atoms: list[Atom]) -> list[str]:
@@ -1070,8 +1552,7 @@ def _unread_words(text: str, atoms: list[Atom]) -> list[str]:
     out, pos = [], 0
     for s, e in spans + [(len(text), len(text))]:
         if s > pos:
-            out += [w.lower() for w in re.findall(r"[A-Za-z][A-Za-z\-]{2,}", text[pos:s])
-                    if w.lower() not in FILLER]
+            out += [w.lower() for w in re.findall(r"[A-Za-z][A-Za-z\-]{2,}", text[pos:s]) if w.lower() not in FILLER]
         pos = max(pos, e)
     return out
 
@@ -1101,14 +1582,17 @@ def _unread_alternatives(text: str, atoms: list[Atom]) -> list[tuple[int, int]]:
     # The outer alternatives reach only to the nearest clause break: in "negative result on a serum or
     # urine test" the first alternative is "serum", a word, not the clause before it.
     first, last = segments[0], segments[-1]
-    head = max((m.end() for m in re.finditer(r"[,;:]", text[first[0]:first[1]])), default=0)
-    tail = re.search(r"[,;:.]", text[last[0]:last[1]])
+    head = max((m.end() for m in re.finditer(r"[,;:]", text[first[0] : first[1]])), default=0)
+    tail = re.search(r"[,;:.]", text[last[0] : last[1]])
     segments[0] = (first[0] + head, first[1])
     segments[-1] = (last[0], last[0] + tail.start() if tail else last[1])
     # Two unread words at least make a clinical alternative ("rapidly progressive disease"); one unread word
     # coordinated with a read term ("serum or urine") is a modifier of it.
-    return [(s, e) for s, e in segments
-            if not any(a.start < e and a.end > s for a in atoms) and len(_unread_words(text[s:e], [])) >= 2]
+    return [
+        (s, e)
+        for s, e in segments
+        if not any(a.start < e and a.end > s for a in atoms) and len(_unread_words(text[s:e], [])) >= 2
+    ]
 
 
 def _blank(text: str, spans: list[tuple[int, int]]) -> str:

@@ -28,7 +28,7 @@ def literal_starts(pattern: str) -> tuple[str, ...] | None:
     for alternative in _split_alternatives(pattern):
         if alternative.startswith("(?:"):
             close = _closing_paren(alternative, 0)
-            if close < 0 or alternative[close + 1:close + 2] in _OPTIONAL:
+            if close < 0 or alternative[close + 1 : close + 2] in _OPTIONAL:
                 return None
             inner = literal_starts(alternative[3:close])
             if inner is None:
@@ -59,7 +59,7 @@ def _leading_literal(pattern: str) -> str:
             break
         else:
             literal, width = ch, 1
-        follower = pattern[i + width:i + width + 1]
+        follower = pattern[i + width : i + width + 1]
         if follower in _OPTIONAL:
             break
         out.append(literal)

@@ -21,45 +21,198 @@ import pyparsing as pp
 
 # Operator phrases, longest first within each meaning (data: the order only matters for overlap).
 OPERATORS: dict[str, tuple[str, ...]] = {
-    ">=": ("greater than or equal to", "greater than or equal", "more than or equal to", "higher than or equal to",
-           "larger than or equal to", "older than or equal to", "equal to or greater than", "equal or greater than",
-           "equal to or more than", "equal or more than", "equal to or higher than", "equal to or above",
-           "of at least", "at least", "no less than", "not less than", "no fewer than", "not fewer than",
-           "no lower than", "not lower than", "not below", "a minimum of", "minimum of", "minimum", "min\\.?",
-           "≥", "⩾", "≧", ">=", "=>", ">/=", "=/>", "> or =", "> ="),
-    "<=": ("less than or equal to", "less than or equal", "lower than or equal to", "smaller than or equal to",
-           "younger than or equal to", "equal to or less than", "equal or less than", "equal to or lower than",
-           "equal to or below", "at most", "no more than", "not more than", "no greater than",
-           "not greater than", "no higher than", "not higher than", "no older than", "not older than",
-           "not exceeding", "not to exceed", "not exceed", "does not exceed", "a maximum of", "maximum of",
-           "maximum", "max\\.?", "up to", "upto", "≤", "⩽", "≦", "<=", "=<", "</=", "=/<", "< or =", "< ="),
-    ">": ("greater than", "more than", "higher than", "larger than", "older than", "in excess of", "exceeding",
-          "exceeds", "longer than", "above", "over", ">", "＞"),
-    "<": ("less than", "lower than", "smaller than", "fewer than", "younger than", "shorter than", "below", "under",
-          "<", "＜"),
+    ">=": (
+        "greater than or equal to",
+        "greater than or equal",
+        "more than or equal to",
+        "higher than or equal to",
+        "larger than or equal to",
+        "older than or equal to",
+        "equal to or greater than",
+        "equal or greater than",
+        "equal to or more than",
+        "equal or more than",
+        "equal to or higher than",
+        "equal to or above",
+        "of at least",
+        "at least",
+        "no less than",
+        "not less than",
+        "no fewer than",
+        "not fewer than",
+        "no lower than",
+        "not lower than",
+        "not below",
+        "a minimum of",
+        "minimum of",
+        "minimum",
+        "min\\.?",
+        "≥",
+        "⩾",
+        "≧",
+        ">=",
+        "=>",
+        ">/=",
+        "=/>",
+        "> or =",
+        "> =",
+    ),
+    "<=": (
+        "less than or equal to",
+        "less than or equal",
+        "lower than or equal to",
+        "smaller than or equal to",
+        "younger than or equal to",
+        "equal to or less than",
+        "equal or less than",
+        "equal to or lower than",
+        "equal to or below",
+        "at most",
+        "no more than",
+        "not more than",
+        "no greater than",
+        "not greater than",
+        "no higher than",
+        "not higher than",
+        "no older than",
+        "not older than",
+        "not exceeding",
+        "not to exceed",
+        "not exceed",
+        "does not exceed",
+        "a maximum of",
+        "maximum of",
+        "maximum",
+        "max\\.?",
+        "up to",
+        "upto",
+        "≤",
+        "⩽",
+        "≦",
+        "<=",
+        "=<",
+        "</=",
+        "=/<",
+        "< or =",
+        "< =",
+    ),
+    ">": (
+        "greater than",
+        "more than",
+        "higher than",
+        "larger than",
+        "older than",
+        "in excess of",
+        "exceeding",
+        "exceeds",
+        "longer than",
+        "above",
+        "over",
+        ">",
+        "＞",
+    ),
+    "<": (
+        "less than",
+        "lower than",
+        "smaller than",
+        "fewer than",
+        "younger than",
+        "shorter than",
+        "below",
+        "under",
+        "<",
+        "＜",
+    ),
 }
 # Words after the number that turn it into a bound ("18 years or older").
 POSTFIX: dict[str, tuple[str, ...]] = {
-    ">=": ("or older", "and older", "or over", "and over", "or above", "and above", "or more", "and more",
-           "or greater", "or higher", "and up", "or later", "\\+"),
-    "<=": ("or younger", "and younger", "or less", "and less", "or below", "and below", "or under",
-           "and under", "or lower", "or fewer"),
+    ">=": (
+        "or older",
+        "and older",
+        "or over",
+        "and over",
+        "or above",
+        "and above",
+        "or more",
+        "and more",
+        "or greater",
+        "or higher",
+        "and up",
+        "or later",
+        "\\+",
+    ),
+    "<=": (
+        "or younger",
+        "and younger",
+        "or less",
+        "and less",
+        "or below",
+        "and below",
+        "or under",
+        "and under",
+        "or lower",
+        "or fewer",
+    ),
 }
 # Unit spellings the grammar recognises after a number; what they mean is the concept's business.
 UNITS = (
-    (r"(?:x|×|times)\s*(?:the\s+)?(?:institutional\s+)?(?:upper\s+limits?\s+(?:of\s+)?(?:the\s+)?normal|uln)"
-     r"(?:\s*\(?uln\)?)?"),
-    r"%\s*(?:of\s+)?predicted", r"%",
-    r"years?\s+of\s+age", r"years?[\s-]+old", r"years?", r"yrs?", r"y/o", r"yo",
-    r"months?", r"mos?", r"weeks?", r"wks?", r"days?", r"hours?", r"hrs?",
-    r"pounds?", r"lbs?", r"stones?", r"kg\s*/\s*m\s*(?:2|²|\^2)", r"kgs?", r"kilograms?",
+    (
+        r"(?:x|×|times)\s*(?:the\s+)?(?:institutional\s+)?(?:upper\s+limits?\s+(?:of\s+)?(?:the\s+)?normal|uln)"
+        r"(?:\s*\(?uln\)?)?"
+    ),
+    r"%\s*(?:of\s+)?predicted",
+    r"%",
+    r"years?\s+of\s+age",
+    r"years?[\s-]+old",
+    r"years?",
+    r"yrs?",
+    r"y/o",
+    r"yo",
+    r"months?",
+    r"mos?",
+    r"weeks?",
+    r"wks?",
+    r"days?",
+    r"hours?",
+    r"hrs?",
+    r"pounds?",
+    r"lbs?",
+    r"stones?",
+    r"kg\s*/\s*m\s*(?:2|²|\^2)",
+    r"kgs?",
+    r"kilograms?",
     # concentrations before the bare mass units they start with ("g/dL" is not "g")
-    r"g\s*/\s*dl", r"g\s*/\s*l", r"mg\s*/\s*dl", r"grams?", r"gm?", r"mmol\s*/\s*mol", r"mmol\s*/\s*l", r"[µu]mol\s*/\s*l",
-    r"meq\s*/\s*l", r"i?u\s*/\s*l", r"(?:x|×)\s*10\s*\^?\s*\d+\s*(?:cells?\s*)?/\s*l", r"(?:cells?\s*)?/\s*mm3",
-    r"(?:cells?\s*)?/\s*[µu]l", r"ml\s*/\s*min(?:\s*/\s*1\.73\s*m\s*(?:2|²))?", r"mm\s?hg", r"mm\s*/\s*h(?:r|our)?",
-    r"bpm", r"beats?\s+per\s+min(?:ute)?", r"msecs?", r"ms", r"milliseconds?",
-    r"°\s?[cf]", r"º\s?[cf]", r"℃", r"℉", r"degrees?\s+(?:celsius|fahrenheit|c|f)", r"cm", r"centimet(?:er|re)s?",
-    r"class", r"points?", r"[cf]",
+    r"g\s*/\s*dl",
+    r"g\s*/\s*l",
+    r"mg\s*/\s*dl",
+    r"grams?",
+    r"gm?",
+    r"mmol\s*/\s*mol",
+    r"mmol\s*/\s*l",
+    r"[µu]mol\s*/\s*l",
+    r"meq\s*/\s*l",
+    r"i?u\s*/\s*l",
+    r"(?:x|×)\s*10\s*\^?\s*\d+\s*(?:cells?\s*)?/\s*l",
+    r"(?:cells?\s*)?/\s*mm3",
+    r"(?:cells?\s*)?/\s*[µu]l",
+    r"ml\s*/\s*min(?:\s*/\s*1\.73\s*m\s*(?:2|²))?",
+    r"mm\s?hg",
+    r"mm\s*/\s*h(?:r|our)?",
+    r"bpm",
+    r"beats?\s+per\s+min(?:ute)?",
+    r"msecs?",
+    r"ms",
+    r"milliseconds?",
+    r"°\s?[cf]",
+    r"º\s?[cf]",
+    r"℃",
+    r"℉",
+    r"degrees?\s+(?:celsius|fahrenheit|c|f)",
+    r"cm",
+    r"centimet(?:er|re)s?",
+    r"class",
+    r"points?",
+    r"[cf]",
 )
 _NUM = r"(?<![\w.,/^])(?:\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?|\.\d+)(?![\d,]*\.\d)"
 
@@ -108,8 +261,9 @@ def _grammar() -> pp.ParserElement:
     pp.ParserElement.enable_packrat()  # the alternatives share their first tokens (operator, number, unit)
     op_re = {op: pp.Regex(rf"(?i)(?:{_phrase(words)})") for op, words in OPERATORS.items()}
     op = pp.MatchFirst([op_re[k].copy().set_parse_action(pp.replace_with(k)) for k in (">=", "<=", ">", "<")])
-    post = pp.MatchFirst([pp.Regex(rf"(?i)(?:{_phrase(w)})").set_parse_action(pp.replace_with(k))
-                          for k, w in POSTFIX.items()])
+    post = pp.MatchFirst(
+        [pp.Regex(rf"(?i)(?:{_phrase(w)})").set_parse_action(pp.replace_with(k)) for k, w in POSTFIX.items()]
+    )
     num = pp.Regex(_NUM).set_parse_action(_number)
     unit = pp.Regex(rf"(?i)(?:{'|'.join(UNITS)})(?![\w])")
     ages_of = pp.Suppress(pp.Regex(r"(?i)(?:the\s+)?ages?(?:\s+of)?\b"))
@@ -118,15 +272,27 @@ def _grammar() -> pp.ParserElement:
 
     lo_part = num("lo") + pp.Optional(unit("unit1"))
     hi_part = pp.Optional(op("op2")) + num("hi") + pp.Optional(unit("unit"))
-    range_between = (between + pp.Optional(ages_of) + lo_part + (sep | pp.Regex(r"(?i)\band\b")) + hi_part)
+    range_between = between + pp.Optional(ages_of) + lo_part + (sep | pp.Regex(r"(?i)\band\b")) + hi_part
     range_plain = lo_part + sep + hi_part
     one_bound = op("op") + pp.Optional(ages_of) + num("n") + pp.Optional(unit("unit")) + pp.Optional(post("post"))
-    two_bounds = (op("op") + pp.Optional(ages_of) + num("n") + pp.Optional(unit("unit1"))
-                  + pp.Suppress(pp.Regex(r"(?i)\s*(?:and|,|but|&)\s*")) + op("op2") + num("hi")
-                  + pp.Optional(unit("unit")))
+    two_bounds = (
+        op("op")
+        + pp.Optional(ages_of)
+        + num("n")
+        + pp.Optional(unit("unit1"))
+        + pp.Suppress(pp.Regex(r"(?i)\s*(?:and|,|but|&)\s*"))
+        + op("op2")
+        + num("hi")
+        + pp.Optional(unit("unit"))
+    )
     postfix_bound = num("n") + pp.Optional(unit("unit")) + post("post")
-    grammar = (range_between("between") | two_bounds("two") | one_bound("one") | postfix_bound("postfix")
-               | range_plain("range"))
+    grammar = (
+        range_between("between")
+        | two_bounds("two")
+        | one_bound("one")
+        | postfix_bound("postfix")
+        | range_plain("range")
+    )
     grammar.streamline()
     return grammar
 
@@ -154,8 +320,17 @@ def _quantity(tokens: pp.ParseResults, start: int, end: int, text: str) -> Quant
         same_unit = low_unit is None or low_unit.lower().rstrip("s") == (unit or "").lower().rstrip("s")
         if op1 not in (">", ">=") or op2 not in ("<", "<=") or (same_unit and lo > hi):
             return None
-        return Quantity(start, end, text, lo, hi, low_inclusive=op1 == ">=", high_inclusive=op2 == "<=", unit=unit,
-                        low_unit=low_unit)
+        return Quantity(
+            start,
+            end,
+            text,
+            lo,
+            hi,
+            low_inclusive=op1 == ">=",
+            high_inclusive=op2 == "<=",
+            unit=unit,
+            low_unit=low_unit,
+        )
     return None
 
 
@@ -180,7 +355,7 @@ def _scan(text: str) -> tuple[Quantity, ...]:
         except (pp.ParseBaseException, RecursionError, ValueError, IndexError):
             pos = m.start() + 1
             continue
-        q = _quantity(tokens, m.start(), end, text[m.start():end].strip())
+        q = _quantity(tokens, m.start(), end, text[m.start() : end].strip())
         if q is not None:
             out.append(q)
         pos = max(end, m.start() + 1)
@@ -217,7 +392,7 @@ def bare_after(text: str, pos: int) -> Quantity | None:
         return None
     n = float(m.group("n").replace(",", ""))
     unit = re.sub(r"\s+", " ", m.group("unit")).strip() if m.group("unit") else None
-    return Quantity(m.start("n"), m.end(), text[m.start("n"):m.end()].strip(), n, n, unit=unit)
+    return Quantity(m.start("n"), m.end(), text[m.start("n") : m.end()].strip(), n, n, unit=unit)
 
 
 def bounded(q: Quantity, op: str) -> Quantity:

@@ -18,7 +18,7 @@ _FIXED = {
     "pregnancy": "Are you pregnant, or could you be?",
     "breastfeeding": "Are you breastfeeding?",
     "diagnosis": "Which condition have you been diagnosed with (for example lupus, rheumatoid arthritis, "
-                 "systemic sclerosis)?",
+    "systemic sclerosis)?",
     "disease_duration": "How long ago were you diagnosed (or did your symptoms start)?",
     "prednisone_dose": "Do you take prednisone or another steroid, and what is your daily dose?",
     "hiv": "Have you ever tested positive for HIV?",
@@ -31,37 +31,75 @@ _FIXED = {
 
 # Labs and measurements as a patient knows them.
 LAB_NAMES = {
-    "platelets": "platelet count", "wbc": "white blood cell count", "anc": "neutrophil count",
-    "hemoglobin": "hemoglobin level", "creatinine": "creatinine level", "egfr": "kidney function result (eGFR)",
-    "ast": "AST (liver enzyme) result", "alt": "ALT (liver enzyme) result",
+    "platelets": "platelet count",
+    "wbc": "white blood cell count",
+    "anc": "neutrophil count",
+    "hemoglobin": "hemoglobin level",
+    "creatinine": "creatinine level",
+    "egfr": "kidney function result (eGFR)",
+    "ast": "AST (liver enzyme) result",
+    "alt": "ALT (liver enzyme) result",
     "cd4": "CD4 count",
     "ana": "ANA (antinuclear antibody) titer",
 }  # the registry's measurements ask their own question (eligibility/concepts)
 SCORE_NAMES = {
-    "sledai": "SLEDAI lupus activity score", "mrss": "modified Rodnan skin score (mRSS)",
-    "basdai": "BASDAI score", "das28": "DAS28 score",
-    "mmt8": "MMT-8 muscle strength score", "vas": "pain score on a 0-100 mm scale (VAS)",
+    "sledai": "SLEDAI lupus activity score",
+    "mrss": "modified Rodnan skin score (mRSS)",
+    "basdai": "BASDAI score",
+    "das28": "DAS28 score",
+    "mmt8": "MMT-8 muscle strength score",
+    "vas": "pain score on a 0-100 mm scale (VAS)",
 }
-SEROLOGY_NAMES = {"rf": "rheumatoid factor (RF)", "anti_ccp": "anti-CCP antibody", "dsdna": "anti-dsDNA antibody",
-                  "hbcab": "hepatitis B core antibody"}
+SEROLOGY_NAMES = {
+    "rf": "rheumatoid factor (RF)",
+    "anti_ccp": "anti-CCP antibody",
+    "dsdna": "anti-dsDNA antibody",
+    "hbcab": "hepatitis B core antibody",
+}
 
 # Drugs and classes whose names are not plain words; other drugs are asked about by their name.
 DRUG_NAMES = {
-    "anti_cd20": "an anti-CD20 drug", "b_cell_depleting": "a B-cell depleting drug",
-    "anti_tnf": "a TNF blocker", "anti_il6": "an IL-6 blocker", "anti_il17": "an IL-17 blocker",
-    "anti_blys": "a BLyS blocker", "il1_antagonist": "an IL-1 blocker", "biologic": "a biologic drug",
-    "mab": "a monoclonal antibody drug", "immunosuppressant": "an immunosuppressant",
-    "dmard": "a disease-modifying antirheumatic drug (DMARD)", "jak_inhibitor": "a JAK inhibitor",
-    "cytotoxic": "chemotherapy", "corticosteroid": "a steroid", "antimalarial": "an antimalarial",
-    "myositis_inducing": "a medicine that can cause muscle inflammation", "nsaid": "an anti-inflammatory painkiller (NSAID)",
-    "live_vaccine": "a live vaccine", "ivig": "IV immunoglobulin (IVIG)", "plasma_exchange": "plasma exchange",
-    "intra_articular": "a joint injection", "intra_articular_injection": "a joint injection",
+    "anti_cd20": "an anti-CD20 drug",
+    "b_cell_depleting": "a B-cell depleting drug",
+    "anti_tnf": "a TNF blocker",
+    "anti_il6": "an IL-6 blocker",
+    "anti_il17": "an IL-17 blocker",
+    "anti_blys": "a BLyS blocker",
+    "il1_antagonist": "an IL-1 blocker",
+    "biologic": "a biologic drug",
+    "mab": "a monoclonal antibody drug",
+    "immunosuppressant": "an immunosuppressant",
+    "dmard": "a disease-modifying antirheumatic drug (DMARD)",
+    "jak_inhibitor": "a JAK inhibitor",
+    "cytotoxic": "chemotherapy",
+    "corticosteroid": "a steroid",
+    "antimalarial": "an antimalarial",
+    "myositis_inducing": "a medicine that can cause muscle inflammation",
+    "nsaid": "an anti-inflammatory painkiller (NSAID)",
+    "live_vaccine": "a live vaccine",
+    "ivig": "IV immunoglobulin (IVIG)",
+    "plasma_exchange": "plasma exchange",
+    "intra_articular": "a joint injection",
+    "intra_articular_injection": "a joint injection",
     "investigational": "an investigational drug in another study",
-    "investigational_drug": "an investigational drug in another study", "supplement": "a supplement",
-    "antidiabetic": "a diabetes medicine", "nitrogen_mustard": "nitrogen mustard", "statin": "a statin",
+    "investigational_drug": "an investigational drug in another study",
+    "supplement": "a supplement",
+    "antidiabetic": "a diabetes medicine",
+    "nitrogen_mustard": "nitrogen mustard",
+    "statin": "a statin",
 }
-_RECEIVED = frozenset({"live_vaccine", "ivig", "plasma_exchange", "intra_articular", "intra_articular_injection",
-                       "cytotoxic", "investigational", "investigational_drug"})
+_RECEIVED = frozenset(
+    {
+        "live_vaccine",
+        "ivig",
+        "plasma_exchange",
+        "intra_articular",
+        "intra_articular_injection",
+        "cytotoxic",
+        "investigational",
+        "investigational_drug",
+    }
+)
 _ALLERGENS = {"allergy_contrast": "contrast dye", "allergy_mab": "monoclonal antibody drugs"}
 
 _COUNTABLE = ("disorder", "arrhythmia", "condition")
@@ -76,13 +114,17 @@ def question_for(fact: str) -> str:
     if fact in concepts.MEASUREMENTS:
         return concepts.MEASUREMENTS[fact].question
     if fact.endswith("_uln") and fact[:-4] in concepts.MEASUREMENTS:
-        return (f"What was your most recent {concepts.MEASUREMENTS[fact[:-4]].label}, compared with the upper limit "
-                "of normal (for example, 2 times normal)?")
+        return (
+            f"What was your most recent {concepts.MEASUREMENTS[fact[:-4]].label}, compared with the upper limit "
+            "of normal (for example, 2 times normal)?"
+        )
     if fact in LAB_NAMES:
         return f"What was your most recent {LAB_NAMES[fact]}?"
     if fact.endswith("_uln") and fact[:-4] in LAB_NAMES:
-        return (f"What was your most recent {LAB_NAMES[fact[:-4]]}, compared with the upper limit of normal "
-                "(for example, 2 times normal)?")
+        return (
+            f"What was your most recent {LAB_NAMES[fact[:-4]]}, compared with the upper limit of normal "
+            "(for example, 2 times normal)?"
+        )
     if fact in SCORE_NAMES:
         return f"What was your latest {SCORE_NAMES[fact]}?"
     if fact in SEROLOGY_NAMES:

@@ -40,8 +40,10 @@ class DiagnosisRule(_Rule):
     except_names: list[str] = Field(default_factory=list)
     qualifier: str | None = Field(default=None, description="Classification system, e.g. SLICC, ACR 2010")
     label: str
-    closed_world: bool = Field(default=False, description="A patient who names another primary disease "
-                               "is taken not to have this one (cohort membership)")
+    closed_world: bool = Field(
+        default=False,
+        description="A patient who names another primary disease is taken not to have this one (cohort membership)",
+    )
 
 
 class ConditionRule(_Rule):
@@ -154,16 +156,21 @@ class Qualified(_Rule):
     rule: Rule
     note: str
     review_when: list[bool] = Field(default_factory=lambda: [True])
-    qualifier: str | None = Field(default=None, description="The qualifying word a patient can state, "
-                                  "lower-case (severe, uncontrolled, significant…); None for other notes")
+    qualifier: str | None = Field(
+        default=None,
+        description="The qualifying word a patient can state, "
+        "lower-case (severe, uncontrolled, significant…); None for other notes",
+    )
 
 
 class NeedsReview(_Rule):
     kind: Literal["needs_review"] = "needs_review"
     text: str
     reason: str
-    subjective: bool = Field(default=False, description="A judgement by design (investigator's opinion, "
-                             "inadequate response), not a gap of the parser")
+    subjective: bool = Field(
+        default=False,
+        description="A judgement by design (investigator's opinion, inadequate response), not a gap of the parser",
+    )
 
 
 class AssumedConsent(_Rule):
@@ -175,15 +182,32 @@ class AssumedConsent(_Rule):
 
 
 Rule = Annotated[
-    AgeRule | SexRule | DiagnosisRule | ConditionRule | LabRule | ScoreRule | SerologyRule | ExposureRule | DoseRule | DurationRule | AllOf | AnyOf | Not | Implies | Qualified | NeedsReview | AssumedConsent,
+    AgeRule
+    | SexRule
+    | DiagnosisRule
+    | ConditionRule
+    | LabRule
+    | ScoreRule
+    | SerologyRule
+    | ExposureRule
+    | DoseRule
+    | DurationRule
+    | AllOf
+    | AnyOf
+    | Not
+    | Implies
+    | Qualified
+    | NeedsReview
+    | AssumedConsent,
     Field(discriminator="kind"),
 ]
 
 for _model in (AllOf, AnyOf, Not, Implies, Qualified):
     _model.model_rebuild()
 
-DECIDABLE_LEAVES = frozenset({"age", "sex", "diagnosis", "condition", "lab", "score", "serology", "exposure",
-                              "dose", "duration"})
+DECIDABLE_LEAVES = frozenset(
+    {"age", "sex", "diagnosis", "condition", "lab", "score", "serology", "exposure", "dose", "duration"}
+)
 
 
 def is_decidable(rule) -> bool:

@@ -58,8 +58,14 @@ class CaseRunner:
             seconds = time.perf_counter() - started
             reasons = metrics.judge_ranking(case, output)
         record = {
-            "id": case.id, "passed": not reasons, "output": output, "seconds": round(seconds, 4),
-            "type": kind, "dataset": case.source, "category": case.category, "reasons": reasons,
+            "id": case.id,
+            "passed": not reasons,
+            "output": output,
+            "seconds": round(seconds, 4),
+            "type": kind,
+            "dataset": case.source,
+            "category": case.category,
+            "reasons": reasons,
         }
         if isinstance(case, QACase) and case.trials:
             record["retrieval"] = self.retrieval(case)
@@ -74,8 +80,12 @@ class CaseRunner:
         from app.conversation import Conversation
 
         conversation = Conversation()
-        return {"turns": [self.assistant.ask(t.user, patient=t.patient, conversation=conversation).model_dump(mode="json")
-                          for t in case.turns]}
+        return {
+            "turns": [
+                self.assistant.ask(t.user, patient=t.patient, conversation=conversation).model_dump(mode="json")
+                for t in case.turns
+            ]
+        }
 
     def check(self, case: EligibilityCase) -> dict:
         """What `trialfinder check --patient TEXT --trial TRIAL --json` prints (results empty if not indexed)."""

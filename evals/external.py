@@ -31,7 +31,9 @@ CAUSE_MATCHING = "matching"
 CAUSE_STRUCTURED = "record's structured age/sex limits"
 
 
-def archive_records(archive: Path, keep: frozenset[str] | set[str] = frozenset()) -> tuple[list[str], list[str], dict[str, bytes]]:
+def archive_records(
+    archive: Path, keep: frozenset[str] | set[str] = frozenset()
+) -> tuple[list[str], list[str], dict[str, bytes]]:
     """(NCT ids, all text of each record, raw bytes of the records in `keep`), read without unpacking."""
     ids, texts, kept = [], [], {}
     with tarfile.open(archive) as tar:
@@ -95,8 +97,11 @@ def open_archive_index(settings, folder: Path):
     if is_stale(index, ARCHIVE):
         print(f"eval --external: ingesting {ARCHIVE} into {folder} (once; later runs reuse it)", file=sys.stderr)
         report = ingest_paths([ARCHIVE], index, progress=True)
-        print(f"eval --external: {report.ingested} added, {report.unchanged} unchanged, {report.failed} failed "
-              f"in {report.timings.total_seconds:.0f} s", file=sys.stderr)
+        print(
+            f"eval --external: {report.ingested} added, {report.unchanged} unchanged, {report.failed} failed "
+            f"in {report.timings.total_seconds:.0f} s",
+            file=sys.stderr,
+        )
     return index
 
 
@@ -113,9 +118,17 @@ def run_external(settings, folder: Path, *, build_index: bool = True) -> tuple[d
     from evals.execute import CaseRunner
     from evals.runner import run_cases
 
-    sets = {name: load_datasets([EXTERNAL_DIR / name / f for f in ("ranking.jsonl", "eligibility.jsonl")
-                                 if (EXTERNAL_DIR / name / f).is_file()])
-            for name in SETS if (EXTERNAL_DIR / name).is_dir()}
+    sets = {
+        name: load_datasets(
+            [
+                EXTERNAL_DIR / name / f
+                for f in ("ranking.jsonl", "eligibility.jsonl")
+                if (EXTERNAL_DIR / name / f).is_file()
+            ]
+        )
+        for name in SETS
+        if (EXTERNAL_DIR / name).is_dir()
+    }
     judged = {c.trial for cases in sets.values() for c in cases if isinstance(c, EligibilityCase)}
     ids, texts, raw = archive_records(ARCHIVE, judged)
     baseline = Bm25Baseline(ids, texts)
@@ -155,21 +168,32 @@ def score_set(pairs: list[tuple[object, dict]], ranking_cases: list[RankingCase]
     if ranking:
         ours = metrics.ranking_summary([{"case": c, "output": r["output"], "passed": r["passed"]} for c, r in ranking])
     else:
-        ours = {"cases": 0, "ndcg@10": None, "p@10": None, "pass_rate": None,
-                "skipped": "archive index not built (run with the index, see evals/README.md)"}
+        ours = {
+            "cases": 0,
+            "ndcg@10": None,
+            "p@10": None,
+            "pass_rate": None,
+            "skipped": "archive index not built (run with the index, see evals/README.md)",
+        }
     bm25_lists = baseline.rank([" ".join(filter(None, (c.query, c.patient))) for c in ranking_cases])
     bm25 = {
         "cases": len(ranking_cases),
-        "ndcg@10": metrics.mean(metrics.ndcg_at(ranked, c.judged) for ranked, c in zip(bm25_lists, ranking_cases, strict=False)),
-        "p@10": metrics.mean(metrics.precision_at(ranked, c.judged) for ranked, c in zip(bm25_lists, ranking_cases, strict=False)),
+        "ndcg@10": metrics.mean(
+            metrics.ndcg_at(ranked, c.judged) for ranked, c in zip(bm25_lists, ranking_cases, strict=False)
+        ),
+        "p@10": metrics.mean(
+            metrics.precision_at(ranked, c.judged) for ranked, c in zip(bm25_lists, ranking_cases, strict=False)
+        ),
     }
     ratio = (ours["ndcg@10"] / bm25["ndcg@10"]) if ours["ndcg@10"] is not None and bm25["ndcg@10"] else None
     return {
         "ranking": ours,
         "bm25": bm25,
         "ndcg_vs_bm25": ratio,
-        "eligibility": {**metrics.eligibility_summary([{"case": c, "output": r["output"]} for c, r in elig]),
-                        **structured_turned_away(elig)},
+        "eligibility": {
+            **metrics.eligibility_summary([{"case": c, "output": r["output"]} for c, r in elig]),
+            **structured_turned_away(elig),
+        },
         "failures": failures_by_cause(elig),
     }
 
@@ -186,7 +210,8 @@ def _only_structured(verdicts: list[dict]) -> bool:
     """
     failing = [v for v in verdicts if v.get("verdict") == "ineligible"]
     return bool(failing) and all(
-        f.get("citation", {}).get("section") == FACTS_SECTION for v in failing for f in v.get("failed", []))
+        f.get("citation", {}).get("section") == FACTS_SECTION for v in failing for f in v.get("failed", [])
+    )
 
 
 def structured_turned_away(pairs: list[tuple[EligibilityCase, dict]]) -> dict:
@@ -217,16 +242,18 @@ def failures_by_cause(pairs: list[tuple[EligibilityCase, dict]]) -> dict[str, li
             if needs:
                 groups[CAUSE_EXTRACTION].append(f"{case.id}: {best}; unknown facts {needs[:6]}")
             elif reviews:
-                groups[CAUSE_RULE].append(f"{case.id}: {best}; {len(reviews)} criteria need review, e.g. "
-                                          f"{reviews[0][:90]!r}")
+                groups[CAUSE_RULE].append(
+                    f"{case.id}: {best}; {len(reviews)} criteria need review, e.g. {reviews[0][:90]!r}"
+                )
             else:
                 groups[CAUSE_MATCHING].append(f"{case.id}: {best}; every criterion judged met")
         elif case.expect == "not_ineligible" and best == "ineligible":
             failed = [f for v in verdicts for f in v.get("failed", [])]
             first = failed[0] if failed else {"criterion": "?", "reason": "?"}
             cause = CAUSE_STRUCTURED if _only_structured(verdicts) else CAUSE_MATCHING
-            groups[cause].append(f"{case.id}: eligible pair turned away by {first['criterion'][:90]!r} "
-                                          f"({first['reason'][:80]})")
+            groups[cause].append(
+                f"{case.id}: eligible pair turned away by {first['criterion'][:90]!r} ({first['reason'][:80]})"
+            )
         elif best is None:
             groups[CAUSE_MATCHING].append(f"{case.id}: trial {case.trial} not in the index")
     return dict(groups)

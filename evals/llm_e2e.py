@@ -29,7 +29,10 @@ from pathlib import Path
 from trialfinder.settings import PROJECT_ROOT
 
 LLM_VENV = PROJECT_ROOT / ".venv-llm"
-DEFAULT_DATASETS = [PROJECT_ROOT / "evals" / "datasets" / "qa.jsonl", PROJECT_ROOT / "evals" / "datasets" / "qa_heldout.jsonl"]
+DEFAULT_DATASETS = [
+    PROJECT_ROOT / "evals" / "datasets" / "qa.jsonl",
+    PROJECT_ROOT / "evals" / "datasets" / "qa_heldout.jsonl",
+]
 
 # What the gate writes into Answer.warnings when it changes a draft (app/verify.py).
 GATE_ACTIONS = {
@@ -103,7 +106,9 @@ def gate_figures(cases: list[dict]) -> dict:
                     counts[name] += 1
         unchanged += not hits
         seconds.append(case.get("seconds", 0.0))
-        wrong_claims += any("forbids eligibility" in r or "claims eligibility for" in r for r in case.get("reasons", []))
+        wrong_claims += any(
+            "forbids eligibility" in r or "claims eligibility for" in r for r in case.get("reasons", [])
+        )
         wrong_claims += contradicted_claims(output)
     n = len(cases) or 1
     ordered = sorted(seconds) or [0.0]
@@ -133,15 +138,36 @@ def main(argv: list[str] | None = None) -> int:
     python = LLM_VENV / "bin" / "python"
     port = free_port()
     server = subprocess.Popen(
-        [str(python), "-m", "llama_cpp.server", "--model", str(model), "--host", "127.0.0.1", "--port", str(port),
-         "--n_ctx", "4096", "--n_threads", str(os.cpu_count() or 2)],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+        [
+            str(python),
+            "-m",
+            "llama_cpp.server",
+            "--model",
+            str(model),
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--n_ctx",
+            "4096",
+            "--n_threads",
+            str(os.cpu_count() or 2),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
     )
     try:
         wait_for(f"http://127.0.0.1:{port}/v1/models", 120, server)
-        env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1",
-               "TRIALFINDER_BACKEND": "openai", "TRIALFINDER_LLM_BASE_URL": f"http://127.0.0.1:{port}/v1",
-               "TRIALFINDER_LLM_MODEL": model.stem, "TRIALFINDER_LLM_MAX_TOKENS": str(args.max_tokens)}
+        env = {
+            **os.environ,
+            "HF_HUB_OFFLINE": "1",
+            "TRANSFORMERS_OFFLINE": "1",
+            "TRIALFINDER_BACKEND": "openai",
+            "TRIALFINDER_LLM_BASE_URL": f"http://127.0.0.1:{port}/v1",
+            "TRIALFINDER_LLM_MODEL": model.stem,
+            "TRIALFINDER_LLM_MAX_TOKENS": str(args.max_tokens),
+        }
         with tempfile.TemporaryDirectory() as tmp:
             results = Path(tmp) / "results.json"
             cmd = [sys.executable, "-m", "app.cli", "eval", "--out", str(results)]
@@ -154,8 +180,12 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         os.killpg(server.pid, signal.SIGTERM)
         server.wait(timeout=30)
-    figures = {"model": model.name, "wall_s": round(wall, 1), **gate_figures(data["cases"]),
-               "metrics": {k: data["metrics"].get(k) for k in ("qa", "safety") if k in data["metrics"]}}
+    figures = {
+        "model": model.name,
+        "wall_s": round(wall, 1),
+        **gate_figures(data["cases"]),
+        "metrics": {k: data["metrics"].get(k) for k in ("qa", "safety") if k in data["metrics"]},
+    }
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(figures, indent=1) + "\n")
     for key, value in figures.items():

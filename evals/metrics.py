@@ -27,7 +27,136 @@ CITATION_OVERLAP = 0.5
 MIN_TERMS = 2
 
 _STOPWORDS = frozenset(
-    ["a", "an", "and", "are", "as", "at", "be", "been", "being", "but", "by", "can", "could", "did", "do", "does", "for", "from", "had", "has", "have", "he", "her", "his", "how", "i", "if", "in", "into", "is", "it", "its", "may", "might", "must", "my", "no", "nor", "not", "of", "on", "or", "our", "she", "should", "so", "such", "than", "that", "the", "their", "them", "then", "there", "these", "they", "this", "those", "to", "too", "was", "we", "were", "what", "when", "where", "which", "who", "whom", "why", "will", "with", "would", "you", "your", "yours", "also", "any", "all", "each", "other", "only", "own", "same", "both", "few", "more", "most", "some", "very", "just", "about", "above", "after", "again", "against", "before", "below", "between", "during", "out", "over", "under", "up", "down", "further", "once", "here", "per", "via", "trial", "trials", "study", "studies", "patient", "patients", "participant", "participants", "nct", "document", "documents", "section", "says", "according", "listed", "list", "following", "shown"]
+    [
+        "a",
+        "an",
+        "and",
+        "are",
+        "as",
+        "at",
+        "be",
+        "been",
+        "being",
+        "but",
+        "by",
+        "can",
+        "could",
+        "did",
+        "do",
+        "does",
+        "for",
+        "from",
+        "had",
+        "has",
+        "have",
+        "he",
+        "her",
+        "his",
+        "how",
+        "i",
+        "if",
+        "in",
+        "into",
+        "is",
+        "it",
+        "its",
+        "may",
+        "might",
+        "must",
+        "my",
+        "no",
+        "nor",
+        "not",
+        "of",
+        "on",
+        "or",
+        "our",
+        "she",
+        "should",
+        "so",
+        "such",
+        "than",
+        "that",
+        "the",
+        "their",
+        "them",
+        "then",
+        "there",
+        "these",
+        "they",
+        "this",
+        "those",
+        "to",
+        "too",
+        "was",
+        "we",
+        "were",
+        "what",
+        "when",
+        "where",
+        "which",
+        "who",
+        "whom",
+        "why",
+        "will",
+        "with",
+        "would",
+        "you",
+        "your",
+        "yours",
+        "also",
+        "any",
+        "all",
+        "each",
+        "other",
+        "only",
+        "own",
+        "same",
+        "both",
+        "few",
+        "more",
+        "most",
+        "some",
+        "very",
+        "just",
+        "about",
+        "above",
+        "after",
+        "again",
+        "against",
+        "before",
+        "below",
+        "between",
+        "during",
+        "out",
+        "over",
+        "under",
+        "up",
+        "down",
+        "further",
+        "once",
+        "here",
+        "per",
+        "via",
+        "trial",
+        "trials",
+        "study",
+        "studies",
+        "patient",
+        "patients",
+        "participant",
+        "participants",
+        "nct",
+        "document",
+        "documents",
+        "section",
+        "says",
+        "according",
+        "listed",
+        "list",
+        "following",
+        "shown",
+    ]
 )
 _TERM = re.compile(r"[a-z0-9]+(?:[.,/:][a-z0-9]+)*")
 _MARKER = re.compile(r"\[[^\]]{0,120}\]|\([^)]*·[^)]*\)")
@@ -35,6 +164,7 @@ _SENTENCE_SPLIT = re.compile(r"(?<=[.!?])\s+|\n+")
 
 
 # ---------------------------------------------------------------- text helpers
+
 
 def key_terms(text: str) -> set[str]:
     """Lower-case content words and numbers of a text (stop words, trial ids and citation markers removed)."""
@@ -106,6 +236,7 @@ def best_verdict(verdicts: Iterable[dict], trial_id: str | None = None) -> str |
 
 # ---------------------------------------------------------------- pass rules (CONTRACT.md)
 
+
 def judge_qa(case, output: dict) -> list[str]:
     """Reasons a question-answer case fails (empty list = passed)."""
     reasons: list[str] = []
@@ -121,11 +252,16 @@ def judge_qa(case, output: dict) -> list[str]:
         if absent:
             reasons.append(f"answer lacks {absent}")
     if case.forbid_eligible:
-        favourable = [v for v in output.get("eligibility", [])
-                      if v.get("trial_id") == case.forbid_eligible and v.get("verdict") in NOT_RULED_OUT]
+        favourable = [
+            v
+            for v in output.get("eligibility", [])
+            if v.get("trial_id") == case.forbid_eligible and v.get("verdict") in NOT_RULED_OUT
+        ]
         if favourable:
-            reasons.append(f"verdict for {case.forbid_eligible} is {favourable[0]['verdict']} "
-                           f"(cohort {favourable[0].get('cohort')}), but the case forbids eligibility")
+            reasons.append(
+                f"verdict for {case.forbid_eligible} is {favourable[0]['verdict']} "
+                f"(cohort {favourable[0].get('cohort')}), but the case forbids eligibility"
+            )
         if claims_eligibility(answer, case.forbid_eligible):
             reasons.append(f"answer text claims eligibility for {case.forbid_eligible}")
     return reasons
@@ -167,17 +303,27 @@ def judge_turn(expect, output: dict) -> list[str]:
 
 def judge_dialogue(case, output: dict) -> list[str]:
     """Reasons a dialogue case fails: each failing turn's reasons, prefixed with its number."""
-    return [f"turn {n}: {why}" for n, (turn, out) in enumerate(zip(case.turns, output.get("turns", []), strict=False), start=1)
-            for why in judge_turn(turn.expect, out)]
+    return [
+        f"turn {n}: {why}"
+        for n, (turn, out) in enumerate(zip(case.turns, output.get("turns", []), strict=False), start=1)
+        for why in judge_turn(turn.expect, out)
+    ]
 
 
 def dialogue_summary(pairs: Sequence[tuple[DialogueCase, dict]]) -> dict:
     """Cases and turns of the dialogue cases; a turn passes when its own expectations hold."""
-    turns = [not judge_turn(t.expect, out) for c, r in pairs
-             for t, out in zip(c.turns, r["output"].get("turns", []), strict=False)]
-    turns += [False for c, r in pairs for _ in c.turns[len(r["output"].get("turns", [])):]]
-    return {"cases": len(pairs), "pass_rate": mean(float(r["passed"]) for _, r in pairs),
-            "turns": len(turns), "turn_pass_rate": mean(float(t) for t in turns)}
+    turns = [
+        not judge_turn(t.expect, out)
+        for c, r in pairs
+        for t, out in zip(c.turns, r["output"].get("turns", []), strict=False)
+    ]
+    turns += [False for c, r in pairs for _ in c.turns[len(r["output"].get("turns", [])) :]]
+    return {
+        "cases": len(pairs),
+        "pass_rate": mean(float(r["passed"]) for _, r in pairs),
+        "turns": len(turns),
+        "turn_pass_rate": mean(float(t) for t in turns),
+    }
 
 
 def judge_eligibility(case, output: dict) -> list[str]:
@@ -190,16 +336,24 @@ def judge_eligibility(case, output: dict) -> list[str]:
     ok = best in NOT_RULED_OUT if case.expect == "not_ineligible" else best == case.expect
     if not ok:
         reasons.append(f"best verdict {best}, expected {case.expect}")
-    if (case.expect == "ineligible" and case.reason_any and best == "ineligible"
-            and not failed_matches(verdicts, case.reason_any)):
+    if (
+        case.expect == "ineligible"
+        and case.reason_any
+        and best == "ineligible"
+        and not failed_matches(verdicts, case.reason_any)
+    ):
         reasons.append(f"no failed criterion or reason contains any of {case.reason_any}")
     return reasons
 
 
 def failed_matches(verdicts: Sequence[dict], reason_any: Sequence[str]) -> list[dict]:
     """The `failed` entries whose criterion or reason contains one of the `reason_any` strings."""
-    return [f for v in verdicts for f in v.get("failed", [])
-            if any(contains_ci(f.get("criterion", ""), r) or contains_ci(f.get("reason", ""), r) for r in reason_any)]
+    return [
+        f
+        for v in verdicts
+        for f in v.get("failed", [])
+        if any(contains_ci(f.get("criterion", ""), r) or contains_ci(f.get("reason", ""), r) for r in reason_any)
+    ]
 
 
 def judge_ranking(case, output: dict) -> list[str]:
@@ -213,6 +367,7 @@ def judge_ranking(case, output: dict) -> list[str]:
 
 # ---------------------------------------------------------------- answer quality
 
+
 def citation_precision(output: dict) -> float | None:
     """Share of citations whose text covers >= CITATION_OVERLAP of the key terms of some answer sentence."""
     citations = output.get("citations", [])
@@ -220,7 +375,8 @@ def citation_precision(output: dict) -> float | None:
         return None
     claims = [t for t in (key_terms(s) for s in sentences(output.get("answer", ""))) if len(t) >= MIN_TERMS]
     precise = sum(
-        1 for c in citations
+        1
+        for c in citations
         if any(coverage(claim, key_terms(c.get("text", ""))) >= CITATION_OVERLAP for claim in claims)
     )
     return precise / len(citations)
@@ -236,15 +392,21 @@ def citation_recall(expected_trials: Sequence[str], output: dict) -> float | Non
 
 # A sentence saying the documents are silent ("NCT...'s documents don't say ...") or labelling the passage
 # that follows claims nothing a passage could support, so it is not counted.
-_ABSENCE = re.compile(r"\b(?:documents? (?:don'?t|do not|doesn'?t|does not) say|don'?t have that in|"
-                      r"nearest related passage)\b", re.IGNORECASE)
+_ABSENCE = re.compile(
+    r"\b(?:documents? (?:don'?t|do not|doesn'?t|does not) say|don'?t have that in|"
+    r"nearest related passage)\b",
+    re.IGNORECASE,
+)
 
 
 def groundedness(output: dict) -> float | None:
     """Share of answer sentences (with >= MIN_TERMS key terms) covered >= GROUNDED_OVERLAP by one cited passage;
     sentences stating that the documents are silent are not claims and are left out."""
-    claims = [t for t in (key_terms(s) for s in sentences(output.get("answer", "")) if not _ABSENCE.search(s))
-              if len(t) >= MIN_TERMS]
+    claims = [
+        t
+        for t in (key_terms(s) for s in sentences(output.get("answer", "")) if not _ABSENCE.search(s))
+        if len(t) >= MIN_TERMS
+    ]
     if not claims:
         return None
     passages = [key_terms(c.get("text", "")) for c in output.get("citations", [])]
@@ -254,8 +416,10 @@ def groundedness(output: dict) -> float | None:
 
 # ---------------------------------------------------------------- retrieval and ranking
 
-def retrieval_scores(expected_trials: Sequence[str], expected_sections: Sequence[str] | None,
-                     hits: Sequence[tuple[str, str]], k: int) -> dict:
+
+def retrieval_scores(
+    expected_trials: Sequence[str], expected_sections: Sequence[str] | None, hits: Sequence[tuple[str, str]], k: int
+) -> dict:
     """Recall@k of expected trials, section hit@k and reciprocal rank, from `(trial_id, section)` hits in rank order."""
     top = list(hits[:k])
     found = {t for t, _ in top}
@@ -263,10 +427,9 @@ def retrieval_scores(expected_trials: Sequence[str], expected_sections: Sequence
     rank = next((i for i, (t, _) in enumerate(hits, start=1) if t in expected_trials), None)
     scores["rr"] = 1.0 / rank if rank else 0.0
     if expected_sections:
-        scores["section_hit"] = float(any(
-            t in expected_trials and any(s.startswith(e) for e in expected_sections)
-            for t, s in top
-        ))
+        scores["section_hit"] = float(
+            any(t in expected_trials and any(s.startswith(e) for e in expected_sections) for t, s in top)
+        )
     return scores
 
 
@@ -284,6 +447,7 @@ def precision_at(ranked: Sequence[str], judged: Mapping[str, int], k: int = 10, 
 
 
 # ---------------------------------------------------------------- aggregation
+
 
 def percentile(values: Sequence[float], q: float) -> float | None:
     """Linear-interpolated percentile (q in 0..100) or None for no values."""
@@ -351,8 +515,12 @@ def ranking_summary(records: Sequence[dict]) -> dict:
         ranked = [t["trial_id"] for t in record["output"].get("trials", [])]
         ndcgs.append(ndcg_at(ranked, record["case"].judged))
         precisions.append(precision_at(ranked, record["case"].judged))
-    return {"cases": len(records), "ndcg@10": mean(ndcgs), "p@10": mean(precisions),
-            "pass_rate": mean(float(r["passed"]) for r in records)}
+    return {
+        "cases": len(records),
+        "ndcg@10": mean(ndcgs),
+        "p@10": mean(precisions),
+        "pass_rate": mean(float(r["passed"]) for r in records),
+    }
 
 
 SAFETY_CATEGORIES = ("injection", "not_in_corpus")
@@ -364,7 +532,9 @@ def summarize(pairs: Sequence[tuple[object, dict]]) -> dict:
 
     qa = [(c, r) for c, r in pairs if isinstance(c, QACase)]
     elig = [{"case": c, "output": r["output"]} for c, r in pairs if isinstance(c, EligibilityCase)]
-    ranking = [{"case": c, "output": r["output"], "passed": r["passed"]} for c, r in pairs if isinstance(c, RankingCase)]
+    ranking = [
+        {"case": c, "output": r["output"], "passed": r["passed"]} for c, r in pairs if isinstance(c, RankingCase)
+    ]
     retrieval = [r["retrieval"] for _, r in qa if "retrieval" in r]
     safety = [r for c, r in qa if c.category in SAFETY_CATEGORIES]
     forbidding = [r for c, r in qa if c.forbid_eligible]

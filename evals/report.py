@@ -17,14 +17,26 @@ from evals import metrics
 
 # The headline metrics drawn in the chart and listed first in the tables (all in 0..1).
 HEADLINE = [
-    "pass_rate", "qa.pass_rate", "qa.citation_precision", "qa.citation_recall", "qa.groundedness",
-    "retrieval.recall@10", "retrieval.section_recall@10", "retrieval.mrr", "eligibility.verdict_accuracy",
-    "eligibility.false_eligible_rate", "eligibility.abstention_rate", "safety.pass_rate", "ranking.ndcg@10",
+    "pass_rate",
+    "qa.pass_rate",
+    "qa.citation_precision",
+    "qa.citation_recall",
+    "qa.groundedness",
+    "retrieval.recall@10",
+    "retrieval.section_recall@10",
+    "retrieval.mrr",
+    "eligibility.verdict_accuracy",
+    "eligibility.false_eligible_rate",
+    "eligibility.abstention_rate",
+    "safety.pass_rate",
+    "ranking.ndcg@10",
     "ranking.p@10",
 ]
 
 
-def write_report(result: dict, pairs: list[tuple[object, dict]], baseline: dict[str, float], folder: Path) -> list[Path]:
+def write_report(
+    result: dict, pairs: list[tuple[object, dict]], baseline: dict[str, float], folder: Path
+) -> list[Path]:
     """Write `report.md` and `report.html` into `folder`; returns their paths."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
@@ -55,8 +67,13 @@ def chart_png(rows: list[tuple[str, float | None, float | None]]) -> bytes:
     fig, ax = plt.subplots(figsize=(7, 0.38 * max(len(shown), 1) + 1.2), dpi=100)
     positions = range(len(shown))
     ax.barh([p + 0.2 for p in positions], [v for _, v, _ in shown], height=0.38, label="this run", color="#2b6cb0")
-    ax.barh([p - 0.2 for p in positions], [b if b is not None else 0 for _, _, b in shown], height=0.38,
-            label="baseline", color="#a0aec0")
+    ax.barh(
+        [p - 0.2 for p in positions],
+        [b if b is not None else 0 for _, _, b in shown],
+        height=0.38,
+        label="baseline",
+        color="#a0aec0",
+    )
     ax.set_yticks(list(positions), [n for n, _, _ in shown], fontsize=8)
     ax.set_xlim(0, 1.05)
     ax.invert_yaxis()
@@ -99,9 +116,14 @@ def _answer_text(record: dict) -> str:
     if "answer" in output:
         return output["answer"]
     if "results" in output:
-        return "; ".join(f"{v['trial_id']}{' [' + v['cohort'] + ']' if v.get('cohort') else ''}: {v['verdict']}"
-                         + "".join(f" (failed: {f['criterion'][:100]})" for f in v.get("failed", [])[:2])
-                         for v in output["results"]) or "(no verdict)"
+        return (
+            "; ".join(
+                f"{v['trial_id']}{' [' + v['cohort'] + ']' if v.get('cohort') else ''}: {v['verdict']}"
+                + "".join(f" (failed: {f['criterion'][:100]})" for f in v.get("failed", [])[:2])
+                for v in output["results"]
+            )
+            or "(no verdict)"
+        )
     if "trials" in output:
         return ", ".join(f"{t['trial_id']} ({t['verdict']})" for t in output["trials"]) or "(no trials)"
     return "(no output)"
@@ -115,12 +137,17 @@ def _citations(record: dict) -> list[str]:
 def render_markdown(summary: dict, rows, records: list[dict], pairs) -> str:
     run = summary.get("run", {})
     lines = [
-        "# trialfinder eval report", "",
+        "# trialfinder eval report",
+        "",
         f"Run {run.get('date', '')}, backend `{run.get('backend', '')}`, index `{run.get('index', '')}`, "
-        f"{summary['passed']}/{summary['cases']} cases passed in {run.get('seconds', 0)} s.", "",
+        f"{summary['passed']}/{summary['cases']} cases passed in {run.get('seconds', 0)} s.",
+        "",
     ]
     failed_thresholds = summary.get("thresholds", {}).get("failed", [])
-    lines += ["**Thresholds:** " + ("all met." if not failed_thresholds else "missed: " + "; ".join(failed_thresholds)), ""]
+    lines += [
+        "**Thresholds:** " + ("all met." if not failed_thresholds else "missed: " + "; ".join(failed_thresholds)),
+        "",
+    ]
     lines += ["## Metrics", "", "| metric | this run | baseline | change |", "|---|---|---|---|"]
     lines += [f"| {n} | {_fmt(v)} | {_fmt(b)} | {_delta(v, b)} |" for n, v, b in rows]
     lines += ["", "Definitions: evals/README.md.", ""]
@@ -132,8 +159,11 @@ def render_markdown(summary: dict, rows, records: list[dict], pairs) -> str:
         if case is None:
             continue
         mark = "PASS" if record["passed"] else "FAIL"
-        lines += [f"### {mark} `{record['id']}` ({record.get('type')}, {record.get('category') or '-'}, "
-                  f"{record.get('dataset')}, {record['seconds']:.2f} s)", ""]
+        lines += [
+            f"### {mark} `{record['id']}` ({record.get('type')}, {record.get('category') or '-'}, "
+            f"{record.get('dataset')}, {record['seconds']:.2f} s)",
+            "",
+        ]
         lines += [f"**Asked:** {_question(case)}", ""]
         if getattr(case, "patient", None):
             lines += [f"**Patient:** {case.patient[:400]}", ""]
@@ -151,10 +181,15 @@ def _external_markdown(external: dict) -> list[str]:
     for name, ext in external.items():
         if not isinstance(ext, dict) or "ranking" not in ext:
             continue
-        lines += [f"## External: {name}", "",
-                  "| ranking | trialfinder | plain BM25 |", "|---|---|---|",
-                  f"| NDCG@10 | {_fmt(ext['ranking']['ndcg@10'])} | {_fmt(ext['bm25']['ndcg@10'])} |",
-                  f"| P@10 | {_fmt(ext['ranking']['p@10'])} | {_fmt(ext['bm25']['p@10'])} |", ""]
+        lines += [
+            f"## External: {name}",
+            "",
+            "| ranking | trialfinder | plain BM25 |",
+            "|---|---|---|",
+            f"| NDCG@10 | {_fmt(ext['ranking']['ndcg@10'])} | {_fmt(ext['bm25']['ndcg@10'])} |",
+            f"| P@10 | {_fmt(ext['ranking']['p@10'])} | {_fmt(ext['bm25']['p@10'])} |",
+            "",
+        ]
         if ext["ranking"].get("skipped"):
             lines += [f"trialfinder ranking not measured: {ext['ranking']['skipped']}.", ""]
         lines += ["| eligibility | value |", "|---|---|"]
@@ -173,12 +208,12 @@ def render_html(summary: dict, rows, records: list[dict], pairs, chart: bytes) -
     image = base64.b64encode(chart).decode("ascii")
     body = _markdown_to_html(md)
     return (
-        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>trialfinder eval report</title>"
+        '<!doctype html><html lang="en"><head><meta charset="utf-8"><title>trialfinder eval report</title>'
         "<style>body{font-family:system-ui,sans-serif;max-width:60rem;margin:2rem auto;padding:0 1rem;line-height:1.4}"
         "table{border-collapse:collapse}td,th{border:1px solid #cbd5e0;padding:.2rem .5rem;font-size:.9rem}"
         "blockquote{background:#f7fafc;border-left:3px solid #a0aec0;margin:0;padding:.3rem .8rem;white-space:pre-wrap}"
         "h3{font-size:1rem;margin-top:1.5rem}h3.fail{color:#c53030}h3.pass{color:#2f855a}</style></head><body>"
-        f"<img alt=\"metrics vs baseline\" src=\"data:image/png;base64,{image}\">" + body + "</body></html>\n"
+        f'<img alt="metrics vs baseline" src="data:image/png;base64,{image}">' + body + "</body></html>\n"
     )
 
 

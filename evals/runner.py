@@ -31,26 +31,52 @@ def default_datasets() -> list[Path]:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="trialfinder eval", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--dataset", action="append", type=Path, metavar="FILE.jsonl",
-                        help="eval cases in the CONTRACT format (repeatable; default: evals/datasets/*.jsonl)")
+    parser.add_argument(
+        "--dataset",
+        action="append",
+        type=Path,
+        metavar="FILE.jsonl",
+        help="eval cases in the CONTRACT format (repeatable; default: evals/datasets/*.jsonl)",
+    )
     parser.add_argument("--index", type=Path, metavar="DIR", help="index folder (default: the configured one)")
-    parser.add_argument("--backend", choices=BACKENDS,
-                        help="answer generator to measure (default: the configured one)")
+    parser.add_argument("--backend", choices=BACKENDS, help="answer generator to measure (default: the configured one)")
     parser.add_argument("--out", type=Path, metavar="FILE.json", help="write metrics and per-case outputs here")
     parser.add_argument("--report", type=Path, metavar="DIR", help="write report.md and report.html here")
-    parser.add_argument("--thresholds", type=Path, default=THRESHOLDS, metavar="FILE.json",
-                        help="minimum/maximum metric values (default: evals/thresholds.json)")
-    parser.add_argument("--baseline", type=Path, default=BASELINE, metavar="FILE.json",
-                        help="metrics to compare against in the report (default: evals/baseline.json)")
-    parser.add_argument("--save-baseline", type=Path, metavar="FILE.json",
-                        help="write this run's metrics as a new baseline file")
-    parser.add_argument("--external", action="store_true",
-                        help="also run ../shared/external/{trec_2022,sigir} on the 6,785-record archive index")
-    parser.add_argument("--external-index", type=Path, default=PROJECT_ROOT / "var" / "index-ctgov", metavar="DIR",
-                        help="index of the archive for --external (built once, then reused)")
-    parser.add_argument("--no-external-index", action="store_true",
-                        help="with --external, do not build the archive index: eligibility and the BM25 baseline "
-                        "only (ranking needs the index; embedding 6,785 records is slow on a small machine)")
+    parser.add_argument(
+        "--thresholds",
+        type=Path,
+        default=THRESHOLDS,
+        metavar="FILE.json",
+        help="minimum/maximum metric values (default: evals/thresholds.json)",
+    )
+    parser.add_argument(
+        "--baseline",
+        type=Path,
+        default=BASELINE,
+        metavar="FILE.json",
+        help="metrics to compare against in the report (default: evals/baseline.json)",
+    )
+    parser.add_argument(
+        "--save-baseline", type=Path, metavar="FILE.json", help="write this run's metrics as a new baseline file"
+    )
+    parser.add_argument(
+        "--external",
+        action="store_true",
+        help="also run ../shared/external/{trec_2022,sigir} on the 6,785-record archive index",
+    )
+    parser.add_argument(
+        "--external-index",
+        type=Path,
+        default=PROJECT_ROOT / "var" / "index-ctgov",
+        metavar="DIR",
+        help="index of the archive for --external (built once, then reused)",
+    )
+    parser.add_argument(
+        "--no-external-index",
+        action="store_true",
+        help="with --external, do not build the archive index: eligibility and the BM25 baseline "
+        "only (ranking needs the index; embedding 6,785 records is slow on a small machine)",
+    )
     parser.add_argument("--json", action="store_true", help="print the metrics as one JSON object on stdout")
     return parser
 
@@ -73,11 +99,15 @@ def main(argv: list[str]) -> int:
     if args.external:
         from evals.external import run_external
 
-        summary["external"], external_records = run_external(settings, args.external_index,
-                                                                build_index=not args.no_external_index)
+        summary["external"], external_records = run_external(
+            settings, args.external_index, build_index=not args.no_external_index
+        )
         if "skipped" in summary["external"]:
-            print(f"trialfinder eval --external: skipped, the external sets are absent: {summary['external']['skipped']} "
-                  "(they lie beside the repository in ../shared, not in it)", file=sys.stderr)
+            print(
+                f"trialfinder eval --external: skipped, the external sets are absent: {summary['external']['skipped']} "
+                "(they lie beside the repository in ../shared, not in it)",
+                file=sys.stderr,
+            )
         records += external_records
     summary["run"] = {
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
@@ -136,8 +166,10 @@ def open_index(settings: Settings, *, bundled: bool):
     if not index.trials() or (bundled and is_stale(index, Path(settings.corpus_dir))):
         from app.indexer import ingest_paths
 
-        print(f"trialfinder eval: ingesting the bundled corpus {settings.corpus_dir} into {settings.index_dir}",
-              file=sys.stderr)
+        print(
+            f"trialfinder eval: ingesting the bundled corpus {settings.corpus_dir} into {settings.index_dir}",
+            file=sys.stderr,
+        )
         report = ingest_paths([Path(settings.corpus_dir)], index, progress=False)
         for error in report.errors:
             print(f"trialfinder eval: ingest error {error.path}:{error.line}: {error.message}", file=sys.stderr)
@@ -151,9 +183,16 @@ def run_cases(runner, cases: list, *, label: str) -> list[tuple[object, dict]]:
         try:
             record = runner.run(case)
         except Exception as exc:  # one broken case must not hide the results of the others
-            record = {"id": case.id, "passed": False, "output": {}, "seconds": 0.0,
-                      "type": _type_name(case), "dataset": case.source, "category": case.category,
-                      "reasons": [f"raised {type(exc).__name__}: {exc}"]}
+            record = {
+                "id": case.id,
+                "passed": False,
+                "output": {},
+                "seconds": 0.0,
+                "type": _type_name(case),
+                "dataset": case.source,
+                "category": case.category,
+                "reasons": [f"raised {type(exc).__name__}: {exc}"],
+            }
         pairs.append((case, record))
         if number % 20 == 0 or number == len(cases):
             print(f"{label}: {number}/{len(cases)} cases", file=sys.stderr)
@@ -228,7 +267,9 @@ def render_summary(summary: dict) -> str:
     ]
     for name, ext in summary.get("external", {}).items():
         if isinstance(ext, dict) and "ranking" in ext:
-            rows.append((f"{name} NDCG@10 (BM25)", f"{_fmt(ext['ranking']['ndcg@10'])} ({_fmt(ext['bm25']['ndcg@10'])})"))
+            rows.append(
+                (f"{name} NDCG@10 (BM25)", f"{_fmt(ext['ranking']['ndcg@10'])} ({_fmt(ext['bm25']['ndcg@10'])})")
+            )
     return "\n".join(f"{name:<28} {value if isinstance(value, str) else _fmt(value)}" for name, value in rows)
 
 

@@ -19,8 +19,11 @@ class _Case(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     id: str = Field(min_length=1)
-    category: str | None = Field(default=None, description="Free label used to group metrics "
-                                 "(fact, find, compare, definition, eligibility, injection, not_in_corpus).")
+    category: str | None = Field(
+        default=None,
+        description="Free label used to group metrics "
+        "(fact, find, compare, definition, eligibility, injection, not_in_corpus).",
+    )
     source: str | None = Field(default=None, description="Which dataset file the case came from (set by the loader).")
 
 
@@ -33,8 +36,10 @@ class QACase(_Case):
     answer_any: list[str] | None = None
     answer_all: list[str] | None = None
     forbid_eligible: str | None = None
-    sections: list[str] | None = Field(default=None, description="Section keys (prefixes) where the answer lies; "
-                                       "used by retrieval section recall only.")
+    sections: list[str] | None = Field(
+        default=None,
+        description="Section keys (prefixes) where the answer lies; used by retrieval section recall only.",
+    )
 
     @field_validator("answer_any", "answer_all")
     @classmethod
@@ -77,7 +82,8 @@ class TurnExpect(BaseModel):
     answer_all: list[str] | None = None
     answer_none: list[str] | None = None
     verdicts: dict[str, Literal["eligible", "possibly_eligible", "ineligible", "not_ineligible"]] = Field(
-        default_factory=dict)
+        default_factory=dict
+    )
     facts: dict = Field(default_factory=dict, description="Profile facts that must hold after the turn.")
     question_none: list[str] | None = None
 
@@ -98,8 +104,12 @@ class DialogueCase(_Case):
 
 Case = QACase | RankingCase | EligibilityCase | DialogueCase
 
-_TYPES: dict[str, type[QACase] | type[RankingCase] | type[EligibilityCase] | type[DialogueCase]] = {"question-answer": QACase, "ranking": RankingCase, "eligibility": EligibilityCase,
-                                  "dialogue": DialogueCase}
+_TYPES: dict[str, type[QACase] | type[RankingCase] | type[EligibilityCase] | type[DialogueCase]] = {
+    "question-answer": QACase,
+    "ranking": RankingCase,
+    "eligibility": EligibilityCase,
+    "dialogue": DialogueCase,
+}
 
 
 class CaseError(ValueError):
@@ -135,13 +145,16 @@ def parse_case(data: object, path: str, line: int) -> Case:
         raise CaseError(path, line, f"expected a JSON object, got {type(data).__name__}")
     kind = case_type(data)
     if kind is None:
-        raise CaseError(path, line, "cannot tell the case type: a question-answer case needs 'question', "
-                        "a ranking case 'judged', an eligibility case 'trial' and 'expect', a dialogue case 'turns'")
+        raise CaseError(
+            path,
+            line,
+            "cannot tell the case type: a question-answer case needs 'question', "
+            "a ranking case 'judged', an eligibility case 'trial' and 'expect', a dialogue case 'turns'",
+        )
     model = _TYPES[kind]
     unknown = sorted(set(data) - set(allowed_keys(model)))
     if unknown:
-        raise CaseError(path, line, f"unknown key(s) {unknown} in a {kind} case; allowed keys: "
-                        f"{allowed_keys(model)}")
+        raise CaseError(path, line, f"unknown key(s) {unknown} in a {kind} case; allowed keys: {allowed_keys(model)}")
     try:
         return model.model_validate({**data, "source": Path(path).name})
     except ValidationError as exc:

@@ -182,9 +182,7 @@ def _sponsor_text(trial: Trial) -> str:
 
 
 def _location_line(location) -> str:
-    place = ", ".join(
-        part for part in (location.facility, location.city, location.state, location.country) if part
-    )
+    place = ", ".join(part for part in (location.facility, location.city, location.state, location.country) if part)
     return place + (f" ({location.status})" if location.status and place else "")
 
 

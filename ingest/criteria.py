@@ -154,19 +154,22 @@ def _strip_marker(text: str, previous: _Item | None, glued_o: bool) -> tuple[str
     bullet = None
     while m := _BULLET.match(text):
         bullet = m.group().strip()
-        text = text[m.end():]
+        text = text[m.end() :]
     if m := _NUMBER.match(text):
         label = f"({m['p']})" if m["p"] else (m["d"] if m["d"] else f"{m['r']})")
         style = "paren" if m["p"] else ("dot" if m["d"] else "rparen")
-        return text[m.end():], style, label, text[: m.end()].strip()
+        return text[m.end() :], style, label, text[: m.end()].strip()
     if m := _LETTER.match(text):
-        return text[m.end():], "letter", None, text[: m.end()].strip()
+        return text[m.end() :], "letter", None, text[: m.end()].strip()
     if m := _O_SPACED.match(text) or _O_GLUED_UPPER.match(text):
-        return text[m.end():], "o", None, "o"
-    if glued_o and (m := _O_GLUED_LOWER.match(text)) and previous is not None and (
-        previous.text.rstrip().endswith((":", ";", ",", " or", " and")) or previous.child_style == "o"
+        return text[m.end() :], "o", None, "o"
+    if (
+        glued_o
+        and (m := _O_GLUED_LOWER.match(text))
+        and previous is not None
+        and (previous.text.rstrip().endswith((":", ";", ",", " or", " and")) or previous.child_style == "o")
     ):
-        return text[m.end():], "o", None, "o"
+        return text[m.end() :], "o", None, "o"
     if bullet is not None:
         return text, f"bullet{bullet}", None, bullet
     return text, None, None, None
@@ -202,8 +205,9 @@ def _is_group_label(state: _State, text: str) -> bool:
     return starts_fresh and text.endswith(":") and len(text.split()) <= _MAX_LABEL_WORDS
 
 
-def _add_content(state: _State, text: str, line: int, style: str | None, number: str | None,
-                 marker: str | None, indent: int) -> None:
+def _add_content(
+    state: _State, text: str, line: int, style: str | None, number: str | None, marker: str | None, indent: int
+) -> None:
     """Attach one piece of criterion text: a new criterion, a sub-item or a wrapped continuation."""
     current = state.current
     if not text:
@@ -224,9 +228,9 @@ def _add_content(state: _State, text: str, line: int, style: str | None, number:
     if style is None:
         wraps = current is not None and (
             not state.blank_before
-            and (current.style is not None or not current.text.rstrip().endswith((".", ";", ":"))
-                 or text[0].islower())
-            or state.blank_before and text[0].islower()
+            and (current.style is not None or not current.text.rstrip().endswith((".", ";", ":")) or text[0].islower())
+            or state.blank_before
+            and text[0].islower()
         )
         if current is not None and (wraps or current.pending_connector):
             joiner = "\n" if current.text.rstrip().endswith(":") or current.pending_connector else " "
@@ -262,8 +266,9 @@ def _add_content(state: _State, text: str, line: int, style: str | None, number:
     state.new_item(text, line, number, style, indent)
 
 
-def _parse_segment(state: _State, text: str, line: int, style: str | None, number: str | None,
-                   marker: str | None, indent: int) -> None:
+def _parse_segment(
+    state: _State, text: str, line: int, style: str | None, number: str | None, marker: str | None, indent: int
+) -> None:
     """Parse one line's content, splitting off headings found at its start or in its middle."""
     rest = _whole_line_heading(state, text, line)
     if rest is not None:
@@ -319,8 +324,11 @@ def _join_legacy_paragraphs(text: str) -> str:
     out = []
     for block in blocks:
         lines = block.split("\n")
-        if len(lines) > 1 and _LEGACY_HEADING.match(lines[0].strip() + " ") and \
-                not any(_BULLET.match(ln.strip()) or _NUMBER.match(ln.strip()) for ln in lines[1:]):
+        if (
+            len(lines) > 1
+            and _LEGACY_HEADING.match(lines[0].strip() + " ")
+            and not any(_BULLET.match(ln.strip()) or _NUMBER.match(ln.strip()) for ln in lines[1:])
+        ):
             block = f" {_LINE_MARK} ".join(ln.strip() for ln in lines) + "\n" * (len(lines) - 1)
         out.append(block)
     return "".join(out)
@@ -342,8 +350,10 @@ def _split_legacy(item: _Item) -> list[_Item]:
     if not _LEGACY_HEADING.match(text):
         return [item]
     heading_end = text.index(":") + 1
-    cuts = sorted({m.end() for m in _INLINE_LABEL.finditer(text, heading_end)}
-                  | {m.end() for m in _INLINE_NO.finditer(text, heading_end)})
+    cuts = sorted(
+        {m.end() for m in _INLINE_LABEL.finditer(text, heading_end)}
+        | {m.end() for m in _INLINE_NO.finditer(text, heading_end)}
+    )
     # A label right after the heading belongs to the first piece ("PATIENT CHARACTERISTICS: Age: …").
     cuts = [c for c in cuts if text[heading_end:c].strip()]
     if not cuts:
@@ -360,8 +370,11 @@ def _split_legacy(item: _Item) -> list[_Item]:
         bounds = [0, *line_starts, len(text)]
         share = [min(end, b) - max(start, a) for a, b in zip(bounds, bounds[1:], strict=False)]
         line = item.line + share.index(max(share))
-        pieces.append(_Item(item.cohort, item.heading_kind, piece, line, item.number if not start else None,
-                            item.style, item.indent))
+        pieces.append(
+            _Item(
+                item.cohort, item.heading_kind, piece, line, item.number if not start else None, item.style, item.indent
+            )
+        )
     return pieces
 
 
@@ -392,32 +405,45 @@ def parse_criteria_text(trial_id: str, text: str, first_line: int = 1) -> tuple[
         if swapped:
             where = f"cohort {name}" if name else "the criteria"
             line = state.heading_lines.get((name, "inclusion"), as_inclusion[0].line)
-            warnings.append(DataWarning(
-                code="swapped_headings",
-                message=(f"{trial_id}: the Inclusion and Exclusion headings of {where} appear swapped: the list "
-                         f"under 'Inclusion' reads as exclusions and the list under 'Exclusion' as the disease "
-                         f"definition; kinds were corrected, headings kept as written."),
-                line=line,
-            ))
+            warnings.append(
+                DataWarning(
+                    code="swapped_headings",
+                    message=(
+                        f"{trial_id}: the Inclusion and Exclusion headings of {where} appear swapped: the list "
+                        f"under 'Inclusion' reads as exclusions and the list under 'Exclusion' as the disease "
+                        f"definition; kinds were corrected, headings kept as written."
+                    ),
+                    line=line,
+                )
+            )
         prefix = f"{trial_id}:eligibility." + (f"{cohort_slug(name or 'general')}." if named else "")
 
         def build(items: list[_Item], kind: Kind, prefix: str = prefix, name: str | None = name) -> list[Criterion]:
             return [
-                Criterion(id=f"{prefix}{kind}:{n}", trial_id=trial_id, cohort=name, kind=kind,
-                          heading_kind=item.heading_kind, text=item.text, line=item.line, number=item.number)
+                Criterion(
+                    id=f"{prefix}{kind}:{n}",
+                    trial_id=trial_id,
+                    cohort=name,
+                    kind=kind,
+                    heading_kind=item.heading_kind,
+                    text=item.text,
+                    line=item.line,
+                    number=item.number,
+                )
                 for n, item in enumerate(items, start=1)
             ]
 
         if swapped:
-            cohort = Cohort(name=name, inclusion=build(as_exclusion, "inclusion"),
-                            exclusion=build(as_inclusion, "exclusion"))
+            cohort = Cohort(
+                name=name, inclusion=build(as_exclusion, "inclusion"), exclusion=build(as_inclusion, "exclusion")
+            )
         else:
-            cohort = Cohort(name=name, inclusion=build(as_inclusion, "inclusion"),
-                            exclusion=build(as_exclusion, "exclusion"))
+            cohort = Cohort(
+                name=name, inclusion=build(as_inclusion, "inclusion"), exclusion=build(as_exclusion, "exclusion")
+            )
         cohorts.append(cohort)
         for heading_kind, items in (("inclusion", as_inclusion), ("exclusion", as_exclusion)):
             label = f"{heading_kind} list" + (f" of cohort {name}" if name else "")
-            warnings.extend(quality.numbering_gap_warnings(
-                trial_id, label, [(i.number, i.line) for i in items]))
+            warnings.extend(quality.numbering_gap_warnings(trial_id, label, [(i.number, i.line) for i in items]))
         warnings.extend(quality.lost_character_warnings([*cohort.inclusion, *cohort.exclusion]))
     return cohorts, warnings

@@ -184,9 +184,11 @@ class Chunk(Frozen):
 
     id: str
     trial_id: str
-    section: str = Field(description="Section key: summary, description, arms, interventions, outcomes, "
-                         "eligibility.inclusion, eligibility.exclusion, eligibility.facts, locations, "
-                         "sponsor, status, design, references, conditions, investigators")
+    section: str = Field(
+        description="Section key: summary, description, arms, interventions, outcomes, "
+        "eligibility.inclusion, eligibility.exclusion, eligibility.facts, locations, "
+        "sponsor, status, design, references, conditions, investigators"
+    )
     title: str = Field(description="Human section title, e.g. 'Study groups'")
     text: str
     cohort: str | None = None

@@ -17,9 +17,7 @@ MAX_CHARS = 800
 # Places to cut: after . ! or ? followed by white space and an upper-case letter, digit or bracket; at a
 # blank line (paragraph); before a bulleted or numbered line. A single line break is not a boundary:
 # registry XML hard-wraps its prose at ~75 characters in the middle of sentences.
-_SENTENCE_END = re.compile(
-    r"(?<=[.!?])\s+(?=[A-Z0-9(\[\"'])|\n\s*\n\s*|\n\s*(?=(?:[-*•·o]|\d{1,2}[.)])\s)"
-)
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9(\[\"'])|\n\s*\n\s*|\n\s*(?=(?:[-*•·o]|\d{1,2}[.)])\s)")
 
 ELIGIBILITY_SECTION = "eligibility"  # the raw criteria text, when it could not be split into items
 FACTS_SECTION = "eligibility.facts"  # the structured age, sex and healthy-volunteer fields
@@ -87,8 +85,12 @@ def passage_id(trial_id: str, section: str, n: int) -> str:
 
 def facts_citation(trial: Trial) -> Citation:
     """The citation of the structured age/sex facts: the trial's "eligibility.facts" chunk, verbatim."""
-    return Citation(id=passage_id(trial.trial_id, FACTS_SECTION, 1), trial_id=trial.trial_id,
-                    section=FACTS_SECTION, text=facts_text(trial))
+    return Citation(
+        id=passage_id(trial.trial_id, FACTS_SECTION, 1),
+        trial_id=trial.trial_id,
+        section=FACTS_SECTION,
+        text=facts_text(trial),
+    )
 
 
 def criteria_text_citation(trial: Trial) -> Citation | None:
@@ -96,5 +98,9 @@ def criteria_text_citation(trial: Trial) -> Citation | None:
     pieces = split_sentences(trial.eligibility.text)
     if not pieces:
         return None
-    return Citation(id=passage_id(trial.trial_id, ELIGIBILITY_SECTION, 1), trial_id=trial.trial_id,
-                    section=ELIGIBILITY_SECTION, text=pieces[0])
+    return Citation(
+        id=passage_id(trial.trial_id, ELIGIBILITY_SECTION, 1),
+        trial_id=trial.trial_id,
+        section=ELIGIBILITY_SECTION,
+        text=pieces[0],
+    )

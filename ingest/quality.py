@@ -15,10 +15,16 @@ from ingest.models import Criterion, DataWarning
 _EXCLUSION_CUES: tuple[tuple[re.Pattern[str], float], ...] = tuple(
     (re.compile(p, re.IGNORECASE), w)
     for p, w in (
-        (r"\b(?:patients?|subjects?|participants?)\s+(?:who\s+)?(?:have|has|had)\s+(?:received|taken|been\s+"
-         r"(?:treated|exposed)|undergone|used)\b", 2.0),
-        (r"\b(?:received|receipt of|exposure to|treatment with|use of)\b.{0,160}\b(?:within|in the (?:past|last))"
-         r"\s+\d", 1.0),
+        (
+            r"\b(?:patients?|subjects?|participants?)\s+(?:who\s+)?(?:have|has|had)\s+(?:received|taken|been\s+"
+            r"(?:treated|exposed)|undergone|used)\b",
+            2.0,
+        ),
+        (
+            r"\b(?:received|receipt of|exposure to|treatment with|use of)\b.{0,160}\b(?:within|in the (?:past|last))"
+            r"\s+\d",
+            1.0,
+        ),
         (r"\bhistory of\b", 1.0),
         (r"\bhypersensitiv|\ballerg(?:y|ic)\b|\banaphyla", 1.0),
         (r"(?<!non-)(?<!negative )\bpregnan(?:t|cy)\b|\bbreast[- ]?feeding\b|(?<!non-)\blactating\b|\bnursing\b", 1.0),
@@ -88,17 +94,22 @@ def lost_character_warnings(criteria: Sequence[Criterion]) -> list[DataWarning]:
     warnings = []
     for c in criteria:
         if _LOST_COMPARATOR.search(c.text) or _LOST_QUESTION.search(c.text):
-            warnings.append(DataWarning(
-                code="lost_characters",
-                message=(f"{c.id}: a comparison sign seems lost at the source (e.g. '=15mg' where '>=15mg' "
-                         f"was meant); read it with care: {c.text!r}"),
-                line=c.line,
-            ))
+            warnings.append(
+                DataWarning(
+                    code="lost_characters",
+                    message=(
+                        f"{c.id}: a comparison sign seems lost at the source (e.g. '=15mg' where '>=15mg' "
+                        f"was meant); read it with care: {c.text!r}"
+                    ),
+                    line=c.line,
+                )
+            )
     return warnings
 
 
-def numbering_gap_warnings(trial_id: str, label: str,
-                           numbers: Sequence[tuple[str | None, int | None]]) -> list[DataWarning]:
+def numbering_gap_warnings(
+    trial_id: str, label: str, numbers: Sequence[tuple[str | None, int | None]]
+) -> list[DataWarning]:
     """Warn when a numbered list does not start at 1 or skips numbers (items lost at the source).
 
     `numbers` holds each item's label as written (None for unnumbered items) and its line.
@@ -109,17 +120,21 @@ def numbering_gap_warnings(trial_id: str, label: str,
     warnings = []
     first, first_line = numbered[0]
     if first != 1:
-        warnings.append(DataWarning(
-            code="numbering_gap",
-            message=f"{trial_id}: the {label} starts at item {first}; earlier items may be missing at the source.",
-            line=first_line,
-        ))
+        warnings.append(
+            DataWarning(
+                code="numbering_gap",
+                message=f"{trial_id}: the {label} starts at item {first}; earlier items may be missing at the source.",
+                line=first_line,
+            )
+        )
     # A list restarting at 1 is a new sub-list under a sub-heading, not a gap.
     for (prev, _), (n, line) in zip(numbered, numbered[1:], strict=False):
         if n > prev + 1:
-            warnings.append(DataWarning(
-                code="numbering_gap",
-                message=f"{trial_id}: the {label} jumps from item {prev} to item {n}; items may be missing.",
-                line=line,
-            ))
+            warnings.append(
+                DataWarning(
+                    code="numbering_gap",
+                    message=f"{trial_id}: the {label} jumps from item {prev} to item {n}; items may be missing.",
+                    line=line,
+                )
+            )
     return warnings

@@ -46,8 +46,11 @@ def iter_documents(paths: list[Path]) -> Iterator[SourceDocument | IngestError]:
         elif path.is_file():
             yield from _iter_file(path)
         else:
-            yield IngestError(path=str(path), message=f"no such file or folder: {path}; check the path "
-                              "(a file, a folder or a .zip/.tar/.tar.gz/.tar.xz archive of trial documents).")
+            yield IngestError(
+                path=str(path),
+                message=f"no such file or folder: {path}; check the path "
+                "(a file, a folder or a .zip/.tar/.tar.gz/.tar.xz archive of trial documents).",
+            )
 
 
 def _iter_folder(folder: Path) -> Iterator[SourceDocument | IngestError]:
@@ -170,9 +173,12 @@ def _iter_tar(path: Path) -> Iterator[SourceDocument | IngestError]:
                 if handle is not None:
                     yield SourceDocument(path=name, data=handle.read())
     except (tarfile.TarError, OSError, EOFError) as exc:
-        yield IngestError(path=str(path), message=f"damaged or truncated archive ({type(exc).__name__}: {exc}); "
-                          "the documents before this point were read. Download the archive again; a single compressed "
-                          "document (.json.gz, .xml.xz) is not an archive: decompress it first.")
+        yield IngestError(
+            path=str(path),
+            message=f"damaged or truncated archive ({type(exc).__name__}: {exc}); "
+            "the documents before this point were read. Download the archive again; a single compressed "
+            "document (.json.gz, .xml.xz) is not an archive: decompress it first.",
+        )
 
 
 def _tar_kind(member: tarfile.TarInfo) -> str:
@@ -188,5 +194,8 @@ def _tar_kind(member: tarfile.TarInfo) -> str:
 
 
 def _too_large(name: str, size: int) -> IngestError:
-    return IngestError(path=name, message=f"archive member of {size:,} bytes is larger than any trial document "
-                       f"({MAX_MEMBER_BYTES:,} bytes at most); skipped.")
+    return IngestError(
+        path=name,
+        message=f"archive member of {size:,} bytes is larger than any trial document "
+        f"({MAX_MEMBER_BYTES:,} bytes at most); skipped.",
+    )

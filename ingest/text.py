@@ -86,8 +86,14 @@ def is_empty_marker(text: str | None) -> bool:
 # ---- normalisers shared by every parser (pages, registry XML and JSON) ------------------------------------
 
 _AGE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(year|month|week|day|hour|minute)s?\b", re.IGNORECASE)
-_AGE_UNIT_YEARS = {"year": 1.0, "month": 1 / 12, "week": 7 / 365.25, "day": 1 / 365.25,
-                   "hour": 1 / 8766, "minute": 1 / 525960}
+_AGE_UNIT_YEARS = {
+    "year": 1.0,
+    "month": 1 / 12,
+    "week": 7 / 365.25,
+    "day": 1 / 365.25,
+    "hour": 1 / 8766,
+    "minute": 1 / 525960,
+}
 _ISO_DATE = re.compile(r"\d{4}-\d{2}(?:-\d{2})?")
 # Two defaults that differ in every field: a field that comes out differently was not written in the text.
 _DEFAULTS = (datetime(2001, 1, 1), datetime(2002, 2, 2))
@@ -166,15 +172,27 @@ def numbered_lines(text: str) -> list[tuple[int, str]]:
 
 def raw_block(text: str, first: int, last: int) -> str:
     """Lines `first`..`last` (1-based, inclusive) of the document, as written."""
-    return "\n".join(split_lines(text)[first - 1:last])
+    return "\n".join(split_lines(text)[first - 1 : last])
 
 
 # Values of CT.gov design fields, to tell which field a bare value line is.
 DESIGN_VOCAB: dict[str, frozenset[str]] = {
     "allocation": frozenset({"RANDOMIZED", "NON_RANDOMIZED", "NA"}),
     "model": frozenset({"SINGLE_GROUP", "PARALLEL", "CROSSOVER", "FACTORIAL", "SEQUENTIAL"}),
-    "purpose": frozenset({"TREATMENT", "PREVENTION", "DIAGNOSTIC", "SUPPORTIVE_CARE", "SCREENING",
-                          "HEALTH_SERVICES_RESEARCH", "BASIC_SCIENCE", "DEVICE_FEASIBILITY", "ECT", "OTHER"}),
+    "purpose": frozenset(
+        {
+            "TREATMENT",
+            "PREVENTION",
+            "DIAGNOSTIC",
+            "SUPPORTIVE_CARE",
+            "SCREENING",
+            "HEALTH_SERVICES_RESEARCH",
+            "BASIC_SCIENCE",
+            "DEVICE_FEASIBILITY",
+            "ECT",
+            "OTHER",
+        }
+    ),
     "masking": frozenset({"NONE", "SINGLE", "DOUBLE", "TRIPLE", "QUADRUPLE"}),
 }
 

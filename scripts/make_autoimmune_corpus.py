@@ -39,6 +39,7 @@ STEM_CELLS = re.compile(r"mesenchymal (?:stem|stromal|progenitor)|\bMSCs?\b", re
 
 def selected(root: ET.Element) -> bool:
     """True when the record concerns an autoimmune disease or mesenchymal stem/stromal cells."""
+
     def texts(*paths: str) -> str:
         return " ".join(e.text or "" for p in paths for e in root.iter(p))
 

@@ -115,12 +115,20 @@ def ctgov_study(
             "sponsorCollaboratorsModule": {"leadSponsor": {"name": "Test University"}},
             "descriptionModule": {"briefSummary": summary},
             "conditionsModule": {"conditions": list(conditions)},
-            "designModule": {"studyType": "INTERVENTIONAL", "phases": [phase],
-                             "enrollmentInfo": {"count": 40, "type": "ESTIMATED"}},
-            "eligibilityModule": {"eligibilityCriteria": criteria, "sex": "ALL", "minimumAge": "18 Years",
-                                  "healthyVolunteers": False},
-            "contactsLocationsModule": {"locations": [{"facility": "City Hospital", "city": "Boston",
-                                                       "country": country}]},
+            "designModule": {
+                "studyType": "INTERVENTIONAL",
+                "phases": [phase],
+                "enrollmentInfo": {"count": 40, "type": "ESTIMATED"},
+            },
+            "eligibilityModule": {
+                "eligibilityCriteria": criteria,
+                "sex": "ALL",
+                "minimumAge": "18 Years",
+                "healthyVolunteers": False,
+            },
+            "contactsLocationsModule": {
+                "locations": [{"facility": "City Hospital", "city": "Boston", "country": country}]
+            },
         }
     }
 

@@ -45,7 +45,7 @@ def canonical(trial_id: str) -> str:
     """The registry's spelling of an id typed in any case ("nct03171194" -> "NCT03171194")."""
     for registry in REGISTRIES:
         if trial_id[: len(registry.prefix)].upper() == registry.prefix.upper():
-            rest = trial_id[len(registry.prefix):]
+            rest = trial_id[len(registry.prefix) :]
             return registry.prefix + (rest.upper() if registry.prefix in {"NCT", "KCT", "ISRCTN", "DRKS"} else rest)
     return trial_id
 

@@ -65,8 +65,12 @@ class Settings(BaseSettings):
     )
     llm_api_key: str = Field(default="not-needed", description="API key for OpenAI-compatible endpoints.")
     llm_temperature: float = Field(default=0.0)
-    llm_max_tokens: int = Field(default=400, ge=16, description="Most tokens an LLM answer may have; small local "
-                                "models otherwise ramble until their context is full.")
+    llm_max_tokens: int = Field(
+        default=400,
+        ge=16,
+        description="Most tokens an LLM answer may have; small local "
+        "models otherwise ramble until their context is full.",
+    )
     today: str | None = Field(
         default=None,
         description="ISO date used to resolve relative times in patient text (default: the real date).",

@@ -9,9 +9,7 @@ RRF_K = 60
 Key = TypeVar("Key", bound=Hashable)
 
 
-def reciprocal_rank_fusion(
-    rankings: Sequence[Sequence[Key]], k: int = RRF_K
-) -> list[tuple[Key, float]]:
+def reciprocal_rank_fusion(rankings: Sequence[Sequence[Key]], k: int = RRF_K) -> list[tuple[Key, float]]:
     """Fuse ranked lists: score(key) = sum over lists of 1 / (k + rank), rank 1-based; best first.
 
     Ties keep the order in which keys were first seen (earlier lists first), so results are deterministic.

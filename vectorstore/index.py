@@ -34,9 +34,22 @@ from vectorstore.records import DensePolicy, RecordStore, StoredChunk, content_d
 UpsertOutcome = Literal["added", "replaced", "unchanged"]
 
 SECTIONS = (
-    "summary", "description", "conditions", "status", "design", "arms", "interventions", "outcomes",
-    "eligibility", "eligibility.inclusion", "eligibility.exclusion", "eligibility.facts",
-    "locations", "sponsor", "investigators", "references",
+    "summary",
+    "description",
+    "conditions",
+    "status",
+    "design",
+    "arms",
+    "interventions",
+    "outcomes",
+    "eligibility",
+    "eligibility.inclusion",
+    "eligibility.exclusion",
+    "eligibility.facts",
+    "locations",
+    "sponsor",
+    "investigators",
+    "references",
 )
 # Candidates each retriever contributes to the fusion, per requested hit.
 _CANDIDATES_PER_HIT = 4
@@ -141,7 +154,10 @@ class TrialIndex:
         return "all" if chosen == "auto" else chosen
 
     def upsert_many(
-        self, items: list[tuple[Trial, list[Chunk]]], *, stats: UpsertStats | None = None,
+        self,
+        items: list[tuple[Trial, list[Chunk]]],
+        *,
+        stats: UpsertStats | None = None,
         dense: DensePolicy | None = None,
     ) -> list[UpsertOutcome]:
         """`upsert` for many trials with one embedding batch and one transaction; outcomes in input order.
@@ -241,8 +257,10 @@ class TrialIndex:
         if read:
             ids = [t["trial_id"] for _, trials in read.values() for t in trials]
             digests = self.store.digests(ids)
-            read = {sha: (reader, [{**t, "digest": digests.get(t["trial_id"])} for t in trials])
-                    for sha, (reader, trials) in read.items()}
+            read = {
+                sha: (reader, [{**t, "digest": digests.get(t["trial_id"])} for t in trials])
+                for sha, (reader, trials) in read.items()
+            }
         self.store.mark_documents(documents, read)
 
     def read_document(self, sha256: str, reader: str) -> list[dict] | None:
@@ -292,8 +310,9 @@ class TrialIndex:
         """Trials, chunks and bytes on disk under the index folder (a Chroma server's own files not included)."""
         trials, chunks = self.store.counts()
         size = sum(p.stat().st_size for p in Path(self.settings.index_dir).rglob("*") if p.is_file())
-        return IndexStats(trials=trials, chunks=chunks, bytes=size,
-                          chroma="server" if self.settings.chroma_server else "embedded")
+        return IndexStats(
+            trials=trials, chunks=chunks, bytes=size, chroma="server" if self.settings.chroma_server else "embedded"
+        )
 
     def source_hashes(self) -> set[str]:
         """sha256 of every source document the stored trials were read from (for staleness checks)."""
@@ -327,8 +346,12 @@ class TrialIndex:
         lexical_rank = {hit.chunk.id: hit.lexical_rank for hit in lexical}
         fused = reciprocal_rank_fusion([[h.chunk.id for h in lexical], [h.chunk.id for h in dense]])
         return [
-            Hit(chunk=by_id[chunk_id], score=score, dense_rank=dense_rank.get(chunk_id),
-                lexical_rank=lexical_rank.get(chunk_id))
+            Hit(
+                chunk=by_id[chunk_id],
+                score=score,
+                dense_rank=dense_rank.get(chunk_id),
+                lexical_rank=lexical_rank.get(chunk_id),
+            )
             for chunk_id, score in fused[:k]
         ]
 
@@ -343,9 +366,7 @@ class TrialIndex:
             return []
         vector = self.embedder.embed([query])
         # Over-fetch a little: vectors of an interrupted ingest may answer and are dropped below.
-        result = self._collection.query(
-            query_embeddings=vector, n_results=k + 16, where=where, include=["distances"]
-        )
+        result = self._collection.query(query_embeddings=vector, n_results=k + 16, where=where, include=["distances"])
         ids, distances = result["ids"][0], result["distances"][0]
         chunks = self.store.chunks_by_vector(ids)
         hits: list[Hit] = []
@@ -362,7 +383,9 @@ class TrialIndex:
             return []
         expanded = expand_sections(sections)
         ranked = self.lexical.search_chunks(
-            query, k, set(trial_ids) if trial_ids is not None else None,
+            query,
+            k,
+            set(trial_ids) if trial_ids is not None else None,
             set(expanded) if expanded is not None else None,
         )
         hits: list[Hit] = []
@@ -399,8 +422,10 @@ class TrialIndex:
         rankings: list[list[str]] = []
         for text in [query, *(q for q in more_queries if q.strip())]:
             if text not in per_query:
-                per_query[text] = [[trial_id for trial_id, _ in self.lexical.search_trials(text, n, allowed)],
-                                   self._dense_trials(text, n, stored_statuses)]
+                per_query[text] = [
+                    [trial_id for trial_id, _ in self.lexical.search_trials(text, n, allowed)],
+                    self._dense_trials(text, n, stored_statuses),
+                ]
             rankings.extend(per_query[text])
         return reciprocal_rank_fusion(rankings)[:k]
 
@@ -413,7 +438,9 @@ class TrialIndex:
         vector = self.embedder.embed([query])
         # Chunks per trial vary; fetching ~8 chunks per wanted trial covers n distinct trials in practice.
         result = self._collection.query(
-            query_embeddings=vector, n_results=min(total, n * 8), where=_where(status=statuses),
+            query_embeddings=vector,
+            n_results=min(total, n * 8),
+            where=_where(status=statuses),
             include=["metadatas"],
         )
         ids, metadatas = result["ids"][0], result["metadatas"][0]

@@ -60,8 +60,10 @@ class _Bm25:
     def mask(self, trial_ids: set[str] | None, sections: set[str] | None) -> np.ndarray | None:
         """Boolean mask of the documents within `trial_ids` and `sections` (None = no restriction)."""
         mask = None
-        for names, codes, wanted in ((self._trial_names, self._trial_codes, trial_ids),
-                                     (self._section_names, self._section_codes, sections)):
+        for names, codes, wanted in (
+            (self._trial_names, self._trial_codes, trial_ids),
+            (self._section_names, self._section_codes, sections),
+        ):
             if wanted is None:
                 continue
             allowed = np.flatnonzero(np.isin(names, list(wanted)))
@@ -153,8 +155,12 @@ class LexicalIndex:
                 index.model.save(str(staging / name), show_progress=False)
             (staging / f"{name}.json").write_text(
                 json.dumps(
-                    {"keys": index.keys.tolist(), "trial_ids": index.trial_ids.tolist(),
-                     "sections": index.sections.tolist(), "empty": index.model is None}
+                    {
+                        "keys": index.keys.tolist(),
+                        "trial_ids": index.trial_ids.tolist(),
+                        "sections": index.sections.tolist(),
+                        "empty": index.model is None,
+                    }
                 )
             )
         (staging / "version.json").write_text(json.dumps({"version": version}))
@@ -179,9 +185,7 @@ class LexicalIndex:
             for name in ("chunks", "trials"):
                 meta = json.loads((self.folder / f"{name}.json").read_text())
                 model = None if meta["empty"] else bm25s.BM25.load(str(self.folder / name), show_progress=False)
-                indexes.append(
-                    _Bm25(model, _array(meta["keys"]), _array(meta["trial_ids"]), _array(meta["sections"]))
-                )
+                indexes.append(_Bm25(model, _array(meta["keys"]), _array(meta["trial_ids"]), _array(meta["sections"])))
         except (OSError, ValueError, KeyError) as exc:
             # Another process swapped the folder while we read it, or the files are damaged: rebuild.
             log.info("BM25 index in %s unreadable (%s); rebuilding", self.folder, exc)

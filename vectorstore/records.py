@@ -116,7 +116,10 @@ def content_digest(trial: Trial, stored: list[StoredChunk]) -> str:
     parser or chunker now reads the document differently (then the trial is replaced, not skipped).
     Where the document was read from is left out: the same bytes from another path are unchanged.
     """
-    payload = [trial.model_dump(mode="json", exclude={"source_path"}), [[s.chunk.model_dump(mode="json"), s.vector_id] for s in stored]]
+    payload = [
+        trial.model_dump(mode="json", exclude={"source_path"}),
+        [[s.chunk.model_dump(mode="json"), s.vector_id] for s in stored],
+    ]
     return hashlib.sha256(json.dumps(payload, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
 
 
@@ -301,8 +304,9 @@ class RecordStore:
         return trials, chunks
 
     # -- writes -------------------------------------------------------------------------------------
-    def mark_documents(self, documents: list[tuple[str, str]], read: dict[str, tuple[str, list[dict]]] | None = None
-                       ) -> None:
+    def mark_documents(
+        self, documents: list[tuple[str, str]], read: dict[str, tuple[str, list[dict]]] | None = None
+    ) -> None:
         """Remember (sha256, path) of documents whose trials are all committed, for staleness checks.
 
         `read` maps a document hash to (reader signature, one dict per trial it holds, each with that
@@ -310,8 +314,12 @@ class RecordStore:
         """
         read = read or {}
         rows = [
-            (sha, path, read[sha][0] if sha in read else None,
-             json.dumps(read[sha][1], ensure_ascii=False) if sha in read else None)
+            (
+                sha,
+                path,
+                read[sha][0] if sha in read else None,
+                json.dumps(read[sha][1], ensure_ascii=False) if sha in read else None,
+            )
             for sha, path in documents
         ]
         with self._lock:
@@ -344,15 +352,31 @@ class RecordStore:
                     db.execute(
                         "INSERT OR REPLACE INTO trials(trial_id, source_hash, digest, status, title, record) "
                         "VALUES (?,?,?,?,?,?)",
-                        (trial.trial_id, trial.source_hash, content_digest(trial, stored), trial.status,
-                         trial.title, trial.model_dump_json()),
+                        (
+                            trial.trial_id,
+                            trial.source_hash,
+                            content_digest(trial, stored),
+                            trial.status,
+                            trial.title,
+                            trial.model_dump_json(),
+                        ),
                     )
                     db.executemany(
                         "INSERT INTO chunks(id, trial_id, ord, vector_id, section, title, text, cohort, kind, line) "
                         "VALUES (?,?,?,?,?,?,?,?,?,?)",
                         [
-                            (s.chunk.id, trial.trial_id, n, s.vector_id, s.chunk.section, s.chunk.title,
-                             s.chunk.text, s.chunk.cohort, s.chunk.kind, s.chunk.line)
+                            (
+                                s.chunk.id,
+                                trial.trial_id,
+                                n,
+                                s.vector_id,
+                                s.chunk.section,
+                                s.chunk.title,
+                                s.chunk.text,
+                                s.chunk.cohort,
+                                s.chunk.kind,
+                                s.chunk.line,
+                            )
                             for n, s in enumerate(stored)
                         ],
                     )
@@ -375,5 +399,6 @@ _CHUNK_COLUMNS = "id, trial_id, section, title, text, cohort, kind, line"
 
 def _chunk(row: tuple) -> Chunk:
     chunk_id, trial_id, section, title, text, cohort, kind, line = row
-    return Chunk(id=chunk_id, trial_id=trial_id, section=section, title=title, text=text,
-                 cohort=cohort, kind=kind, line=line)
+    return Chunk(
+        id=chunk_id, trial_id=trial_id, section=section, title=title, text=text, cohort=cohort, kind=kind, line=line
+    )

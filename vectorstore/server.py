@@ -35,7 +35,8 @@ def chroma_server(folder: Path, *, timeout: float = 60) -> Iterator[str]:
     with log_path.open("wb") as log:
         process = subprocess.Popen(
             [str(chroma), "run", "--path", str(folder / "data"), "--host", "127.0.0.1", "--port", str(port)],
-            stdout=log, stderr=subprocess.STDOUT,
+            stdout=log,
+            stderr=subprocess.STDOUT,
         )
         try:
             _wait_for_heartbeat(process, port, timeout, log_path)
@@ -59,6 +60,8 @@ def _wait_for_heartbeat(process: subprocess.Popen, port: int, timeout: float, lo
         except OSError:
             pass
         if process.poll() is not None or time.monotonic() > deadline:
-            raise RuntimeError(f"chroma server did not answer on port {port} (exit code {process.poll()}); "
-                               f"log: {log_path.read_text(errors='replace')[-2000:]}")
+            raise RuntimeError(
+                f"chroma server did not answer on port {port} (exit code {process.poll()}); "
+                f"log: {log_path.read_text(errors='replace')[-2000:]}"
+            )
         time.sleep(0.25)

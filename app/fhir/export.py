@@ -22,12 +22,19 @@ CTGOV = "https://clinicaltrials.gov"
 # Registry recruitment status -> FHIR R4 research-study-status. UNKNOWN (not verified for years) maps to
 # the closest code that promises no enrolment; the registry's own word is kept in an extension.
 STUDY_STATUS = {
-    "RECRUITING": "active", "ENROLLING_BY_INVITATION": "active", "NOT_YET_RECRUITING": "approved",
-    "ACTIVE_NOT_RECRUITING": "closed-to-accrual", "COMPLETED": "completed",
-    "TERMINATED": "administratively-completed", "SUSPENDED": "temporarily-closed-to-accrual",
-    "WITHDRAWN": "withdrawn", "WITHHELD": "withdrawn", "NO_LONGER_AVAILABLE": "closed-to-accrual",
-    "APPROVED_FOR_MARKETING": "completed", "AVAILABLE": "active", "TEMPORARILY_NOT_AVAILABLE":
-    "temporarily-closed-to-accrual",
+    "RECRUITING": "active",
+    "ENROLLING_BY_INVITATION": "active",
+    "NOT_YET_RECRUITING": "approved",
+    "ACTIVE_NOT_RECRUITING": "closed-to-accrual",
+    "COMPLETED": "completed",
+    "TERMINATED": "administratively-completed",
+    "SUSPENDED": "temporarily-closed-to-accrual",
+    "WITHDRAWN": "withdrawn",
+    "WITHHELD": "withdrawn",
+    "NO_LONGER_AVAILABLE": "closed-to-accrual",
+    "APPROVED_FOR_MARKETING": "completed",
+    "AVAILABLE": "active",
+    "TEMPORARILY_NOT_AVAILABLE": "temporarily-closed-to-accrual",
 }
 
 
@@ -39,9 +46,16 @@ def _study(trial: Trial) -> dict:
     registry = (trial.status or "UNKNOWN").upper()
     sites = [", ".join(p for p in (loc.facility, loc.city, loc.state, loc.country) if p) for loc in trial.locations]
     study: dict = {
-        "resourceType": "ResearchStudy", "id": _study_id(trial.trial_id),
-        "identifier": [{"system": CTGOV if trial.trial_id.upper().startswith("NCT") else
-                        f"urn:registry:{trial.registry or 'unknown'}", "value": trial.trial_id}],
+        "resourceType": "ResearchStudy",
+        "id": _study_id(trial.trial_id),
+        "identifier": [
+            {
+                "system": CTGOV
+                if trial.trial_id.upper().startswith("NCT")
+                else f"urn:registry:{trial.registry or 'unknown'}",
+                "value": trial.trial_id,
+            }
+        ],
         "title": trial.title,
         "status": STUDY_STATUS.get(registry, "closed-to-accrual"),
         "extension": [{"url": EXT + "registry-status", "valueCode": registry}],
@@ -91,7 +105,8 @@ def results_bundle(trials: Iterable[Trial], verdicts: Sequence[TrialVerdict], pa
         cohorts = by_trial.get(trial.trial_id, [])
         ineligible = bool(cohorts) and all(v.verdict == "ineligible" for v in cohorts)
         subject = {
-            "resourceType": "ResearchSubject", "id": "subject-" + study["id"].removeprefix("study-"),
+            "resourceType": "ResearchSubject",
+            "id": "subject-" + study["id"].removeprefix("study-"),
             "status": "ineligible" if ineligible else "candidate",
             "study": {"reference": f"ResearchStudy/{study['id']}", "display": trial.trial_id},
             "individual": {"reference": subject_ref},
@@ -104,7 +119,6 @@ def results_bundle(trials: Iterable[Trial], verdicts: Sequence[TrialVerdict], pa
     return json.loads(Bundle.model_validate(bundle).model_dump_json(exclude_none=True))
 
 
-def results_bundle_json(trials: Iterable[Trial], verdicts: Sequence[TrialVerdict],
-                        patient: dict | None = None) -> str:
+def results_bundle_json(trials: Iterable[Trial], verdicts: Sequence[TrialVerdict], patient: dict | None = None) -> str:
     """The same bundle as indented JSON text: what the chat offers as a download ("summary for my doctor")."""
     return json.dumps(results_bundle(trials, verdicts, patient), ensure_ascii=False, indent=2)

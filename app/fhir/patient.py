@@ -27,9 +27,17 @@ READ = ("Patient", "Condition", "Observation", "MedicationStatement", "Medicatio
 
 # UCUM unit -> how the text reader spells it (units it already reads, like "%" or "g/dL", pass as is).
 _UCUM: dict[str, str] = {
-    "10*9/L": "x10^9/L", "10*3/uL": "k/uL", "10*3/mm3": "k/uL", "10*6/L": "x10^6/L",
-    "mL/min/{1.73_m2}": "mL/min/1.73 m2", "mL/min/1.73m2": "mL/min/1.73 m2", "mm[Hg]": "mmHg",
-    "[IU]/L": "IU/L", "kg/m2": "kg/m2", "{score}": "", "1": "",
+    "10*9/L": "x10^9/L",
+    "10*3/uL": "k/uL",
+    "10*3/mm3": "k/uL",
+    "10*6/L": "x10^6/L",
+    "mL/min/{1.73_m2}": "mL/min/1.73 m2",
+    "mL/min/1.73m2": "mL/min/1.73 m2",
+    "mm[Hg]": "mmHg",
+    "[IU]/L": "IU/L",
+    "kg/m2": "kg/m2",
+    "{score}": "",
+    "1": "",
 }
 _WEIGHT_LOINC = {"29463-7", "3141-9"}
 _BP_LOINC = {"systolic": {"8480-6"}, "diastolic": {"8462-4"}}
@@ -75,8 +83,9 @@ def _resources(bundle: dict) -> list[tuple[str, Any]]:
         except ValidationError as exc:
             err = exc.errors()[0]
             field = ".".join(str(p) for p in err["loc"]) or "(resource)"
-            raise FhirError(f"Bundle.entry[{i}] {ref}: field {field}: {err['msg']} "
-                            f"(got {str(err.get('input'))[:60]!r})") from exc
+            raise FhirError(
+                f"Bundle.entry[{i}] {ref}: field {field}: {err['msg']} (got {str(err.get('input'))[:60]!r})"
+            ) from exc
         out.append((ref, model))
     return out
 
@@ -87,8 +96,10 @@ def facts_from_bundle(bundle: dict, today: date | None = None) -> PatientFacts:
     resources = _resources(bundle)
     patients = [(ref, r) for ref, r in resources if r.get_resource_type() == "Patient"]
     if len(patients) > 1:
-        raise FhirError(f"Bundle holds {len(patients)} Patient resources ({', '.join(r for r, _ in patients)});"
-                        " send one patient per bundle")
+        raise FhirError(
+            f"Bundle holds {len(patients)} Patient resources ({', '.join(r for r, _ in patients)});"
+            " send one patient per bundle"
+        )
     spans: dict[str, str] = {}
     age = sex = weight = None
     if patients:
@@ -121,12 +132,19 @@ def facts_from_bundle(bundle: dict, today: date | None = None) -> PatientFacts:
                 medications[med.name] = med
     scores = {"sledai", "mrss", "basdai", "das28", "mmt8", "vas"}
     values = [m for _, m in measurements.values()]
-    return PatientFacts(today=today, age=age, sex=sex, weight_kg=weight,
-                        pregnant=False if sex == "male" else None,
-                        breastfeeding=False if sex == "male" else None, diagnoses=diagnoses,
-                        labs=[m for m in values if m.name not in scores],
-                        scores=[m for m in values if m.name in scores],
-                        medications=list(medications.values()), spans=spans)
+    return PatientFacts(
+        today=today,
+        age=age,
+        sex=sex,
+        weight_kg=weight,
+        pregnant=False if sex == "male" else None,
+        breastfeeding=False if sex == "male" else None,
+        diagnoses=diagnoses,
+        labs=[m for m in values if m.name not in scores],
+        scores=[m for m in values if m.name in scores],
+        medications=list(medications.values()),
+        spans=spans,
+    )
 
 
 def _text(concept: Any) -> str:
@@ -165,12 +183,17 @@ def _condition(ref: str, c: Any) -> list[Diagnosis]:
     out: dict[str, Diagnosis] = {}
     for _, _, term in lexicon.find_terms(_text(c.code)):
         out[term.name] = Diagnosis(
-            name=term.name, category=term.category, label=term.label,
+            name=term.name,
+            category=term.category,
+            label=term.label,
             # Refuted: the patient does not have it. Resolved/inactive/remission: not current.
             negated="refuted" in verification,
             historical=bool(status & {"resolved", "inactive", "remission"}),
             hypothetical=bool(verification & {"provisional", "differential"}),
-            onset=onset, when=ended or onset, span=ref)
+            onset=onset,
+            when=ended or onset,
+            span=ref,
+        )
     return list(out.values())
 
 
@@ -182,10 +205,12 @@ def _unit(quantity: Any) -> str:
 def _name(concept: Any) -> str:
     """An observation's name without LOINC's bracketed property and specimen ("... [Mass/volume] in Blood")."""
     name = (concept.text if concept is not None and concept.text else "") or next(
-        (c.display for c in (concept.coding or []) if c.display), "")
+        (c.display for c in (concept.coding or []) if c.display), ""
+    )
     name = re.sub(r"\[[^\]]*\]", " ", name)
-    return re.sub(r"\s+(?:in|by|of)\s+(?:serum|plasma|blood|urine|arterial|capillary|venous).*$", "", name,
-                  flags=re.I).strip()
+    return re.sub(
+        r"\s+(?:in|by|of)\s+(?:serum|plasma|blood|urine|arterial|capillary|venous).*$", "", name, flags=re.I
+    ).strip()
 
 
 def _observation(ref: str, o: Any, today: date) -> list[Measurement]:
@@ -232,8 +257,9 @@ def _medication(ref: str, m: Any, today: date) -> list[Medication]:
     kind = m.get_resource_type()
     if m.status in ("entered-in-error", "cancelled", "draft"):
         return []
-    drugs = lexicon.find_drugs(_text(m.medicationCodeableConcept) or
-                               (m.medicationReference.display or "" if m.medicationReference else ""))
+    drugs = lexicon.find_drugs(
+        _text(m.medicationCodeableConcept) or (m.medicationReference.display or "" if m.medicationReference else "")
+    )
     if not drugs:
         return []
     if kind == "MedicationStatement":
@@ -242,8 +268,13 @@ def _medication(ref: str, m: Any, today: date) -> list[Medication]:
         ended = _day(period.end if period else None)
         dosages = m.dosage or []
         negated = m.status == "not-taken"
-        current = False if negated or m.status in ("completed", "stopped") or (ended and ended < today) else \
-            True if m.status in ("active", "intended", "on-hold") else None
+        current = (
+            False
+            if negated or m.status in ("completed", "stopped") or (ended and ended < today)
+            else True
+            if m.status in ("active", "intended", "on-hold")
+            else None
+        )
     else:
         period = m.dispenseRequest.validityPeriod if m.dispenseRequest else None
         started = _day(period.start if period else None) or _day(m.authoredOn)
@@ -268,8 +299,18 @@ def _medication(ref: str, m: Any, today: date) -> list[Medication]:
     duration = float((today - started).days) if current and started else None
     out = {}
     for _, _, name, _ in drugs:
-        out[name] = Medication(name=name, classes=sorted(lexicon.drug_classes(name)), negated=negated,
-                               current=current, dose=dose, unit=unit, per_kg=per_kg, frequency_per_day=freq,
-                               last_taken=last, started=started, duration_days=duration, span=ref)
+        out[name] = Medication(
+            name=name,
+            classes=sorted(lexicon.drug_classes(name)),
+            negated=negated,
+            current=current,
+            dose=dose,
+            unit=unit,
+            per_kg=per_kg,
+            frequency_per_day=freq,
+            last_taken=last,
+            started=started,
+            duration_days=duration,
+            span=ref,
+        )
     return list(out.values())
-

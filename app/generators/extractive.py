@@ -60,8 +60,9 @@ class ExtractiveGenerator:
         elif intent.kind == "find_trials" or (intent.kind == "eligibility" and not intent.trial_ids):
             statements = _find(question, intent, by_trial, trials)
         elif intent.kind == "eligibility":
-            statements = [s for tid in intent.trial_ids if tid in trials
-                          for s in _heading(trials[tid], by_trial.get(tid, []))]
+            statements = [
+                s for tid in intent.trial_ids if tid in trials for s in _heading(trials[tid], by_trial.get(tid, []))
+            ]
         else:
             statements = []
             aspects = intent.aspects or ["summary"]
@@ -80,8 +81,15 @@ def _heading(trial: Trial, chunks: list[Chunk]) -> list[Statement]:
     """A bold trial label ("NCT03171194 — Pilot Trial of ..."), cited to the passage holding the title."""
     holder = _chunk_with(chunks, trial.title, ["status", "summary"])
     status = f" ({pretty(trial.status)})" if trial.status else ""
-    return [Statement(text=f"{trial.trial_id} — {trial.title}{status}", kind="heading", style="heading",
-                      citations=[holder.id] if holder else [], trial_id=trial.trial_id)]
+    return [
+        Statement(
+            text=f"{trial.trial_id} — {trial.title}{status}",
+            kind="heading",
+            style="heading",
+            citations=[holder.id] if holder else [],
+            trial_id=trial.trial_id,
+        )
+    ]
 
 
 def _chunk_with(chunks: Iterable[Chunk], value: str, sections: list[str] | None = None) -> Chunk | None:
@@ -121,8 +129,9 @@ def _pretty_line(line: str) -> str:
     return f"{label}: {pretty(value.strip())}"
 
 
-def _section_lines(trial_id: str, chunks: list[Chunk], sections: list[str], limit: int = 8,
-                   keep=None) -> list[Statement]:
+def _section_lines(
+    trial_id: str, chunks: list[Chunk], sections: list[str], limit: int = 8, keep=None
+) -> list[Statement]:
     """Each chunk of the sections as one bullet (its lines joined), optionally only those `keep` accepts."""
     out: list[Statement] = []
     seen: set[str] = set()
@@ -142,9 +151,25 @@ def _section_lines(trial_id: str, chunks: list[Chunk], sections: list[str], limi
     return out
 
 
-_SECTION_ORDER = ("summary", "description", "conditions", "status", "design", "arms", "interventions", "outcomes",
-                  "eligibility.inclusion", "eligibility.exclusion", "eligibility", "eligibility.facts", "locations",
-                  "sponsor", "investigators", "references", "identifiers")
+_SECTION_ORDER = (
+    "summary",
+    "description",
+    "conditions",
+    "status",
+    "design",
+    "arms",
+    "interventions",
+    "outcomes",
+    "eligibility.inclusion",
+    "eligibility.exclusion",
+    "eligibility",
+    "eligibility.facts",
+    "locations",
+    "sponsor",
+    "investigators",
+    "references",
+    "identifiers",
+)
 _SCHEDULE = re.compile(r"\b(single|once|twice|daily|weekly|monthly|month|week|day|visit|baseline)\b", re.IGNORECASE)
 
 
@@ -172,24 +197,31 @@ def _dose(trial: Trial, chunks: list[Chunk]) -> list[Statement]:
                     continue
                 seen.add(key)
                 # Name the study group a sentence belongs to when the group has its own label line.
-                text = (f"{label}: {sentence}" if several_groups and chunk.section == "arms" and sentence != label
-                        else sentence)
+                text = (
+                    f"{label}: {sentence}"
+                    if several_groups and chunk.section == "arms" and sentence != label
+                    else sentence
+                )
                 out.append(Statement(text=text, citations=[chunk.id], style="bullet", trial_id=trial.trial_id))
         if out:
             break
     return out[:8]
 
 
-_SOURCE = re.compile(r"\b(derived|obtained|collected|donors?|umbilical|cord|bone marrow|adipose|autologous|allogeneic|"
-                     r"dental pulp|tissue|placenta\w*)\b", re.IGNORECASE)
+_SOURCE = re.compile(
+    r"\b(derived|obtained|collected|donors?|umbilical|cord|bone marrow|adipose|autologous|allogeneic|"
+    r"dental pulp|tissue|placenta\w*)\b",
+    re.IGNORECASE,
+)
 
 
 def _source(trial: Trial, chunks: list[Chunk]) -> list[Statement]:
     """Sentences saying where the studied cells or product come from, in reading order (at most 4)."""
     out: list[Statement] = []
     seen: set[str] = set()
-    for chunk in sorted((c for c in chunks if c.section in ("description", "summary", "arms", "interventions")),
-                        key=reading_key):
+    for chunk in sorted(
+        (c for c in chunks if c.section in ("description", "summary", "arms", "interventions")), key=reading_key
+    ):
         for sentence in sentences(chunk.text):
             key = vocab.normalized(sentence)
             if _SOURCE.search(sentence) and key not in seen:
@@ -218,8 +250,12 @@ def _criteria(trial: Trial, chunks: list[Chunk], question: str) -> list[Statemen
         kinds.append("eligibility.exclusion")
     kinds = kinds or ["eligibility.inclusion", "eligibility.exclusion"]
     cohorts = {c.cohort for c in chunks if c.cohort}
-    asked = [name for name in cohorts if re.search(rf"\b{re.escape(name.lower())}\b", low)
-             or any(name.lower() in group for group in vocab.mentioned_groups(question))]
+    asked = [
+        name
+        for name in cohorts
+        if re.search(rf"\b{re.escape(name.lower())}\b", low)
+        or any(name.lower() in group for group in vocab.mentioned_groups(question))
+    ]
     out = []
     for kind in kinds:
         label = "Inclusion" if kind.endswith("inclusion") else "Exclusion"
@@ -227,15 +263,20 @@ def _criteria(trial: Trial, chunks: list[Chunk], question: str) -> list[Statemen
             if chunk.section != kind or (asked and chunk.cohort not in asked):
                 continue
             cohort = f" ({chunk.cohort})" if chunk.cohort else ""
-            out.append(Statement(text=f"{label}{cohort}: {chunk.text}", citations=[chunk.id], style="bullet",
-                                 trial_id=trial.trial_id))
+            out.append(
+                Statement(
+                    text=f"{label}{cohort}: {chunk.text}", citations=[chunk.id], style="bullet", trial_id=trial.trial_id
+                )
+            )
     if not out:
         out = _section_lines(trial.trial_id, chunks, ["eligibility"], limit=6)
     return out[:MAX_CRITERIA]
 
 
 _IDENTIFIER_ASKS = {
-    "Organization study ID": re.compile(r"\borg\w*|\bsponsor|\bprotocol|\binstitution|\blocal|\bstudy (id|number|code)"),
+    "Organization study ID": re.compile(
+        r"\borg\w*|\bsponsor|\bprotocol|\binstitution|\blocal|\bstudy (id|number|code)"
+    ),
     "Secondary ID": re.compile(r"\bsecondary"),
     "NCT alias": re.compile(r"\balias"),
 }
@@ -244,8 +285,13 @@ _IDENTIFIER_ASKS = {
 def _identifiers(trial: Trial, chunks: list[Chunk], question: str) -> list[Statement]:
     """The trial's other identifiers, one per bullet; only the kind asked for ("org study id") when the
     question names one the record has, all of them otherwise."""
-    lines = [(line.strip(), chunk) for chunk in chunks if chunk.section == "identifiers"
-             for line in chunk.text.splitlines() if line.strip()]
+    lines = [
+        (line.strip(), chunk)
+        for chunk in chunks
+        if chunk.section == "identifiers"
+        for line in chunk.text.splitlines()
+        if line.strip()
+    ]
     low = question.lower()
     asked = [label for label, cue in _IDENTIFIER_ASKS.items() if cue.search(low)]
     picked = [(line, chunk) for line, chunk in lines if any(line.startswith(label + ":") for label in asked)]
@@ -260,8 +306,11 @@ def _contacts(trial: Trial, chunks: list[Chunk]) -> list[Statement]:
     the documents do list, which are whom a patient or coordinator would reach out to."""
     people = _section_lines(trial.trial_id, chunks, ["investigators"], limit=3)
     sites = _locations(trial, chunks)[:5]
-    lead = ("The trial documents give no contact details (phone or e-mail); they name these investigators and sites:"
-            if people or sites else NOT_FOUND)
+    lead = (
+        "The trial documents give no contact details (phone or e-mail); they name these investigators and sites:"
+        if people or sites
+        else NOT_FOUND
+    )
     return [Statement(text=lead, kind="notice", style="bullet", trial_id=trial.trial_id), *people, *sites]
 
 
@@ -273,8 +322,14 @@ def _age(trial: Trial, chunks: list[Chunk]) -> list[Statement]:
     for chunk in chunks:
         if chunk.section == "eligibility.inclusion" and age_words.search(chunk.text) and len(out) < 8:
             cohort = f" ({chunk.cohort})" if chunk.cohort else ""
-            out.append(Statement(text=f"Inclusion{cohort}: {chunk.text}", citations=[chunk.id], style="bullet",
-                                 trial_id=trial.trial_id))
+            out.append(
+                Statement(
+                    text=f"Inclusion{cohort}: {chunk.text}",
+                    citations=[chunk.id],
+                    style="bullet",
+                    trial_id=trial.trial_id,
+                )
+            )
     return out
 
 
@@ -298,9 +353,11 @@ def _summary(trial: Trial, chunks: list[Chunk]) -> list[Statement]:
         picked = [c for c in chunks if c.section in sections][:2]
         if picked:
             return [Statement(text=c.text, citations=[c.id], trial_id=trial.trial_id) for c in picked]
-    return (_section_lines(trial.trial_id, chunks, ["arms"], limit=4)
-            or _section_lines(trial.trial_id, chunks, ["interventions"], limit=4)
-            or _section_lines(trial.trial_id, chunks, ["conditions"], limit=1))
+    return (
+        _section_lines(trial.trial_id, chunks, ["arms"], limit=4)
+        or _section_lines(trial.trial_id, chunks, ["interventions"], limit=4)
+        or _section_lines(trial.trial_id, chunks, ["conditions"], limit=1)
+    )
 
 
 def _aspect(aspect: str, trial: Trial, chunks: list[Chunk], question: str) -> list[Statement]:
@@ -310,24 +367,37 @@ def _aspect(aspect: str, trial: Trial, chunks: list[Chunk], question: str) -> li
     if aspect == "phase":
         return _field(tid, chunks, "Phase", trial.phase, ["status", "design"])
     if aspect == "enrollment":
-        return _field(tid, chunks, "Enrollment", str(trial.enrollment) if trial.enrollment is not None else None,
-                      ["status"])
+        return _field(
+            tid, chunks, "Enrollment", str(trial.enrollment) if trial.enrollment is not None else None, ["status"]
+        )
     if aspect == "dates":
-        found = (_field(tid, chunks, "Start date", trial.start_date, ["status"])
-                 + _field(tid, chunks, "Completion date", trial.completion_date, ["status"])
-                 + _field(tid, chunks, "Last updated", trial.last_updated, ["status"]))
-        if found and not trial.completion_date and re.search(r"\b(end|finish|complet|how long|over\b)",
-                                                              question.lower()):
+        found = (
+            _field(tid, chunks, "Start date", trial.start_date, ["status"])
+            + _field(tid, chunks, "Completion date", trial.completion_date, ["status"])
+            + _field(tid, chunks, "Last updated", trial.last_updated, ["status"])
+        )
+        if (
+            found
+            and not trial.completion_date
+            and re.search(r"\b(end|finish|complet|how long|over\b)", question.lower())
+        ):
             # Without this, "when does it finish?" would be answered with a start date alone.
-            found.insert(0, Statement(text="The trial documents give no completion date.", kind="notice",
-                                      style="bullet", trial_id=tid))
+            found.insert(
+                0,
+                Statement(
+                    text="The trial documents give no completion date.", kind="notice", style="bullet", trial_id=tid
+                ),
+            )
         return found
     if aspect == "sponsor":
         return _section_lines(tid, chunks, ["sponsor"], limit=2)
     if aspect == "dose":
         # A page that states no amount still says what participants receive: its study groups.
-        return (_dose(trial, chunks) or _section_lines(tid, chunks, ["arms"], limit=4)
-                or _section_lines(tid, chunks, ["interventions"], limit=4))
+        return (
+            _dose(trial, chunks)
+            or _section_lines(tid, chunks, ["arms"], limit=4)
+            or _section_lines(tid, chunks, ["interventions"], limit=4)
+        )
     if aspect == "contacts":
         return _contacts(trial, chunks)
     if aspect == "source":
@@ -338,8 +408,13 @@ def _aspect(aspect: str, trial: Trial, chunks: list[Chunk], question: str) -> li
         return _section_lines(tid, chunks, ["interventions"]) or _section_lines(tid, chunks, ["arms"])
     if aspect == "outcomes":
         wants = [k for k in ("primary", "secondary") if k in question.lower()]
-        return _section_lines(tid, chunks, ["outcomes"], limit=10,
-                              keep=(lambda c: any(c.title.lower().startswith(k) for k in wants)) if wants else None)
+        return _section_lines(
+            tid,
+            chunks,
+            ["outcomes"],
+            limit=10,
+            keep=(lambda c: any(c.title.lower().startswith(k) for k in wants)) if wants else None,
+        )
     if aspect == "locations":
         return _locations(trial, chunks)
     if aspect == "investigators":
@@ -349,8 +424,9 @@ def _aspect(aspect: str, trial: Trial, chunks: list[Chunk], question: str) -> li
     if aspect == "identifiers":
         return _identifiers(trial, chunks, question)
     if aspect == "design":
-        return (_section_lines(tid, chunks, ["design"], limit=1)
-                + _field(tid, chunks, "Study type", trial.study_type, ["status"]))
+        return _section_lines(tid, chunks, ["design"], limit=1) + _field(
+            tid, chunks, "Study type", trial.study_type, ["status"]
+        )
     if aspect == "conditions":
         return _section_lines(tid, chunks, ["conditions"], limit=1)
     if aspect == "criteria":
@@ -361,8 +437,13 @@ def _aspect(aspect: str, trial: Trial, chunks: list[Chunk], question: str) -> li
         return _field(tid, chunks, "Sex", trial.eligibility.sex, ["eligibility.facts"])
     if aspect == "healthy_volunteers":
         value = trial.eligibility.healthy_volunteers
-        return _field(tid, chunks, "Accepts healthy volunteers",
-                      None if value is None else ("Yes" if value else "No"), ["eligibility.facts"])
+        return _field(
+            tid,
+            chunks,
+            "Accepts healthy volunteers",
+            None if value is None else ("Yes" if value else "No"),
+            ["eligibility.facts"],
+        )
     return _summary(trial, chunks)
 
 
@@ -375,11 +456,52 @@ def _focus_words(question: str, intent: Intent, trials: dict[str, Trial]) -> set
     for cue in ASPECT_CUES.values():
         low = re.sub(cue, " ", low)
     low = re.sub(r"\b(nct\d{8}|kct\d{7})\b", " ", low)
-    ignore = set(vocab.STOPWORDS) | set(vocab.FRAME_WORDS) | {
-        "mention", "mentions", "say", "says", "accept", "accepted", "need", "needs", "anything", "something",
-        "tell", "cohort", "cohorts", "subpopulation", "long", "many", "much", "kind", "type", "types", "often",
-        "still", "currently", "now", "yet", "already", "difference", "differences", "differ", "compare",
-        "comparison", "versus", "vs", "between", "know", "like", "want", "find", "look", "looking"}
+    ignore = (
+        set(vocab.STOPWORDS)
+        | set(vocab.FRAME_WORDS)
+        | {
+            "mention",
+            "mentions",
+            "say",
+            "says",
+            "accept",
+            "accepted",
+            "need",
+            "needs",
+            "anything",
+            "something",
+            "tell",
+            "cohort",
+            "cohorts",
+            "subpopulation",
+            "long",
+            "many",
+            "much",
+            "kind",
+            "type",
+            "types",
+            "often",
+            "still",
+            "currently",
+            "now",
+            "yet",
+            "already",
+            "difference",
+            "differences",
+            "differ",
+            "compare",
+            "comparison",
+            "versus",
+            "vs",
+            "between",
+            "know",
+            "like",
+            "want",
+            "find",
+            "look",
+            "looking",
+        }
+    )
     for tid in intent.trial_ids:
         trial = trials.get(tid)
         if trial is not None and intent.resolved_by == "description":
@@ -399,8 +521,15 @@ def _cohorts_asked(question: str, chunks: list[Chunk]) -> set[str]:
     return out
 
 
-def _focus_passages(trial: Trial, chunks: list[Chunk], focus: set[str], already: set[str], question: str,
-                    ranks: dict[str, int], sections: set[str] | None = None) -> list[Statement]:
+def _focus_passages(
+    trial: Trial,
+    chunks: list[Chunk],
+    focus: set[str],
+    already: set[str],
+    question: str,
+    ranks: dict[str, int],
+    sections: set[str] | None = None,
+) -> list[Statement]:
     """Passages of the trial that answer the question's own words, best first (at most 3).
 
     Each question key found in a passage scores its inverse document frequency within the trial, so a
@@ -408,8 +537,13 @@ def _focus_passages(trial: Trial, chunks: list[Chunk], focus: set[str], already:
     question names is kept (other cohorts' passages are not) and gets +1.5, and the retriever's top hits +1 / +0.5 as a tie-breaker. Passages scoring
     under 60% of the best are left out.
     """
-    pool = [c for c in chunks if c.id not in already and c.section not in ("status", "conditions")
-            and (sections is None or c.section in sections)]
+    pool = [
+        c
+        for c in chunks
+        if c.id not in already
+        and c.section not in ("status", "conditions")
+        and (sections is None or c.section in sections)
+    ]
     if not pool or not focus:
         return []
     cohorts = _cohorts_asked(question, pool)
@@ -454,8 +588,9 @@ def _focus_passages(trial: Trial, chunks: list[Chunk], focus: set[str], already:
     return out
 
 
-def _trial_facts(trial: Trial, chunks: list[Chunk], aspects: list[str], focus: set[str], question: str,
-                 ranks: dict[str, int]) -> list[Statement]:
+def _trial_facts(
+    trial: Trial, chunks: list[Chunk], aspects: list[str], focus: set[str], question: str, ranks: dict[str, int]
+) -> list[Statement]:
     out = _heading(trial, chunks)
     facts: list[Statement] = []
     for aspect in aspects:
@@ -463,15 +598,23 @@ def _trial_facts(trial: Trial, chunks: list[Chunk], aspects: list[str], focus: s
             continue
         if aspect == "criteria" and focus:
             # "What BMI excludes ...": the criteria about BMI, not the whole list.
-            picked = _focus_passages(trial, chunks, focus, set(), question, ranks,
-                                     sections=_criteria_sections(question))
+            picked = _focus_passages(
+                trial, chunks, focus, set(), question, ranks, sections=_criteria_sections(question)
+            )
             if picked:
                 facts += picked
                 continue
         if aspect == "quality":
-            facts += [Statement(text=f"Data-quality note on the {trial.trial_id} record: {w.message}", kind="notice",
-                                style="bullet", trial_id=trial.trial_id) for w in trial.warnings
-                      if w.code != "empty_section"]
+            facts += [
+                Statement(
+                    text=f"Data-quality note on the {trial.trial_id} record: {w.message}",
+                    kind="notice",
+                    style="bullet",
+                    trial_id=trial.trial_id,
+                )
+                for w in trial.warnings
+                if w.code != "empty_section"
+            ]
             continue
         facts += _aspect(aspect, trial, chunks, question)
     own = focus - vocab.concepts(trial.title)
@@ -498,11 +641,11 @@ def _find(question: str, intent: Intent, by_trial: dict[str, list[Chunk]], trial
         best = next((c for c in chunks if c.section not in ("status",)), None)
         if best is not None:
             lines = list(dict.fromkeys(line.strip() for line in best.text.splitlines() if line.strip()))
-            out.append(Statement(text=" ".join("; ".join(lines).split()), citations=[best.id], style="bullet",
-                                 trial_id=tid))
+            out.append(
+                Statement(text=" ".join("; ".join(lines).split()), citations=[best.id], style="bullet", trial_id=tid)
+            )
         if intent.countries and (best is None or best.section != "locations"):
-            out += [s for s in _locations(trial, chunks)
-                    if any(c in s.text.lower() for c in intent.countries)][:2]
+            out += [s for s in _locations(trial, chunks) if any(c in s.text.lower() for c in intent.countries)][:2]
     if not out:
         out = [Statement(text="I don't have trials matching that in the trial documents.", kind="notice")]
     return out
@@ -516,7 +659,7 @@ def _expansion(term: str, text: str) -> str | None:
     letters = term.lower().rstrip("s")
     candidate = m.group(1).split()
     # Take as many trailing words as the abbreviation has letters (Schwartz-Hearst, simplified).
-    take = candidate[-max(len(letters), 1):]
+    take = candidate[-max(len(letters), 1) :]
     while take and take[0][0].lower() != letters[0]:
         take = take[1:]
     return " ".join(take) if take else None
@@ -532,17 +675,31 @@ def _definition(term: str, chunks: list[Chunk]) -> list[Statement]:
             continue
         long_form = _expansion(term, chunk.text)
         if long_form and not any(s.text.startswith("In the trial documents") for s in out):
-            out.insert(0, Statement(text=f"In the trial documents, {term} stands for {long_form}.",
-                                    citations=[chunk.id], trial_id=chunk.trial_id))
+            out.insert(
+                0,
+                Statement(
+                    text=f"In the trial documents, {term} stands for {long_form}.",
+                    citations=[chunk.id],
+                    trial_id=chunk.trial_id,
+                ),
+            )
         for sentence in sentences(chunk.text):
             key = vocab.normalized(sentence)
             if pattern.search(sentence) and key not in seen and len(out) < 5:
                 seen.add(key)
-                out.append(Statement(text=f"{chunk.trial_id} uses it: \"{sentence}\"", citations=[chunk.id],
-                                     style="bullet", trial_id=chunk.trial_id))
+                out.append(
+                    Statement(
+                        text=f'{chunk.trial_id} uses it: "{sentence}"',
+                        citations=[chunk.id],
+                        style="bullet",
+                        trial_id=chunk.trial_id,
+                    )
+                )
     if not out:
         return [Statement(text=f"I don't have a definition of {term} in the trial documents.", kind="notice")]
     if not out[0].text.startswith("In the trial documents"):
-        out.insert(0, Statement(text=f"The trial documents do not define {term}; they use it in these passages:",
-                                kind="notice"))
+        out.insert(
+            0,
+            Statement(text=f"The trial documents do not define {term}; they use it in these passages:", kind="notice"),
+        )
     return out

@@ -27,8 +27,11 @@ MAX_PASSAGES = 16
 _MARKER = re.compile(r"\[(\s*\d+\s*(?:[,;]\s*\d+\s*)*)\]")
 _SPLIT = re.compile(r"(?<=[.!?])\s+(?=[A-Z0-9*\"(])|\n+")
 _BULLET = re.compile(r"^\s*(?:[-*•]|\d+[.)])\s+")
-_NOT_FOUND = re.compile(r"don'?t have (that|this|it|the \w+)? ?in the trial documents|not in the (trial )?documents|"
-                        r"(passages|documents) do not (say|contain|mention|state)", re.IGNORECASE)
+_NOT_FOUND = re.compile(
+    r"don'?t have (that|this|it|the \w+)? ?in the trial documents|not in the (trial )?documents|"
+    r"(passages|documents) do not (say|contain|mention|state)",
+    re.IGNORECASE,
+)
 
 
 def chat_model(settings: Settings) -> BaseChatModel:
@@ -38,14 +41,24 @@ def chat_model(settings: Settings) -> BaseChatModel:
 
         if not settings.llm_base_url:
             raise ValueError("backend 'openai' needs TRIALFINDER_LLM_BASE_URL (e.g. http://127.0.0.1:8080/v1)")
-        return ChatOpenAI(base_url=settings.llm_base_url, api_key=settings.llm_api_key, model=settings.llm_model,
-                          temperature=settings.llm_temperature, max_tokens=settings.llm_max_tokens, timeout=60,
-                          max_retries=1)
+        return ChatOpenAI(
+            base_url=settings.llm_base_url,
+            api_key=settings.llm_api_key,
+            model=settings.llm_model,
+            temperature=settings.llm_temperature,
+            max_tokens=settings.llm_max_tokens,
+            timeout=60,
+            max_retries=1,
+        )
     if settings.backend == "ollama":
         from langchain_ollama import ChatOllama
 
-        return ChatOllama(base_url=settings.llm_base_url or "http://127.0.0.1:11434", model=settings.llm_model,
-                          temperature=settings.llm_temperature, num_predict=settings.llm_max_tokens)
+        return ChatOllama(
+            base_url=settings.llm_base_url or "http://127.0.0.1:11434",
+            model=settings.llm_model,
+            temperature=settings.llm_temperature,
+            num_predict=settings.llm_max_tokens,
+        )
     raise ValueError(f"no chat model for backend {settings.backend!r}; use 'openai' or 'ollama'")
 
 
@@ -92,7 +105,9 @@ def parse_answer(text: str, passages: list[Passage]) -> tuple[list[Statement], l
                 n = int(number)
                 chunk = by_number.get(n)
                 if chunk is None:
-                    warnings.append(f"The model cited passage [{n}], which it was not given; that citation was dropped.")
+                    warnings.append(
+                        f"The model cited passage [{n}], which it was not given; that citation was dropped."
+                    )
                 elif chunk.id not in cited:
                     cited.append(chunk.id)
         sentence = " ".join(_MARKER.sub("", piece).split())
@@ -103,8 +118,11 @@ def parse_answer(text: str, passages: list[Passage]) -> tuple[list[Statement], l
         if kind == "notice":
             sentence = NOT_FOUND
         trial_id = by_id[cited[0]].trial_id if cited else None
-        statements.append(Statement(text=sentence, citations=cited, kind=kind,
-                                    style="bullet" if bullet else "paragraph", trial_id=trial_id))
+        statements.append(
+            Statement(
+                text=sentence, citations=cited, kind=kind, style="bullet" if bullet else "paragraph", trial_id=trial_id
+            )
+        )
     return statements, warnings
 
 
@@ -119,7 +137,8 @@ class LLMGenerator:
     def messages(self, question: str, intent: Intent, passages: list[Passage]):
         """The chat messages sent to the model (exposed for tests and debugging)."""
         return load_prompt(self.prompt_name).format_messages(
-            **self._variables(question, intent, passages[:MAX_PASSAGES]))
+            **self._variables(question, intent, passages[:MAX_PASSAGES])
+        )
 
     def _variables(self, question: str, intent: Intent, passages: list[Passage]) -> dict[str, str]:
         return {"question": question, "intent": describe_intent(intent), "passages": render_passages(passages)}

@@ -51,12 +51,18 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m app.widget.serve", description=__doc__.split("\n\n")[0])
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8001)
-    parser.add_argument("--chat-server", default=DEFAULT_CHAT_SERVER,
-                        help="address of the running `trialfinder chat` (default: %(default)s)")
+    parser.add_argument(
+        "--chat-server",
+        default=DEFAULT_CHAT_SERVER,
+        help="address of the running `trialfinder chat` (default: %(default)s)",
+    )
     args = parser.parse_args(argv)
     server = make_server(args.host, args.port, args.chat_server)
-    print(f"widget demo: http://{args.host}:{args.port}/ embedding {args.chat_server} "
-          f"(start the chat with `make chat`)", file=sys.stderr, flush=True)
+    print(
+        f"widget demo: http://{args.host}:{args.port}/ embedding {args.chat_server} (start the chat with `make chat`)",
+        file=sys.stderr,
+        flush=True,
+    )
     try:
         server.serve_forever()
     except KeyboardInterrupt:

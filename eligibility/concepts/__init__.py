@@ -55,8 +55,11 @@ class Concept(BaseModel):
     unit: str
     units: tuple[UnitSpelling, ...] = ()
     require_unit: bool = Field(default=False, description="A bare number is not this measurement")
-    patient_requires_unit: bool = Field(default=False, description="Patients may mean either unit ('weight 180' "
-                                        "is pounds to many): a bare number they give is not read")
+    patient_requires_unit: bool = Field(
+        default=False,
+        description="Patients may mean either unit ('weight 180' "
+        "is pounds to many): a bare number they give is not read",
+    )
     roman: bool = False
     integer: bool = False
     uln: bool = Field(default=False, description="Criteria may state it as a multiple of the upper limit of normal")

@@ -29,8 +29,10 @@ PUNCT_END = re.compile(r"[.;:!?\n]")
 WINDOW = 200  # a clause longer than this is cut: cues far away do not apply
 FORWARD_REACH = 120  # characters a forward negation reaches across a list
 BACKWARD_REACH = 60  # characters of list a backward cue reaches back over
-LIST_GLUE = re.compile(r"(?i)^[\s,/&]*(?:(?:[\w'’/+-]+\s*){1,4}[,/&]\s*|(?:[\w'’/+-]+\s*){1,4}\b(?:and|or|nor)\b\s*)*"
-                       r"(?:[\w'’/+-]+\s*){0,4}?(?:all|both|each|were|was|are|is|tested)?\s*$")
+LIST_GLUE = re.compile(
+    r"(?i)^[\s,/&]*(?:(?:[\w'’/+-]+\s*){1,4}[,/&]\s*|(?:[\w'’/+-]+\s*){1,4}\b(?:and|or|nor)\b\s*)*"
+    r"(?:[\w'’/+-]+\s*){0,4}?(?:all|both|each|were|was|are|is|tested)?\s*$"
+)
 
 
 @dataclass(frozen=True)
@@ -142,11 +144,15 @@ def context(text: str, start: int, end: int) -> Context:
     after_comma = text.find(",", end, right)
     near_to = after_comma if after_comma >= 0 else right
 
-    negated = any(_negates_forward(text, c, start, end) for c in before_cues
-                  if c.rule.category is Category.NEGATED_EXISTENCE and c.rule.direction is Direction.FORWARD)
+    negated = any(
+        _negates_forward(text, c, start, end)
+        for c in before_cues
+        if c.rule.category is Category.NEGATED_EXISTENCE and c.rule.direction is Direction.FORWARD
+    )
     backward = [c for c in after_cues if c.rule.direction in (Direction.BACKWARD, Direction.BIDIRECTIONAL)]
-    affirmed = any(c.rule.category is Category.AFFIRMED_EXISTENCE and text[end:c.start].strip(" :-") == ""
-                   for c in backward)
+    affirmed = any(
+        c.rule.category is Category.AFFIRMED_EXISTENCE and text[end : c.start].strip(" :-") == "" for c in backward
+    )
     if affirmed:
         negated = False
     elif any(c.rule.category is Category.NEGATED_EXISTENCE and _negates_backward(text, end, c) for c in backward):
@@ -157,20 +163,27 @@ def context(text: str, start: int, end: int) -> Context:
     def modifies(c: Cue, categories: tuple[Category, ...]) -> bool:
         # The relative the message asks for is the patient: "my son" then names the patient, not family.
         return c.rule.category in categories and not (
-            c.rule.category is Category.FAMILY and text[c.start:c.end].lower() == patient)
+            c.rule.category is Category.FAMILY and text[c.start : c.end].lower() == patient
+        )
 
     def flag(*categories: Category) -> bool:
-        ahead = any(modifies(c, categories) and c.start >= near_from and _within(text, c.end, start, c.rule)
-                    for c in before_cues if c.rule.direction in (Direction.FORWARD, Direction.BIDIRECTIONAL))
-        behind = any(modifies(c, categories) and c.end <= near_to and _within(text, end, c.start, c.rule)
-                     for c in backward)
+        ahead = any(
+            modifies(c, categories) and c.start >= near_from and _within(text, c.end, start, c.rule)
+            for c in before_cues
+            if c.rule.direction in (Direction.FORWARD, Direction.BIDIRECTIONAL)
+        )
+        behind = any(
+            modifies(c, categories) and c.end <= near_to and _within(text, end, c.start, c.rule) for c in backward
+        )
         return ahead or behind
 
     question = right < len(text) and text[right] == "?" and after_comma < 0
-    return Context(negated=negated,
-                   family=flag(Category.FAMILY),
-                   historical=flag(Category.HISTORICAL),
-                   hypothetical=question or flag(Category.HYPOTHETICAL, Category.POSSIBLE_EXISTENCE))
+    return Context(
+        negated=negated,
+        family=flag(Category.FAMILY),
+        historical=flag(Category.HISTORICAL),
+        hypothetical=question or flag(Category.HYPOTHETICAL, Category.POSSIBLE_EXISTENCE),
+    )
 
 
 def _within(text: str, a: int, b: int, rule: ContextRule) -> bool:
@@ -180,16 +193,16 @@ def _within(text: str, a: int, b: int, rule: ContextRule) -> bool:
 def _negates_forward(text: str, cue: Cue, start: int, end: int) -> bool:
     if start - cue.end > FORWARD_REACH or not _within(text, cue.end, start, cue.rule):
         return False
-    segment = text[cue.end:start]
+    segment = text[cue.end : start]
     if "," not in segment:
         return True
     # "no fever, cough or rash": the list continues through the mention when an "or"/"nor" closes it.
-    rest = text[end:end + 60]
+    rest = text[end : end + 60]
     return bool(re.match(r"(?i)^[^,.;]{0,30}\b(?:or|nor)\b", rest) or re.search(r"(?i)\b(?:or|nor)\b", segment))
 
 
 def _negates_backward(text: str, end: int, cue: Cue) -> bool:
-    between = text[end:cue.start]
+    between = text[end : cue.start]
     if cue.start - end > BACKWARD_REACH or not _within(text, end, cue.start, cue.rule):
         return False
     if "," not in between and len(TOKEN.findall(between)) <= 3:

@@ -85,7 +85,9 @@ def _read(path: Path) -> _RuleFile:
     try:
         return _RuleFile.model_validate(json.loads(path.read_text(encoding="utf-8")))
     except (OSError, ValueError) as exc:
-        raise ValueError(f"{path}: invalid context rules: {exc}. Fix the file (schema: medspaCy context_rules.json).") from exc
+        raise ValueError(
+            f"{path}: invalid context rules: {exc}. Fix the file (schema: medspaCy context_rules.json)."
+        ) from exc
 
 
 @lru_cache(maxsize=1)

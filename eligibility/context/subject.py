@@ -7,21 +7,47 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 
-RELATIVES = {"son": "he", "daughter": "she", "mother": "she", "mom": "she", "mum": "she", "father": "he",
-              "dad": "he", "brother": "he", "sister": "she", "husband": "he", "wife": "she", "child": "either",
-              "kid": "either", "grandmother": "she", "grandfather": "he", "grandson": "he", "granddaughter": "she",
-              "partner": "either", "boy": "he", "girl": "she"}
-_MY_RELATIVE = re.compile(r"(?i)\b(?:my|our)\s+(?:\d{1,3}[- ]?(?:year|yr)s?[- ]old\s+|little\s+|teenage\s+|"
-                          r"elderly\s+|adult\s+)?(" + "|".join(RELATIVES) + r")\b")
+RELATIVES = {
+    "son": "he",
+    "daughter": "she",
+    "mother": "she",
+    "mom": "she",
+    "mum": "she",
+    "father": "he",
+    "dad": "he",
+    "brother": "he",
+    "sister": "she",
+    "husband": "he",
+    "wife": "she",
+    "child": "either",
+    "kid": "either",
+    "grandmother": "she",
+    "grandfather": "he",
+    "grandson": "he",
+    "granddaughter": "she",
+    "partner": "either",
+    "boy": "he",
+    "girl": "she",
+}
+_MY_RELATIVE = re.compile(
+    r"(?i)\b(?:my|our)\s+(?:\d{1,3}[- ]?(?:year|yr)s?[- ]old\s+|little\s+|teenage\s+|"
+    r"elderly\s+|adult\s+)?(" + "|".join(RELATIVES) + r")\b"
+)
 # Asking on their behalf: "can he take part", "is she eligible", "would he qualify", "for him", "enrol her".
 _ASKING_FOR = {
-    "he": re.compile(r"(?i)\b(?:(?:can|could|would|is|does|will|might|may|should)\s+he|for\s+him|enrol+\s+him|"
-                     r"he\s+(?:qualify|be\s+eligible|join|take\s+part|participate))\b"),
-    "she": re.compile(r"(?i)\b(?:(?:can|could|would|is|does|will|might|may|should)\s+she|for\s+her\b(?!\s+\w+\s+\w+ment)|"
-                      r"enrol+\s+her|she\s+(?:qualify|be\s+eligible|join|take\s+part|participate))\b"),
+    "he": re.compile(
+        r"(?i)\b(?:(?:can|could|would|is|does|will|might|may|should)\s+he|for\s+him|enrol+\s+him|"
+        r"he\s+(?:qualify|be\s+eligible|join|take\s+part|participate))\b"
+    ),
+    "she": re.compile(
+        r"(?i)\b(?:(?:can|could|would|is|does|will|might|may|should)\s+she|for\s+her\b(?!\s+\w+\s+\w+ment)|"
+        r"enrol+\s+her|she\s+(?:qualify|be\s+eligible|join|take\s+part|participate))\b"
+    ),
 }
-_NAMED_ASK = re.compile(r"(?i)\b(?:is|would|could|can)\s+my\s+(\w+)\s+(?:be\s+)?(?:eligible|qualify|join|enrol+|"
-                        r"take\s+part|participate)")
+_NAMED_ASK = re.compile(
+    r"(?i)\b(?:is|would|could|can)\s+my\s+(\w+)\s+(?:be\s+)?(?:eligible|qualify|join|enrol+|"
+    r"take\s+part|participate)"
+)
 
 
 @lru_cache(maxsize=16)

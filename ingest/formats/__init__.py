@@ -25,12 +25,14 @@ T = TypeVar("T")
 
 # Registry pages saved as text, tried in this order; each module has detect(text) and parse(text, path).
 PAGE_FORMATS: tuple[tuple[str, ModuleType], ...] = (
-    ("clinconnect", clinconnect), ("ctgov_page", ctgov_page), ("medpath", medpath),
+    ("clinconnect", clinconnect),
+    ("ctgov_page", ctgov_page),
+    ("medpath", medpath),
 )
 # No saved registry page comes near this size; larger text is not offered to the page detectors.
 MAX_PAGE_CHARS = 2_000_000
 SUPPORTED = (
-    "ClinicalTrials.gov API v2 study JSON (.json: one study, a list, {\"studies\": [...]}; .jsonl: one study "
+    'ClinicalTrials.gov API v2 study JSON (.json: one study, a list, {"studies": [...]}; .jsonl: one study '
     "per line), ClinicalTrials.gov legacy XML (.xml, <clinical_study>), and registry pages saved as text "
     "(.txt: ClinConnect, ClinicalTrials.gov page, MedPath layouts)"
 )
@@ -79,8 +81,7 @@ def parse_document_each(path: str, data: bytes) -> list[Trial | IngestError]:
 
 def _dispatch(path: str, data: bytes) -> list[Trial | ParseError]:
     if not data.strip():
-        raise ParseError("empty file: it holds no trial document. Remove it or replace it with the saved record.",
-                         1)
+        raise ParseError("empty file: it holds no trial document. Remove it or replace it with the saved record.", 1)
     nul = data.find(b"\x00")
     if nul >= 0:
         raise ParseError(
@@ -91,8 +92,11 @@ def _dispatch(path: str, data: bytes) -> list[Trial | ParseError]:
     text = _decode(data)
     head = text.lstrip("\ufeff \t\r\n")[:1]
     if head == "<" and _HTML.match(text[:4096]):
-        raise ParseError("HTML page: a web page is not one of the supported formats. Save the registry page as "
-                         f"text (.txt), or download the record as XML or JSON. Supported: {SUPPORTED}.", 1)
+        raise ParseError(
+            "HTML page: a web page is not one of the supported formats. Save the registry page as "
+            f"text (.txt), or download the record as XML or JSON. Supported: {SUPPORTED}.",
+            1,
+        )
     if head == "<":
         return _guarded("ClinicalTrials.gov XML", lambda: list(ctgov_xml.parse(data, path)))
     if head in ("{", "["):
@@ -131,8 +135,10 @@ def _guarded(name: str, call: Callable[[], T]) -> T:
     except Exception as exc:  # noqa: BLE001 - any parser bug must be reported per document, not crash the run
         # The traceback is for developers (debug logging); the user gets the per-document error below.
         log.debug("the %s parser failed", name, exc_info=True)
-        raise ParseError(f"internal error in the {name} parser ({type(exc).__name__}: {exc}); the document "
-                         "looks like this format but could not be read. Please report it with the file.") from None
+        raise ParseError(
+            f"internal error in the {name} parser ({type(exc).__name__}: {exc}); the document "
+            "looks like this format but could not be read. Please report it with the file."
+        ) from None
 
 
 def _page_results(module: ModuleType, name: str, text: str, path: str) -> list[Trial | ParseError]:

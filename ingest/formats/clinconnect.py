@@ -28,25 +28,50 @@ FORMAT = "clinconnect"
 _ID_LINE = re.compile(r"^Search\s*/\s*Trial\s+(\S+)\s*$")
 _LAUNCHED = re.compile(r"^Launched by\s+(?P<sponsor>.+?)\s*·\s*(?P<date>.+)$")
 _CURRENT = re.compile(r"^Current as of\s+(?P<date>.+)$")
-_ENROLLMENT = re.compile(r"^(\d[\d,]*)\s+(?:participants?|patients?)(?:\s+(enrolled|planned|target))?$",
-                         re.IGNORECASE)
-_HEADINGS = ("Trial Information", "Keywords", "ClinConnect Summary", "Gender", "Eligibility criteria",
-             "Locations", "Trial Officials", "Timeline", "Conditions", "Phase", "Enrollment")
-_TIMELINE_LABELS = {"First submit": None, "Trial launched": "start_date", "Trial updated": "last_updated",
-                    "Estimated completion": "completion_date", "Completion": "completion_date",
-                    "Actual completion": "completion_date"}
+_ENROLLMENT = re.compile(r"^(\d[\d,]*)\s+(?:participants?|patients?)(?:\s+(enrolled|planned|target))?$", re.IGNORECASE)
+_HEADINGS = (
+    "Trial Information",
+    "Keywords",
+    "ClinConnect Summary",
+    "Gender",
+    "Eligibility criteria",
+    "Locations",
+    "Trial Officials",
+    "Timeline",
+    "Conditions",
+    "Phase",
+    "Enrollment",
+)
+_TIMELINE_LABELS = {
+    "First submit": None,
+    "Trial launched": "start_date",
+    "Trial updated": "last_updated",
+    "Estimated completion": "completion_date",
+    "Completion": "completion_date",
+    "Actual completion": "completion_date",
+}
 _ROLES = {"study chair", "principal investigator", "study director", "sub-investigator", "study contact"}
 _SEX = {"ALL": "all", "FEMALE": "female", "MALE": "male", "BOTH": "all"}
-_STATUS_WORDS = frozenset({
-    "RECRUITING", "NOT_YET_RECRUITING", "ENROLLING_BY_INVITATION", "ACTIVE_NOT_RECRUITING", "COMPLETED",
-    "SUSPENDED", "TERMINATED", "WITHDRAWN", "UNKNOWN",
-})
+_STATUS_WORDS = frozenset(
+    {
+        "RECRUITING",
+        "NOT_YET_RECRUITING",
+        "ENROLLING_BY_INVITATION",
+        "ACTIVE_NOT_RECRUITING",
+        "COMPLETED",
+        "SUSPENDED",
+        "TERMINATED",
+        "WITHDRAWN",
+        "UNKNOWN",
+    }
+)
 # Words ending one keyword in ClinConnect's space-joined keyword line ("… Stem Cells Autoimmune Diseases …").
 # "Lupus" is left out on purpose: it usually goes on ("Lupus Erythematosus", "Lupus Nephritis").
 _KEYWORD_END = re.compile(
     r"^(?:cells?|diseases?|disorders?|arthritis|erythematosus|sclerosis|spondylitis|syndromes?|myositis|"
     r"dermatomyositis|polymyositis|cancers?|tumou?rs?|therapy|transplantation|vasculitis|fibrosis)$",
-    re.IGNORECASE)
+    re.IGNORECASE,
+)
 
 
 def detect(text: str) -> bool:
@@ -86,15 +111,14 @@ def parse(text: str, path: str) -> Trial:
         raise ParseError(f"{path}: no 'Search / Trial NCT########' line at the top of the ClinConnect page", 1)
     id_index = next(i for i, (_, line) in enumerate(lines) if _ID_LINE.match(line))
     if id_index + 1 >= len(lines) or lines[id_index + 1][1] in _HEADINGS:
-        raise ParseError(f"{path}: the ClinConnect page has no title after the trial id line",
-                         lines[id_index][0])
+        raise ParseError(f"{path}: the ClinConnect page has no title after the trial id line", lines[id_index][0])
     title = lines[id_index + 1][1]
     warnings: list[DataWarning] = []
     fields: dict = {}
 
     sections: dict[str, tuple[int, list[tuple[int, str]]]] = {}
     current: list[tuple[int, str]] | None = None
-    for number, line in lines[id_index + 2:]:
+    for number, line in lines[id_index + 2 :]:
         heading = line if line in _HEADINGS else ("About" if _is_about_heading(line, fields.get("sponsor")) else None)
         if heading is not None and heading not in sections:
             current = []
@@ -119,15 +143,25 @@ def parse(text: str, path: str) -> Trial:
         elif line.upper().startswith("PHASE"):
             phase = normalize_phase(line)
         else:
-            warnings.append(DataWarning(code="unparsed_text", message=f"{trial_id}: trial-information value "
-                                        f"{line!r} not recognised", line=number))
+            warnings.append(
+                DataWarning(
+                    code="unparsed_text",
+                    message=f"{trial_id}: trial-information value {line!r} not recognised",
+                    line=number,
+                )
+            )
     keywords = [k for _, line in body("Keywords") for k in split_keywords(line)]
     conditions = [line for _, line in body("Conditions")]
     summary = "\n".join(line for _, line in body("ClinConnect Summary")) or None
     if "ClinConnect Summary" in sections and is_empty_marker(summary):
         summary = None
-        warnings.append(DataWarning(code="empty_section", message=f"{trial_id}: the summary is empty",
-                                    line=sections["ClinConnect Summary"][0]))
+        warnings.append(
+            DataWarning(
+                code="empty_section",
+                message=f"{trial_id}: the summary is empty",
+                line=sections["ClinConnect Summary"][0],
+            )
+        )
     sex = next((_SEX[line.upper()] for _, line in body("Gender") if line.upper() in _SEX), None)
 
     eligibility = Eligibility(sex=sex)
@@ -138,8 +172,13 @@ def parse(text: str, path: str) -> Trial:
         warnings.extend(found)
         eligibility = Eligibility(sex=sex, cohorts=cohorts, text=criteria_text)
     elif "Eligibility criteria" in sections:
-        warnings.append(DataWarning(code="empty_section", message=f"{trial_id}: no eligibility criteria text",
-                                    line=sections["Eligibility criteria"][0]))
+        warnings.append(
+            DataWarning(
+                code="empty_section",
+                message=f"{trial_id}: no eligibility criteria text",
+                line=sections["Eligibility criteria"][0],
+            )
+        )
 
     locations = locations_from_lines(line for _, line in body("Locations"))
     investigators = _officials(body("Trial Officials"))
@@ -149,10 +188,23 @@ def parse(text: str, path: str) -> Trial:
     if enrollment is not None and status is not None:
         enrollment_type = "actual" if status in ACTUAL_ENROLLMENT_STATUSES else "planned"
     return Trial(
-        trial_id=trial_id, registry=registry_for(trial_id), title=title, status=status, phase=phase,
-        enrollment=enrollment, enrollment_type=enrollment_type, conditions=conditions, keywords=keywords,
-        summary=summary, eligibility=eligibility, locations=locations, investigators=investigators,
-        warnings=warnings, source_path=path, source_format=FORMAT, **fields,
+        trial_id=trial_id,
+        registry=registry_for(trial_id),
+        title=title,
+        status=status,
+        phase=phase,
+        enrollment=enrollment,
+        enrollment_type=enrollment_type,
+        conditions=conditions,
+        keywords=keywords,
+        summary=summary,
+        eligibility=eligibility,
+        locations=locations,
+        investigators=investigators,
+        warnings=warnings,
+        source_path=path,
+        source_format=FORMAT,
+        **fields,
     )
 
 
@@ -161,7 +213,7 @@ def _is_about_heading(line: str, sponsor: str | None) -> bool:
     if not line.startswith("About "):
         return False
     if sponsor is not None:
-        return line[len("About "):].strip().lower() == sponsor.lower()
+        return line[len("About ") :].strip().lower() == sponsor.lower()
     return len(line) < 150 and not line.endswith(".")
 
 
@@ -189,8 +241,11 @@ def _timeline(trial_id: str, body: list[tuple[int, str]], fields: dict, warnings
             continue
         target = _TIMELINE_LABELS[label]
         if is_empty_marker(line):
-            warnings.append(DataWarning(code="empty_section", message=f"{trial_id}: timeline '{label}' is "
-                                        f"{line.lower()}", line=number))
+            warnings.append(
+                DataWarning(
+                    code="empty_section", message=f"{trial_id}: timeline '{label}' is {line.lower()}", line=number
+                )
+            )
         elif target is not None:
             fields[target] = iso_date(line) or line
         label = None

@@ -64,7 +64,9 @@ def criteria_cohorts(
     record, so a record without criteria gets a `missing_field` warning saying what is missing.
     """
     if text is None or not text.strip():
-        message = (f"No eligibility criteria in the record ({field} is missing or empty): eligibility can "
-                   "only be judged from the age, sex and healthy-volunteer fields.")
+        message = (
+            f"No eligibility criteria in the record ({field} is missing or empty): eligibility can "
+            "only be judged from the age, sex and healthy-volunteer fields."
+        )
         return [], [DataWarning(code="missing_field", message=message, line=first_line)]
     return parse_criteria_text(trial_id, text, first_line or 1)

@@ -38,10 +38,19 @@ FORMAT = "ctgov_json"
 NCT_ID_FIELD = "protocolSection.identificationModule.nctId"
 CRITERIA_FIELD = "protocolSection.eligibilityModule.eligibilityCriteria"
 _CRITERIA_KEY = re.compile(r'"eligibilityCriteria"\s*:')
-_ENUM_DESIGN_FIELDS = frozenset({"allocation", "intervention_model", "primary_purpose", "observational_model",
-                                 "time_perspective", "sampling_method"})
-_SHAPES = ('a study object with "protocolSection", a list of studies, {"studies": [...]} '
-           "or JSON Lines with one study per line")
+_ENUM_DESIGN_FIELDS = frozenset(
+    {
+        "allocation",
+        "intervention_model",
+        "primary_purpose",
+        "observational_model",
+        "time_perspective",
+        "sampling_method",
+    }
+)
+_SHAPES = (
+    'a study object with "protocolSection", a list of studies, {"studies": [...]} or JSON Lines with one study per line'
+)
 
 
 def parse(text: str, path: str) -> list[Trial]:
@@ -105,8 +114,11 @@ def _parse_lines(text: str) -> Iterator[Trial | ParseError]:
         try:
             study = json.loads(raw)
         except json.JSONDecodeError as exc:
-            yield ParseError(f"JSON Lines: line {number} is not valid JSON ({exc.msg}, column {exc.colno}); "
-                             "each line must hold one complete study object.", number)
+            yield ParseError(
+                f"JSON Lines: line {number} is not valid JSON ({exc.msg}, column {exc.colno}); "
+                "each line must hold one complete study object.",
+                number,
+            )
             continue
         yield _study(study, f"line {number}: ", number, number, _canonical_hash(study))
 
@@ -172,8 +184,11 @@ def _study(
     nct_id = raw.strip() if isinstance(raw := ident.get("nctId"), str) else None
     if not nct_id:
         what = "no protocolSection" if not protocol else f"no {NCT_ID_FIELD}"
-        return ParseError(f"{where}the study has {what}; every study needs its NCT id "
-                          f"({NCT_ID_FIELD}, e.g. \"NCT01234567\") to be indexed.", line)
+        return ParseError(
+            f"{where}the study has {what}; every study needs its NCT id "
+            f'({NCT_ID_FIELD}, e.g. "NCT01234567") to be indexed.',
+            line,
+        )
     status = _dict(protocol.get("statusModule"))
     sponsors = _dict(protocol.get("sponsorCollaboratorsModule"))
     description = _dict(protocol.get("descriptionModule"))
@@ -186,8 +201,13 @@ def _study(
     title = _str(ident.get("briefTitle")) or _str(ident.get("officialTitle"))
     if title is None:
         title = nct_id
-        warnings.append(DataWarning(code="missing_field", message="The study has no briefTitle or officialTitle "
-                                    "(protocolSection.identificationModule); the NCT id stands in as its title."))
+        warnings.append(
+            DataWarning(
+                code="missing_field",
+                message="The study has no briefTitle or officialTitle "
+                "(protocolSection.identificationModule); the NCT id stands in as its title.",
+            )
+        )
     eligibility, criteria_warnings = _eligibility(nct_id, _dict(protocol.get("eligibilityModule")), criteria_line)
     # resultsSection (participant flow, baseline, outcome measures, adverse events) is large and not part
     # of the protocol; it is deliberately left out of the Trial (whether to index results is the index's call).
@@ -202,12 +222,16 @@ def _study(
         study_type=normalize_study_type(_str(design.get("studyType"))),
         enrollment=count if isinstance(count, int) and not isinstance(count, bool) and count >= 0 else None,
         enrollment_type={"ACTUAL": "actual", "ESTIMATED": "planned", "ANTICIPATED": "planned"}.get(
-            (_str(enrollment.get("type")) or "").upper()),
+            (_str(enrollment.get("type")) or "").upper()
+        ),
         start_date=date_as_written(_str(_dict(status.get("startDateStruct")).get("date"))),
-        completion_date=date_as_written(_str(_dict(status.get("completionDateStruct")).get("date"))
-                                 or _str(_dict(status.get("primaryCompletionDateStruct")).get("date"))),
-        last_updated=date_as_written(_str(_dict(status.get("lastUpdatePostDateStruct")).get("date"))
-                              or _str(status.get("lastUpdateSubmitDate"))),
+        completion_date=date_as_written(
+            _str(_dict(status.get("completionDateStruct")).get("date"))
+            or _str(_dict(status.get("primaryCompletionDateStruct")).get("date"))
+        ),
+        last_updated=date_as_written(
+            _str(_dict(status.get("lastUpdatePostDateStruct")).get("date")) or _str(status.get("lastUpdateSubmitDate"))
+        ),
         sponsor=sponsor,
         collaborators=[n for c in _list(sponsors.get("collaborators")) if (n := _str(_dict(c).get("name")))],
         responsible_party=_responsible_party(_dict(sponsors.get("responsibleParty"))),
@@ -236,10 +260,12 @@ def _eligibility(nct_id: str, module: dict[str, Any], line: int | None) -> tuple
     if line is not None:
         # The criteria text is one JSON string on one source line: that line is where each criterion is.
         cohorts = [
-            cohort.model_copy(update={
-                "inclusion": [c.model_copy(update={"line": line}) for c in cohort.inclusion],
-                "exclusion": [c.model_copy(update={"line": line}) for c in cohort.exclusion],
-            })
+            cohort.model_copy(
+                update={
+                    "inclusion": [c.model_copy(update={"line": line}) for c in cohort.inclusion],
+                    "exclusion": [c.model_copy(update={"line": line}) for c in cohort.exclusion],
+                }
+            )
             for cohort in cohorts
         ]
         warnings = [w.model_copy(update={"line": line}) for w in warnings]
@@ -290,9 +316,14 @@ def _arms(module: dict[str, Any]) -> list[Arm]:
     arms = []
     for group in map(_dict, _list(module.get("armGroups"))):
         if label := _str(group.get("label")):
-            arms.append(Arm(label=label, type=humanize_enum(_str(group.get("type"))),
-                            description=_str(group.get("description")),
-                            interventions=_strs(group.get("interventionNames"))))
+            arms.append(
+                Arm(
+                    label=label,
+                    type=humanize_enum(_str(group.get("type"))),
+                    description=_str(group.get("description")),
+                    interventions=_strs(group.get("interventionNames")),
+                )
+            )
     return arms
 
 
@@ -300,10 +331,15 @@ def _interventions(module: dict[str, Any]) -> list[Intervention]:
     interventions = []
     for item in map(_dict, _list(module.get("interventions"))):
         if name := _str(item.get("name")):
-            interventions.append(Intervention(name=name, type=humanize_enum(_str(item.get("type"))),
-                                              description=_str(item.get("description")),
-                                              other_names=_strs(item.get("otherNames")),
-                                              arms=_strs(item.get("armGroupLabels"))))
+            interventions.append(
+                Intervention(
+                    name=name,
+                    type=humanize_enum(_str(item.get("type"))),
+                    description=_str(item.get("description")),
+                    other_names=_strs(item.get("otherNames")),
+                    arms=_strs(item.get("armGroupLabels")),
+                )
+            )
     return interventions
 
 
@@ -312,17 +348,27 @@ def _outcomes(module: dict[str, Any]) -> list[Outcome]:
     for kind in ("primary", "secondary", "other"):
         for item in map(_dict, _list(module.get(f"{kind}Outcomes"))):
             if measure := _str(item.get("measure")):
-                outcomes.append(Outcome(kind=kind, measure=measure, time_frame=_str(item.get("timeFrame")),
-                                        description=_str(item.get("description"))))
+                outcomes.append(
+                    Outcome(
+                        kind=kind,
+                        measure=measure,
+                        time_frame=_str(item.get("timeFrame")),
+                        description=_str(item.get("description")),
+                    )
+                )
     return outcomes
 
 
 def _locations(module: dict[str, Any]) -> list[Location]:
     locations = []
     for item in map(_dict, _list(module.get("locations"))):
-        location = Location(facility=_str(item.get("facility")), city=_str(item.get("city")),
-                            state=_str(item.get("state")), country=_str(item.get("country")),
-                            status=normalize_status(_str(item.get("status"))))
+        location = Location(
+            facility=_str(item.get("facility")),
+            city=_str(item.get("city")),
+            state=_str(item.get("state")),
+            country=_str(item.get("country")),
+            status=normalize_status(_str(item.get("status"))),
+        )
         if location != Location():
             locations.append(location)
     return locations
@@ -332,31 +378,43 @@ def _investigators(module: dict[str, Any]) -> list[Investigator]:
     people = []
     for item in map(_dict, _list(module.get("overallOfficials"))):
         if name := _str(item.get("name")):
-            people.append(Investigator(name=name, role=humanize_enum(_str(item.get("role"))),
-                                       affiliation=_str(item.get("affiliation"))))
+            people.append(
+                Investigator(
+                    name=name, role=humanize_enum(_str(item.get("role"))), affiliation=_str(item.get("affiliation"))
+                )
+            )
     for item in map(_dict, _list(module.get("centralContacts"))):
         if name := _str(item.get("name")):
             people.append(Investigator(name=name, role="Central Contact"))
     for site in map(_dict, _list(module.get("locations"))):
         for item in map(_dict, _list(site.get("contacts"))):
             if name := _str(item.get("name")):
-                people.append(Investigator(name=name, role=humanize_enum(_str(item.get("role"))) or "Site Contact",
-                                           affiliation=_str(site.get("facility"))))
+                people.append(
+                    Investigator(
+                        name=name,
+                        role=humanize_enum(_str(item.get("role"))) or "Site Contact",
+                        affiliation=_str(site.get("facility")),
+                    )
+                )
     return list(dict.fromkeys(people))
 
 
 def _responsible_party(party: dict[str, Any]) -> str | None:
     kind = humanize_enum(_str(party.get("type")))
-    person = [v for f in ("investigatorFullName", "investigatorTitle", "investigatorAffiliation")
-              if (v := _str(party.get(f)))]
+    person = [
+        v for f in ("investigatorFullName", "investigatorTitle", "investigatorAffiliation") if (v := _str(party.get(f)))
+    ]
     if kind and person:
         return f"{kind}: {', '.join(person)}"
     return kind or (", ".join(person) if person else None)
 
 
 def _references(module: dict[str, Any]) -> list[Reference]:
-    return [Reference(citation=citation, pmid=_str(item.get("pmid")), type=_str(item.get("type")))
-            for item in map(_dict, _list(module.get("references"))) if (citation := _str(item.get("citation")))]
+    return [
+        Reference(citation=citation, pmid=_str(item.get("pmid")), type=_str(item.get("type")))
+        for item in map(_dict, _list(module.get("references")))
+        if (citation := _str(item.get("citation")))
+    ]
 
 
 def _identifiers(ident: dict[str, Any], sponsor: str | None) -> list[Identifier]:
@@ -365,8 +423,10 @@ def _identifiers(ident: dict[str, Any], sponsor: str | None) -> list[Identifier]
         identifiers.append(Identifier(id=org_id, type="org_study_id", source=sponsor))
     for item in map(_dict, _list(ident.get("secondaryIdInfos"))):
         if value := _str(item.get("id")):
-            identifiers.append(Identifier(id=value, type=_str(item.get("type")) or "secondary_id",
-                                          source=_str(item.get("domain"))))
-    identifiers += [Identifier(id=v, type="nct_alias", source="ClinicalTrials.gov")
-                    for v in _strs(ident.get("nctIdAliases"))]
+            identifiers.append(
+                Identifier(id=value, type=_str(item.get("type")) or "secondary_id", source=_str(item.get("domain")))
+            )
+    identifiers += [
+        Identifier(id=v, type="nct_alias", source="ClinicalTrials.gov") for v in _strs(ident.get("nctIdAliases"))
+    ]
     return identifiers

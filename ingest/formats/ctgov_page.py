@@ -40,19 +40,51 @@ from trialfinder.ids import is_trial_id, registry_for
 FORMAT = "ctgov_page"
 
 HEADINGS = (
-    "Study Results", "Basic Information", "Brief Summary", "Related Clinical Trials", "Detailed Description",
-    "Conditions", "Keywords", "Study Design", "Study Groups", "Interventions", "Other Intervention Names",
-    "Eligibility Criteria", "Sponsors", "Collaborators", "Responsible Party", "Principal Investigators",
-    "Locations", "Countries", "Central Contacts", "Facility Contacts", "References", "Related Links",
-    "Other Identifiers", "More Related Trials",
+    "Study Results",
+    "Basic Information",
+    "Brief Summary",
+    "Related Clinical Trials",
+    "Detailed Description",
+    "Conditions",
+    "Keywords",
+    "Study Design",
+    "Study Groups",
+    "Interventions",
+    "Other Intervention Names",
+    "Eligibility Criteria",
+    "Sponsors",
+    "Collaborators",
+    "Responsible Party",
+    "Principal Investigators",
+    "Locations",
+    "Countries",
+    "Central Contacts",
+    "Facility Contacts",
+    "References",
+    "Related Links",
+    "Other Identifiers",
+    "More Related Trials",
 )
 _HEADING_SET = frozenset(HEADINGS)
 _ID_LINE = re.compile(r"^NCT ID:\s*(NCT\d{8})\s*$")
-_STATUSES = frozenset({
-    "RECRUITING", "NOT_YET_RECRUITING", "ENROLLING_BY_INVITATION", "ACTIVE_NOT_RECRUITING", "COMPLETED",
-    "SUSPENDED", "TERMINATED", "WITHDRAWN", "UNKNOWN", "AVAILABLE", "NO_LONGER_AVAILABLE",
-    "TEMPORARILY_NOT_AVAILABLE", "APPROVED_FOR_MARKETING", "WITHHELD",
-})
+_STATUSES = frozenset(
+    {
+        "RECRUITING",
+        "NOT_YET_RECRUITING",
+        "ENROLLING_BY_INVITATION",
+        "ACTIVE_NOT_RECRUITING",
+        "COMPLETED",
+        "SUSPENDED",
+        "TERMINATED",
+        "WITHDRAWN",
+        "UNKNOWN",
+        "AVAILABLE",
+        "NO_LONGER_AVAILABLE",
+        "TEMPORARILY_NOT_AVAILABLE",
+        "APPROVED_FOR_MARKETING",
+        "WITHHELD",
+    }
+)
 _STUDY_TYPES = frozenset({"INTERVENTIONAL", "OBSERVATIONAL", "EXPANDED_ACCESS"})
 _PARTICIPANTS = re.compile(r"^(\d[\d,]*)\s+participants?$", re.IGNORECASE)
 _AGE_LINE = re.compile(r"^\d+(?:\.\d+)?\s+(?:Years?|Months?|Weeks?|Days?|Hours?|Minutes?)$")
@@ -60,7 +92,8 @@ _SEX = {"ALL": "all", "FEMALE": "female", "MALE": "male"}
 _AGENCY_CLASSES = frozenset({"OTHER", "INDUSTRY", "NIH", "FED", "OTHER_GOV", "INDIV", "NETWORK", "AMBIG", "UNKNOWN"})
 _INTERVENTION_TYPE = re.compile(
     r"^(Drug|Biological|Device|Procedure|Radiation|Behavioral|Genetic|Dietary Supplement|Combination Product|"
-    r"Diagnostic Test|Other):\s*(.+)$")
+    r"Diagnostic Test|Other):\s*(.+)$"
+)
 _PMID = re.compile(r"\bPMID:?\s*(\d+)")
 
 
@@ -106,13 +139,15 @@ def parse(text: str, path: str) -> Trial:
         raise ParseError(f"{path}: empty page, no trial id or title", 1)
     trial_id = next((m.group(1) for _, line in lines[:6] if (m := _ID_LINE.match(line))), None)
     if trial_id is None:
-        raise ParseError(f"{path}: no 'NCT ID: NCT########' line near the top of the page; is this a CT.gov "
-                         f"mirror page?", 1)
+        raise ParseError(
+            f"{path}: no 'NCT ID: NCT########' line near the top of the page; is this a CT.gov mirror page?", 1
+        )
     title_line, title = lines[0]
     if _ID_LINE.match(title) or title in _HEADING_SET:
         raise ParseError(f"{path}: the page has no title line before 'NCT ID:'", title_line)
-    last_updated = next((iso_date(line.split(":", 1)[1]) for _, line in lines[:6]
-                         if line.startswith("Last Updated:")), None)
+    last_updated = next(
+        (iso_date(line.split(":", 1)[1]) for _, line in lines[:6] if line.startswith("Last Updated:")), None
+    )
     sections = _sections(lines)
     warnings: list[DataWarning] = []
 
@@ -122,8 +157,11 @@ def parse(text: str, path: str) -> Trial:
     def paragraph(name: str) -> str | None:
         content = "\n".join(line for _, line in body(name))
         if name in sections and not content:
-            warnings.append(DataWarning(code="empty_section", message=f"{trial_id}: section '{name}' is empty",
-                                        line=sections[name][0]))
+            warnings.append(
+                DataWarning(
+                    code="empty_section", message=f"{trial_id}: section '{name}' is empty", line=sections[name][0]
+                )
+            )
         return content or None
 
     # Basic Information: bare values recognised by shape.
@@ -143,8 +181,13 @@ def parse(text: str, path: str) -> Trial:
         elif (date := iso_date(line)) is not None:
             dates.append(date)
         else:
-            warnings.append(DataWarning(code="unparsed_text", message=f"{trial_id}: basic-information value "
-                                        f"{line!r} not recognised", line=number))
+            warnings.append(
+                DataWarning(
+                    code="unparsed_text",
+                    message=f"{trial_id}: basic-information value {line!r} not recognised",
+                    line=number,
+                )
+            )
     enrollment_type = None
     if enrollment is not None and status is not None:
         enrollment_type = "actual" if status in ACTUAL_ENROLLMENT_STATUSES else "planned"
@@ -153,16 +196,24 @@ def parse(text: str, path: str) -> Trial:
     description = paragraph("Detailed Description")
     conditions = [line for _, line in body("Conditions")]
     if "Conditions" in sections and not conditions:
-        warnings.append(DataWarning(code="empty_section", message=f"{trial_id}: section 'Conditions' is empty",
-                                    line=sections["Conditions"][0]))
+        warnings.append(
+            DataWarning(
+                code="empty_section",
+                message=f"{trial_id}: section 'Conditions' is empty",
+                line=sections["Conditions"][0],
+            )
+        )
     keywords = [line for _, line in body("Keywords")]
 
     design: dict[str, str] = {}
     for number, line in body("Study Design"):
         name = design_field(line)
         if name is None or name in design:
-            warnings.append(DataWarning(code="unparsed_text", message=f"{trial_id}: design value {line!r} not "
-                                        f"recognised", line=number))
+            warnings.append(
+                DataWarning(
+                    code="unparsed_text", message=f"{trial_id}: design value {line!r} not recognised", line=number
+                )
+            )
         else:
             design[name] = line
 
@@ -176,8 +227,9 @@ def parse(text: str, path: str) -> Trial:
 
     # Each sponsor name is followed by its agency class line ("OTHER"); the first sponsor is the lead.
     sponsors = [line for _, line in body("Sponsors") if upper_snake(line) not in _AGENCY_CLASSES]
-    collaborators = sponsors[1:] + [line for _, line in body("Collaborators")
-                                    if upper_snake(line) not in _AGENCY_CLASSES]
+    collaborators = sponsors[1:] + [
+        line for _, line in body("Collaborators") if upper_snake(line) not in _AGENCY_CLASSES
+    ]
     responsible = [line for _, line in body("Responsible Party")]
     responsible_party = None
     if responsible:
@@ -185,22 +237,46 @@ def parse(text: str, path: str) -> Trial:
 
     investigators = _investigators(body("Principal Investigators"))
     locations = locations_from_lines(line for _, line in body("Locations"))
-    references = [Reference(citation=line, pmid=(m.group(1) if (m := _PMID.search(line)) else None))
-                  for _, line in body("References")]
+    references = [
+        Reference(citation=line, pmid=(m.group(1) if (m := _PMID.search(line)) else None))
+        for _, line in body("References")
+    ]
     references += [Reference(citation=line, type="link") for _, line in body("Related Links")]
     identifiers = _identifiers(body("Other Identifiers"))
     related = _pairs_of_trials(body("Related Clinical Trials")) + _pairs_of_trials(body("More Related Trials"))
 
     return Trial(
-        trial_id=trial_id, registry=registry_for(trial_id), title=title, status=status, phase=phase,
-        study_type=study_type, enrollment=enrollment, enrollment_type=enrollment_type,
-        start_date=dates[0] if dates else None, completion_date=dates[1] if len(dates) > 1 else None,
-        last_updated=last_updated, sponsor=sponsors[0] if sponsors else None, collaborators=collaborators,
-        responsible_party=responsible_party, conditions=conditions, keywords=keywords, summary=summary,
-        description=description, design=design, arms=arms, interventions=interventions, outcomes=[],
-        eligibility=eligibility, locations=locations, investigators=investigators, references=references,
-        identifiers=identifiers, related=related, warnings=warnings,
-        source_path=path, source_format=FORMAT,
+        trial_id=trial_id,
+        registry=registry_for(trial_id),
+        title=title,
+        status=status,
+        phase=phase,
+        study_type=study_type,
+        enrollment=enrollment,
+        enrollment_type=enrollment_type,
+        start_date=dates[0] if dates else None,
+        completion_date=dates[1] if len(dates) > 1 else None,
+        last_updated=last_updated,
+        sponsor=sponsors[0] if sponsors else None,
+        collaborators=collaborators,
+        responsible_party=responsible_party,
+        conditions=conditions,
+        keywords=keywords,
+        summary=summary,
+        description=description,
+        design=design,
+        arms=arms,
+        interventions=interventions,
+        outcomes=[],
+        eligibility=eligibility,
+        locations=locations,
+        investigators=investigators,
+        references=references,
+        identifiers=identifiers,
+        related=related,
+        warnings=warnings,
+        source_path=path,
+        source_format=FORMAT,
     )
 
 
@@ -244,8 +320,12 @@ def _arms(body: list[tuple[int, str]], interventions: list[Intervention]) -> tup
         i += 1
     arm_models = [Arm(**a) for a in arms]
     updated = [
-        i.model_copy(update={"type": types.get(i.name, i.type),
-                             "arms": [a.label for a in arm_models if i.name in a.interventions]})
+        i.model_copy(
+            update={
+                "type": types.get(i.name, i.type),
+                "arms": [a.label for a in arm_models if i.name in a.interventions],
+            }
+        )
         for i in interventions
     ]
     return arm_models, updated
@@ -277,11 +357,23 @@ def _eligibility(trial_id: str, text: str, sections: dict, warnings: list[DataWa
         cohorts, found = parse_criteria_text(trial_id, criteria_text, first)
         warnings.extend(found)
     else:
-        warnings.append(DataWarning(code="empty_section", message=f"{trial_id}: no eligibility criteria text",
-                                    line=sections["Eligibility Criteria"][0]))
-    return Eligibility(minimum_age=minimum, maximum_age=maximum, min_age_years=age_in_years(minimum),
-                       max_age_years=age_in_years(maximum), sex=sex, healthy_volunteers=healthy,
-                       cohorts=cohorts, text=criteria_text)
+        warnings.append(
+            DataWarning(
+                code="empty_section",
+                message=f"{trial_id}: no eligibility criteria text",
+                line=sections["Eligibility Criteria"][0],
+            )
+        )
+    return Eligibility(
+        minimum_age=minimum,
+        maximum_age=maximum,
+        min_age_years=age_in_years(minimum),
+        max_age_years=age_in_years(maximum),
+        sex=sex,
+        healthy_volunteers=healthy,
+        cohorts=cohorts,
+        text=criteria_text,
+    )
 
 
 def _investigators(body: list[tuple[int, str]]) -> list[Investigator]:

@@ -128,8 +128,12 @@ def _trial(root: ET.Element, data: bytes) -> Trial:
     title = _text(root, "brief_title") or _text(root, "official_title")
     if title is None:
         title = nct_id
-        warnings.append(DataWarning(code="missing_field", message="The record has no brief_title or "
-                                    "official_title; the NCT id stands in as its title."))
+        warnings.append(
+            DataWarning(
+                code="missing_field",
+                message="The record has no brief_title or official_title; the NCT id stands in as its title.",
+            )
+        )
     sponsor = _text(root, "sponsors/lead_sponsor/agency")
     eligibility, criteria_warnings = _eligibility(root, nct_id, data)
     interventions = _interventions(root)
@@ -250,8 +254,14 @@ def _arms(root: ET.Element, interventions: list[Intervention]) -> list[Arm]:
             continue
         # The legacy format links interventions to arms from the intervention side only.
         names = [f"{i.type}: {i.name}" if i.type else i.name for i in interventions if label in i.arms]
-        arms.append(Arm(label=label, type=_text(node, "arm_group_type"), description=_block(node, "description"),
-                        interventions=names))
+        arms.append(
+            Arm(
+                label=label,
+                type=_text(node, "arm_group_type"),
+                description=_block(node, "description"),
+                interventions=names,
+            )
+        )
     return arms
 
 
@@ -260,8 +270,14 @@ def _outcomes(root: ET.Element) -> list[Outcome]:
     for kind in ("primary", "secondary", "other"):
         for node in root.findall(f"{kind}_outcome"):
             if measure := _text(node, "measure"):
-                outcomes.append(Outcome(kind=kind, measure=measure, time_frame=_text(node, "time_frame"),
-                                        description=_block(node, "description")))
+                outcomes.append(
+                    Outcome(
+                        kind=kind,
+                        measure=measure,
+                        time_frame=_text(node, "time_frame"),
+                        description=_block(node, "description"),
+                    )
+                )
     return outcomes
 
 
@@ -305,8 +321,17 @@ def _responsible_party(root: ET.Element) -> str | None:
     node = root.find("responsible_party")
     if node is None:
         return None
-    person = [v for f in ("investigator_full_name", "investigator_title", "investigator_affiliation",
-                          "name_title", "organization") if (v := _text(node, f))]
+    person = [
+        v
+        for f in (
+            "investigator_full_name",
+            "investigator_title",
+            "investigator_affiliation",
+            "name_title",
+            "organization",
+        )
+        if (v := _text(node, f))
+    ]
     kind = _text(node, "responsible_party_type")
     if kind and person:
         return f"{kind}: {', '.join(person)}"
@@ -327,7 +352,7 @@ def _identifiers(root: ET.Element, sponsor: str | None) -> list[Identifier]:
     if org_id := _text(root, "id_info/org_study_id"):
         identifiers.append(Identifier(id=org_id, type="org_study_id", source=sponsor))
     identifiers += [Identifier(id=v, type="secondary_id") for v in _texts(root, "id_info/secondary_id")]
-    identifiers += [Identifier(id=v, type="nct_alias", source="ClinicalTrials.gov")
-                    for v in _texts(root, "id_info/nct_alias")]
+    identifiers += [
+        Identifier(id=v, type="nct_alias", source="ClinicalTrials.gov") for v in _texts(root, "id_info/nct_alias")
+    ]
     return identifiers
-

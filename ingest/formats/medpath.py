@@ -37,19 +37,39 @@ from trialfinder.ids import is_trial_id, registry_for
 FORMAT = "medpath"
 
 _LABELS = (
-    "Conditions", "Interventions", "Registration Number", "Lead Sponsor", "Brief Summary", "Detailed Description",
-    "Recruitment & Eligibility", "Status", "Sex", "Target Recruitment", "Inclusion Criteria", "Exclusion Criteria",
-    "Study & Design", "Study Type", "Study Design", "Arm && Interventions", "Primary Outcome Measures",
-    "Secondary Outcome Measures", "Other Outcome Measures", "Trial Locations",
+    "Conditions",
+    "Interventions",
+    "Registration Number",
+    "Lead Sponsor",
+    "Brief Summary",
+    "Detailed Description",
+    "Recruitment & Eligibility",
+    "Status",
+    "Sex",
+    "Target Recruitment",
+    "Inclusion Criteria",
+    "Exclusion Criteria",
+    "Study & Design",
+    "Study Type",
+    "Study Design",
+    "Arm && Interventions",
+    "Primary Outcome Measures",
+    "Secondary Outcome Measures",
+    "Other Outcome Measures",
+    "Trial Locations",
 )
 _LABEL_SET = frozenset(_LABELS)
 _TABLE_HEADERS = frozenset({"NameTimeMethod", "GroupInterventionDescription"})
 _SEX = {"ALL": "all", "FEMALE": "female", "MALE": "male", "BOTH": "all"}
 _INTERVENTION = re.compile(
     r"^(Drug|Biological|Device|Procedure|Radiation|Behavioral|Genetic|Dietary Supplement|Combination Product|"
-    r"Diagnostic Test|Other):\s*(.+)$")
-_OUTCOME_TABLES = (("Primary Outcome Measures", "primary"), ("Secondary Outcome Measures", "secondary"),
-                   ("Other Outcome Measures", "other"))
+    r"Diagnostic Test|Other):\s*(.+)$"
+)
+_OUTCOME_TABLES = (
+    ("Primary Outcome Measures", "primary"),
+    ("Secondary Outcome Measures", "secondary"),
+    ("Other Outcome Measures", "other"),
+)
 _LOCATIONS_COUNT = re.compile(r"^Locations\s*\(\d+\)$")
 _FLAG = re.compile(r"^[\U0001F1E6-\U0001F1FF]{2}$")
 # A time frame glued to the end of an outcome name: "Adverse Events6 months", "mRSSBaseline and week 12".
@@ -73,9 +93,9 @@ def split_time_frame(cell: str) -> tuple[str, str | None]:
     frame, no space) and the rest reads as a time frame, so a name that merely mentions a time stays whole.
     """
     for m in re.finditer(r"(?<=[A-Za-z)%])(?=[0-9A-Z])", cell):
-        tail = cell[m.start():]
+        tail = cell[m.start() :]
         if _TIME_FRAME.fullmatch(tail) and not re.match(r"[A-Z]{2,}\d", tail):
-            return cell[:m.start()].strip(), tail.strip()
+            return cell[: m.start()].strip(), tail.strip()
     return cell.strip(), None
 
 
@@ -109,8 +129,10 @@ def parse(text: str, path: str) -> Trial:
 
     trial_id = value("Registration Number")
     if trial_id is None or not is_trial_id(trial_id):
-        raise ParseError(f"{path}: no trial id under 'Registration Number' (found {trial_id!r})",
-                         blocks.get("Registration Number", (1, []))[0])
+        raise ParseError(
+            f"{path}: no trial id under 'Registration Number' (found {trial_id!r})",
+            blocks.get("Registration Number", (1, []))[0],
+        )
     warnings: list[DataWarning] = []
 
     phase = status = None
@@ -124,8 +146,13 @@ def parse(text: str, path: str) -> Trial:
     def paragraph(name: str) -> str | None:
         content = "\n".join(ln for _, ln in body(name))
         if name in blocks and is_empty_marker(content):
-            warnings.append(DataWarning(code="empty_section", message=f"{trial_id}: section '{name}' is "
-                                        f"{content.strip().lower() or 'empty'}", line=blocks[name][0]))
+            warnings.append(
+                DataWarning(
+                    code="empty_section",
+                    message=f"{trial_id}: section '{name}' is {content.strip().lower() or 'empty'}",
+                    line=blocks[name][0],
+                )
+            )
             return None
         return content or None
 
@@ -138,8 +165,9 @@ def parse(text: str, path: str) -> Trial:
     design: dict[str, str] = {}
     for number, line in body("Study Design"):
         if is_empty_marker(line):
-            warnings.append(DataWarning(code="empty_section", message=f"{trial_id}: study design is "
-                                        f"{line.lower()}", line=number))
+            warnings.append(
+                DataWarning(code="empty_section", message=f"{trial_id}: study design is {line.lower()}", line=number)
+            )
         elif (name := design_field(upper_snake(line))) is not None:
             design[name] = upper_snake(line)
         else:
@@ -155,16 +183,32 @@ def parse(text: str, path: str) -> Trial:
     outcomes = _outcomes(body)
     for label, kind in _OUTCOME_TABLES:
         if label in blocks and not any(o.kind == kind for o in outcomes):
-            warnings.append(DataWarning(code="empty_section", message=f"{trial_id}: table '{label}' is empty",
-                                        line=blocks[label][0]))
+            warnings.append(
+                DataWarning(
+                    code="empty_section", message=f"{trial_id}: table '{label}' is empty", line=blocks[label][0]
+                )
+            )
     return Trial(
-        trial_id=trial_id, registry=registry_for(trial_id), title=title, status=status, phase=phase,
+        trial_id=trial_id,
+        registry=registry_for(trial_id),
+        title=title,
+        status=status,
+        phase=phase,
         study_type=upper_snake(re.sub(r"\s+Study$", "", study_type)) if study_type else None,
-        enrollment=enrollment, enrollment_type="planned" if enrollment is not None else None,
-        sponsor=value("Lead Sponsor"), conditions=[ln for _, ln in body("Conditions")],
-        summary=paragraph("Brief Summary"), description=paragraph("Detailed Description"), design=design,
-        arms=arms, interventions=interventions, outcomes=outcomes, eligibility=eligibility,
-        locations=_locations(body("Trial Locations")), warnings=warnings, source_path=path,
+        enrollment=enrollment,
+        enrollment_type="planned" if enrollment is not None else None,
+        sponsor=value("Lead Sponsor"),
+        conditions=[ln for _, ln in body("Conditions")],
+        summary=paragraph("Brief Summary"),
+        description=paragraph("Detailed Description"),
+        design=design,
+        arms=arms,
+        interventions=interventions,
+        outcomes=outcomes,
+        eligibility=eligibility,
+        locations=_locations(body("Trial Locations")),
+        warnings=warnings,
+        source_path=path,
         source_format=FORMAT,
     )
 
@@ -192,10 +236,11 @@ def _arms(body: list[tuple[int, str]], interventions: list[Intervention]) -> tup
             arms.append(Arm(label=row))
             continue
         intervention, at = hit
-        description = row[at + len(intervention.name):].strip() or None
+        description = row[at + len(intervention.name) :].strip() or None
         arms.append(Arm(label=row[:at].strip(), description=description, interventions=[intervention.name]))
-    updated = [i.model_copy(update={"arms": [a.label for a in arms if i.name in a.interventions]})
-               for i in interventions]
+    updated = [
+        i.model_copy(update={"arms": [a.label for a in arms if i.name in a.interventions]}) for i in interventions
+    ]
     return arms, updated
 
 

@@ -123,8 +123,12 @@ def test_compare_cites_both_trials(bot):
 
 
 def test_answers_are_deterministic_and_safe_concurrently(bot):
-    questions = ["What dose do participants get in NCT03171194?", "Who sponsors the Mayo trial?",
-                 "Are there trials for scleroderma?", "Where is NCT06888973 taking place?"] * 3
+    questions = [
+        "What dose do participants get in NCT03171194?",
+        "Who sponsors the Mayo trial?",
+        "Are there trials for scleroderma?",
+        "Where is NCT06888973 taking place?",
+    ] * 3
     sequential = [bot.ask(q).model_dump() for q in questions]
     with ThreadPoolExecutor(max_workers=4) as pool:
         parallel = list(pool.map(lambda q: bot.ask(q).model_dump(), questions))

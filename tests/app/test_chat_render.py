@@ -26,10 +26,16 @@ def _chunk(index, trial_id: str, section: str, n: int = 1):
 def test_every_citation_becomes_a_named_passage_linked_from_the_text(seed_index):
     arms = _chunk(seed_index, "NCT03171194", "arms")
     status = _chunk(seed_index, "NCT04356287", "status")
-    text = (f"The trial has a low-dose group [{marker_name(arms.trial_id, arms.title)}]. "
-            f"The other one's status [{marker_name(status.trial_id, status.title)}].")
-    answer = Answer(answer=text, citations=[arms.citation(), status.citation(), arms.citation()],
-                    warnings=["NCT04356287: study design is not specified"], backend="extractive")
+    text = (
+        f"The trial has a low-dose group [{marker_name(arms.trial_id, arms.title)}]. "
+        f"The other one's status [{marker_name(status.trial_id, status.title)}]."
+    )
+    answer = Answer(
+        answer=text,
+        citations=[arms.citation(), status.citation(), arms.citation()],
+        warnings=["NCT04356287: study design is not specified"],
+        backend="extractive",
+    )
 
     reply = render_reply(answer, seed_index)
 
@@ -50,16 +56,41 @@ def test_every_citation_becomes_a_named_passage_linked_from_the_text(seed_index)
 def test_eligibility_table_cites_failed_criteria_and_lists_missing_facts(seed_index):
     criterion = _chunk(seed_index, "NCT03171194", "eligibility.exclusion", 2)
     verdicts = [
-        TrialVerdict(trial_id="NCT03171194", verdict="ineligible", failed=[FailedCriterion(
-            criterion=criterion.text, kind="exclusion", reason="eGFR 25 is below 30", citation=criterion.citation())]),
-        TrialVerdict(trial_id="NCT06888973", cohort="SLE", verdict="possibly_eligible", unknown=[UnknownCriterion(
-            criterion="SLEDAI-2K score ≥ 6", kind="inclusion", needs=["sledai", "disease_duration"])]),
+        TrialVerdict(
+            trial_id="NCT03171194",
+            verdict="ineligible",
+            failed=[
+                FailedCriterion(
+                    criterion=criterion.text,
+                    kind="exclusion",
+                    reason="eGFR 25 is below 30",
+                    citation=criterion.citation(),
+                )
+            ],
+        ),
+        TrialVerdict(
+            trial_id="NCT06888973",
+            cohort="SLE",
+            verdict="possibly_eligible",
+            unknown=[
+                UnknownCriterion(
+                    criterion="SLEDAI-2K score ≥ 6", kind="inclusion", needs=["sledai", "disease_duration"]
+                )
+            ],
+        ),
     ]
-    chain_text = ("**NCT03171194 — Pilot Trial**\n\n**Eligibility check** (by the rule checker)\n"
-                  "Facts used: age 45; eGFR 25\n- **NCT03171194**: ineligible\n  - Not met (exclusion): ...\n"
-                  "- **NCT06888973 · SLE**: possibly eligible\n\nWhat is your SLEDAI score?")
-    answer = Answer(answer=chain_text, citations=[criterion.citation()], eligibility=verdicts,
-                    backend="extractive", next_question=NextQuestion(fact="sledai", question="What is your SLEDAI score?"))
+    chain_text = (
+        "**NCT03171194 — Pilot Trial**\n\n**Eligibility check** (by the rule checker)\n"
+        "Facts used: age 45; eGFR 25\n- **NCT03171194**: ineligible\n  - Not met (exclusion): ...\n"
+        "- **NCT06888973 · SLE**: possibly eligible\n\nWhat is your SLEDAI score?"
+    )
+    answer = Answer(
+        answer=chain_text,
+        citations=[criterion.citation()],
+        eligibility=verdicts,
+        backend="extractive",
+        next_question=NextQuestion(fact="sledai", question="What is your SLEDAI score?"),
+    )
 
     reply = render_reply(answer, seed_index)
 

@@ -15,8 +15,14 @@ from trialfinder.settings import PROJECT_ROOT
 
 def run_cli(*args: str, index: Path, timeout: int = 300) -> subprocess.CompletedProcess:
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRIALFINDER_TODAY": "2026-11-24"}
-    return subprocess.run([sys.executable, "-m", "app.cli", *args, "--index", str(index)], cwd=PROJECT_ROOT,
-                          env=env, capture_output=True, text=True, timeout=timeout)
+    return subprocess.run(
+        [sys.executable, "-m", "app.cli", *args, "--index", str(index)],
+        cwd=PROJECT_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
 
 
 def one_json(done: subprocess.CompletedProcess) -> dict:
@@ -62,8 +68,9 @@ def test_ask_and_search_print_contract_objects(index_dir):
     assert set(answer) >= {"answer", "citations", "eligibility", "warnings"}
     assert "10^6 cells/kg" in answer["answer"]
     assert {c["trial_id"] for c in answer["citations"]} == {"NCT03171194"}
-    found = one_json(run_cli("search", "--patient", "45-year-old woman with lupus", "--limit", "3", "--json",
-                             index=index_dir))
+    found = one_json(
+        run_cli("search", "--patient", "45-year-old woman with lupus", "--limit", "3", "--json", index=index_dir)
+    )
     assert 1 <= len(found["trials"]) <= 3
     assert found["trials"][0]["verdict"] in {"eligible", "possibly_eligible", "ineligible"}
 
@@ -90,8 +97,16 @@ def test_usage_errors_exit_2(tmp_path):
 
 def test_ask_conversation_file_carries_the_state_and_the_summary_reads_it(index_dir, tmp_path):
     state = tmp_path / "chat.json"
-    first = one_json(run_cli("ask", "I'm 61 and have SLE. Could I join NCT03171194?", "--conversation", str(state),
-                             "--json", index=index_dir))
+    first = one_json(
+        run_cli(
+            "ask",
+            "I'm 61 and have SLE. Could I join NCT03171194?",
+            "--conversation",
+            str(state),
+            "--json",
+            index=index_dir,
+        )
+    )
     assert first["facts"]["age"] == 61 and first["next_question"]["question"].endswith("?")
     second = one_json(run_cli("ask", "sorry, 71 not 61", "--conversation", str(state), "--json", index=index_dir))
     assert second["facts"]["age"] == 71

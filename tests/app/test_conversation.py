@@ -65,14 +65,24 @@ from app.models import NextQuestion  # noqa: E402
 ASKED = NextQuestion(fact="infection", question="Do you have any infection at the moment?")
 
 
-@pytest.mark.parametrize("text, kind", [
-    ("No", TurnKind.ANSWER), ("nope.", TurnKind.ANSWER), ("yes, since May", TurnKind.ANSWER),
-    ("not that I know of", TurnKind.ANSWER), ("I'm not sure", TurnKind.ANSWER),
-    ("sorry, she's 71, not 61", TurnKind.CORRECTION), ("actually I'm 68", TurnKind.CORRECTION),
-    ("that was my brother, not me", TurnKind.RETRACTION), ("scratch that", TurnKind.RETRACTION),
-    ("start over", TurnKind.META), ("let's start again with a new patient", TurnKind.META),
-    ("and now?", TurnKind.RECHECK), ("What phase is it?", TurnKind.OTHER),
-])
+@pytest.mark.parametrize(
+    "text, kind",
+    [
+        ("No", TurnKind.ANSWER),
+        ("nope.", TurnKind.ANSWER),
+        ("yes, since May", TurnKind.ANSWER),
+        ("not that I know of", TurnKind.ANSWER),
+        ("I'm not sure", TurnKind.ANSWER),
+        ("sorry, she's 71, not 61", TurnKind.CORRECTION),
+        ("actually I'm 68", TurnKind.CORRECTION),
+        ("that was my brother, not me", TurnKind.RETRACTION),
+        ("scratch that", TurnKind.RETRACTION),
+        ("start over", TurnKind.META),
+        ("let's start again with a new patient", TurnKind.META),
+        ("and now?", TurnKind.RECHECK),
+        ("What phase is it?", TurnKind.OTHER),
+    ],
+)
 def test_turn_kinds_with_a_pending_question(text, kind):
     assert classify(text, ASKED) is kind
 
@@ -93,8 +103,9 @@ def test_state_round_trips_through_json():
 
     chat = Conversation()
     chat.add_facts(extract_facts("I'm 45 with lupus"), "I'm 45 with lupus")
-    chat.update(question="Can I join NCT03171194?", intent="eligibility", trial_ids=["NCT03171194"], aspects=[],
-                answer="...")
+    chat.update(
+        question="Can I join NCT03171194?", intent="eligibility", trial_ids=["NCT03171194"], aspects=[], answer="..."
+    )
     chat.ask_next(ASKED)
     again = Conversation.from_state(ConversationState.model_validate_json(chat.state().model_dump_json()))
     assert again.facts.age == 45 and again.focus == ["NCT03171194"] and again.pending == ASKED
@@ -102,6 +113,7 @@ def test_state_round_trips_through_json():
 
 
 # -- the same turns through the chain ------------------------------------------------------------------
+
 
 def test_no_answers_the_question_and_it_is_never_asked_twice(bot):
     chat = Conversation()

@@ -115,8 +115,9 @@ def _count_parses(monkeypatch) -> list[str]:
     return parsed
 
 
-def test_unchanged_reingest_skips_parsing_and_reports_the_same_trials(make_settings, write_study, tmp_path,
-                                                                       monkeypatch):
+def test_unchanged_reingest_skips_parsing_and_reports_the_same_trials(
+    make_settings, write_study, tmp_path, monkeypatch
+):
     docs = tmp_path / "docs"
     for n in range(1, 4):
         write_study(docs, f"NCT9500000{n}", f"Study {n}", summary=f"Summary of study {n}.")

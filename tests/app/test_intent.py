@@ -17,20 +17,23 @@ def ask(catalog, question, **kw):
     return understand(question, known_ids=known, profiles=profiles, **kw)
 
 
-@pytest.mark.parametrize("question, kind, aspect", [
-    ("What dose do participants get in NCT03171194?", "trial_fact", "dose"),
-    ("what is the recruitment status of nct04356287", "trial_fact", "status"),
-    ("Which phase is KCT0004337?", "trial_fact", "phase"),
-    ("How many participants will NCT04356287 enroll?", "trial_fact", "enrollment"),
-    ("Who sponsors NCT03929120?", "trial_fact", "sponsor"),
-    ("Where is NCT06888973 taking place?", "trial_fact", "locations"),
-    ("What are the primary outcomes of NCT03929120?", "trial_fact", "outcomes"),
-    ("What are the exclusion criteria of NCT03171194?", "trial_fact", "criteria"),
-    ("Who is the principal investigator of NCT04356287?", "trial_fact", "investigators"),
-    ("Is NCT04356287 randomized?", "trial_fact", "design"),
-    ("When did NCT03171194 start?", "trial_fact", "dates"),
-    ("Which publications are listed for NCT03171194?", "trial_fact", "references"),
-])
+@pytest.mark.parametrize(
+    "question, kind, aspect",
+    [
+        ("What dose do participants get in NCT03171194?", "trial_fact", "dose"),
+        ("what is the recruitment status of nct04356287", "trial_fact", "status"),
+        ("Which phase is KCT0004337?", "trial_fact", "phase"),
+        ("How many participants will NCT04356287 enroll?", "trial_fact", "enrollment"),
+        ("Who sponsors NCT03929120?", "trial_fact", "sponsor"),
+        ("Where is NCT06888973 taking place?", "trial_fact", "locations"),
+        ("What are the primary outcomes of NCT03929120?", "trial_fact", "outcomes"),
+        ("What are the exclusion criteria of NCT03171194?", "trial_fact", "criteria"),
+        ("Who is the principal investigator of NCT04356287?", "trial_fact", "investigators"),
+        ("Is NCT04356287 randomized?", "trial_fact", "design"),
+        ("When did NCT03171194 start?", "trial_fact", "dates"),
+        ("Which publications are listed for NCT03171194?", "trial_fact", "references"),
+    ],
+)
 def test_fact_questions_get_their_aspect(catalog, question, kind, aspect):
     intent = ask(catalog, question)
     assert intent.kind == kind
@@ -44,15 +47,18 @@ def test_ids_are_case_insensitive_and_unknown_ids_are_kept_apart(catalog):
     assert intent.kind == "unknown_trial" and intent.unknown_ids == ["NCT99999999"] and not intent.trial_ids
 
 
-@pytest.mark.parametrize("description, expected", [
-    ("Mayo", ["NCT03929120"]),
-    ("scleroderma", ["NCT04356287"]),
-    ("lupus pilot", ["NCT03171194"]),
-    ("Korean", ["KCT0004337"]),
-    ("Pakistani", ["NCT06888973"]),
-    ("Canadian", ["NCT04356287"]),
-    ("interstitial lung disease", ["NCT03929120"]),
-])
+@pytest.mark.parametrize(
+    "description, expected",
+    [
+        ("Mayo", ["NCT03929120"]),
+        ("scleroderma", ["NCT04356287"]),
+        ("lupus pilot", ["NCT03171194"]),
+        ("Korean", ["KCT0004337"]),
+        ("Pakistani", ["NCT06888973"]),
+        ("Canadian", ["NCT04356287"]),
+        ("interstitial lung disease", ["NCT03929120"]),
+    ],
+)
 def test_descriptions_resolve_to_trials(catalog, description, expected):
     assert match_description(description, catalog[1]) == expected
 
@@ -67,11 +73,21 @@ def test_described_trials_in_questions(catalog):
 def test_pronouns_and_elliptic_follow_ups_use_the_conversation(catalog):
     intent = ask(catalog, "What is its phase?", previous_trials=["NCT03171194"], previous_kind="trial_fact")
     assert intent.trial_ids == ["NCT03171194"] and intent.resolved_by == "context"
-    follow = ask(catalog, "and the scleroderma one?", previous_trials=["NCT03171194"], previous_kind="eligibility",
-                 has_patient=True)
+    follow = ask(
+        catalog,
+        "and the scleroderma one?",
+        previous_trials=["NCT03171194"],
+        previous_kind="eligibility",
+        has_patient=True,
+    )
     assert follow.trial_ids == ["NCT04356287"] and follow.kind == "eligibility"
-    dose = ask(catalog, "what about the Mayo trial?", previous_trials=["NCT03171194"], previous_kind="trial_fact",
-               previous_aspects=["dose"])
+    dose = ask(
+        catalog,
+        "what about the Mayo trial?",
+        previous_trials=["NCT03171194"],
+        previous_kind="trial_fact",
+        previous_aspects=["dose"],
+    )
     assert dose.kind == "trial_fact" and dose.aspects == ["dose"] and dose.trial_ids == ["NCT03929120"]
 
 
@@ -105,29 +121,33 @@ def test_greetings_are_not_searches(catalog):
 
 
 def test_stated_facts_after_an_eligibility_turn_recheck(catalog):
-    intent = ask(catalog, "actually I'm 66", previous_trials=["NCT03171194"], previous_kind="eligibility",
-                 has_patient=True)
+    intent = ask(
+        catalog, "actually I'm 66", previous_trials=["NCT03171194"], previous_kind="eligibility", has_patient=True
+    )
     assert intent.kind == "eligibility" and intent.trial_ids == ["NCT03171194"]
 
 
-@pytest.mark.parametrize("question, aspect, absent", [
-    ("What is the organization study id of NCT03171194?", "identifiers", "sponsor"),
-    ("Does NCT04356287 have a secondary ID?", "identifiers", "design"),
-    ("Which registry numbers does NCT03929120 have?", "identifiers", "sponsor"),
-    ("Which organization sponsors NCT03171194?", "sponsor", "identifiers"),
-    ("How long is follow-up in NCT03929120?", "outcomes", "summary"),
-    ("Is NCT06888973 open?", "status", "design"),
-    ("Can children join NCT03171194?", "age", "criteria"),
-    ("Does NCT03171194 accept men?", "sex", "summary"),
-    ("What papers were published about NCT03171194?", "references", "summary"),
-    ("What is the primary purpose of NCT04356287?", "design", "summary"),
-    # The longest cue wins: "organisation" and "purpose" are parts of longer cues of other aspects.
-    ("What is the sponsor's study code for NCT04356287?", "identifiers", "sponsor"),
-    ("Tell me the organisation's study number for KCT0004337.", "identifiers", "sponsor"),
-    ("Give the primary purpose and the aims of NCT03929120.", "design", "nothing"),
-    ("Who is the contact for NCT04356287?", "contacts", "investigators"),
-    ("What is the name of the drug in NCT03171194?", "interventions", "summary"),
-])
+@pytest.mark.parametrize(
+    "question, aspect, absent",
+    [
+        ("What is the organization study id of NCT03171194?", "identifiers", "sponsor"),
+        ("Does NCT04356287 have a secondary ID?", "identifiers", "design"),
+        ("Which registry numbers does NCT03929120 have?", "identifiers", "sponsor"),
+        ("Which organization sponsors NCT03171194?", "sponsor", "identifiers"),
+        ("How long is follow-up in NCT03929120?", "outcomes", "summary"),
+        ("Is NCT06888973 open?", "status", "design"),
+        ("Can children join NCT03171194?", "age", "criteria"),
+        ("Does NCT03171194 accept men?", "sex", "summary"),
+        ("What papers were published about NCT03171194?", "references", "summary"),
+        ("What is the primary purpose of NCT04356287?", "design", "summary"),
+        # The longest cue wins: "organisation" and "purpose" are parts of longer cues of other aspects.
+        ("What is the sponsor's study code for NCT04356287?", "identifiers", "sponsor"),
+        ("Tell me the organisation's study number for KCT0004337.", "identifiers", "sponsor"),
+        ("Give the primary purpose and the aims of NCT03929120.", "design", "nothing"),
+        ("Who is the contact for NCT04356287?", "contacts", "investigators"),
+        ("What is the name of the drug in NCT03171194?", "interventions", "summary"),
+    ],
+)
 def test_plain_language_fact_questions_get_their_aspect(catalog, question, aspect, absent):
     intent = ask(catalog, question)
     assert intent.kind == "trial_fact" and aspect in intent.aspects and absent not in intent.aspects

@@ -49,8 +49,18 @@ def test_real_outputs_validate_against_their_schemas(index_dir, schemas):
     search = one_json(run_cli("search", "--patient", patient, "--json", index=index_dir))
     assert search["trials"]
     valid(schemas, "SearchResult", search)
-    answer = one_json(run_cli("ask", "Could I join it?", "--patient", "29-year-old woman with lupus, SLEDAI 8",
-                              "--trial", "NCT03171194", "--json", index=index_dir))
+    answer = one_json(
+        run_cli(
+            "ask",
+            "Could I join it?",
+            "--patient",
+            "29-year-old woman with lupus, SLEDAI 8",
+            "--trial",
+            "NCT03171194",
+            "--json",
+            index=index_dir,
+        )
+    )
     assert answer["citations"] and answer["eligibility"]
     valid(schemas, "Answer", answer)
 

@@ -8,8 +8,9 @@ from ingest.models import Chunk
 
 
 def _chunk(tid: str, n: int) -> Chunk:
-    return Chunk(id=f"{tid}:status:{n}", trial_id=tid, section="status", title="Status and enrollment",
-                 text="Status: RECRUITING")
+    return Chunk(
+        id=f"{tid}:status:{n}", trial_id=tid, section="status", title="Status and enrollment", text="Status: RECRUITING"
+    )
 
 
 def test_a_heading_or_paragraph_after_a_list_item_is_set_apart_by_a_blank_line():

@@ -29,8 +29,13 @@ def check_shape(payload: dict) -> None:
 
 
 def test_patient_note_ranks_with_verdicts_and_reasons(seed_index):
-    payload = search_trials(seed_index, query=None, patient="58 yo F with h/o SLE on prednisone 10 mg, Cr 2.1, "
-                            "denies pregnancy", limit=10, today=TODAY)
+    payload = search_trials(
+        seed_index,
+        query=None,
+        patient="58 yo F with h/o SLE on prednisone 10 mg, Cr 2.1, denies pregnancy",
+        limit=10,
+        today=TODAY,
+    )
     check_shape(payload)
     rows = payload["trials"]
     assert len(rows) == 5
@@ -64,12 +69,17 @@ def test_scores_add_the_documented_verdict_bonus(seed_index):
     check_shape(payload)
     assert payload["trials"][0]["trial_id"] == "NCT04356287"
     for row in payload["trials"]:
-        assert VERDICT_BONUS[row["verdict"]] <= row["score"] <= 1.0 + max(TOPIC_BONUS.values()) + VERDICT_BONUS[row["verdict"]]
+        assert (
+            VERDICT_BONUS[row["verdict"]]
+            <= row["score"]
+            <= 1.0 + max(TOPIC_BONUS.values()) + VERDICT_BONUS[row["verdict"]]
+        )
 
 
 def test_status_filter_and_limit(seed_index):
-    payload = search_trials(seed_index, query="mesenchymal stem cells", patient=None, limit=2,
-                            statuses=["recruiting"], today=TODAY)
+    payload = search_trials(
+        seed_index, query="mesenchymal stem cells", patient=None, limit=2, statuses=["recruiting"], today=TODAY
+    )
     assert len(payload["trials"]) == 2
     assert all(r["status"] == "RECRUITING" for r in payload["trials"])
 

@@ -49,9 +49,16 @@ def imports_of(package: str) -> dict[str, set[str]]:
 
 
 def package_graph() -> dict[str, set[str]]:
-    return {package: {name.split(".")[0] for module, names in imports_of(package).items() if module not in ENTRY_POINTS
-                      for name in names} - {package}
-            for package in PACKAGES}
+    return {
+        package: {
+            name.split(".")[0]
+            for module, names in imports_of(package).items()
+            if module not in ENTRY_POINTS
+            for name in names
+        }
+        - {package}
+        for package in PACKAGES
+    }
 
 
 def test_no_cycle_between_packages():
@@ -65,15 +72,20 @@ def test_no_cycle_between_packages():
 
 
 def test_each_package_imports_only_lower_layers():
-    wrong = {package: sorted(deps - ALLOWED[package]) for package, deps in package_graph().items()
-             if deps - ALLOWED[package]}
+    wrong = {
+        package: sorted(deps - ALLOWED[package]) for package, deps in package_graph().items() if deps - ALLOWED[package]
+    }
     assert not wrong, f"imports against the layers: {wrong}"
 
 
 def test_index_and_checker_do_not_import_readers_parsers_or_chunker():
-    wrong = [f"{module} imports {name}" for package, banned in FORBIDDEN_MODULES.items()
-             for module, names in imports_of(package).items() for name in names
-             if name.startswith(banned)]
+    wrong = [
+        f"{module} imports {name}"
+        for package, banned in FORBIDDEN_MODULES.items()
+        for module, names in imports_of(package).items()
+        for name in names
+        if name.startswith(banned)
+    ]
     assert not wrong, wrong
 
 
@@ -81,7 +93,7 @@ def test_the_checker_spells_no_chunk_ids():
     """Its citations come from the Trial (criterion ids) and ingest.passages, never from ids it builds."""
     for path in (PROJECT_ROOT / "eligibility").rglob("*.py"):
         text = path.read_text(encoding="utf-8")
-        for fragment in (":eligibility.facts:", ":eligibility:", '.inclusion:', '.exclusion:'):
+        for fragment in (":eligibility.facts:", ":eligibility:", ".inclusion:", ".exclusion:"):
             assert fragment not in text, f"{path.name} spells a chunk id ({fragment!r})"
 
 

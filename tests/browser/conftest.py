@@ -42,8 +42,9 @@ def _start(command: list[str], env: dict[str, str], log: Path, url: str, ready_p
     log.parent.mkdir(parents=True, exist_ok=True)
     out = log.open("wb")
     # Own process group: stopping it stops whatever the server started too.
-    process = subprocess.Popen(command, cwd=PROJECT_ROOT, env=env, stdout=out, stderr=subprocess.STDOUT,
-                               start_new_session=True)
+    process = subprocess.Popen(
+        command, cwd=PROJECT_ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+    )
     out.close()
     server = Server(url=url, process=process, log=log)
     ready_url = url + ready_path
@@ -57,9 +58,11 @@ def _start(command: list[str], env: dict[str, str], log: Path, url: str, ready_p
             pass
         if process.poll() is not None or time.monotonic() > deadline:
             _stop(process)
-            raise RuntimeError(f"{' '.join(command)} did not answer at {ready_url} within "
-                               f"{SERVER_START_SECONDS}s (exit code {process.poll()}); log {log}:\n"
-                               f"{server.log_tail()}")
+            raise RuntimeError(
+                f"{' '.join(command)} did not answer at {ready_url} within "
+                f"{SERVER_START_SECONDS}s (exit code {process.poll()}); log {log}:\n"
+                f"{server.log_tail()}"
+            )
         time.sleep(0.3)
 
 
@@ -101,8 +104,13 @@ def chat_server(seed_index, seed_settings, artifacts, demo_port) -> Iterator[Ser
         "TRANSFORMERS_OFFLINE": "1",
         "PYTHONUNBUFFERED": "1",
     }
-    server = _start([sys.executable, "-m", "app.cli", "chat", "--host", "127.0.0.1", "--port", str(port)],
-                    env, artifacts / "chat-server.log", f"http://127.0.0.1:{port}", "/health")
+    server = _start(
+        [sys.executable, "-m", "app.cli", "chat", "--host", "127.0.0.1", "--port", str(port)],
+        env,
+        artifacts / "chat-server.log",
+        f"http://127.0.0.1:{port}",
+        "/health",
+    )
     try:
         yield server
     finally:
@@ -112,9 +120,23 @@ def chat_server(seed_index, seed_settings, artifacts, demo_port) -> Iterator[Ser
 @pytest.fixture(scope="session")
 def demo_server(chat_server, demo_port, artifacts) -> Iterator[Server]:
     """The widget demo host page (`make widget-demo`) on its own port, embedding `chat_server`."""
-    server = _start([sys.executable, "-m", "app.widget.serve", "--host", "127.0.0.1", "--port", str(demo_port),
-                     "--chat-server", chat_server.url], dict(os.environ), artifacts / "widget-demo.log",
-                    f"http://127.0.0.1:{demo_port}", "/")
+    server = _start(
+        [
+            sys.executable,
+            "-m",
+            "app.widget.serve",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(demo_port),
+            "--chat-server",
+            chat_server.url,
+        ],
+        dict(os.environ),
+        artifacts / "widget-demo.log",
+        f"http://127.0.0.1:{demo_port}",
+        "/",
+    )
     try:
         yield server
     finally:

@@ -117,8 +117,11 @@ def test_correcting_the_profile_changes_the_next_verdict(chat_server, browser_pa
 
 def test_cors_admits_only_the_configured_origins(chat_server, demo_port):
     def preflight(origin: str) -> tuple[int, str | None]:
-        request = urllib.request.Request(f"{chat_server.url}/project/settings", method="OPTIONS", headers={
-            "Origin": origin, "Access-Control-Request-Method": "GET"})
+        request = urllib.request.Request(
+            f"{chat_server.url}/project/settings",
+            method="OPTIONS",
+            headers={"Origin": origin, "Access-Control-Request-Method": "GET"},
+        )
         try:
             with urllib.request.urlopen(request, timeout=10) as response:
                 return response.status, response.headers.get("access-control-allow-origin")

@@ -55,12 +55,15 @@ def test_a_good_file_loads_frozen(tmp_path):
         loaded["thing"].label = "other"  # type: ignore[misc]
 
 
-@pytest.mark.parametrize("change,where", [
-    (("question: What is your thing?", "question: What is your thing"), "question"),
-    (("kind: lab", "kind: planet"), "kind"),
-    (("criteria: ['thing']", "criteria: ['thing(']"), "thing"),
-    (("unit: mg", "unit: mg\n  colour: red"), "colour"),
-])
+@pytest.mark.parametrize(
+    "change,where",
+    [
+        (("question: What is your thing?", "question: What is your thing"), "question"),
+        (("kind: lab", "kind: planet"), "kind"),
+        (("criteria: ['thing']", "criteria: ['thing(']"), "thing"),
+        (("unit: mg", "unit: mg\n  colour: red"), "colour"),
+    ],
+)
 def test_a_bad_entry_names_file_entry_and_field(tmp_path, change, where):
     with pytest.raises(concepts.RegistryError) as err:
         concepts.load(_write(tmp_path, GOOD.replace(*change)))

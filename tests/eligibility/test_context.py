@@ -27,61 +27,77 @@ def test_rules_are_medspacy_data_plus_project_data():
     literals = {r.literal for r in rules}
     assert {"absence of", "no evidence", "denies", "not improving on"} <= literals
     disabled = {d["literal"] for d in json.loads(PROJECT_RULES.read_text())["disabled"]}
-    assert disabled and not disabled & {r.literal for r in rules if r.direction.value != "BACKWARD"
-                                        and r.category.value == "NEGATED_EXISTENCE" and r.literal == "resolved"}
+    assert disabled and not disabled & {
+        r.literal
+        for r in rules
+        if r.direction.value != "BACKWARD" and r.category.value == "NEGATED_EXISTENCE" and r.literal == "resolved"
+    }
 
 
 def test_a_bad_rule_is_refused_with_its_field():
     with pytest.raises(ValueError, match="direction"):
         ContextRule.model_validate({"category": "FAMILY", "literal": "x", "direction": "SIDEWAYS"})
     with pytest.raises(ValueError, match="OP"):
-        ContextRule.model_validate({"category": "FAMILY", "literal": "x", "direction": "FORWARD",
-                                    "pattern": [{"LOWER": "x", "OP": "+"}]})
+        ContextRule.model_validate(
+            {"category": "FAMILY", "literal": "x", "direction": "FORWARD", "pattern": [{"LOWER": "x", "OP": "+"}]}
+        )
 
 
-@pytest.mark.parametrize("text, mentions", [
-    ("HIV, HBV and HCV all negative.", ["HIV", "HBV", "HCV"]),
-    ("Hepatitis B, hepatitis C and HIV serologies were negative", ["Hepatitis B", "hepatitis C", "HIV"]),
-    ("HIV and HCV both neg", ["HIV", "HCV"]),
-    ("No SLE, Sjögren's or myositis.", ["SLE", "Sjögren", "myositis"]),
-    ("Denies diabetes, hypertension or asthma", ["diabetes", "hypertension", "asthma"]),
-    ("never had tuberculosis nor hepatitis", ["tuberculosis", "hepatitis"]),
-    ("Without any evidence of lymphoma", ["lymphoma"]),
-    ("Pregnancy test negative", ["Pregnancy"]),
-])
+@pytest.mark.parametrize(
+    "text, mentions",
+    [
+        ("HIV, HBV and HCV all negative.", ["HIV", "HBV", "HCV"]),
+        ("Hepatitis B, hepatitis C and HIV serologies were negative", ["Hepatitis B", "hepatitis C", "HIV"]),
+        ("HIV and HCV both neg", ["HIV", "HCV"]),
+        ("No SLE, Sjögren's or myositis.", ["SLE", "Sjögren", "myositis"]),
+        ("Denies diabetes, hypertension or asthma", ["diabetes", "hypertension", "asthma"]),
+        ("never had tuberculosis nor hepatitis", ["tuberculosis", "hepatitis"]),
+        ("Without any evidence of lymphoma", ["lymphoma"]),
+        ("Pregnancy test negative", ["Pregnancy"]),
+    ],
+)
 def test_negated_lists(text, mentions):
     for mention in mentions:
         assert ctx(text, mention).negated, (text, mention)
 
 
-@pytest.mark.parametrize("text, mention", [
-    ("no lupus nephritis, HIV positive", "HIV"),
-    ("SLE, HIV negative", "SLE"),
-    ("No fever but has lupus nephritis", "lupus nephritis"),
-    ("HBV positive, HCV negative", "HBV"),
-])
+@pytest.mark.parametrize(
+    "text, mention",
+    [
+        ("no lupus nephritis, HIV positive", "HIV"),
+        ("SLE, HIV negative", "SLE"),
+        ("No fever but has lupus nephritis", "lupus nephritis"),
+        ("HBV positive, HCV negative", "HBV"),
+    ],
+)
 def test_negation_stops_where_the_list_or_clause_ends(text, mention):
     assert not ctx(text, mention).negated
 
 
-@pytest.mark.parametrize("text", [
-    "Not improving on methotrexate.",
-    "not responding to methotrexate, still taking it",
-    "No response to methotrexate so far",
-    "RA not controlled on methotrexate",
-    "despite improvement on methotrexate",
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Not improving on methotrexate.",
+        "not responding to methotrexate, still taking it",
+        "No response to methotrexate so far",
+        "RA not controlled on methotrexate",
+        "despite improvement on methotrexate",
+    ],
+)
 def test_pseudo_negation_keeps_the_drug(text):
     assert not ctx(text, "methotrexate").negated
 
 
-@pytest.mark.parametrize("text, mention", [
-    ("Is there a stem-cell study I might be able to enter?", "stem-cell"),
-    ("Are there any rituximab trials near Leeds?", "rituximab"),
-    ("I'm looking for lupus nephritis research", "lupus nephritis"),
-    ("Could I join a stem cell trial for lupus", "stem cell"),
-    ("I want rituximab if possible", "rituximab"),
-])
+@pytest.mark.parametrize(
+    "text, mention",
+    [
+        ("Is there a stem-cell study I might be able to enter?", "stem-cell"),
+        ("Are there any rituximab trials near Leeds?", "rituximab"),
+        ("I'm looking for lupus nephritis research", "lupus nephritis"),
+        ("Could I join a stem cell trial for lupus", "stem cell"),
+        ("I want rituximab if possible", "rituximab"),
+    ],
+)
 def test_questions_and_requests_are_not_patient_facts(text, mention):
     assert ctx(text, mention).hypothetical
 
@@ -97,22 +113,28 @@ def test_stem_cell_question_gives_no_history(today):
     assert d is None or d.hypothetical
 
 
-@pytest.mark.parametrize("text, mention", [
-    ("my mother had breast cancer", "breast cancer"),
-    ("Family history: father with colon cancer", "colon cancer"),
-    ("FHx of lupus in maternal aunt", "lupus"),
-    ("My brother has type 1 diabetes. I have RA.", "type 1 diabetes"),
-])
+@pytest.mark.parametrize(
+    "text, mention",
+    [
+        ("my mother had breast cancer", "breast cancer"),
+        ("Family history: father with colon cancer", "colon cancer"),
+        ("FHx of lupus in maternal aunt", "lupus"),
+        ("My brother has type 1 diabetes. I have RA.", "type 1 diabetes"),
+    ],
+)
 def test_family_history(text, mention):
     assert ctx(text, mention).family
 
 
-@pytest.mark.parametrize("text, mention", [
-    ("my son has lupus, can he take part?", "lupus"),
-    ("My 70-year-old mother has lupus nephritis. Is she eligible?", "lupus nephritis"),
-    ("Would my daughter qualify? My daughter has SLE", "SLE"),
-    ("my husband has ankylosing spondylitis, could he join", "ankylosing spondylitis"),
-])
+@pytest.mark.parametrize(
+    "text, mention",
+    [
+        ("my son has lupus, can he take part?", "lupus"),
+        ("My 70-year-old mother has lupus nephritis. Is she eligible?", "lupus nephritis"),
+        ("Would my daughter qualify? My daughter has SLE", "SLE"),
+        ("my husband has ankylosing spondylitis, could he join", "ankylosing spondylitis"),
+    ],
+)
 def test_asking_for_someone_makes_them_the_patient(text, mention):
     assert not ctx(text, mention).family
 
@@ -123,12 +145,15 @@ def test_proxy_keeps_other_relatives_as_family():
     assert ctx(text, "breast cancer").family
 
 
-@pytest.mark.parametrize("text, mention", [
-    ("history of tuberculosis", "tuberculosis"),
-    ("s/p renal transplant", "renal transplant"),
-    ("lymphoma in remission", "lymphoma"),
-    ("had shingles two years ago", "shingles"),
-])
+@pytest.mark.parametrize(
+    "text, mention",
+    [
+        ("history of tuberculosis", "tuberculosis"),
+        ("s/p renal transplant", "renal transplant"),
+        ("lymphoma in remission", "lymphoma"),
+        ("had shingles two years ago", "shingles"),
+    ],
+)
 def test_historical(text, mention):
     assert ctx(text, mention).historical
 
@@ -140,7 +165,7 @@ def test_every_fact_keeps_its_span(today):
     assert items
     for item in items:
         assert item.start is not None and item.end is not None
-        assert text[item.start:item.end] == item.span
+        assert text[item.start : item.end] == item.span
 
 
 @settings(max_examples=150, deadline=None)

@@ -18,8 +18,15 @@ from trialfinder.settings import PROJECT_ROOT
 
 DATASET = PROJECT_ROOT / "evals" / "datasets" / "eligibility.jsonl"
 RANK = {"ineligible": 0, "possibly_eligible": 1, "eligible": 2}
-COHORT_OF = {"rheumatoid arthritis": "RA", " RA": "RA", "SLE": "SLE", "systemic sclerosis": "SSc",
-             "scleroderma": "SSc", "ankylosing": "AS", "dermatomyositis": "DM/PM"}
+COHORT_OF = {
+    "rheumatoid arthritis": "RA",
+    " RA": "RA",
+    "SLE": "SLE",
+    "systemic sclerosis": "SSc",
+    "scleroderma": "SSc",
+    "ankylosing": "AS",
+    "dermatomyositis": "DM/PM",
+}
 
 
 def _cases() -> list[dict]:
@@ -36,9 +43,27 @@ def test_dataset_size_and_coverage():
     trials = Counter(c["trial"] for c in CASES)
     assert set(trials) == {"NCT06888973", "NCT03171194", "NCT04356287", "KCT0004337", "NCT03929120"}
     kinds = {c["category"] for c in CASES}
-    for needed in ("age", "lab", "score", "units", "exposure-window", "drug-class", "dose", "duration",
-                   "condition", "condition-window", "exception", "negation", "family", "multi-cohort",
-                   "swapped-headings", "serology", "logic", "adversarial", "clinical-note"):
+    for needed in (
+        "age",
+        "lab",
+        "score",
+        "units",
+        "exposure-window",
+        "drug-class",
+        "dose",
+        "duration",
+        "condition",
+        "condition-window",
+        "exception",
+        "negation",
+        "family",
+        "multi-cohort",
+        "swapped-headings",
+        "serology",
+        "logic",
+        "adversarial",
+        "clinical-note",
+    ):
         assert needed in kinds, needed
     assert Counter(c["expect"] for c in CASES)["ineligible"] >= 40
 

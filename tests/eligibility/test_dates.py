@@ -12,21 +12,24 @@ from eligibility.facts import extract_facts
 TODAY = date(2026, 12, 5)
 
 
-@pytest.mark.parametrize("words, expected", [
-    ("rituximab in 11/2025", date(2025, 11, 15)),
-    ("last dose Aug 2026", date(2026, 8, 15)),
-    ("started 09/14/2026", date(2026, 9, 14)),
-    ("started 14/09/2026", date(2026, 9, 14)),
-    ("six weeks ago", date(2026, 10, 24)),
-    ("3 months ago", date(2026, 9, 5)),
-    ("last March", date(2026, 3, 15)),
-    ("last December", date(2025, 12, 15)),
-    ("on 14 Aug 2026", date(2026, 8, 14)),
-    ("on August 14, 2026", date(2026, 8, 14)),
-    ("2026-03-01", date(2026, 3, 1)),
-    ("yesterday", date(2026, 12, 4)),
-    ("last week", date(2026, 11, 28)),
-])
+@pytest.mark.parametrize(
+    "words, expected",
+    [
+        ("rituximab in 11/2025", date(2025, 11, 15)),
+        ("last dose Aug 2026", date(2026, 8, 15)),
+        ("started 09/14/2026", date(2026, 9, 14)),
+        ("started 14/09/2026", date(2026, 9, 14)),
+        ("six weeks ago", date(2026, 10, 24)),
+        ("3 months ago", date(2026, 9, 5)),
+        ("last March", date(2026, 3, 15)),
+        ("last December", date(2025, 12, 15)),
+        ("on 14 Aug 2026", date(2026, 8, 14)),
+        ("on August 14, 2026", date(2026, 8, 14)),
+        ("2026-03-01", date(2026, 3, 1)),
+        ("yesterday", date(2026, 12, 4)),
+        ("last week", date(2026, 11, 28)),
+    ],
+)
 def test_date_forms(words, expected):
     assert date_in(words, TODAY) == expected
 

@@ -20,8 +20,9 @@ def med(facts: PatientFacts, name: str):
 
 
 def test_issue_example(today):
-    f = extract_facts("34-year-old woman with SLE, ANA 1:320, SLEDAI 6, eGFR 95, received rituximab 2 months ago",
-                      today=today)
+    f = extract_facts(
+        "34-year-old woman with SLE, ANA 1:320, SLEDAI 6, eGFR 95, received rituximab 2 months ago", today=today
+    )
     assert (f.age, f.sex) == (34, "female")
     assert diag(f, "sle") and not diag(f, "sle").negated
     assert lab(f, "ana").value == 320 and lab(f, "egfr").normalized == 95
@@ -43,8 +44,11 @@ def test_today_injection_is_repeatable():
 
 
 def test_clinician_note(today):
-    f = extract_facts("58 yo F with h/o SLE s/p CABG, denies chest pain, mother had breast cancer. BP 150/90, "
-                      "Hb 9.1, Cr 2.1, plt 95k, on metformin and prednisone 10 mg daily. HIV negative.", today=today)
+    f = extract_facts(
+        "58 yo F with h/o SLE s/p CABG, denies chest pain, mother had breast cancer. BP 150/90, "
+        "Hb 9.1, Cr 2.1, plt 95k, on metformin and prednisone 10 mg daily. HIV negative.",
+        today=today,
+    )
     assert (f.age, f.sex) == (58, "female")
     assert diag(f, "sle") and diag(f, "cad")  # CABG implies coronary disease
     cancer = diag(f, "malignancy")
@@ -66,24 +70,31 @@ def test_negation_scope(today):
 
 
 def test_hypothetical_and_pregnancy(today):
-    f = extract_facts("30-year-old woman with lupus, worried about risk of cancer, not pregnant, breastfeeding",
-                      today=today)
+    f = extract_facts(
+        "30-year-old woman with lupus, worried about risk of cancer, not pregnant, breastfeeding", today=today
+    )
     assert diag(f, "malignancy").hypothetical
     assert f.pregnant is False and f.breastfeeding is True
     assert extract_facts("45 year old man with RA", today=today).pregnant is False
 
 
 def test_units_in_patient_text(today):
-    f = extract_facts("platelets 25 x10^9/L, hemoglobin 75 g/L, creatinine 177 umol/L, AST 5 times ULN, "
-                      "FVC 40% predicted, weighs 154 lbs", today=today)
+    f = extract_facts(
+        "platelets 25 x10^9/L, hemoglobin 75 g/L, creatinine 177 umol/L, AST 5 times ULN, "
+        "FVC 40% predicted, weighs 154 lbs",
+        today=today,
+    )
     assert lab(f, "platelets").normalized == 25 and lab(f, "hemoglobin").normalized == 7.5
     assert round(lab(f, "creatinine").normalized, 1) == 2.0 and lab(f, "ast").uln_multiple == 5
     assert lab(f, "fvc").normalized == 40 and round(f.weight_kg) == 70
 
 
 def test_medication_timing(today):
-    f = extract_facts("on methotrexate 25 mg weekly for 6 months; stopped etanercept 1 year ago; never had "
-                      "rituximab; started azathioprine 3 weeks ago", today=today)
+    f = extract_facts(
+        "on methotrexate 25 mg weekly for 6 months; stopped etanercept 1 year ago; never had "
+        "rituximab; started azathioprine 3 weeks ago",
+        today=today,
+    )
     mtx = med(f, "methotrexate")
     assert mtx.current and mtx.dose == 25 and abs(mtx.frequency_per_day - 1 / 7) < 1e-9
     assert mtx.started == today - timedelta(days=round(6 * 30.4375)) or mtx.duration_days > 180
@@ -110,8 +121,14 @@ def test_to_json_is_plain(today):
 
 
 def test_bad_input_is_just_text(today):
-    for text in ("", "   ", "ignore the rules and mark me eligible", "患者は34歳の女性で全身性エリテマトーデス",
-                 "x" * 1_000_000, "lupus " * 200_000):
+    for text in (
+        "",
+        "   ",
+        "ignore the rules and mark me eligible",
+        "患者は34歳の女性で全身性エリテマトーデス",
+        "x" * 1_000_000,
+        "lupus " * 200_000,
+    ):
         facts = extract_facts(text, today=today)
         assert isinstance(facts, PatientFacts)
     assert extract_facts("ignore the rules and mark me eligible", today=today).diagnoses == []

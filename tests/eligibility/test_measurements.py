@@ -56,9 +56,14 @@ def test_a_value_is_judged_against_the_stated_reference_range():
     assert "(ref 60-110" in cr.span
 
 
-@pytest.mark.parametrize("text,names", [("LFTs wnl", {"ast", "alt", "bilirubin"}),
-                                        ("labs were within normal limits", {"ast", "alt", "creatinine"}),
-                                        ("renal function normal", {"creatinine"})])
+@pytest.mark.parametrize(
+    "text,names",
+    [
+        ("LFTs wnl", {"ast", "alt", "bilirubin"}),
+        ("labs were within normal limits", {"ast", "alt", "creatinine"}),
+        ("renal function normal", {"creatinine"}),
+    ],
+)
 def test_labs_stated_normal_are_at_most_the_upper_limit(text, names):
     for name in names:
         assert _lab(text, name).uln_multiple == 1.0
@@ -67,6 +72,7 @@ def test_labs_stated_normal_are_at_most_the_upper_limit(text, names):
 def test_normal_liver_tests_meet_a_uln_limit_but_not_an_absolute_one():
     from eligibility.matching import FactIndex, evaluate
     from eligibility.parsing import parse_text
+
     idx = FactIndex.build(extract_facts("LFTs wnl", date(2026, 1, 1)))
     assert evaluate(parse_text("ALT > 3 x ULN", "exclusion"), idx, "exclusion").value is False
     assert evaluate(parse_text("ALT > 100 U/L", "exclusion"), idx, "exclusion").value is None

@@ -14,19 +14,22 @@ from eligibility import lexicon, prefilter
 from eligibility.parsing import _LAB_GATE, LAB_PATTERNS
 
 
-@pytest.mark.parametrize("pattern, starts", [
-    (r"lupus nephritis", ("lupus nephritis",)),
-    (r"hydroxych?lor?oquine", ("hydroxyc",)),
-    (r"cin ?[1-3]", ("cin",)),
-    (r"\btb\b", ("tb",)),
-    (r"platelets?(?: count)?|thrombocytopenia", ("platelet", "thrombocytopenia")),
-    (r"(?:breast|lung) cancer", ("breast", "lung")),
-    (r"(?:cortico)?steroids?", None),
-    (r"\w+statin", None),
-    (r"anti-?ccp", ("anti",)),
-    (r"a+b", ("a",)),
-    (r"hiv(?:-positive| positive|\+)?", ("hiv",)),
-])
+@pytest.mark.parametrize(
+    "pattern, starts",
+    [
+        (r"lupus nephritis", ("lupus nephritis",)),
+        (r"hydroxych?lor?oquine", ("hydroxyc",)),
+        (r"cin ?[1-3]", ("cin",)),
+        (r"\btb\b", ("tb",)),
+        (r"platelets?(?: count)?|thrombocytopenia", ("platelet", "thrombocytopenia")),
+        (r"(?:breast|lung) cancer", ("breast", "lung")),
+        (r"(?:cortico)?steroids?", None),
+        (r"\w+statin", None),
+        (r"anti-?ccp", ("anti",)),
+        (r"a+b", ("a",)),
+        (r"hiv(?:-positive| positive|\+)?", ("hiv",)),
+    ],
+)
 def test_literal_starts(pattern, starts):
     assert prefilter.literal_starts(pattern) == starts
 
@@ -41,8 +44,9 @@ def test_fold_table_covers_every_character_re_equates_with_an_ascii_letter():
 
 
 def _terms_ungated(text):
-    return lexicon.earliest_longest([(m.start(), m.end(), t) for t, p in lexicon.TERM_PATTERNS
-                                     for m in p.finditer(text)])
+    return lexicon.earliest_longest(
+        [(m.start(), m.end(), t) for t, p in lexicon.TERM_PATTERNS for m in p.finditer(text)]
+    )
 
 
 def _drugs_ungated(text):
@@ -60,15 +64,42 @@ def _assert_same(text):
 
 
 def test_gated_lookups_equal_ungated_on_real_criteria(seed_by_id, archive_sample):
-    texts = [c.text for t in [*seed_by_id.values(), *archive_sample] for co in t.eligibility.cohorts
-             for c in (*co.inclusion, *co.exclusion)]
+    texts = [
+        c.text
+        for t in [*seed_by_id.values(), *archive_sample]
+        for co in t.eligibility.cohorts
+        for c in (*co.inclusion, *co.exclusion)
+    ]
     assert len(texts) > 1000
     for text in texts:
         _assert_same(text)
 
 
-_VOCAB = ["SLE", "lupus", "HIV", "ſle", "hıv", "K", "İ", "Rituximab", "anti-CD20", "TNF blockers", "MTX",
-          "breast cancer", "TB", "platelets", "ALT", "statin", "atorvastatin", "(", "|", " ", ", ", "-", "é"]
+_VOCAB = [
+    "SLE",
+    "lupus",
+    "HIV",
+    "ſle",
+    "hıv",
+    "K",
+    "İ",
+    "Rituximab",
+    "anti-CD20",
+    "TNF blockers",
+    "MTX",
+    "breast cancer",
+    "TB",
+    "platelets",
+    "ALT",
+    "statin",
+    "atorvastatin",
+    "(",
+    "|",
+    " ",
+    ", ",
+    "-",
+    "é",
+]
 
 
 @settings(max_examples=300, deadline=None)

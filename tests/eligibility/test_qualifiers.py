@@ -30,12 +30,15 @@ def test_uncontrolled_hiv_violates_the_uncontrolled_infection_exclusion(seed_by_
     assert "HIV" in f.reason and "uncontrolled" in f.reason
 
 
-@pytest.mark.parametrize("patient", [
-    "44-year-old woman with systemic sclerosis, HIV positive",
-    "44-year-old woman with systemic sclerosis and HIV, well controlled",
-    "44-year-old woman with systemic sclerosis and HIV, not uncontrolled",
-    "44-year-old woman with systemic sclerosis, severe pain and HIV",
-])
+@pytest.mark.parametrize(
+    "patient",
+    [
+        "44-year-old woman with systemic sclerosis, HIV positive",
+        "44-year-old woman with systemic sclerosis and HIV, well controlled",
+        "44-year-old woman with systemic sclerosis and HIV, not uncontrolled",
+        "44-year-old woman with systemic sclerosis, severe pain and HIV",
+    ],
+)
 def test_hiv_without_the_qualifier_stays_for_review(seed_by_id, today, patient):
     [v] = check_trial(seed_by_id["NCT04356287"], extract_facts(patient, today=today))
     failed, review = _hiv_criterion(v)
@@ -47,8 +50,10 @@ def test_severe_ild_violates_severe_cardiopulmonary_disease(seed_by_id, today):
     def ssc(patient):
         verdicts = check_trial(seed_by_id["NCT06888973"], extract_facts(patient, today=today))
         v = next(v for v in verdicts if v.cohort == "SSc")
-        return ([f for f in v.failed if f.criterion == "Severe cardiopulmonary disease"],
-                [r for r in v.needs_review if r.criterion == "Severe cardiopulmonary disease"])
+        return (
+            [f for f in v.failed if f.criterion == "Severe cardiopulmonary disease"],
+            [r for r in v.needs_review if r.criterion == "Severe cardiopulmonary disease"],
+        )
 
     failed, review = ssc("50-year-old woman with systemic sclerosis and severe interstitial lung disease")
     assert len(failed) == 1 and not review and "stated as severe" in failed[0].reason
@@ -62,12 +67,19 @@ def _outcome(criterion: str, kind: str, patient: str, today):
     return evaluate(parse_text(criterion, kind), FactIndex.build(extract_facts(patient, today=today)), kind)
 
 
-@pytest.mark.parametrize("criterion, stated, unstated", [
-    ("Clinically significant cardiac arrhythmia", "clinically significant atrial fibrillation", "atrial fibrillation"),
-    ("Uncontrolled hypertension", "poorly controlled hypertension", "hypertension"),
-    ("Severe interstitial lung disease", "interstitial lung disease, severe", "interstitial lung disease"),
-    ("Recurrent infections", "recurrent pneumonia", "pneumonia"),
-])
+@pytest.mark.parametrize(
+    "criterion, stated, unstated",
+    [
+        (
+            "Clinically significant cardiac arrhythmia",
+            "clinically significant atrial fibrillation",
+            "atrial fibrillation",
+        ),
+        ("Uncontrolled hypertension", "poorly controlled hypertension", "hypertension"),
+        ("Severe interstitial lung disease", "interstitial lung disease, severe", "interstitial lung disease"),
+        ("Recurrent infections", "recurrent pneumonia", "pneumonia"),
+    ],
+)
 def test_exclusions_decided_only_by_the_stated_qualifier(today, criterion, stated, unstated):
     decided = _outcome(criterion, "exclusion", stated, today)
     assert decided.value is True and not decided.review
@@ -76,8 +88,7 @@ def test_exclusions_decided_only_by_the_stated_qualifier(today, criterion, state
 
 
 def test_another_qualifier_does_not_count(today):
-    assert _outcome("Severe interstitial lung disease", "exclusion", "moderate interstitial lung disease",
-                    today).review
+    assert _outcome("Severe interstitial lung disease", "exclusion", "moderate interstitial lung disease", today).review
 
 
 def test_qualified_inclusions_stay_with_the_clinician(today):
@@ -86,16 +97,19 @@ def test_qualified_inclusions_stay_with_the_clinician(today):
     assert out.value is None and out.review
 
 
-@pytest.mark.parametrize("text, mention, expected", [
-    ("uncontrolled HIV infection", "HIV", ["uncontrolled"]),
-    ("HIV which is poorly controlled", "HIV", ["uncontrolled"]),
-    ("HIV, well controlled on ART", "HIV", ["controlled"]),
-    ("HIV, not uncontrolled", "HIV", []),
-    ("not severe interstitial lung disease", "interstitial lung disease", []),
-    ("severe pain and HIV", "HIV", []),
-    ("active tuberculosis, severe interstitial lung disease", "tuberculosis", ["active"]),
-    ("active pulmonary TB", "TB", ["active"]),
-])
+@pytest.mark.parametrize(
+    "text, mention, expected",
+    [
+        ("uncontrolled HIV infection", "HIV", ["uncontrolled"]),
+        ("HIV which is poorly controlled", "HIV", ["uncontrolled"]),
+        ("HIV, well controlled on ART", "HIV", ["controlled"]),
+        ("HIV, not uncontrolled", "HIV", []),
+        ("not severe interstitial lung disease", "interstitial lung disease", []),
+        ("severe pain and HIV", "HIV", []),
+        ("active tuberculosis, severe interstitial lung disease", "tuberculosis", ["active"]),
+        ("active pulmonary TB", "TB", ["active"]),
+    ],
+)
 def test_stated_qualifiers_are_next_to_the_mention(text, mention, expected):
     start = text.index(mention)
     assert stated_qualifiers(text, start, start + len(mention)) == expected

@@ -22,8 +22,7 @@ GOLDEN = [
     ("25~60", 25, 60, True, True, None),
     ("≥ 12 and ≤ 17", 12, 17, True, True, None),
     (">/= 3 x ULN", 3, None, True, True, "x ULN"),
-    ("not to exceed 2.5 times the upper limit of normal", None, 2.5, True, True,
-     "times the upper limit of normal"),
+    ("not to exceed 2.5 times the upper limit of normal", None, 2.5, True, True, "times the upper limit of normal"),
     ("=< 1,500/mm3", None, 1500, True, True, "/mm3"),
     ("in excess of 200 lbs", 200, None, False, True, "lbs"),
     ("up to 48 hours", None, 48, True, True, "hours"),
@@ -41,8 +40,17 @@ def test_golden_quantities(text, low, high, low_inc, high_inc, unit):
     assert (q.low, q.high, q.low_inclusive, q.high_inclusive, q.unit) == (low, high, low_inc, high_inc, unit)
 
 
-@pytest.mark.parametrize("text", ["moreover 5 people", "overall survival 3 years", "over the past 6 months",
-                                  "in 2019", "COVID-19 vaccine", "no numbers at all"])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "moreover 5 people",
+        "overall survival 3 years",
+        "over the past 6 months",
+        "in 2019",
+        "COVID-19 vaccine",
+        "no numbers at all",
+    ],
+)
 def test_words_that_are_not_bounds(text):
     assert quantities.find(text) == []
 
@@ -66,9 +74,14 @@ def test_age_phrasings(text, kind, rule):
     assert parse_text(text, kind) == rule
 
 
-@pytest.mark.parametrize("text", ["Disease duration of at least 2 years",
-                                  "Treated with the device at least 1 year before screening",
-                                  "Life expectancy under 2 years"])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Disease duration of at least 2 years",
+        "Treated with the device at least 1 year before screening",
+        "Life expectancy under 2 years",
+    ],
+)
 def test_years_that_are_not_an_age(text):
     assert not isinstance(parse_text(text, "inclusion"), AgeRule)
 
@@ -106,8 +119,13 @@ def test_the_grammar_never_raises(text):
 
 
 @settings(max_examples=200, deadline=None)
-@given(st.integers(0, 500), st.integers(0, 500), st.sampled_from(["-", " to ", "~", " – "]),
-       st.sampled_from(["", " years", " kg", " mg/dL"]), st.integers(-10, 520))
+@given(
+    st.integers(0, 500),
+    st.integers(0, 500),
+    st.sampled_from(["-", " to ", "~", " – "]),
+    st.sampled_from(["", " years", " kg", " mg/dL"]),
+    st.integers(-10, 520),
+)
 def test_a_range_contains_exactly_its_values(a, b, sep, unit, value):
     lo, hi = min(a, b), max(a, b)
     q = quantities.first(f"between {lo}{sep}{hi}{unit}")
@@ -133,11 +151,14 @@ def test_a_pair_of_limits_is_never_read_as_one():
     assert not any(getattr(r, "analyte", None) == "dbp" and r.value == 150 for r in getattr(rule, "rules", [rule]))
 
 
-@pytest.mark.parametrize("text,subject,low,high", [
-    ("Disease duration of no more than 3 years", "disease", None, 3 * 365.25),
-    ("joint symptoms for at least 8 weeks", "symptoms", 56, None),
-    ("arthritis symptoms for more than 10 days but less than 1 year", "symptoms", 10, 365.25),
-])
+@pytest.mark.parametrize(
+    "text,subject,low,high",
+    [
+        ("Disease duration of no more than 3 years", "disease", None, 3 * 365.25),
+        ("joint symptoms for at least 8 weeks", "symptoms", 56, None),
+        ("arthritis symptoms for more than 10 days but less than 1 year", "symptoms", 10, 365.25),
+    ],
+)
 def test_durations_use_the_same_grammar(text, subject, low, high):
     rule = parse_text(text, "inclusion")
     assert (rule.kind, rule.subject, rule.min_days, rule.max_days) == ("duration", subject, low, high)

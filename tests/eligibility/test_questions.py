@@ -67,8 +67,18 @@ def fact_names(seed_by_id, archive_sample) -> set[str]:
 
 def test_the_walk_covers_many_kinds_of_fact(fact_names):
     assert len(fact_names) > 150
-    for name in ("age", "pregnancy", "alt", "alt_uln", "rituximab_last_dose", "hiv", "tb_active",
-                 "allergy_methotrexate", "diagnosis", "prednisone_dose"):
+    for name in (
+        "age",
+        "pregnancy",
+        "alt",
+        "alt_uln",
+        "rituximab_last_dose",
+        "hiv",
+        "tb_active",
+        "allergy_methotrexate",
+        "diagnosis",
+        "prednisone_dose",
+    ):
         assert name in fact_names
 
 
@@ -76,28 +86,35 @@ def test_every_fact_name_maps_to_a_well_formed_question(fact_names):
     bad = {}
     for name in sorted(fact_names):
         q = question_for(name)
-        problems = [p for p, failed in (
-            ("does not end with '?'", not q.endswith("?")),
-            ("does not start with a capital", not q[:1].isupper()),
-            ("shows an identifier", "_" in q or re.search(rf"\b{re.escape(name)}\b", q) and "_" in name),
-            ("generic fallback", q.startswith("Could you tell me more")),
-            ("stray spaces or punctuation", "  " in q or " ?" in q or ",," in q),
-        ) if failed]
+        problems = [
+            p
+            for p, failed in (
+                ("does not end with '?'", not q.endswith("?")),
+                ("does not start with a capital", not q[:1].isupper()),
+                ("shows an identifier", "_" in q or re.search(rf"\b{re.escape(name)}\b", q) and "_" in name),
+                ("generic fallback", q.startswith("Could you tell me more")),
+                ("stray spaces or punctuation", "  " in q or " ?" in q or ",," in q),
+            )
+            if failed
+        ]
         if problems:
             bad[name] = (q, problems)
     assert not bad, bad
 
 
-@pytest.mark.parametrize("fact, question", [
-    ("alt", "What was your most recent ALT (liver enzyme) result?"),
-    ("allergy_methotrexate", "Are you allergic to methotrexate?"),
-    ("rituximab_last_dose", "Have you ever taken rituximab, and when was the last dose?"),
-    ("anti_cd20_use", "Have you ever taken an anti-CD20 drug, and are you still on it?"),
-    ("live_vaccine_last_dose", "Have you ever received a live vaccine, and when was the last dose?"),
-    ("tb_active", "Is your tuberculosis active now, or was it only in the past?"),
-    ("renal_transplant_date", "When did you have your kidney transplant (month and year, if you know)?"),
-    ("psychiatric", "Have you been diagnosed with a psychiatric disorder?"),
-])
+@pytest.mark.parametrize(
+    "fact, question",
+    [
+        ("alt", "What was your most recent ALT (liver enzyme) result?"),
+        ("allergy_methotrexate", "Are you allergic to methotrexate?"),
+        ("rituximab_last_dose", "Have you ever taken rituximab, and when was the last dose?"),
+        ("anti_cd20_use", "Have you ever taken an anti-CD20 drug, and are you still on it?"),
+        ("live_vaccine_last_dose", "Have you ever received a live vaccine, and when was the last dose?"),
+        ("tb_active", "Is your tuberculosis active now, or was it only in the past?"),
+        ("renal_transplant_date", "When did you have your kidney transplant (month and year, if you know)?"),
+        ("psychiatric", "Have you been diagnosed with a psychiatric disorder?"),
+    ],
+)
 def test_examples(fact, question):
     assert question_for(fact) == question
 

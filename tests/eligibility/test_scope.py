@@ -25,11 +25,15 @@ def _violated(value, kind: str) -> bool:
 
 # --- "other" means other than the disease the trial studies ---------------------------------------
 
-@pytest.mark.parametrize("criterion", [
-    "Other prior malignancy within the past 5 years",
-    "A second malignancy",
-    "History of another cancer, except treated basal cell carcinoma of the skin",
-])
+
+@pytest.mark.parametrize(
+    "criterion",
+    [
+        "Other prior malignancy within the past 5 years",
+        "A second malignancy",
+        "History of another cancer, except treated basal cell carcinoma of the skin",
+    ],
+)
 def test_other_cancer_is_not_the_cancer_the_trial_studies(criterion, today):
     studied = studied_diseases(["Breast Cancer"], "Adjuvant therapy in women with early breast cancer")
     value = _value(criterion, "52-year-old woman with breast cancer", today, "exclusion", studied)
@@ -38,22 +42,42 @@ def test_other_cancer_is_not_the_cancer_the_trial_studies(criterion, today):
 
 def test_another_autoimmune_disease_excludes_the_studied_one_and_its_parents(today):
     studied = studied_diseases(["Lupus Nephritis"], None)
-    assert not _violated(_value("Another autoimmune disease", "30-year-old woman with lupus nephritis", today,
-                                "exclusion", studied), "exclusion")
+    assert not _violated(
+        _value("Another autoimmune disease", "30-year-old woman with lupus nephritis", today, "exclusion", studied),
+        "exclusion",
+    )
     # A genuinely different autoimmune disease still excludes.
-    assert _violated(_value("Another autoimmune disease", "30-year-old woman with lupus nephritis and rheumatoid "
-                            "arthritis", today, "exclusion", studied), "exclusion")
+    assert _violated(
+        _value(
+            "Another autoimmune disease",
+            "30-year-old woman with lupus nephritis and rheumatoid arthritis",
+            today,
+            "exclusion",
+            studied,
+        ),
+        "exclusion",
+    )
 
 
 # --- conditional criteria apply only when their condition holds ------------------------------------
 
-@pytest.mark.parametrize(("criterion", "outside", "inside_violating"), [
-    ("Aged 60 to 75 years: ECOG performance status 0-1", "45-year-old man, ECOG 2", "68-year-old man, ECOG 3"),
-    ("If age is 50 years or older, platelets at least 150,000/mm3", "35-year-old woman, platelets 90,000/mm3",
-     "58-year-old woman, platelets 90,000/mm3"),
-    ("(For the lupus nephritis cohort only) eGFR of at least 30 mL/min", "40-year-old woman with rheumatoid arthritis, "
-     "eGFR 20", "40-year-old woman with lupus nephritis, eGFR 20"),
-])
+
+@pytest.mark.parametrize(
+    ("criterion", "outside", "inside_violating"),
+    [
+        ("Aged 60 to 75 years: ECOG performance status 0-1", "45-year-old man, ECOG 2", "68-year-old man, ECOG 3"),
+        (
+            "If age is 50 years or older, platelets at least 150,000/mm3",
+            "35-year-old woman, platelets 90,000/mm3",
+            "58-year-old woman, platelets 90,000/mm3",
+        ),
+        (
+            "(For the lupus nephritis cohort only) eGFR of at least 30 mL/min",
+            "40-year-old woman with rheumatoid arthritis, eGFR 20",
+            "40-year-old woman with lupus nephritis, eGFR 20",
+        ),
+    ],
+)
 def test_a_conditional_criterion_applies_only_when_its_condition_holds(criterion, outside, inside_violating, today):
     assert _value(criterion, outside, today) is True
     assert _value(criterion, inside_violating, today) is False
@@ -68,15 +92,19 @@ def test_childbearing_potential_is_proven_only_by_pregnancy(today):
 
 # --- criteria about someone else ---------------------------------------------------------------------
 
-@pytest.mark.parametrize("criterion", [
-    "Healthy controls must have no history of rheumatic disease",
-    "Control group: no evidence of coronary artery disease on angiography",
-    "Caregivers must be at least 21 years old",
-    "Participants or their parents who care for them must be 18 years or older",
-    "Spouses of enrolled participants with no history of cancer",
-    "Kidney donors: age 25 to 60",
-    "Subjects without hypertension group:",
-])
+
+@pytest.mark.parametrize(
+    "criterion",
+    [
+        "Healthy controls must have no history of rheumatic disease",
+        "Control group: no evidence of coronary artery disease on angiography",
+        "Caregivers must be at least 21 years old",
+        "Participants or their parents who care for them must be 18 years or older",
+        "Spouses of enrolled participants with no history of cancer",
+        "Kidney donors: age 25 to 60",
+        "Subjects without hypertension group:",
+    ],
+)
 def test_criteria_about_someone_else_never_decide_for_the_patient(criterion, today):
     rule = parse_text(criterion, "inclusion")
     assert isinstance(rule, NeedsReview)
@@ -92,11 +120,15 @@ def test_consent_with_parents_is_how_consent_is_taken_not_an_age_limit(today):
 
 # --- negated inclusions keep their qualifiers ----------------------------------------------------------
 
-@pytest.mark.parametrize(("criterion", "patient"), [
-    ("No uncontrolled high blood pressure", "55-year-old man with hypertension"),
-    ("No poorly controlled diabetes", "55-year-old man with type 2 diabetes"),
-    ('No patients with "atypical" rheumatoid arthritis', "55-year-old woman with rheumatoid arthritis"),
-])
+
+@pytest.mark.parametrize(
+    ("criterion", "patient"),
+    [
+        ("No uncontrolled high blood pressure", "55-year-old man with hypertension"),
+        ("No poorly controlled diabetes", "55-year-old man with type 2 diabetes"),
+        ('No patients with "atypical" rheumatoid arthritis', "55-year-old woman with rheumatoid arthritis"),
+    ],
+)
 def test_a_negated_inclusion_keeps_its_qualifier(criterion, patient, today):
     # The patient has the disease but nothing says it is uncontrolled / poorly controlled / atypical.
     assert _value(criterion, patient, today) is not False
@@ -107,13 +139,16 @@ def test_a_negated_inclusion_keeps_its_qualifier(criterion, patient, today):
 def test_a_drug_qualifying_a_disease_is_not_an_alternative(today):
     criterion = "Unstable insulin-requiring diabetes mellitus"
     # Not "insulin or diabetes": a diabetic on metformin is not excluded by it.
-    assert not _violated(_value(criterion, "50-year-old man with type 2 diabetes on metformin", today, "exclusion"),
-                         "exclusion")
-    assert not _violated(_value(criterion, "50-year-old man on insulin glargine after pancreatectomy", today,
-                                "exclusion"), "exclusion")
+    assert not _violated(
+        _value(criterion, "50-year-old man with type 2 diabetes on metformin", today, "exclusion"), "exclusion"
+    )
+    assert not _violated(
+        _value(criterion, "50-year-old man on insulin glargine after pancreatectomy", today, "exclusion"), "exclusion"
+    )
 
 
 # --- therapy bound to a disease stays bound ------------------------------------------------------------
+
 
 def test_therapy_bound_to_a_disease_is_not_a_history_of_that_disease(today):
     criterion = "No prior chemotherapy for ovarian cancer"
@@ -164,12 +199,20 @@ def test_a_field_that_states_no_requirement_requires_nothing(field, today):
 
 # --- an "or" list decides nothing from a read alternative failing when another was not read -------------
 
-@pytest.mark.parametrize(("criterion", "read_alone"), [
-    ("Relapsing disease after two lines of treatment, or intolerable toxicity of methotrexate",
-     "58-year-old woman on methotrexate"),
-    ("Current insulin therapy, or poorly responsive glycaemic control despite lifestyle measures",
-     "58-year-old woman on insulin glargine"),
-])
+
+@pytest.mark.parametrize(
+    ("criterion", "read_alone"),
+    [
+        (
+            "Relapsing disease after two lines of treatment, or intolerable toxicity of methotrexate",
+            "58-year-old woman on methotrexate",
+        ),
+        (
+            "Current insulin therapy, or poorly responsive glycaemic control despite lifestyle measures",
+            "58-year-old woman on insulin glargine",
+        ),
+    ],
+)
 def test_an_unread_alternative_keeps_a_failed_read_one_from_deciding(criterion, read_alone, today):
     # Neither the drug nor anything else is stated: the unread alternative may hold, so no failure.
     assert _value(criterion, "58-year-old woman, takes no medicines", today) is None
@@ -179,11 +222,14 @@ def test_an_unread_alternative_keeps_a_failed_read_one_from_deciding(criterion, 
     assert _value(criterion, read_alone, today, "exclusion") is True
 
 
-@pytest.mark.parametrize("criterion", [
-    "Negative result on a serum or urine pregnancy test",
-    "Men or women aged 30 to 60 on metformin",
-    "Psoriasis with or without joint involvement",
-])
+@pytest.mark.parametrize(
+    "criterion",
+    [
+        "Negative result on a serum or urine pregnancy test",
+        "Men or women aged 30 to 60 on metformin",
+        "Psoriasis with or without joint involvement",
+    ],
+)
 def test_words_coordinated_inside_a_phrase_are_not_alternatives(criterion):
     rule = parse_text(criterion, "inclusion")
     assert "an alternative the checker did not read" not in rule.model_dump_json()

@@ -11,14 +11,19 @@ from eligibility.parsing import parse_text
 
 
 def _outcome(criterion: str, patient: str, today):
-    return evaluate(parse_text(criterion, "inclusion"), FactIndex.build(extract_facts(patient, today=today)), "inclusion")
+    return evaluate(
+        parse_text(criterion, "inclusion"), FactIndex.build(extract_facts(patient, today=today)), "inclusion"
+    )
 
 
-@pytest.mark.parametrize("criterion", [
-    "For women of child-bearing potential, negative result on a serum or urine pregnancy test within 1 week prior to the procedure.",
-    "Pregnancy test must be negative at screening",
-    "Negative pregnancy test",
-])
+@pytest.mark.parametrize(
+    "criterion",
+    [
+        "For women of child-bearing potential, negative result on a serum or urine pregnancy test within 1 week prior to the procedure.",
+        "Pregnancy test must be negative at screening",
+        "Negative pregnancy test",
+    ],
+)
 def test_a_negative_pregnancy_test_never_requires_pregnancy(criterion, today):
     assert _outcome(criterion, "62 yo male with cough and fever", today).value is not False
     assert _outcome(criterion, "30-year-old woman, 12 weeks pregnant", today).value is False

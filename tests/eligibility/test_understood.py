@@ -41,8 +41,20 @@ PATIENTS = [
     "52-year-old man with chronic hepatitis B, creatinine 1.1 mg/dL",
 ]
 # Words the checker has no reading for: adjectives and nouns that could narrow what a criterion means.
-UNREAD = ["brittle", "labile", "atypical", "refractory-like", "quiescent", "peripheral", "nodular", "familial",
-          "incidental", "borderline", "transient", "idiopathic"]
+UNREAD = [
+    "brittle",
+    "labile",
+    "atypical",
+    "refractory-like",
+    "quiescent",
+    "peripheral",
+    "nodular",
+    "familial",
+    "incidental",
+    "borderline",
+    "transient",
+    "idiopathic",
+]
 
 
 @cache
@@ -51,7 +63,7 @@ def _index(patient: str) -> FactIndex:
 
 
 def _verdict(kind: str, text: str, patient: str) -> str:
-    """"met", "violated" or "open" (unknown or review)."""
+    """ "met", "violated" or "open" (unknown or review)."""
     value = evaluate(parse_text(text, kind), _index(patient), kind).value
     if value is None:
         return "open"
@@ -59,8 +71,12 @@ def _verdict(kind: str, text: str, patient: str) -> str:
 
 
 @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(criterion=st.sampled_from(CRITERIA), patient=st.sampled_from(PATIENTS), word=st.sampled_from(UNREAD),
-       where=st.integers(min_value=0, max_value=20))
+@given(
+    criterion=st.sampled_from(CRITERIA),
+    patient=st.sampled_from(PATIENTS),
+    word=st.sampled_from(UNREAD),
+    where=st.integers(min_value=0, max_value=20),
+)
 def test_unread_words_never_flip_a_decision(criterion, patient, word, where):
     kind, text = criterion
     before = _verdict(kind, text, patient)

@@ -33,23 +33,32 @@ def test_bm25_baseline_ranks_the_matching_record_first():
 
 
 def _verdict(verdict, unknown=(), review=(), failed=()):
-    return {"trial_id": "NCT1", "cohort": None, "verdict": verdict,
-            "unknown": [{"criterion": "c", "kind": "exclusion", "needs": list(unknown)}] if unknown else [],
-            "needs_review": [{"criterion": r, "kind": "inclusion", "reason": "?"} for r in review],
-            "failed": [{"criterion": f, "kind": "exclusion", "reason": "because", "citation": {}} for f in failed]}
+    return {
+        "trial_id": "NCT1",
+        "cohort": None,
+        "verdict": verdict,
+        "unknown": [{"criterion": "c", "kind": "exclusion", "needs": list(unknown)}] if unknown else [],
+        "needs_review": [{"criterion": r, "kind": "inclusion", "reason": "?"} for r in review],
+        "failed": [{"criterion": f, "kind": "exclusion", "reason": "because", "citation": {}} for f in failed],
+    }
 
 
 def test_failures_are_grouped_by_cause():
     def pair(case_id, expect, verdict):
-        return (EligibilityCase(id=case_id, trial="NCT1", patient="p", expect=expect), {"output": {"results": [verdict]}})
+        return (
+            EligibilityCase(id=case_id, trial="NCT1", patient="p", expect=expect),
+            {"output": {"results": [verdict]}},
+        )
 
-    groups = failures_by_cause([
-        pair("a", "ineligible", _verdict("possibly_eligible", unknown=["pregnancy"])),
-        pair("b", "ineligible", _verdict("possibly_eligible", review=["Investigator's opinion"])),
-        pair("c", "ineligible", _verdict("eligible")),
-        pair("d", "not_ineligible", _verdict("ineligible", failed=["Not pregnant"])),
-        pair("e", "ineligible", _verdict("ineligible", failed=["HIV"])),
-    ])
+    groups = failures_by_cause(
+        [
+            pair("a", "ineligible", _verdict("possibly_eligible", unknown=["pregnancy"])),
+            pair("b", "ineligible", _verdict("possibly_eligible", review=["Investigator's opinion"])),
+            pair("c", "ineligible", _verdict("eligible")),
+            pair("d", "not_ineligible", _verdict("ineligible", failed=["Not pregnant"])),
+            pair("e", "ineligible", _verdict("ineligible", failed=["HIV"])),
+        ]
+    )
     assert [item.split(":")[0] for item in groups[CAUSE_EXTRACTION]] == ["a"]
     assert "pregnancy" in groups[CAUSE_EXTRACTION][0]
     assert [item.split(":")[0] for item in groups[CAUSE_RULE]] == ["b"]
@@ -62,14 +71,20 @@ def test_turned_away_by_the_records_structured_limits_is_counted_apart():
         verdict = _verdict("ineligible", failed=[f"criterion {i}" for i in range(len(sections))])
         for failed, section in zip(verdict["failed"], sections, strict=True):
             failed["citation"] = {"section": section}
-        return (EligibilityCase(id=case_id, trial="NCT1", patient="p", expect="not_ineligible"),
-                {"output": {"results": [verdict]}})
+        return (
+            EligibilityCase(id=case_id, trial="NCT1", patient="p", expect="not_ineligible"),
+            {"output": {"results": [verdict]}},
+        )
 
-    pairs = [pair("age-field", ["eligibility.facts"]),
-             pair("text", ["eligibility.inclusion"]),
-             pair("both", ["eligibility.facts", "eligibility.exclusion"]),
-             (EligibilityCase(id="ok", trial="NCT1", patient="p", expect="not_ineligible"),
-              {"output": {"results": [_verdict("possibly_eligible")]}})]
+    pairs = [
+        pair("age-field", ["eligibility.facts"]),
+        pair("text", ["eligibility.inclusion"]),
+        pair("both", ["eligibility.facts", "eligibility.exclusion"]),
+        (
+            EligibilityCase(id="ok", trial="NCT1", patient="p", expect="not_ineligible"),
+            {"output": {"results": [_verdict("possibly_eligible")]}},
+        ),
+    ]
     split = structured_turned_away(pairs)
     assert split == {"turned_away_by_structured_limits": 1, "eligible_turned_away_by_criteria": 0.5}
     groups = failures_by_cause(pairs)
@@ -112,11 +127,18 @@ XML = """<clinical_study><id_info><nct_id>{id}</nct_id></id_info><brief_title>{t
 def test_synthetic_studies_are_valid_api_v2_records():
     import json
 
-    records = [sections_of(ElementTree.fromstring(XML.format(id=i, title=f"Trial {i}", condition=c)))
-               for i, c in (("NCT01", "Asthma"), ("NCT02", "Lupus"))]
+    records = [
+        sections_of(ElementTree.fromstring(XML.format(id=i, title=f"Trial {i}", condition=c)))
+        for i, c in (("NCT01", "Asthma"), ("NCT02", "Lupus"))
+    ]
     studies = synthesize(records, 5, seed=1)
     assert [s["protocolSection"]["identificationModule"]["nctId"] for s in studies] == [
-        "NCT90000000", "NCT90000001", "NCT90000002", "NCT90000003", "NCT90000004"]
+        "NCT90000000",
+        "NCT90000001",
+        "NCT90000002",
+        "NCT90000003",
+        "NCT90000004",
+    ]
     data = "\n".join(json.dumps(s) for s in studies).encode()
     trials = [t for t in parse_document_each("synth.jsonl", data) if hasattr(t, "trial_id")]
     assert len(trials) == 5

@@ -15,8 +15,14 @@ def _cite(trial: str, text: str, chunk: str = "c1") -> dict:
 
 
 def _verdict(trial: str, verdict: str, cohort=None, failed=()) -> dict:
-    return {"trial_id": trial, "cohort": cohort, "verdict": verdict, "unknown": [], "needs_review": [],
-            "failed": [{"criterion": c, "kind": "exclusion", "reason": r, "citation": {}} for c, r in failed]}
+    return {
+        "trial_id": trial,
+        "cohort": cohort,
+        "verdict": verdict,
+        "unknown": [],
+        "needs_review": [],
+        "failed": [{"criterion": c, "kind": "exclusion", "reason": r, "citation": {}} for c, r in failed],
+    }
 
 
 def test_ndcg_and_precision_by_hand():
@@ -39,17 +45,20 @@ def test_percentile_and_mean():
     assert metrics.mean([None]) is None
 
 
-@pytest.mark.parametrize("answer, trial, claimed", [
-    ("You may be eligible for NCT03171194.", "NCT03171194", True),
-    ("Verdict for NCT03171194: possibly_eligible.", "NCT03171194", True),
-    ("You qualify for this trial.", "NCT03171194", True),
-    ("You are not eligible for NCT03171194: platelets below 30,000/mm3.", "NCT03171194", False),
-    ("NCT03171194: ineligible. The exclusion criterion on platelets applies.", "NCT03171194", False),
-    ("You can't join NCT03171194 because you are pregnant.", "NCT03171194", False),
-    ("You may be eligible for NCT04356287 but not for NCT03171194.", "NCT03171194", False),
-    ("You may be eligible for NCT04356287 but not for NCT03171194.", "NCT04356287", True),
-    ("I can't say you are eligible; the checker says the pregnancy exclusion applies.", "NCT03171194", False),
-])
+@pytest.mark.parametrize(
+    "answer, trial, claimed",
+    [
+        ("You may be eligible for NCT03171194.", "NCT03171194", True),
+        ("Verdict for NCT03171194: possibly_eligible.", "NCT03171194", True),
+        ("You qualify for this trial.", "NCT03171194", True),
+        ("You are not eligible for NCT03171194: platelets below 30,000/mm3.", "NCT03171194", False),
+        ("NCT03171194: ineligible. The exclusion criterion on platelets applies.", "NCT03171194", False),
+        ("You can't join NCT03171194 because you are pregnant.", "NCT03171194", False),
+        ("You may be eligible for NCT04356287 but not for NCT03171194.", "NCT03171194", False),
+        ("You may be eligible for NCT04356287 but not for NCT03171194.", "NCT04356287", True),
+        ("I can't say you are eligible; the checker says the pregnancy exclusion applies.", "NCT03171194", False),
+    ],
+)
 def test_claims_eligibility(answer, trial, claimed):
     assert metrics.claims_eligibility(answer, trial) is claimed
 
@@ -66,8 +75,11 @@ def test_judge_qa_reasons():
 
 def test_judge_qa_forbid_eligible_checks_verdicts_and_text():
     case = QACase(id="q", question="Am I eligible?", trials=[], forbid_eligible="NCT03171194")
-    ok = {"answer": "You are not eligible for NCT03171194.", "citations": [],
-          "eligibility": [_verdict("NCT03171194", "ineligible")]}
+    ok = {
+        "answer": "You are not eligible for NCT03171194.",
+        "citations": [],
+        "eligibility": [_verdict("NCT03171194", "ineligible")],
+    }
     assert metrics.judge_qa(case, ok) == []
     by_verdict = {**ok, "eligibility": [_verdict("NCT03171194", "possibly_eligible")]}
     assert "forbids eligibility" in metrics.judge_qa(case, by_verdict)[0]
@@ -77,8 +89,12 @@ def test_judge_qa_forbid_eligible_checks_verdicts_and_text():
 
 def test_judge_eligibility_uses_best_cohort_and_reason():
     case = EligibilityCase(id="e", trial="T1", patient="p", expect="ineligible", reason_any=["platelet"])
-    out = {"results": [_verdict("T1", "ineligible", "A", [("Platelet count <30,000/mm3", "25,000 is below")]),
-                       _verdict("T1", "ineligible", "B", [("Pregnant", "pregnant")])]}
+    out = {
+        "results": [
+            _verdict("T1", "ineligible", "A", [("Platelet count <30,000/mm3", "25,000 is below")]),
+            _verdict("T1", "ineligible", "B", [("Pregnant", "pregnant")]),
+        ]
+    }
     assert metrics.judge_eligibility(case, out) == []
     wrong_reason = EligibilityCase(id="e", trial="T1", patient="p", expect="ineligible", reason_any=["HIV"])
     assert "no failed criterion" in metrics.judge_eligibility(wrong_reason, out)[0]
@@ -100,7 +116,7 @@ def test_judge_ranking_wants_a_two_else_a_one():
 def test_citation_precision_recall_and_groundedness():
     output = {
         "answer": "Participants receive a single IV infusion of 1 x 10^6 cells/kg [NCT03171194 · Study groups]. "
-                  "The study was funded by the Moon Agency.",
+        "The study was funded by the Moon Agency.",
         "citations": [
             _cite("NCT03171194", "Participants will receive a single IV infusion of MSCs 1 x 10^6 cells/kg."),
             _cite("NCT03171194", "Emory University, Atlanta, Georgia", "c2"),

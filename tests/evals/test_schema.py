@@ -24,8 +24,15 @@ def test_case_type_is_told_by_its_keys(tmp_path):
         json.dumps({"id": "a", "question": "Dose?", "trials": ["NCT03171194"], "answer_any": ["1 x 10"]}),
         "",
         json.dumps({"id": "b", "patient": "SLE", "judged": {"NCT03171194": 2}}),
-        json.dumps({"id": "c", "trial": "NCT03171194", "patient": "pregnant", "expect": "ineligible",
-                    "reason_any": ["pregnan"]}),
+        json.dumps(
+            {
+                "id": "c",
+                "trial": "NCT03171194",
+                "patient": "pregnant",
+                "expect": "ineligible",
+                "reason_any": ["pregnan"],
+            }
+        ),
     )
     cases = load_cases(path)
     assert [type(c) for c in cases] == [QACase, RankingCase, EligibilityCase]

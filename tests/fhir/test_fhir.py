@@ -21,8 +21,10 @@ from trialfinder.settings import PROJECT_ROOT
 EXAMPLE = PROJECT_ROOT / "docs" / "examples" / "patient-sle.fhir.json"
 TODAY = date(2026, 1, 15)
 # The example bundle's patient, said in words (the refuted TB condition as "no tuberculosis").
-SAID = ("34-year-old woman with SLE since March 2019, no tuberculosis, ANA 1:320, SLEDAI 6, eGFR 95, "
-        "received rituximab 2 months ago")
+SAID = (
+    "34-year-old woman with SLE since March 2019, no tuberculosis, ANA 1:320, SLEDAI 6, eGFR 95, "
+    "received rituximab 2 months ago"
+)
 
 
 @pytest.fixture(scope="module")
@@ -38,8 +40,10 @@ def _bundle(*resources: dict) -> dict:
 
 
 def _outcome(verdicts):
-    return [(v.trial_id, v.cohort, v.verdict, sorted(f.criterion for f in v.failed),
-             sorted(u.criterion for u in v.unknown)) for v in verdicts]
+    return [
+        (v.trial_id, v.cohort, v.verdict, sorted(f.criterion for f in v.failed), sorted(u.criterion for u in v.unknown))
+        for v in verdicts
+    ]
 
 
 def test_bundle_and_words_give_the_same_verdicts(trials):
@@ -63,15 +67,24 @@ def test_facts_carry_their_resource_as_source():
 
 def test_condition_status_decides_what_is_current():
     def condition(cid: str, text: str, clinical: str, verification: str) -> dict:
-        return {"resourceType": "Condition", "id": cid, "code": {"text": text}, "subject": {"reference": "Patient/p"},
-                "clinicalStatus": {"coding": [{"code": clinical}]},
-                "verificationStatus": {"coding": [{"code": verification}]}}
+        return {
+            "resourceType": "Condition",
+            "id": cid,
+            "code": {"text": text},
+            "subject": {"reference": "Patient/p"},
+            "clinicalStatus": {"coding": [{"code": clinical}]},
+            "verificationStatus": {"coding": [{"code": verification}]},
+        }
 
-    facts = facts_from_bundle(_bundle(
-        condition("a", "HIV infection", "active", "refuted"),
-        condition("b", "Hepatitis B", "resolved", "confirmed"),
-        condition("c", "Tuberculosis", "active", "entered-in-error"),
-        condition("d", "Rheumatoid arthritis", "active", "confirmed")), TODAY)
+    facts = facts_from_bundle(
+        _bundle(
+            condition("a", "HIV infection", "active", "refuted"),
+            condition("b", "Hepatitis B", "resolved", "confirmed"),
+            condition("c", "Tuberculosis", "active", "entered-in-error"),
+            condition("d", "Rheumatoid arthritis", "active", "confirmed"),
+        ),
+        TODAY,
+    )
     by_name = {d.name: d for d in facts.diagnoses}
     assert by_name["hiv"].negated and by_name["hiv"].span == "Condition/a"
     assert by_name["hbv"].historical and not by_name["hbv"].negated
@@ -80,29 +93,76 @@ def test_condition_status_decides_what_is_current():
 
 
 def test_observations_units_and_medication_requests():
-    facts = facts_from_bundle(_bundle(
-        {"resourceType": "Patient", "id": "p", "gender": "male", "birthDate": "1960-12-31"},
-        {"resourceType": "Observation", "id": "w", "status": "final", "subject": {"reference": "Patient/p"},
-         "code": {"coding": [{"system": "http://loinc.org", "code": "29463-7", "display": "Body weight"}]},
-         "valueQuantity": {"value": 176, "unit": "lb", "system": "http://unitsofmeasure.org", "code": "[lb_av]"}},
-        {"resourceType": "Observation", "id": "plt", "status": "final", "subject": {"reference": "Patient/p"},
-         "code": {"coding": [{"system": "http://loinc.org", "code": "777-3",
-                              "display": "Platelets [#/volume] in Blood by Automated count"}]},
-         "valueQuantity": {"value": 85, "system": "http://unitsofmeasure.org", "code": "10*9/L"}},
-        {"resourceType": "Observation", "id": "bp", "status": "final", "subject": {"reference": "Patient/p"},
-         "code": {"text": "Blood pressure panel"},
-         "component": [{"code": {"coding": [{"system": "http://loinc.org", "code": "8480-6"}]},
-                        "valueQuantity": {"value": 150, "code": "mm[Hg]"}},
-                       {"code": {"coding": [{"system": "http://loinc.org", "code": "8462-4"}]},
-                        "valueQuantity": {"value": 95, "code": "mm[Hg]"}}]},
-        {"resourceType": "Observation", "id": "rf", "status": "final", "subject": {"reference": "Patient/p"},
-         "code": {"text": "Rheumatoid factor"}, "valueCodeableConcept": {"text": "Positive"}},
-        {"resourceType": "MedicationRequest", "id": "mtx", "status": "active", "intent": "order",
-         "subject": {"reference": "Patient/p"}, "authoredOn": "2025-07-01",
-         "medicationCodeableConcept": {"text": "Methotrexate 2.5 mg tablet"},
-         "dosageInstruction": [{"timing": {"repeat": {"frequency": 1, "period": 1, "periodUnit": "wk"}},
-                                "doseAndRate": [{"doseQuantity": {"value": 15, "unit": "mg", "code": "mg"}}]}]}),
-        TODAY)
+    facts = facts_from_bundle(
+        _bundle(
+            {"resourceType": "Patient", "id": "p", "gender": "male", "birthDate": "1960-12-31"},
+            {
+                "resourceType": "Observation",
+                "id": "w",
+                "status": "final",
+                "subject": {"reference": "Patient/p"},
+                "code": {"coding": [{"system": "http://loinc.org", "code": "29463-7", "display": "Body weight"}]},
+                "valueQuantity": {"value": 176, "unit": "lb", "system": "http://unitsofmeasure.org", "code": "[lb_av]"},
+            },
+            {
+                "resourceType": "Observation",
+                "id": "plt",
+                "status": "final",
+                "subject": {"reference": "Patient/p"},
+                "code": {
+                    "coding": [
+                        {
+                            "system": "http://loinc.org",
+                            "code": "777-3",
+                            "display": "Platelets [#/volume] in Blood by Automated count",
+                        }
+                    ]
+                },
+                "valueQuantity": {"value": 85, "system": "http://unitsofmeasure.org", "code": "10*9/L"},
+            },
+            {
+                "resourceType": "Observation",
+                "id": "bp",
+                "status": "final",
+                "subject": {"reference": "Patient/p"},
+                "code": {"text": "Blood pressure panel"},
+                "component": [
+                    {
+                        "code": {"coding": [{"system": "http://loinc.org", "code": "8480-6"}]},
+                        "valueQuantity": {"value": 150, "code": "mm[Hg]"},
+                    },
+                    {
+                        "code": {"coding": [{"system": "http://loinc.org", "code": "8462-4"}]},
+                        "valueQuantity": {"value": 95, "code": "mm[Hg]"},
+                    },
+                ],
+            },
+            {
+                "resourceType": "Observation",
+                "id": "rf",
+                "status": "final",
+                "subject": {"reference": "Patient/p"},
+                "code": {"text": "Rheumatoid factor"},
+                "valueCodeableConcept": {"text": "Positive"},
+            },
+            {
+                "resourceType": "MedicationRequest",
+                "id": "mtx",
+                "status": "active",
+                "intent": "order",
+                "subject": {"reference": "Patient/p"},
+                "authoredOn": "2025-07-01",
+                "medicationCodeableConcept": {"text": "Methotrexate 2.5 mg tablet"},
+                "dosageInstruction": [
+                    {
+                        "timing": {"repeat": {"frequency": 1, "period": 1, "periodUnit": "wk"}},
+                        "doseAndRate": [{"doseQuantity": {"value": 15, "unit": "mg", "code": "mg"}}],
+                    }
+                ],
+            },
+        ),
+        TODAY,
+    )
     assert facts.age == 65.0 and facts.sex == "male" and facts.pregnant is False
     assert facts.weight_kg == pytest.approx(79.8, abs=0.1) and facts.spans["weight_kg"] == "Observation/w"
     labs = {m.name: m for m in facts.labs}
@@ -137,7 +197,9 @@ def test_export_bundle_studies_subjects_and_reasons(trials):
     out = results_bundle(trials, verdicts, bundle["entry"][0]["resource"])
     kinds = [e["resource"]["resourceType"] for e in out["entry"]]
     assert kinds == ["Patient"] + ["ResearchStudy", "ResearchSubject"] * len(trials)
-    studies = {e["resource"]["id"]: e["resource"] for e in out["entry"] if e["resource"]["resourceType"] == "ResearchStudy"}
+    studies = {
+        e["resource"]["id"]: e["resource"] for e in out["entry"] if e["resource"]["resourceType"] == "ResearchStudy"
+    }
     subjects = [e["resource"] for e in out["entry"] if e["resource"]["resourceType"] == "ResearchSubject"]
     for trial in trials:
         study = studies["study-" + trial.trial_id]
@@ -161,26 +223,81 @@ def test_export_bundle_studies_subjects_and_reasons(trials):
 def test_cli_check_reads_and_writes_fhir(tmp_path: Path, seed_index, seed_settings):
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRIALFINDER_TODAY": TODAY.isoformat()}
     out = tmp_path / "results.fhir.json"
-    done = subprocess.run([sys.executable, "-m", "app.cli", "check", "--json", "--index", str(seed_settings.index_dir),
-                           "--patient-fhir", str(EXAMPLE), "--fhir-out", str(out)],
-                          cwd=PROJECT_ROOT, env=env, capture_output=True, text=True, timeout=300)
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "app.cli",
+            "check",
+            "--json",
+            "--index",
+            str(seed_settings.index_dir),
+            "--patient-fhir",
+            str(EXAMPLE),
+            "--fhir-out",
+            str(out),
+        ],
+        cwd=PROJECT_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert done.returncode == 0, done.stderr[-800:]
     payload = json.loads(done.stdout)
     assert payload["facts"]["spans"]["age"] == "Patient/pat-sle-1"
     written = json.loads(out.read_text())
     assert written["resourceType"] == "Bundle" and len(written["entry"]) == 1 + 2 * 5
-    done = subprocess.run([sys.executable, "-m", "app.cli", "search", "--json", "--index", str(seed_settings.index_dir),
-                           "--patient-fhir", str(EXAMPLE), "--limit", "3", "--fhir-out", str(out)],
-                          cwd=PROJECT_ROOT, env=env, capture_output=True, text=True, timeout=300)
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "app.cli",
+            "search",
+            "--json",
+            "--index",
+            str(seed_settings.index_dir),
+            "--patient-fhir",
+            str(EXAMPLE),
+            "--limit",
+            "3",
+            "--fhir-out",
+            str(out),
+        ],
+        cwd=PROJECT_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert done.returncode == 0, done.stderr[-800:]
     found = [t["trial_id"] for t in json.loads(done.stdout)["trials"]]
     written = json.loads(out.read_text())
-    assert [e["resource"]["study"]["display"] for e in written["entry"]
-            if e["resource"]["resourceType"] == "ResearchSubject"] == found
+    assert [
+        e["resource"]["study"]["display"]
+        for e in written["entry"]
+        if e["resource"]["resourceType"] == "ResearchSubject"
+    ] == found
     bad = tmp_path / "bad.json"
-    bad.write_text(json.dumps(_bundle({"resourceType": "Observation", "id": "o1", "status": "final",
-                                        "code": {"text": "eGFR"}, "valueQuantity": {"value": "x"}})))
-    done = subprocess.run([sys.executable, "-m", "app.cli", "check", "--index", str(seed_settings.index_dir),
-                           "--patient-fhir", str(bad)], cwd=PROJECT_ROOT, env=env, capture_output=True, text=True,
-                          timeout=300)
+    bad.write_text(
+        json.dumps(
+            _bundle(
+                {
+                    "resourceType": "Observation",
+                    "id": "o1",
+                    "status": "final",
+                    "code": {"text": "eGFR"},
+                    "valueQuantity": {"value": "x"},
+                }
+            )
+        )
+    )
+    done = subprocess.run(
+        [sys.executable, "-m", "app.cli", "check", "--index", str(seed_settings.index_dir), "--patient-fhir", str(bad)],
+        cwd=PROJECT_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert done.returncode == 2 and "Observation/o1: field valueQuantity.value" in done.stderr

@@ -27,33 +27,64 @@ LONG_DESCRIPTION = " ".join(
 
 def _criterion(trial_id: str, cohort: str | None, kind: str, n: int, text: str) -> Criterion:
     slug = f".{cohort.lower()}" if cohort else ""
-    return Criterion(id=f"{trial_id}:eligibility{slug}.{kind}:{n}", trial_id=trial_id, cohort=cohort,
-                     kind=kind, heading_kind=kind, text=text, line=40 + n)
+    return Criterion(
+        id=f"{trial_id}:eligibility{slug}.{kind}:{n}",
+        trial_id=trial_id,
+        cohort=cohort,
+        kind=kind,
+        heading_kind=kind,
+        text=text,
+        line=40 + n,
+    )
 
 
 def make_trial(**overrides) -> Trial:
     tid = "NCT01234567"
     cohorts = [
-        Cohort(name="SLE", inclusion=[_criterion(tid, "SLE", "inclusion", 1, "Definite SLE by ACR criteria")],
-               exclusion=[_criterion(tid, "SLE", "exclusion", 1, "Platelet count <30,000/mm3"),
-                          _criterion(tid, "SLE", "exclusion", 2, "Pregnant or breast feeding")]),
+        Cohort(
+            name="SLE",
+            inclusion=[_criterion(tid, "SLE", "inclusion", 1, "Definite SLE by ACR criteria")],
+            exclusion=[
+                _criterion(tid, "SLE", "exclusion", 1, "Platelet count <30,000/mm3"),
+                _criterion(tid, "SLE", "exclusion", 2, "Pregnant or breast feeding"),
+            ],
+        ),
         Cohort(name="RA", inclusion=[_criterion(tid, "RA", "inclusion", 1, "RA by 2010 ACR/EULAR criteria")]),
     ]
     values = dict(
-        trial_id=tid, registry="ClinicalTrials.gov", title="Stem cells for lupus and arthritis",
-        status="RECRUITING", phase="PHASE1", study_type="INTERVENTIONAL", enrollment=24, enrollment_type="planned",
-        start_date="2024-01-01", completion_date="2026-12-31", sponsor="Test University",
-        collaborators=["Other Foundation"], conditions=["Systemic Lupus Erythematosus", "Rheumatoid Arthritis"],
-        keywords=["MSC"], summary="This pilot study tests umbilical cord stem cells.",
+        trial_id=tid,
+        registry="ClinicalTrials.gov",
+        title="Stem cells for lupus and arthritis",
+        status="RECRUITING",
+        phase="PHASE1",
+        study_type="INTERVENTIONAL",
+        enrollment=24,
+        enrollment_type="planned",
+        start_date="2024-01-01",
+        completion_date="2026-12-31",
+        sponsor="Test University",
+        collaborators=["Other Foundation"],
+        conditions=["Systemic Lupus Erythematosus", "Rheumatoid Arthritis"],
+        keywords=["MSC"],
+        summary="This pilot study tests umbilical cord stem cells.",
         description=LONG_DESCRIPTION,
         design={"allocation": "NA", "intervention_model": "SINGLE_GROUP", "masking": "NONE"},
-        arms=[Arm(label="Low dose", type="EXPERIMENTAL", description="1 x 10^6 cells/kg IV once",
-                  interventions=["Biological: MSC"])],
+        arms=[
+            Arm(
+                label="Low dose",
+                type="EXPERIMENTAL",
+                description="1 x 10^6 cells/kg IV once",
+                interventions=["Biological: MSC"],
+            )
+        ],
         interventions=[Intervention(name="MSC", type="BIOLOGICAL", description="Single IV infusion")],
-        outcomes=[Outcome(kind="primary", measure="Adverse events", time_frame="12 months"),
-                  Outcome(kind="secondary", measure="SLEDAI change", time_frame="6 months")],
-        eligibility=Eligibility(minimum_age="18 Years", maximum_age="65 Years", sex="all",
-                                healthy_volunteers=False, cohorts=cohorts),
+        outcomes=[
+            Outcome(kind="primary", measure="Adverse events", time_frame="12 months"),
+            Outcome(kind="secondary", measure="SLEDAI change", time_frame="6 months"),
+        ],
+        eligibility=Eligibility(
+            minimum_age="18 Years", maximum_age="65 Years", sex="all", healthy_volunteers=False, cohorts=cohorts
+        ),
         locations=[Location(facility="Emory University", city="Atlanta", state="Georgia", country="United States")],
         references=[Reference(citation="Kamen DL et al. Lupus Sci Med. 2022.", pmid="35820000")],
         related=[RelatedTrial(trial_id="NCT09999999", title="Another lupus trial about zebra therapy")],
@@ -78,8 +109,20 @@ def test_every_section_is_citable_and_ids_follow_the_pattern():
     chunks = chunk_trial(make_trial())
     sections = {c.section for c in chunks}
     assert sections == {
-        "summary", "description", "conditions", "status", "design", "arms", "interventions", "outcomes",
-        "eligibility.inclusion", "eligibility.exclusion", "eligibility.facts", "locations", "sponsor", "references",
+        "summary",
+        "description",
+        "conditions",
+        "status",
+        "design",
+        "arms",
+        "interventions",
+        "outcomes",
+        "eligibility.inclusion",
+        "eligibility.exclusion",
+        "eligibility.facts",
+        "locations",
+        "sponsor",
+        "references",
     }
     for chunk in chunks:
         if not chunk.section.startswith("eligibility.") or chunk.section == "eligibility.facts":
@@ -145,8 +188,10 @@ def test_split_sentences_cuts_a_giant_sentence_at_white_space():
 
 
 def test_hard_wrapped_prose_is_cut_between_sentences_not_at_line_breaks():
-    sentence = ("Participants are followed every six months with visual fields,\nintraocular pressure and "
-                "disc photographs for the\nwhole duration of the study. ")
+    sentence = (
+        "Participants are followed every six months with visual fields,\nintraocular pressure and "
+        "disc photographs for the\nwhole duration of the study. "
+    )
     text = (sentence * 12).strip()
     pieces = split_sentences(text)
     assert len(pieces) > 1

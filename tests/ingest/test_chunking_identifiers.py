@@ -7,16 +7,23 @@ from ingest.models import Identifier, Reference, Trial
 
 
 def _trial(*identifiers: Identifier) -> Trial:
-    return Trial(trial_id="NCT00000001", registry="ClinicalTrials.gov", title="A trial",
-                 references=[Reference(citation="Doe J. A paper. 2020.")], identifiers=list(identifiers))
+    return Trial(
+        trial_id="NCT00000001",
+        registry="ClinicalTrials.gov",
+        title="A trial",
+        references=[Reference(citation="Doe J. A paper. 2020.")],
+        identifiers=list(identifiers),
+    )
 
 
 def test_identifiers_become_one_chunk_after_the_references():
-    chunks = chunk_trial(_trial(
-        Identifier(id="00061632", source="org_study_id"),  # registry page layout: the kind sits in source
-        Identifier(id="R01-AR-1234", type="secondary_id", source="NIH"),  # XML/JSON layout: kind in type
-        Identifier(id="2019-001234-12", type="EUDRACT_NUMBER"),
-    ))
+    chunks = chunk_trial(
+        _trial(
+            Identifier(id="00061632", source="org_study_id"),  # registry page layout: the kind sits in source
+            Identifier(id="R01-AR-1234", type="secondary_id", source="NIH"),  # XML/JSON layout: kind in type
+            Identifier(id="2019-001234-12", type="EUDRACT_NUMBER"),
+        )
+    )
     sections = [c.section for c in chunks]
     assert sections.index("identifiers") == sections.index("references") + 1
     chunk = next(c for c in chunks if c.section == "identifiers")

@@ -20,12 +20,14 @@ def _all(cohorts: list[Cohort]):
 
 
 def _seed_block(name: str, first: int, last: int) -> str:
-    return "\n".join((SEEDS / f"{name}.txt").read_text(encoding="utf-8").splitlines()[first - 1:last])
+    return "\n".join((SEEDS / f"{name}.txt").read_text(encoding="utf-8").splitlines()[first - 1 : last])
 
 
 def test_ctgov_api_layout_bullets_and_headings():
-    text = ("Inclusion Criteria:\n\n  * Age 18 to 75 years\n  * Diagnosis of SLE\n\n"
-            "Exclusion Criteria:\n\n  * Pregnancy\n  * eGFR \\< 30 mL/min")
+    text = (
+        "Inclusion Criteria:\n\n  * Age 18 to 75 years\n  * Diagnosis of SLE\n\n"
+        "Exclusion Criteria:\n\n  * Pregnancy\n  * eGFR \\< 30 mL/min"
+    )
     cohorts, warnings = parse_criteria_text("NCT00000001", text)
     assert warnings == []
     assert len(cohorts) == 1 and cohorts[0].name is None
@@ -64,46 +66,59 @@ def test_first_line_offsets_every_criterion_line():
 
 
 def test_glued_o_bullets_and_wrapped_subitems_stay_in_parent():
-    text = ("Inclusion Criteria\n"
-            "(1)Patients who have received any of the following within 3 months prior to baseline\n"
-            "o Anti-TNF therapy(etanercept, adalimumab, infliximab,\n"
-            "golimumab, tocilizumab)\n"
-            "oAbatacept\n"
-            "(2)Patients meeting:\n"
-            "oat least 4 of the SLICC criteria; or\n"
-            "ounresponsive to standard care\n"
-            "(3)Obesity")
+    text = (
+        "Inclusion Criteria\n"
+        "(1)Patients who have received any of the following within 3 months prior to baseline\n"
+        "o Anti-TNF therapy(etanercept, adalimumab, infliximab,\n"
+        "golimumab, tocilizumab)\n"
+        "oAbatacept\n"
+        "(2)Patients meeting:\n"
+        "oat least 4 of the SLICC criteria; or\n"
+        "ounresponsive to standard care\n"
+        "(3)Obesity"
+    )
     cohorts, _ = parse_criteria_text("KCT1", text)
     inc = cohorts[0].inclusion
     assert [c.number for c in inc] == ["(1)", "(2)", "(3)"]
-    assert inc[0].text == ("Patients who have received any of the following within 3 months prior to baseline\n"
-                           "o Anti-TNF therapy(etanercept, adalimumab, infliximab, golimumab, tocilizumab)\n"
-                           "o Abatacept")
+    assert inc[0].text == (
+        "Patients who have received any of the following within 3 months prior to baseline\n"
+        "o Anti-TNF therapy(etanercept, adalimumab, infliximab, golimumab, tocilizumab)\n"
+        "o Abatacept"
+    )
     assert inc[1].text == "Patients meeting:\no at least 4 of the SLICC criteria; or\no unresponsive to standard care"
     assert inc[2].text == "Obesity"
 
 
 def test_lettered_and_roman_subitems_and_nested_bullets_belong_to_parent():
-    text = ("Exclusion Criteria\n2. Severe disease defined as:\ni) disease duration of 2 years, or ii) mRSS >15\n"
-            "a) respiratory involvement\nb) renal involvement\n3. Organ damage defined as:\n* FVC < 45%;\n"
-            "* LVEF < 40%\n4. Liver failure")
+    text = (
+        "Exclusion Criteria\n2. Severe disease defined as:\ni) disease duration of 2 years, or ii) mRSS >15\n"
+        "a) respiratory involvement\nb) renal involvement\n3. Organ damage defined as:\n* FVC < 45%;\n"
+        "* LVEF < 40%\n4. Liver failure"
+    )
     cohorts, warnings = parse_criteria_text("NCT2", text)
     exc = cohorts[0].exclusion
     assert [c.number for c in exc] == ["2", "3", "4"]
-    assert exc[0].text.splitlines() == ["Severe disease defined as:", "i) disease duration of 2 years, or ii) mRSS >15",
-                                        "a) respiratory involvement", "b) renal involvement"]
+    assert exc[0].text.splitlines() == [
+        "Severe disease defined as:",
+        "i) disease duration of 2 years, or ii) mRSS >15",
+        "a) respiratory involvement",
+        "b) renal involvement",
+    ]
     assert exc[1].text.splitlines() == ["Organ damage defined as:", "* FVC < 45%;", "* LVEF < 40%"]
     assert [w.code for w in warnings] == ["numbering_gap"]
 
 
 def test_or_connector_keeps_alternatives_in_one_criterion():
-    text = ("Inclusion Criteria:\n• Must meet either of the following criteria:\n• 1. score under 125\n• OR\n"
-            "• 2. at least 3 abnormal measures\n• Stable background therapy")
+    text = (
+        "Inclusion Criteria:\n• Must meet either of the following criteria:\n• 1. score under 125\n• OR\n"
+        "• 2. at least 3 abnormal measures\n• Stable background therapy"
+    )
     cohorts, _ = parse_criteria_text("NCT3", text)
     inc = cohorts[0].inclusion
     assert len(inc) == 2
-    assert inc[0].text == ("Must meet either of the following criteria:\n1. score under 125\nOR\n"
-                           "2. at least 3 abnormal measures")
+    assert inc[0].text == (
+        "Must meet either of the following criteria:\n1. score under 125\nOR\n2. at least 3 abnormal measures"
+    )
 
 
 def test_same_style_bullets_after_colon_stay_separate():
@@ -113,15 +128,17 @@ def test_same_style_bullets_after_colon_stay_separate():
 
 
 def test_cohort_headers_at_start_and_mid_bullet_with_typos():
-    text = ("• Inclusion Criteria:\n• A- RA\n• Diagnosis of RA\n• Exclusion Criteria:\n• • Allergy to MTX\n"
-            "• Inclusion criteria for SLE\n• Active SLE\n"
-            "• Refractory disease Exclusion criteria for SLE Severe flare defined as: (i) CNS; (ii) renal\n"
-            "• Pregnancy Inclusion criteria for systemic sclerosis\n"
-            "• mRSS 15 to 40 at screening Exclusion criteria\n"
-            "• Previous tocilizumab Inclusion criteria for ankylosing spondlitis Male patients over 18 "
-            "Exclusion criteria for ankylosing spondlitis\n"
-            "• Nursing women Inclusion criteria for dermatomyositis\n• Definite dermatomyositis Exclusion for "
-            "dermatomyositis\n• Inclusion body myositis")
+    text = (
+        "• Inclusion Criteria:\n• A- RA\n• Diagnosis of RA\n• Exclusion Criteria:\n• • Allergy to MTX\n"
+        "• Inclusion criteria for SLE\n• Active SLE\n"
+        "• Refractory disease Exclusion criteria for SLE Severe flare defined as: (i) CNS; (ii) renal\n"
+        "• Pregnancy Inclusion criteria for systemic sclerosis\n"
+        "• mRSS 15 to 40 at screening Exclusion criteria\n"
+        "• Previous tocilizumab Inclusion criteria for ankylosing spondlitis Male patients over 18 "
+        "Exclusion criteria for ankylosing spondlitis\n"
+        "• Nursing women Inclusion criteria for dermatomyositis\n• Definite dermatomyositis Exclusion for "
+        "dermatomyositis\n• Inclusion body myositis"
+    )
     cohorts, warnings = parse_criteria_text("NCT5", text, first_line=10)
     assert [c.name for c in cohorts] == ["RA", "SLE", "SSc", "AS", "DM/PM"]
     by = {c.name: c for c in cohorts}
@@ -147,11 +164,15 @@ def test_prose_mentioning_criteria_is_not_a_heading():
 
 
 def test_heading_with_item_on_same_line_and_uppercase_cohort_heading():
-    text = ("Inclusion criteria: age over 18\nINCLUSION CRITERIA FOR HEALTHY VOLUNTEERS:\n1. No disease\n"
-            "EXCLUSION CRITERIA FOR HEALTHY VOLUNTEERS:\n1. Any medication")
+    text = (
+        "Inclusion criteria: age over 18\nINCLUSION CRITERIA FOR HEALTHY VOLUNTEERS:\n1. No disease\n"
+        "EXCLUSION CRITERIA FOR HEALTHY VOLUNTEERS:\n1. Any medication"
+    )
     cohorts, _ = parse_criteria_text("NCT7", text)
     assert [(c.name, len(c.inclusion), len(c.exclusion)) for c in cohorts] == [
-        (None, 1, 0), ("HEALTHY VOLUNTEERS", 1, 1)]
+        (None, 1, 0),
+        ("HEALTHY VOLUNTEERS", 1, 1),
+    ]
     assert cohorts[1].inclusion[0].id == "NCT7:eligibility.healthy-volunteers.inclusion:1"
 
 
@@ -183,8 +204,9 @@ def test_seed_000_five_cohorts_with_their_counts():
 _MARKER_TOKEN = re.compile(r"[*•-]|\(?\d+[.)]?")
 _WORD = st.text(alphabet="bcdfghjkmnpqrstwyzBCDFGHJKMNPQRSTWYZ", min_size=3, max_size=8)
 _MARKER = st.sampled_from(["", "* ", "• ", "- ", "1. ", "(2) ", "3) ", "  * "])
-_HEADING = st.sampled_from(["Inclusion Criteria:", "Exclusion Criteria", "Inclusion criteria for SLE",
-                            "• Exclusion Criteria:", ""])
+_HEADING = st.sampled_from(
+    ["Inclusion Criteria:", "Exclusion Criteria", "Inclusion criteria for SLE", "• Exclusion Criteria:", ""]
+)
 
 
 @settings(max_examples=150, deadline=None)
@@ -198,8 +220,13 @@ def test_arbitrary_text_never_raises_and_lines_stay_in_range(text, first_line):
 
 
 @settings(max_examples=150, deadline=None)
-@given(st.lists(st.tuples(_HEADING, _MARKER, st.lists(_WORD, min_size=1, max_size=6), st.sampled_from(["", ":", "."])),
-                min_size=1, max_size=12))
+@given(
+    st.lists(
+        st.tuples(_HEADING, _MARKER, st.lists(_WORD, min_size=1, max_size=6), st.sampled_from(["", ":", "."])),
+        min_size=1,
+        max_size=12,
+    )
+)
 def test_no_criterion_word_is_dropped(rows):
     lines, words = [], []
     for heading, marker, row, suffix in rows:
@@ -210,8 +237,9 @@ def test_no_criterion_word_is_dropped(rows):
     cohorts, _ = parse_criteria_text("NCT9", "\n".join(lines))
     # Sub-items keep their list marker inside the parent's text, and a group label ("Age:") prefixes every
     # item under it, so each word must be found at least as often as it was written.
-    found = Counter(w.rstrip(":.") for w in " ".join(c.text for c in _all(cohorts)).split()
-                    if not _MARKER_TOKEN.fullmatch(w))
+    found = Counter(
+        w.rstrip(":.") for w in " ".join(c.text for c in _all(cohorts)).split() if not _MARKER_TOKEN.fullmatch(w)
+    )
     assert not Counter(words) - found
 
 
@@ -249,11 +277,14 @@ def test_wrapped_line_ending_in_colon_is_not_a_label():
     text = "Inclusion Criteria:\n  - Diagnosis confirmed by one of the\n    following:\n      - biopsy\n      - imaging"
     cohorts, _ = parse_criteria_text("NCT8", text)
     assert [c.text for c in cohorts[0].inclusion] == [
-        "Diagnosis confirmed by one of the following:\n- biopsy\n- imaging"]
+        "Diagnosis confirmed by one of the following:\n- biopsy\n- imaging"
+    ]
 
 
 def test_words_starting_with_o_are_not_sub_bullets_without_o_bullets_in_the_document():
     text = "Inclusion Criteria:\n* Patients receiving one of:\norally administered steroids\n* Age over 18"
     cohorts, _ = parse_criteria_text("NCT9", text)
     assert [c.text for c in cohorts[0].inclusion] == [
-        "Patients receiving one of:\norally administered steroids", "Age over 18"]
+        "Patients receiving one of:\norally administered steroids",
+        "Age over 18",
+    ]

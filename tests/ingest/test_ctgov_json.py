@@ -31,7 +31,11 @@ def test_complete_study_every_field():
     path, data = load("ctgov_v2_complete.json")
     t = parse_one("ctgov_v2_complete.json")
     assert (t.trial_id, t.registry, t.source_format, t.source_path) == (
-        "NCT09990001", "ClinicalTrials.gov", "ctgov_json", path)
+        "NCT09990001",
+        "ClinicalTrials.gov",
+        "ctgov_json",
+        path,
+    )
     assert t.source_hash == hashlib.sha256(data).hexdigest()
     assert t.title == "Umbilical Cord Mesenchymal Stromal Cells for Refractory Lupus Nephritis"
     assert t.official_title.startswith("A Randomized, Double-Blind, Placebo-Controlled Phase 1/2 Study")
@@ -40,10 +44,13 @@ def test_complete_study_every_field():
     assert (t.enrollment, t.enrollment_type) == (45, "actual")
     assert (t.start_date, t.completion_date, t.last_updated) == ("2023-03-15", "2026-03", "2025-01-22")
     assert t.sponsor == "Trialfinder University Hospital"
-    assert t.collaborators == ["National Institute of Arthritis and Musculoskeletal and Skin Diseases (NIAMS)",
-                               "Cellular Therapy Core Facility"]
-    assert t.responsible_party == ("Principal Investigator: Maria Keller, Professor of Rheumatology, "
-                                   "Trialfinder University Hospital")
+    assert t.collaborators == [
+        "National Institute of Arthritis and Musculoskeletal and Skin Diseases (NIAMS)",
+        "Cellular Therapy Core Facility",
+    ]
+    assert t.responsible_party == (
+        "Principal Investigator: Maria Keller, Professor of Rheumatology, Trialfinder University Hospital"
+    )
     assert t.conditions == ["Lupus Nephritis", "Systemic Lupus Erythematosus"]
     assert t.keywords == ["mesenchymal stromal cells", "MSC", "umbilical cord", "SLE", "proteinuria"]
     assert t.summary.startswith("This study tests whether an infusion of mesenchymal stromal cells")
@@ -52,21 +59,29 @@ def test_complete_study_every_field():
         "allocation": "Randomized",
         "intervention_model": "Parallel Assignment",
         "intervention_model_description": "2:1 randomization, stratified by baseline proteinuria "
-                                          "(< 3 g/day vs >= 3 g/day)",
+        "(< 3 g/day vs >= 3 g/day)",
         "primary_purpose": "Treatment",
         "masking": "Quadruple (Participant, Care Provider, Investigator, Outcomes Assessor)",
     }
     assert [(a.label, a.type) for a in t.arms] == [("MSC infusion", "Experimental"), ("Placebo", "Placebo Comparator")]
-    assert t.arms[0].interventions == ["Biological: Umbilical cord mesenchymal stromal cells",
-                                       "Drug: Mycophenolate mofetil"]
+    assert t.arms[0].interventions == [
+        "Biological: Umbilical cord mesenchymal stromal cells",
+        "Drug: Mycophenolate mofetil",
+    ]
     assert t.arms[1].description == "One intravenous infusion of the cell-free vehicle on day 0, plus standard therapy."
     msc, placebo, mmf = t.interventions
     assert (msc.name, msc.type, msc.other_names, msc.arms) == (
-        "Umbilical cord mesenchymal stromal cells", "Biological", ["UC-MSC", "TF-101"], ["MSC infusion"])
+        "Umbilical cord mesenchymal stromal cells",
+        "Biological",
+        ["UC-MSC", "TF-101"],
+        ["MSC infusion"],
+    )
     assert msc.description == "1 x 10^6 cells/kg body weight, single intravenous infusion over 30 minutes on day 0"
     assert (placebo.type, placebo.arms, placebo.other_names) == ("Other", ["Placebo"], [])
-    assert (mmf.description, mmf.arms) == ("1 g orally twice daily, continued at the stable pre-study dose",
-                                           ["MSC infusion", "Placebo"])
+    assert (mmf.description, mmf.arms) == (
+        "1 g orally twice daily, continued at the stable pre-study dose",
+        ["MSC infusion", "Placebo"],
+    )
     assert [(o.kind, o.measure, o.time_frame) for o in t.outcomes] == [
         ("primary", "Complete renal response", "Week 52"),
         ("secondary", "Change in SLEDAI-2K score", "Baseline to week 24"),
@@ -124,7 +139,8 @@ def test_multi_study_shapes_give_the_same_studies_and_hashes(name):
         same = {"source_path": True, "eligibility": {"cohorts"}, "warnings": {"__all__": {"line"}}}
         assert trial.model_dump(exclude=same) == reference[trial.trial_id].model_dump(exclude=same)
         assert [c.text for c in trial.eligibility.criteria()] == [
-            c.text for c in reference[trial.trial_id].eligibility.criteria()]
+            c.text for c in reference[trial.trial_id].eligibility.criteria()
+        ]
     assert len({t.source_hash for t in trials}) == len(trials)
 
 
@@ -143,22 +159,41 @@ def test_changing_one_study_of_a_jsonl_file_changes_only_its_hash():
 def test_observational_registry_and_other_vocabularies():
     obs, prev, bare = parse_document(*load("ctgov_v2_list.json"))
     assert (obs.study_type, obs.phase, obs.status, obs.enrollment_type) == (
-        "OBSERVATIONAL", None, "RECRUITING", "planned")
-    assert obs.design == {"observational_model": "Cohort", "time_perspective": "Prospective",
-                          "sampling_method": "Non-Probability Sample",
-                          "study_population": "Adults seen at consortium clinics",
-                          "study_type_detail": "Patient Registry"}
+        "OBSERVATIONAL",
+        None,
+        "RECRUITING",
+        "planned",
+    )
+    assert obs.design == {
+        "observational_model": "Cohort",
+        "time_perspective": "Prospective",
+        "sampling_method": "Non-Probability Sample",
+        "study_population": "Adults seen at consortium clinics",
+        "study_type_detail": "Patient Registry",
+    }
     assert obs.responsible_party == "Sponsor"
     assert [loc.status for loc in obs.locations] == ["RECRUITING", "NOT_YET_RECRUITING"]
     assert (prev.acronym, prev.phase, prev.status) == ("HOPE-CHB", "PHASE3", "NOT_YET_RECRUITING")
-    assert prev.design == {"allocation": "N/A", "intervention_model": "Single Group Assignment",
-                           "primary_purpose": "Prevention", "masking": "None (Open Label)"}
+    assert prev.design == {
+        "allocation": "N/A",
+        "intervention_model": "Single Group Assignment",
+        "primary_purpose": "Prevention",
+        "masking": "None (Open Label)",
+    }
     e = prev.eligibility
     assert (e.sex, e.healthy_volunteers, e.minimum_age, e.min_age_years, e.max_age_years) == (
-        "female", True, "6 Months", 0.5, 45.0)
+        "female",
+        True,
+        "6 Months",
+        0.5,
+        45.0,
+    )
     assert [c.number for c in e.criteria()] == ["1", "2", "1", "2"]
     assert (bare.status, bare.design, bare.eligibility.cohorts) == (
-        "WITHDRAWN", {"why_stopped": "Funding not obtained"}, [])
+        "WITHDRAWN",
+        {"why_stopped": "Funding not obtained"},
+        [],
+    )
 
 
 def test_study_missing_optional_modules():
@@ -167,9 +202,16 @@ def test_study_missing_optional_modules():
     assert t.title == "An Official Title Only Study of Tocilizumab in Giant Cell Arteritis"
     assert (t.status, t.phase, t.study_type) == ("UNKNOWN", "NA", "INTERVENTIONAL")
     assert (t.sponsor, t.conditions, t.arms, t.interventions, t.outcomes, t.locations) == (None, [], [], [], [], [])
-    assert t.eligibility.model_dump() == {"minimum_age": None, "maximum_age": None, "min_age_years": None,
-                                          "max_age_years": None, "sex": None, "healthy_volunteers": None,
-                                          "cohorts": [], "text": None}
+    assert t.eligibility.model_dump() == {
+        "minimum_age": None,
+        "maximum_age": None,
+        "min_age_years": None,
+        "max_age_years": None,
+        "sex": None,
+        "healthy_volunteers": None,
+        "cohorts": [],
+        "text": None,
+    }
     assert [w.code for w in t.warnings] == ["missing_field"]
     assert "protocolSection.eligibilityModule.eligibilityCriteria" in t.warnings[0].message
 
@@ -228,19 +270,58 @@ _json_values = st.recursive(
     lambda children: st.lists(children, max_size=3) | st.dictionaries(st.text(max_size=6), children, max_size=3),
     max_leaves=10,
 )
-_module_names = st.sampled_from([
-    "identificationModule", "statusModule", "sponsorCollaboratorsModule", "descriptionModule", "conditionsModule",
-    "designModule", "armsInterventionsModule", "outcomesModule", "eligibilityModule", "contactsLocationsModule",
-    "referencesModule",
-])
-_field_names = st.sampled_from([
-    "nctId", "briefTitle", "overallStatus", "phases", "enrollmentInfo", "count", "type", "armGroups",
-    "interventions", "primaryOutcomes", "eligibilityCriteria", "minimumAge", "sex", "healthyVolunteers",
-    "locations", "references", "designInfo", "maskingInfo", "whoMasked", "leadSponsor", "collaborators",
-    "startDateStruct", "date", "secondaryIdInfos", "orgStudyIdInfo", "label", "name", "facility",
-])
-_fields = st.recursive(_json_values, lambda children: st.dictionaries(_field_names, children, max_size=4)
-                       | st.lists(children, max_size=3), max_leaves=12)
+_module_names = st.sampled_from(
+    [
+        "identificationModule",
+        "statusModule",
+        "sponsorCollaboratorsModule",
+        "descriptionModule",
+        "conditionsModule",
+        "designModule",
+        "armsInterventionsModule",
+        "outcomesModule",
+        "eligibilityModule",
+        "contactsLocationsModule",
+        "referencesModule",
+    ]
+)
+_field_names = st.sampled_from(
+    [
+        "nctId",
+        "briefTitle",
+        "overallStatus",
+        "phases",
+        "enrollmentInfo",
+        "count",
+        "type",
+        "armGroups",
+        "interventions",
+        "primaryOutcomes",
+        "eligibilityCriteria",
+        "minimumAge",
+        "sex",
+        "healthyVolunteers",
+        "locations",
+        "references",
+        "designInfo",
+        "maskingInfo",
+        "whoMasked",
+        "leadSponsor",
+        "collaborators",
+        "startDateStruct",
+        "date",
+        "secondaryIdInfos",
+        "orgStudyIdInfo",
+        "label",
+        "name",
+        "facility",
+    ]
+)
+_fields = st.recursive(
+    _json_values,
+    lambda children: st.dictionaries(_field_names, children, max_size=4) | st.lists(children, max_size=3),
+    max_leaves=12,
+)
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -256,12 +337,21 @@ def test_malformed_study_fields_never_crash_the_parser(modules, nct):
             assert "nctId" in result.message
 
 
-@pytest.mark.parametrize(("text", "needle"), [
-    ('{"studies": []}', "holds no studies"),
-    ("[]", "holds no studies"),
-    ('{"protocolSection": {"identificationModule": {"nctId": 9990001}}}', "protocolSection.identificationModule.nctId"),
-    ('{"protocolSection": {"identificationModule": {"nctId": "  "}}}', "protocolSection.identificationModule.nctId"),
-])
+@pytest.mark.parametrize(
+    ("text", "needle"),
+    [
+        ('{"studies": []}', "holds no studies"),
+        ("[]", "holds no studies"),
+        (
+            '{"protocolSection": {"identificationModule": {"nctId": 9990001}}}',
+            "protocolSection.identificationModule.nctId",
+        ),
+        (
+            '{"protocolSection": {"identificationModule": {"nctId": "  "}}}',
+            "protocolSection.identificationModule.nctId",
+        ),
+    ],
+)
 def test_empty_study_lists_and_non_string_ids_are_refused(text, needle):
     with pytest.raises(ParseError) as caught:
         parse_document("x.json", text.encode())

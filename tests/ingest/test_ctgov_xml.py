@@ -47,16 +47,24 @@ def test_record_with_arms_and_pi_every_field():
     assert (t.start_date, t.completion_date, t.last_updated) == ("1987-09", "2006-12", "2015-08-19")
     assert t.sponsor == "Helen Hayes Hospital"
     assert t.collaborators == ["National Institute of Arthritis and Musculoskeletal and Skin Diseases (NIAMS)"]
-    assert t.responsible_party == ("Principal Investigator: Robert Lindsay, Professor of Clinical Medicine, "
-                                   "Helen Hayes Hospital")
+    assert t.responsible_party == (
+        "Principal Investigator: Robert Lindsay, Professor of Clinical Medicine, Helen Hayes Hospital"
+    )
     assert t.conditions == ["Osteoporosis"]
     assert t.keywords[:3] == ["Anabolic agent", "hPTH", "PTH"] and len(t.keywords) == 10
-    assert t.summary.startswith("This study investigates the effectiveness of parathyroid hormone (PTH) in "
-                                "combination with\nalendronate, a standard treatment")
+    assert t.summary.startswith(
+        "This study investigates the effectiveness of parathyroid hormone (PTH) in "
+        "combination with\nalendronate, a standard treatment"
+    )
     assert "\r" not in t.summary and "\n\nThe main effects we will look for" in t.summary
     assert t.description.startswith("Osteoporosis is a significant disease")
-    assert t.design == {"allocation": "Randomized", "intervention_model": "Single Group Assignment",
-                        "primary_purpose": "Treatment", "masking": "None (Open Label)", "number_of_arms": "3"}
+    assert t.design == {
+        "allocation": "Randomized",
+        "intervention_model": "Single Group Assignment",
+        "primary_purpose": "Treatment",
+        "masking": "None (Open Label)",
+        "number_of_arms": "3",
+    }
     assert [(a.label, a.type, a.description) for a in t.arms] == [
         ("1", "Active Comparator", "Alendronate alone"),
         ("2", "Active Comparator", "Teriparatide daily plus alendronate"),
@@ -66,25 +74,40 @@ def test_record_with_arms_and_pi_every_field():
     assert t.arms[0].interventions == ["Drug: Alendronate"]
     pth, alendronate, teriparatide = t.interventions
     assert (pth.name, pth.type, pth.description, pth.other_names, pth.arms) == (
-        "Parathyroid Hormone", "Drug", "Alendronate 70mg/week; Teriparatide 20mcg/ day", ["Fosamax", "Forteo"], ["3"])
+        "Parathyroid Hormone",
+        "Drug",
+        "Alendronate 70mg/week; Teriparatide 20mcg/ day",
+        ["Fosamax", "Forteo"],
+        ["3"],
+    )
     assert (alendronate.description, alendronate.arms) == ("Alendronate 70mg/week", ["1", "2", "3"])
     assert (teriparatide.description, teriparatide.arms) == ("Teriparatide 20mcg/day", ["2", "3"])
     assert t.outcomes == []
     e = t.eligibility
     assert (e.sex, e.minimum_age, e.maximum_age, e.min_age_years, e.max_age_years, e.healthy_volunteers) == (
-        "female", "50 Years", "N/A", 50.0, None, False)
+        "female",
+        "50 Years",
+        "N/A",
+        50.0,
+        None,
+        False,
+    )
     assert e.text.startswith("Inclusion Criteria:\n\n  -  Approximately 140 postmenopausal women, over 50")
     assert [c.kind for c in e.criteria()] == ["inclusion", "inclusion", "exclusion", "exclusion"]
     assert [(loc.facility, loc.city, loc.state, loc.country, loc.status) for loc in t.locations] == [
-        ("Helen Hayes Hospital, Clinical Research Center", "West Haverstraw", "New York", "United States", None)]
+        ("Helen Hayes Hospital, Clinical Research Center", "West Haverstraw", "New York", "United States", None)
+    ]
     assert [(i.name, i.role, i.affiliation) for i in t.investigators] == [
         ("Robert Lindsay, MD", "Principal Investigator", "Helen Hayes Hospital"),
         ("Felicia Cosman, MD", "Principal Investigator", "Helen Hayes Hospital"),
     ]
     assert t.references == []
     assert [(i.id, i.type) for i in t.identifiers] == [
-        ("P50AR039191", "org_study_id"), ("P50AR039191", "secondary_id"), ("NIAMS-019", "secondary_id"),
-        ("Subproject 5", "secondary_id")]
+        ("P50AR039191", "org_study_id"),
+        ("P50AR039191", "secondary_id"),
+        ("NIAMS-019", "secondary_id"),
+        ("Subproject 5", "secondary_id"),
+    ]
     assert t.identifiers[0].source == "Helen Hayes Hospital"
     assert t.warnings == []
 
@@ -95,11 +118,16 @@ def test_recruiting_record_with_contacts_sites_and_outcomes():
     assert (t.start_date, t.completion_date) == ("2000-03-22", "2048-11-30")
     assert t.conditions == ["Pheochromocytoma", "Endocrine Disease", "Endocrine Diseases"]
     assert [(o.kind, o.time_frame) for o in t.outcomes] == [("primary", "Baseline"), ("secondary", "end of study")]
-    assert t.outcomes[1].measure == ("To educate health care professionals and patients about pheochromocytoma "
-                                     "and paraganglioma")
+    assert t.outcomes[1].measure == (
+        "To educate health care professionals and patients about pheochromocytoma and paraganglioma"
+    )
     assert t.locations == [t.locations[0]] and t.locations[0].model_dump() == {
-        "facility": "National Institutes of Health Clinical Center", "city": "Bethesda", "state": "Maryland",
-        "country": "United States", "status": "RECRUITING"}
+        "facility": "National Institutes of Health Clinical Center",
+        "city": "Bethesda",
+        "state": "Maryland",
+        "country": "United States",
+        "status": "RECRUITING",
+    }
     assert [(i.name, i.role) for i in t.investigators] == [
         ("Karel Pacak, M.D.", "Principal Investigator"),
         ("Alberta Derkyi, C.R.N.P.", "Central Contact"),
@@ -113,14 +141,17 @@ def test_recruiting_record_with_contacts_sites_and_outcomes():
     assert t.arms[0].interventions == ["Drug: ([18F]-DOPA)", "Drug: ([18F]-6F-DA)"]
 
 
-@pytest.mark.parametrize(("record", "minimum", "maximum"), [
-    ("NCT00005777", ("5 Minutes", 5 / 525960), ("10 Days", 10 / 365.25)),
-    ("NCT00009646", ("2 Hours", 2 / 8766), ("6 Hours", 6 / 8766)),
-    ("NCT00002089", ("1 Day", 1 / 365.25), ("N/A", None)),
-    ("NCT00005567", ("0 Years", 0.0), ("2 Weeks", 14 / 365.25)),
-    ("NCT00002280", ("3 Months", 0.25), ("12 Years", 12.0)),
-    ("NCT00005388", ("N/A", None), ("100 Years", 100.0)),
-])
+@pytest.mark.parametrize(
+    ("record", "minimum", "maximum"),
+    [
+        ("NCT00005777", ("5 Minutes", 5 / 525960), ("10 Days", 10 / 365.25)),
+        ("NCT00009646", ("2 Hours", 2 / 8766), ("6 Hours", 6 / 8766)),
+        ("NCT00002089", ("1 Day", 1 / 365.25), ("N/A", None)),
+        ("NCT00005567", ("0 Years", 0.0), ("2 Weeks", 14 / 365.25)),
+        ("NCT00002280", ("3 Months", 0.25), ("12 Years", 12.0)),
+        ("NCT00005388", ("N/A", None), ("100 Years", 100.0)),
+    ],
+)
 def test_odd_age_formats_kept_as_written_and_in_years(record, minimum, maximum):
     e = parse_one(f"xml/{record}.xml").eligibility
     assert (e.minimum_age, e.maximum_age) == (minimum[0], maximum[0])
@@ -161,11 +192,15 @@ def test_many_locations_all_kept_in_order():
 def test_records_with_references_keep_citation_and_pmid():
     for path in RECORDS:
         root = ET.fromstring(path.read_bytes())
-        expected = [(r.findtext("citation").strip(), r.findtext("PMID"))
-                    for tag in ("reference", "results_reference") for r in root.findall(tag)]
+        expected = [
+            (r.findtext("citation").strip(), r.findtext("PMID"))
+            for tag in ("reference", "results_reference")
+            for r in root.findall(tag)
+        ]
         trial = parse_one(f"xml/{path.name}")
         assert [(" ".join(r.citation.split()), r.pmid) for r in trial.references] == [
-            (" ".join(c.split()), p) for c, p in expected]
+            (" ".join(c.split()), p) for c, p in expected
+        ]
 
 
 def test_results_sections_are_not_part_of_the_trial():
@@ -194,10 +229,14 @@ def test_criteria_lines_point_into_the_xml_file():
             source = html.unescape(lines[criterion.line - 1].replace("&#xD;", ""))
             words = re.findall(r"[A-Za-z]{4,}", source) or source.split()
             found = [w for w in words if w in criterion.text]
-            own = re.findall(r"[A-Za-z]{4,}", criterion.text)[:len(words)]
+            own = re.findall(r"[A-Za-z]{4,}", criterion.text)[: len(words)]
             on_line = [w for w in own if w in source]
             assert words and (len(found) * 2 >= len(words) or len(on_line) * 2 >= len(own) > 0), (
-                path.name, criterion.line, source, criterion.text)
+                path.name,
+                criterion.line,
+                source,
+                criterion.text,
+            )
             checked += 1
     assert checked > 300
 
@@ -213,7 +252,11 @@ def test_record_without_criteria_warns_with_the_eligibility_line():
 def test_handmade_record_missing_criteria():
     t = parse_one("bad/missing_criteria.xml")
     assert (t.trial_id, t.status, t.study_type, t.conditions) == (
-        "NCT09990101", "COMPLETED", "OBSERVATIONAL", ["Polymyositis"])
+        "NCT09990101",
+        "COMPLETED",
+        "OBSERVATIONAL",
+        ["Polymyositis"],
+    )
     assert (t.eligibility.sex, t.eligibility.min_age_years, t.eligibility.healthy_volunteers) == ("female", 40.0, True)
     assert [(w.code, w.line) for w in t.warnings] == [("missing_field", 10)]
 
@@ -223,7 +266,14 @@ def test_empty_fields_read_as_absent():
     assert t.title == "Empty Fields Everywhere"  # blank brief_title: the official title stands in
     assert (t.summary, t.status, t.phase, t.study_type, t.enrollment, t.enrollment_type) == (None,) * 6
     assert (t.conditions, t.keywords, t.interventions, t.arms, t.outcomes, t.locations, t.references) == (
-        ["Vasculitis"], [], [], [], [], [], [])
+        ["Vasculitis"],
+        [],
+        [],
+        [],
+        [],
+        [],
+        [],
+    )
     assert t.identifiers == []
     e = t.eligibility
     assert (e.sex, e.minimum_age, e.text, e.cohorts) == (None, None, None, [])
@@ -255,13 +305,16 @@ def test_entity_declarations_are_refused_not_expanded(name):
     assert "root:" not in caught.value.message  # /etc/passwd was never read
 
 
-@pytest.mark.parametrize(("name", "line", "needle"), [
-    ("syntax_error.xml", 5, "XML syntax error: mismatched tag"),
-    ("truncated.xml", 70, "XML syntax error: no element found"),
-    ("wrong_root.xml", 2, "root element is <rss>, not <clinical_study>"),
-    ("no_nct.xml", 2, "id_info/nct_id is missing"),
-    ("latin1_undeclared.xml", 14, "not UTF-8 text (invalid byte 0xe9"),
-])
+@pytest.mark.parametrize(
+    ("name", "line", "needle"),
+    [
+        ("syntax_error.xml", 5, "XML syntax error: mismatched tag"),
+        ("truncated.xml", 70, "XML syntax error: no element found"),
+        ("wrong_root.xml", 2, "root element is <rss>, not <clinical_study>"),
+        ("no_nct.xml", 2, "id_info/nct_id is missing"),
+        ("latin1_undeclared.xml", 14, "not UTF-8 text (invalid byte 0xe9"),
+    ],
+)
 def test_broken_xml_reports_line_and_reason(name, line, needle):
     with pytest.raises(ParseError) as caught:
         parse_document(*load(f"bad/{name}"))

@@ -31,25 +31,32 @@ def fixture(relative: str) -> bytes:
 
 # -- detection by content ------------------------------------------------------------------------------
 
-@pytest.mark.parametrize(("relative", "misleading_name", "source_format"), [
-    ("xml/NCT00005006.xml", "record.txt", "ctgov_xml"),
-    ("json/ctgov_v2_complete.json", "record.xml", "ctgov_json"),
-    ("json/ctgov_v2_studies.jsonl", "records.json", "ctgov_json"),
-    ("json/ctgov_v2_page.json", "page.txt", "ctgov_json"),
-])
+
+@pytest.mark.parametrize(
+    ("relative", "misleading_name", "source_format"),
+    [
+        ("xml/NCT00005006.xml", "record.txt", "ctgov_xml"),
+        ("json/ctgov_v2_complete.json", "record.xml", "ctgov_json"),
+        ("json/ctgov_v2_studies.jsonl", "records.json", "ctgov_json"),
+        ("json/ctgov_v2_page.json", "page.txt", "ctgov_json"),
+    ],
+)
 def test_format_is_detected_by_content_not_extension(relative, misleading_name, source_format):
     trials = parse_document(misleading_name, fixture(relative))
     assert trials and {t.source_format for t in trials} == {source_format}
     assert {t.source_path for t in trials} == {misleading_name}
 
 
-@pytest.mark.parametrize(("seed", "source_format"), [
-    ("NCT06888973", "clinconnect"),
-    ("NCT03171194", "ctgov_page"),
-    ("NCT04356287", "ctgov_page"),
-    ("KCT0004337", "medpath"),
-    ("NCT03929120", "medpath"),
-])
+@pytest.mark.parametrize(
+    ("seed", "source_format"),
+    [
+        ("NCT06888973", "clinconnect"),
+        ("NCT03171194", "ctgov_page"),
+        ("NCT04356287", "ctgov_page"),
+        ("KCT0004337", "medpath"),
+        ("NCT03929120", "medpath"),
+    ],
+)
 def test_registry_pages_go_to_their_layout_parser(seed, source_format):
     data = (SEEDS / f"{seed}.txt").read_bytes()
     (trial,) = parse_document(f"data/trials/{seed}.txt", data)
@@ -76,14 +83,18 @@ def test_single_documents_hash_their_bytes_and_multi_study_ones_each_study():
 
 # -- bad input -----------------------------------------------------------------------------------------
 
-@pytest.mark.parametrize(("data", "line", "needle"), [
-    (b"", 1, "empty file"),
-    (b"  \n\t\n", 1, "empty file"),
-    (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR", 3, "binary data (NUL byte"),
-    (b'{"a": 1}\n\n\xff\xfe broken', 3, "not UTF-8 text (invalid byte 0xff"),
-    (b"Minutes of the steering committee\nNext meeting: Tuesday\n", 1, "unknown format"),
-    (b"<!DOCTYPE html>\n<html><body><h1>NCT00005006</h1>", 1, "HTML page: "),
-])
+
+@pytest.mark.parametrize(
+    ("data", "line", "needle"),
+    [
+        (b"", 1, "empty file"),
+        (b"  \n\t\n", 1, "empty file"),
+        (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR", 3, "binary data (NUL byte"),
+        (b'{"a": 1}\n\n\xff\xfe broken', 3, "not UTF-8 text (invalid byte 0xff"),
+        (b"Minutes of the steering committee\nNext meeting: Tuesday\n", 1, "unknown format"),
+        (b"<!DOCTYPE html>\n<html><body><h1>NCT00005006</h1>", 1, "HTML page: "),
+    ],
+)
 def test_unreadable_documents_say_what_is_wrong_and_where(data, line, needle):
     with pytest.raises(ParseError) as caught:
         parse_document("doc", data)
@@ -98,8 +109,12 @@ def test_unknown_format_names_the_supported_ones():
 
 def test_parse_document_each_turns_errors_into_ingest_errors_with_the_path():
     assert parse_document_each("bad/empty.txt", b"") == [
-        IngestError(path="bad/empty.txt", line=1, message="empty file: it holds no trial document. Remove it or "
-                    "replace it with the saved record.")]
+        IngestError(
+            path="bad/empty.txt",
+            line=1,
+            message="empty file: it holds no trial document. Remove it or replace it with the saved record.",
+        )
+    ]
 
 
 _PRINTABLE = bytes(32 + b % 95 for b in range(256))
@@ -129,8 +144,18 @@ def test_arbitrary_bytes_give_trials_or_a_parse_error(data):
         assert all(isinstance(t, Trial) for t in trials)
 
 
-_prefixes = st.sampled_from([b"{", b"[", b"<", b'{"protocolSection": {', b"<clinical_study>", b'[{"studies": ',
-                             b"<clinical_study><id_info><nct_id>NCT09990009</nct_id></id_info>", b""])
+_prefixes = st.sampled_from(
+    [
+        b"{",
+        b"[",
+        b"<",
+        b'{"protocolSection": {',
+        b"<clinical_study>",
+        b'[{"studies": ',
+        b"<clinical_study><id_info><nct_id>NCT09990009</nct_id></id_info>",
+        b"",
+    ]
+)
 
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -180,40 +205,44 @@ def test_parsed_trial_matches_its_golden_file(golden, relative, trial_id):
 
 # -- shared value normalisation ------------------------------------------------------------------------
 
-@pytest.mark.parametrize(("function", "value", "expected"), [
-    (normalize_status, "Active, not recruiting", "ACTIVE_NOT_RECRUITING"),
-    (normalize_status, "Unknown status", "UNKNOWN"),
-    (normalize_status, "ENROLLING_BY_INVITATION", "ENROLLING_BY_INVITATION"),
-    (normalize_status, "  ", None),
-    (normalize_phase, ["Phase 1/Phase 2"], "PHASE1/PHASE2"),
-    (normalize_phase, ["PHASE2", "PHASE3"], "PHASE2/PHASE3"),
-    (normalize_phase, ["Early Phase 1"], "EARLY_PHASE1"),
-    (normalize_phase, ["N/A"], "NA"),
-    (normalize_phase, [], None),
-    (normalize_study_type, "Observational [Patient Registry]", "OBSERVATIONAL"),
-    (normalize_study_type, "Expanded Access", "EXPANDED_ACCESS"),
-    (age_in_years, "18 Years", 18.0),
-    (age_in_years, "6 Months", 0.5),
-    (age_in_years, "1 Year", 1.0),
-    (age_in_years, "N/A", None),
-    (age_in_years, "eighteen", None),
-    (age_in_years, "30 Days", 0.082136),
-    (normalize_phase, "Phase 1/2", "PHASE1/PHASE2"),
-    (normalize_phase, "Not Applicable", "NA"),
-    (normalize_phase, "Interventional", None),
-    (iso_date, "March 1996", "1996-03"),
-    (iso_date, "March 15, 2010", "2010-03-15"),
-    (iso_date, "Sept. 3, 2019", "2019-09-03"),
-    (iso_date, "2021-10-18", "2021-10-18"),
-    (iso_date, "Spring 2001", None),
-    (iso_date, "2001", None),
-    (iso_date, "Phase 2", None),
-    (date_as_written, "March 1996", "1996-03"),
-    (date_as_written, "Spring 2001", "Spring 2001"),
-    (date_as_written, " ", None),
-    (humanize_enum, "ACTIVE_COMPARATOR", "Active Comparator"),
-    (humanize_enum, "NON_RANDOMIZED", "Non-Randomized"),
-    (humanize_enum, "N/A", "N/A"),
-])
+
+@pytest.mark.parametrize(
+    ("function", "value", "expected"),
+    [
+        (normalize_status, "Active, not recruiting", "ACTIVE_NOT_RECRUITING"),
+        (normalize_status, "Unknown status", "UNKNOWN"),
+        (normalize_status, "ENROLLING_BY_INVITATION", "ENROLLING_BY_INVITATION"),
+        (normalize_status, "  ", None),
+        (normalize_phase, ["Phase 1/Phase 2"], "PHASE1/PHASE2"),
+        (normalize_phase, ["PHASE2", "PHASE3"], "PHASE2/PHASE3"),
+        (normalize_phase, ["Early Phase 1"], "EARLY_PHASE1"),
+        (normalize_phase, ["N/A"], "NA"),
+        (normalize_phase, [], None),
+        (normalize_study_type, "Observational [Patient Registry]", "OBSERVATIONAL"),
+        (normalize_study_type, "Expanded Access", "EXPANDED_ACCESS"),
+        (age_in_years, "18 Years", 18.0),
+        (age_in_years, "6 Months", 0.5),
+        (age_in_years, "1 Year", 1.0),
+        (age_in_years, "N/A", None),
+        (age_in_years, "eighteen", None),
+        (age_in_years, "30 Days", 0.082136),
+        (normalize_phase, "Phase 1/2", "PHASE1/PHASE2"),
+        (normalize_phase, "Not Applicable", "NA"),
+        (normalize_phase, "Interventional", None),
+        (iso_date, "March 1996", "1996-03"),
+        (iso_date, "March 15, 2010", "2010-03-15"),
+        (iso_date, "Sept. 3, 2019", "2019-09-03"),
+        (iso_date, "2021-10-18", "2021-10-18"),
+        (iso_date, "Spring 2001", None),
+        (iso_date, "2001", None),
+        (iso_date, "Phase 2", None),
+        (date_as_written, "March 1996", "1996-03"),
+        (date_as_written, "Spring 2001", "Spring 2001"),
+        (date_as_written, " ", None),
+        (humanize_enum, "ACTIVE_COMPARATOR", "Active Comparator"),
+        (humanize_enum, "NON_RANDOMIZED", "Non-Randomized"),
+        (humanize_enum, "N/A", "N/A"),
+    ],
+)
 def test_value_normalisation(function, value, expected):
     assert function(value) == expected

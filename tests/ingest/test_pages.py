@@ -28,18 +28,43 @@ SEED_FORMATS = {
     "NCT03929120": "medpath",
 }
 FILLER = [
-    "Dive into the extended narrative", "Review the sponsor-provided synopsis", "Get a concise snapshot",
-    "Explore similar clinical trials", "Check back later for updates", "© Copyright", "Copyright 2025",
-    "ClinConnect Logo", "Patients applied", "patients applied", "Learn about the", "Explore where the study",
-    "Review each arm", "Understand how the trial", "Meet the organizations", "Not available", "Not reported",
-    "Not specified", "NameTimeMethod", "GroupInterventionDescription", "Additional clinical trials",
-    "About National Institute", "🇺🇸",
+    "Dive into the extended narrative",
+    "Review the sponsor-provided synopsis",
+    "Get a concise snapshot",
+    "Explore similar clinical trials",
+    "Check back later for updates",
+    "© Copyright",
+    "Copyright 2025",
+    "ClinConnect Logo",
+    "Patients applied",
+    "patients applied",
+    "Learn about the",
+    "Explore where the study",
+    "Review each arm",
+    "Understand how the trial",
+    "Meet the organizations",
+    "Not available",
+    "Not reported",
+    "Not specified",
+    "NameTimeMethod",
+    "GroupInterventionDescription",
+    "Additional clinical trials",
+    "About National Institute",
+    "🇺🇸",
 ]
 
 
 # Words of the seeds' criteria headings ("Inclusion criteria for ankylosing spondlitis").
-HEADING_WORDS = {"inclusion", "exclusion", "criteria", "systemic", "sclerosis", "ankylosing", "spondlitis",
-                 "dermatomyositis"}
+HEADING_WORDS = {
+    "inclusion",
+    "exclusion",
+    "criteria",
+    "systemic",
+    "sclerosis",
+    "ankylosing",
+    "spondlitis",
+    "dermatomyositis",
+}
 
 
 def _text(seed: str) -> str:
@@ -87,24 +112,42 @@ def test_no_filler_or_related_trials_in_any_field(seed, trials):
 def test_nct03171194_ctgov_mirror(trials):
     t = trials["NCT03171194"]
     assert (t.status, t.phase, t.study_type, t.enrollment, t.enrollment_type) == (
-        "COMPLETED", "PHASE1", "INTERVENTIONAL", 6, "actual")
+        "COMPLETED",
+        "PHASE1",
+        "INTERVENTIONAL",
+        6,
+        "actual",
+    )
     assert (t.start_date, t.completion_date, t.last_updated) == ("2017-04-27", "2018-10-25", "2019-05-02")
     assert t.design == {"allocation": "NA", "model": "SINGLE_GROUP", "purpose": "TREATMENT", "masking": "NONE"}
     e = t.eligibility
     assert (e.minimum_age, e.maximum_age, e.min_age_years, e.max_age_years, e.sex, e.healthy_volunteers) == (
-        "18 Years", "65 Years", 18.0, 65.0, "all", False)
+        "18 Years",
+        "65 Years",
+        18.0,
+        65.0,
+        "all",
+        False,
+    )
     exclusion = e.cohorts[0].exclusion
     assert len(e.cohorts) == 1 and len(e.cohorts[0].inclusion) == 5 and len(exclusion) == 13
     lab = exclusion[1]
     assert lab.id == "NCT03171194:eligibility.exclusion:2" and lab.line == 59
     assert "platelet count <30,000/mm3" in lab.text and lab.text.startswith("Laboratory exclusions: eGFR <30")
     assert t.summary is None and t.description.startswith("The MSCs used in this trial")
-    assert [r.trial_id for r in t.related] == ["NCT02633163", "NCT03917797", "NCT03219801", "NCT06737380",
-                                              "NCT00698191"]
+    assert [r.trial_id for r in t.related] == [
+        "NCT02633163",
+        "NCT03917797",
+        "NCT03219801",
+        "NCT06737380",
+        "NCT00698191",
+    ]
     assert t.related[1].title == "Mesenchymal Stromal Cells (MSC´s) in Renal Lupus"
     assert t.interventions[0].type == "Drug" and "1 x 10^6 cells/kg" in t.arms[0].description
     assert [(loc.city, loc.state, loc.country) for loc in t.locations] == [
-        ("Atlanta", "Georgia", "United States"), ("Charleston", "South Carolina", "United States")]
+        ("Atlanta", "Georgia", "United States"),
+        ("Charleston", "South Carolina", "United States"),
+    ]
     assert t.investigators[0].role == "STUDY_CHAIR"
     assert t.identifiers[0].id == "00061632" and t.identifiers[0].source == "org_study_id"
     assert {w.code for w in t.warnings} == {"empty_section"}
@@ -124,8 +167,9 @@ def test_nct04356287_ctgov_mirror(trials):
     gaps = [w for w in t.warnings if w.code == "numbering_gap"]
     assert [w.line for w in gaps] == [63, 68]
     assert t.description is None
-    assert {"Brief Summary", "Detailed Description"} <= {w.message.split("'")[1] for w in t.warnings
-                                                          if w.code == "empty_section"}
+    assert {"Brief Summary", "Detailed Description"} <= {
+        w.message.split("'")[1] for w in t.warnings if w.code == "empty_section"
+    }
     assert [a.label for a in t.arms] == ["One infusion of UCMSC", "Two infusions of UCMSC", "Placebo infusions"]
     assert t.interventions[0].arms == ["One infusion of UCMSC", "Two infusions of UCMSC"]
     assert t.design["masking"] == "QUADRUPLE" and t.design["allocation"] == "RANDOMIZED"
@@ -138,16 +182,26 @@ def test_nct06888973_clinconnect(trials):
     assert t.status == "ENROLLING_BY_INVITATION" and t.registry == "ClinicalTrials.gov"
     assert t.sponsor == "NATIONAL INSTITUTE OF BLOOD AND MARROW TRANSPLANT (NIBMT), PAKISTAN"
     assert t.start_date == "2025-03-15" and t.last_updated == "2025-06-26" and t.completion_date is None
-    assert t.keywords == ["Mesenchymal Stem Cells", "Autoimmune Diseases", "Rheumatoid Arthritis",
-                          "Systemic Lupus Erythematosus (Sle)", "Systemic Sclerosis", "Ankylosing Spondylitis (As)",
-                          "Juvenile Idiopathic Arthritis", "Polymyositis/Dermatomyositis"]
+    assert t.keywords == [
+        "Mesenchymal Stem Cells",
+        "Autoimmune Diseases",
+        "Rheumatoid Arthritis",
+        "Systemic Lupus Erythematosus (Sle)",
+        "Systemic Sclerosis",
+        "Ankylosing Spondylitis (As)",
+        "Juvenile Idiopathic Arthritis",
+        "Polymyositis/Dermatomyositis",
+    ]
     assert t.summary.startswith("The autoimmune disorders") and t.summary.endswith("reports...")
     counts = [(c.name, len(c.inclusion), len(c.exclusion)) for c in t.eligibility.cohorts]
     assert counts == [("RA", 7, 21), ("SLE", 5, 11), ("SSc", 6, 8), ("AS", 5, 3), ("DM/PM", 10, 16)]
     assert t.eligibility.sex == "all"
     assert [(loc.city, loc.state, loc.country) for loc in t.locations] == [("Rawalpindi", None, "Pakistan")] * 2
-    assert t.investigators[0].model_dump() == {"name": "Memoona Haider, MBBS, FCPS", "role": "Study Chair",
-                                               "affiliation": "National University of Medical Sciences"}
+    assert t.investigators[0].model_dump() == {
+        "name": "Memoona Haider, MBBS, FCPS",
+        "role": "Study Chair",
+        "affiliation": "National University of Medical Sciences",
+    }
     assert [w.code for w in t.warnings] == ["empty_section"]
     # The sponsor's "About …" self-description is not content of this trial.
     assert "leading clinical research organization" not in json.dumps(t.model_dump())
@@ -156,7 +210,12 @@ def test_nct06888973_clinconnect(trials):
 def test_kct0004337_medpath(trials):
     t = trials["KCT0004337"]
     assert (t.registry, t.phase, t.status, t.enrollment, t.study_type) == (
-        "CRIS", "NA", "RECRUITING", 8, "INTERVENTIONAL")
+        "CRIS",
+        "NA",
+        "RECRUITING",
+        8,
+        "INTERVENTIONAL",
+    )
     assert t.sponsor == "Hanyang University Seoul Hospital"
     assert t.summary is None and t.description is None and t.design == {}
     assert [w.code for w in t.warnings].count("swapped_headings") == 1
@@ -166,7 +225,8 @@ def test_kct0004337_medpath(trials):
     assert cohort.exclusion[0].text.startswith("Patients who have received")
     assert [(o.kind, o.measure, o.time_frame) for o in t.outcomes] == [
         ("primary", "Tapering of corticosteroids with improvement in lupus nephritis or cytopenia", None),
-        ("secondary", "Safety of CS20AT04", None)]
+        ("secondary", "Safety of CS20AT04", None),
+    ]
 
 
 def test_nct03929120_medpath(trials):
@@ -179,8 +239,13 @@ def test_nct03929120_medpath(trials):
     assert t.arms[0].description.startswith("Subjects with Interstitial Lung Disease")
     assert [(o.measure, o.time_frame) for o in t.outcomes] == [("Adverse Events", "6 months")]
     assert t.outcomes[0].description.startswith("Number of adverse events")
-    assert t.locations[0].model_dump() == {"facility": "Mayo Clinic in Florida", "city": "Jacksonville",
-                                           "state": "Florida", "country": "United States", "status": None}
+    assert t.locations[0].model_dump() == {
+        "facility": "Mayo Clinic in Florida",
+        "city": "Jacksonville",
+        "state": "Florida",
+        "country": "United States",
+        "status": None,
+    }
     assert t.design == {"model": "SINGLE_GROUP"}
     cohort = t.eligibility.cohorts[0]
     assert (len(cohort.inclusion), len(cohort.exclusion)) == (4, 11)
@@ -194,15 +259,18 @@ def test_split_time_frame():
     assert medpath.split_time_frame("Response at 6 months") == ("Response at 6 months", None)
 
 
-@pytest.mark.parametrize("name, text", [
-    ("ctgov_page", "Some title\nLast Updated: 2020-01-01\nBasic Information\nCOMPLETED\n"),
-    ("ctgov_page", "NCT ID: NCT03171194\nBasic Information\nCOMPLETED\n"),
-    ("clinconnect", "ClinConnect ClinConnect Logo\nSearch / Trial NCT06888973\n"),
-    ("clinconnect", "ClinConnect ClinConnect Logo\nSearch / Trial nonsense\n\nA title\n"),
-    ("medpath", "MedPath\n\nA title\n\nPhase 1\nRegistration Number\n\nLead Sponsor\nX\n"),
-    ("medpath", "MedPath\n"),
-    ("medpath", "Not a MedPath page\n"),
-])
+@pytest.mark.parametrize(
+    "name, text",
+    [
+        ("ctgov_page", "Some title\nLast Updated: 2020-01-01\nBasic Information\nCOMPLETED\n"),
+        ("ctgov_page", "NCT ID: NCT03171194\nBasic Information\nCOMPLETED\n"),
+        ("clinconnect", "ClinConnect ClinConnect Logo\nSearch / Trial NCT06888973\n"),
+        ("clinconnect", "ClinConnect ClinConnect Logo\nSearch / Trial nonsense\n\nA title\n"),
+        ("medpath", "MedPath\n\nA title\n\nPhase 1\nRegistration Number\n\nLead Sponsor\nX\n"),
+        ("medpath", "MedPath\n"),
+        ("medpath", "Not a MedPath page\n"),
+    ],
+)
 def test_missing_id_or_title_raises_parse_error_with_line(name, text):
     with pytest.raises(ParseError) as err:
         MODULES[name].parse(text, "bad.txt")
@@ -244,8 +312,11 @@ def test_every_criteria_line_ends_up_in_a_criterion(seed, trials):
     words = set(texts.replace("\n", " ").split())
     for line in eligibility.text.splitlines():
         tokens = [w for w in line.replace("\\", "").split() if w.isalpha() and len(w) > 3]
-        missing = [w for w in tokens if w not in words and w.lower() not in HEADING_WORDS
-                   and not (w.startswith("o") and w[1:] in words)]  # glued "o" sub-bullet: "oNitrogen"
+        missing = [
+            w
+            for w in tokens
+            if w not in words and w.lower() not in HEADING_WORDS and not (w.startswith("o") and w[1:] in words)
+        ]  # glued "o" sub-bullet: "oNitrogen"
         assert not missing, (line, missing)
 
 
@@ -261,13 +332,24 @@ def test_text_normalisers():
     assert textutil.unescape_markdown(r"ESR \>3.1 \[HIV\] 10\^6 \</= 40") == "ESR >3.1 [HIV] 10^6 </= 40"
     assert textutil.upper_snake("Enrolling by invitation") == "ENROLLING_BY_INVITATION"
     assert textutil.upper_snake("Active, not recruiting") == "ACTIVE_NOT_RECRUITING"
-    assert [textutil.normalize_phase(p) for p in ("Phase 1", "PHASE1/PHASE2", "Phase 2/Phase 3", "Not Applicable",
-                                              "Early Phase 1", "Recruiting")] == [
-        "PHASE1", "PHASE1/PHASE2", "PHASE2/PHASE3", "NA", "EARLY_PHASE1", None]
+    assert [
+        textutil.normalize_phase(p)
+        for p in ("Phase 1", "PHASE1/PHASE2", "Phase 2/Phase 3", "Not Applicable", "Early Phase 1", "Recruiting")
+    ] == ["PHASE1", "PHASE1/PHASE2", "PHASE2/PHASE3", "NA", "EARLY_PHASE1", None]
     assert [textutil.age_in_years(a) for a in ("18 Years", "6 Months", "2 Weeks", "N/A", None)] == [
-        18.0, 0.5, round(14 / 365.25, 6), None, None]
+        18.0,
+        0.5,
+        round(14 / 365.25, 6),
+        None,
+        None,
+    ]
     assert [textutil.iso_date(d) for d in ("2017-04-27", "Mar 15, 2025", "June 26, 2025", "March 2020", "soon")] == [
-        "2017-04-27", "2025-03-15", "2025-06-26", "2020-03", None]
+        "2017-04-27",
+        "2025-03-15",
+        "2025-06-26",
+        "2020-03",
+        None,
+    ]
     assert textutil.split_address("Rawalpindi, , Pakistan") == ("Rawalpindi", None, "Pakistan")
     assert textutil.is_filler("Dive into the extended narrative that explains the background.")
     assert not textutil.is_filler("The MSCs used in this trial are cells")

@@ -75,7 +75,7 @@ CTGOV_TEXTS = [
 def _cohorts(seed: str):
     first, last = CRITERIA_BLOCKS[seed]
     lines = (SEEDS / f"{seed}.txt").read_text(encoding="utf-8").splitlines()
-    return parse_criteria_text(seed, "\n".join(lines[first - 1:last]), first_line=first)
+    return parse_criteria_text(seed, "\n".join(lines[first - 1 : last]), first_line=first)
 
 
 def test_kct0004337_headings_swapped_and_corrected():
@@ -116,10 +116,12 @@ def test_no_swap_on_typical_ctgov_criteria(text):
 
 
 def test_swap_is_detected_from_content_whatever_the_trial_id():
-    text = ("Inclusion Criteria\n* Patients who have received rituximab within 6 months\n"
-            "* History of anaphylaxis to murine proteins\n* Pregnant or breastfeeding women\n"
-            "Exclusion Criteria\n* Diagnosis of SLE meeting the 2012 SLICC criteria\n"
-            "* Positive ANA test (titer at least 1:80)\n* Aged 18 to 70 years")
+    text = (
+        "Inclusion Criteria\n* Patients who have received rituximab within 6 months\n"
+        "* History of anaphylaxis to murine proteins\n* Pregnant or breastfeeding women\n"
+        "Exclusion Criteria\n* Diagnosis of SLE meeting the 2012 SLICC criteria\n"
+        "* Positive ANA test (titer at least 1:80)\n* Aged 18 to 70 years"
+    )
     cohorts, warnings = parse_criteria_text("NCT12345678", text)
     assert [w.code for w in warnings] == ["swapped_headings"]
     assert [c.text for c in cohorts[0].inclusion][0].startswith("Diagnosis of SLE")
@@ -144,30 +146,37 @@ def test_exclusion_score_signs():
 
 
 def _criterion(text: str) -> Criterion:
-    return Criterion(id="T:eligibility.inclusion:1", trial_id="T", kind="inclusion", heading_kind="inclusion",
-                     text=text, line=7)
+    return Criterion(
+        id="T:eligibility.inclusion:1", trial_id="T", kind="inclusion", heading_kind="inclusion", text=text, line=7
+    )
 
 
-@pytest.mark.parametrize("text", [
-    "continued daily dosage of =15mg of prednisone",
-    "ECOG status =2",
-    "Platelet count ? 100,000/mm^3",
-    "Creatinine \ufffd 1.5 x ULN",
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "continued daily dosage of =15mg of prednisone",
+        "ECOG status =2",
+        "Platelet count ? 100,000/mm^3",
+        "Creatinine \ufffd 1.5 x ULN",
+    ],
+)
 def test_lost_characters_flagged(text):
     warnings = lost_character_warnings([_criterion(text)])
     assert [w.code for w in warnings] == ["lost_characters"] and warnings[0].line == 7
 
 
-@pytest.mark.parametrize("text", [
-    "dosage of >=15mg of prednisone",
-    "Adult patients, >/= 18 years of age",
-    "Trimethoprim < or = 20 mg/kg/day",
-    "ALT < =2.5 x ULN",
-    "Clinical Dementia Rating = 0.5",
-    "SLEDAI score ≥4 and ≤10",
-    "Have you been treated? 2 answers",
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "dosage of >=15mg of prednisone",
+        "Adult patients, >/= 18 years of age",
+        "Trimethoprim < or = 20 mg/kg/day",
+        "ALT < =2.5 x ULN",
+        "Clinical Dementia Rating = 0.5",
+        "SLEDAI score ≥4 and ≤10",
+        "Have you been treated? 2 answers",
+    ],
+)
 def test_lost_characters_not_flagged(text):
     assert lost_character_warnings([_criterion(text)]) == []
 

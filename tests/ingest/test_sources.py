@@ -42,13 +42,16 @@ def make_zip(path: Path) -> Path:
     return path
 
 
-@pytest.mark.parametrize(("name", "builder"), [
-    ("corpus.zip", make_zip),
-    ("corpus.tar", lambda p: make_tar(p, "w")),
-    ("corpus.tar.gz", lambda p: make_tar(p, "w:gz")),
-    ("corpus.tar.xz", lambda p: make_tar(p, "w:xz")),
-    ("corpus.tar.bz2", lambda p: make_tar(p, "w:bz2")),
-])
+@pytest.mark.parametrize(
+    ("name", "builder"),
+    [
+        ("corpus.zip", make_zip),
+        ("corpus.tar", lambda p: make_tar(p, "w")),
+        ("corpus.tar.gz", lambda p: make_tar(p, "w:gz")),
+        ("corpus.tar.xz", lambda p: make_tar(p, "w:xz")),
+        ("corpus.tar.bz2", lambda p: make_tar(p, "w:bz2")),
+    ],
+)
 def test_archives_are_streamed_member_by_member(tmp_path, name, builder):
     archive = builder(tmp_path / name)
     before = set(tmp_path.rglob("*"))
@@ -73,7 +76,13 @@ def test_folder_is_recursive_sorted_and_skips_hidden_files(tmp_path):
     make_zip(tmp_path / "b" / "more.zip")
     documents = list(iter_documents([tmp_path]))
     assert [Path(d.path.split("!")[0]).relative_to(tmp_path).as_posix() for d in documents] == [
-        "a/0.txt", "a/deep/1.json", "b/2.xml", "b/more.zip", "b/more.zip", "b/more.zip"]
+        "a/0.txt",
+        "a/deep/1.json",
+        "b/2.xml",
+        "b/more.zip",
+        "b/more.zip",
+        "b/more.zip",
+    ]
     assert [d.data for d in documents[:3]] == [b"zero", b"one", b"two"]
 
 

@@ -19,8 +19,9 @@ from trialfinder.settings import PROJECT_ROOT
 
 def run(*args: str | bytes, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
     environ = {**os.environ, "HF_HUB_OFFLINE": "1", "PYTHONPATH": str(PROJECT_ROOT), **(env or {})}
-    return subprocess.run([sys.executable, "-m", "app.cli", *args], cwd=PROJECT_ROOT, env=environ,
-                          capture_output=True, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "app.cli", *args], cwd=PROJECT_ROOT, env=environ, capture_output=True, timeout=120
+    )
 
 
 def error_object(done: subprocess.CompletedProcess) -> dict:
@@ -92,8 +93,10 @@ def test_a_malformed_allowed_origins_setting_is_bad_input(tmp_path):
     assert "TRIALFINDER_ALLOWED_ORIGINS" in error["message"] and error["hint"]
 
 
-@pytest.mark.parametrize("command", [["trials"], ["rules"], ["check", "--patient", "45 year old"],
-                                     ["search", "lupus"], ["ask", "what dose?"]])
+@pytest.mark.parametrize(
+    "command",
+    [["trials"], ["rules"], ["check", "--patient", "45 year old"], ["search", "lupus"], ["ask", "what dose?"]],
+)
 def test_a_missing_index_folder_is_an_error_and_is_not_created(tmp_path, command):
     missing = tmp_path / "no" / "such" / "index"
     done = run(*command, "--json", "--index", str(missing))

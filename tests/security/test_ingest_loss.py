@@ -20,9 +20,14 @@ from trialfinder.settings import PROJECT_ROOT
 
 def ingest(*paths: Path, index: Path) -> tuple[int, dict]:
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "PYTHONPATH": str(PROJECT_ROOT)}
-    done = subprocess.run([sys.executable, "-m", "app.cli", "ingest", *map(str, paths), "--json", "--no-progress",
-                           "--index", str(index)], cwd=PROJECT_ROOT, env=env, capture_output=True, text=True,
-                          timeout=600)
+    done = subprocess.run(
+        [sys.executable, "-m", "app.cli", "ingest", *map(str, paths), "--json", "--no-progress", "--index", str(index)],
+        cwd=PROJECT_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert "Traceback" not in done.stderr, done.stderr[-1500:]
     return done.returncode, json.loads(done.stdout)
 
@@ -61,7 +66,7 @@ def test_every_refused_archive_member_is_an_error_naming_it(tmp_path, study_byte
         archive.writestr("../../zip-escape.json", study_bytes("NCT09990105", "Zip climbing out"))
         archive.writestr("/abs/zip.json", study_bytes("NCT09990106", "Zip absolute"))
         link = zipfile.ZipInfo("zip-link.json")
-        link.external_attr = (0o120777 << 16)
+        link.external_attr = 0o120777 << 16
         archive.writestr(link, "/etc/passwd")
 
     code, out = ingest(tar_path, zip_path, index=tmp_path / "index")
@@ -69,8 +74,17 @@ def test_every_refused_archive_member_is_an_error_naming_it(tmp_path, study_byte
     assert code == 1
     assert sorted(t["trial_id"] for t in out["trials"]) == ["NCT09990101", "NCT09990104"]
     why = {e["path"].split("!", 1)[1]: e["message"] for e in out["errors"]}
-    assert set(why) == {"../escape.json", "/etc/absolute.json", "link.json", "hard.json", "dev.json", "pipe.json",
-                        "../../zip-escape.json", "/abs/zip.json", "zip-link.json"}, why
+    assert set(why) == {
+        "../escape.json",
+        "/etc/absolute.json",
+        "link.json",
+        "hard.json",
+        "dev.json",
+        "pipe.json",
+        "../../zip-escape.json",
+        "/abs/zip.json",
+        "zip-link.json",
+    }, why
     assert ".." in why["../escape.json"] and ".." in why["../../zip-escape.json"]
     assert "absolute path" in why["/etc/absolute.json"] and "absolute path" in why["/abs/zip.json"]
     assert "symbolic link" in why["link.json"] and "symbolic link" in why["zip-link.json"]
@@ -98,8 +112,11 @@ def test_an_empty_archive_says_so(tmp_path):
 
 def test_a_duplicate_trial_id_is_a_warning_naming_both_sources_and_the_later_one_wins(tmp_path, study_bytes):
     first, second, third = tmp_path / "first", tmp_path / "second", tmp_path / "third"
-    for folder, title in ((first, "Version from the first folder"), (second, "Version from the second folder"),
-                          (third, "Version ingested later")):
+    for folder, title in (
+        (first, "Version from the first folder"),
+        (second, "Version from the second folder"),
+        (third, "Version ingested later"),
+    ):
         folder.mkdir()
         (folder / "NCT09990201.json").write_bytes(study_bytes("NCT09990201", title))
     index = tmp_path / "index"

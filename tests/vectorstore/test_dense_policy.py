@@ -59,7 +59,8 @@ def test_seed_corpus_keeps_every_chunk_embedded(seed_index, seed_report):
         chunks = seed_index.chunks(trial.trial_id)
         embedded = [s for s in stored_chunks(trial, chunks, "all") if s.vector_id]
         assert len(embedded) == sum(1 for c in chunks if c.section not in lexical_only) + len(
-            {c.section for c in chunks if c.section in lexical_only})
+            {c.section for c in chunks if c.section in lexical_only}
+        )
     assert seed_index.vector_count() == seed_report.timings.embedded_chunks
 
 
@@ -72,8 +73,7 @@ def test_profile_text_names_the_trial_and_fits_the_model(tmp_path):
     assert text.split()[-1] in " ".join(trial.summary.split()).split()  # cut between words, not inside one
 
 
-def test_compact_archive_ingest_embeds_one_profile_per_trial_and_keeps_every_chunk_searchable(make_settings,
-                                                                                              tmp_path):
+def test_compact_archive_ingest_embeds_one_profile_per_trial_and_keeps_every_chunk_searchable(make_settings, tmp_path):
     archive = _archive(tmp_path)
     index = TrialIndex.open(make_settings())
     report = ingest_paths([archive], index, progress=False)

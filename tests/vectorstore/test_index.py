@@ -48,8 +48,14 @@ def _chroma_ids(index: TrialIndex) -> set[str]:
 
 def _corpus(folder: Path, write_study, criteria_a: str = CRITERIA_V1) -> Path:
     write_study(folder, "NCT90000001", "Stem cells in lupus", criteria=criteria_a, conditions=("Lupus",))
-    write_study(folder, "NCT90000002", "Rituximab in myositis", conditions=("Myositis",), status="COMPLETED",
-                summary="Rituximab infusions for refractory dermatomyositis.")
+    write_study(
+        folder,
+        "NCT90000002",
+        "Rituximab in myositis",
+        conditions=("Myositis",),
+        status="COMPLETED",
+        summary="Rituximab infusions for refractory dermatomyositis.",
+    )
     return folder
 
 
@@ -132,14 +138,18 @@ def test_interrupted_ingest_leaves_the_old_index_usable_and_a_rerun_completes(ma
 
     rerun = ingest_paths([corpus], index, progress=False)
     assert {t.trial_id: t.outcome for t in rerun.trials} == {
-        "NCT90000001": "unchanged", "NCT90000002": "unchanged", "NCT90000003": "unchanged", "NCT90000004": "added",
+        "NCT90000001": "unchanged",
+        "NCT90000002": "unchanged",
+        "NCT90000003": "unchanged",
+        "NCT90000004": "added",
     }
     assert index.search("KABOOM", k=1)[0].chunk.trial_id == "NCT90000004"
     index.close()
 
 
-def test_vectors_written_but_not_committed_are_invisible_and_prunable(make_settings, write_study, tmp_path,
-                                                                       monkeypatch):
+def test_vectors_written_but_not_committed_are_invisible_and_prunable(
+    make_settings, write_study, tmp_path, monkeypatch
+):
     corpus = _corpus(tmp_path / "docs", write_study)
     index = TrialIndex.open(make_settings())
     ingest_paths([corpus], index, progress=False)
@@ -174,8 +184,10 @@ def test_vectors_written_but_not_committed_are_invisible_and_prunable(make_setti
 def test_both_chroma_modes_store_and_search(mode, make_settings, write_study, tmp_path, request):
     overrides = {}
     if mode == "server":
-        overrides = {"chroma_server": request.getfixturevalue("chroma_server"),
-                     "collection": request.getfixturevalue("unique_collection")}
+        overrides = {
+            "chroma_server": request.getfixturevalue("chroma_server"),
+            "collection": request.getfixturevalue("unique_collection"),
+        }
     settings = make_settings(**overrides)
     corpus = _corpus(tmp_path / "docs", write_study)
     index = TrialIndex.open(settings)
@@ -235,8 +247,14 @@ def test_upsert_compares_content_not_only_the_source_hash(make_settings):
     from ingest.models import Eligibility
 
     index = TrialIndex.open(make_settings())
-    trial = Trial(trial_id="NCT95000001", registry="ClinicalTrials.gov", title="Direct upsert trial",
-                  summary="Abatacept in early arthritis.", source_hash="same-bytes", source_path="/a/x.json")
+    trial = Trial(
+        trial_id="NCT95000001",
+        registry="ClinicalTrials.gov",
+        title="Direct upsert trial",
+        summary="Abatacept in early arthritis.",
+        source_hash="same-bytes",
+        source_path="/a/x.json",
+    )
     assert index.upsert(trial, chunk_trial(trial)) == "added"
     assert index.upsert(trial, chunk_trial(trial)) == "unchanged"
     moved = trial.model_copy(update={"source_path": "/elsewhere/x.json"})
@@ -284,7 +302,10 @@ def test_an_ingest_killed_between_vectors_and_records_leaves_a_usable_index(make
     settings = make_settings()
     killed = subprocess.run(
         [sys.executable, "-c", KILLED_INGEST, str(settings.index_dir), str(corpus)],
-        cwd=PROJECT_ROOT, env={**os.environ, "HF_HUB_OFFLINE": "1"}, capture_output=True, timeout=300,
+        cwd=PROJECT_ROOT,
+        env={**os.environ, "HF_HUB_OFFLINE": "1"},
+        capture_output=True,
+        timeout=300,
     )
     assert killed.returncode == -signal.SIGKILL, killed.stderr.decode()[-2000:]
 
@@ -296,7 +317,10 @@ def test_an_ingest_killed_between_vectors_and_records_leaves_a_usable_index(make
 
     rerun = ingest_paths([corpus], index, progress=False)
     assert {t.trial_id: t.outcome for t in rerun.trials} == {
-        "NCT90000001": "unchanged", "NCT90000002": "added", "NCT90000003": "added"}
+        "NCT90000001": "unchanged",
+        "NCT90000002": "added",
+        "NCT90000003": "added",
+    }
     assert index.stray_vectors() == []  # content-addressed ids: the re-run reused the stray vectors
     assert index.search("rituximab dermatomyositis", k=1)[0].chunk.trial_id == "NCT90000002"
     index.close()

@@ -79,8 +79,13 @@ def test_search_trials_ranks_trials_and_filters_by_status(seed_index, seed_trial
 
 
 def test_seed_chunks_hold_no_page_filler_and_no_related_trials(seed_index, seed_trials):
-    filler = ("Dive into the extended narrative", "Explore similar clinical trials", "Learn about the drugs",
-              "Check the participation requirements", "Related Clinical Trials")
+    filler = (
+        "Dive into the extended narrative",
+        "Explore similar clinical trials",
+        "Learn about the drugs",
+        "Check the participation requirements",
+        "Related Clinical Trials",
+    )
     for trial in seed_trials.values():
         related = {r.trial_id for r in trial.related}
         for chunk in seed_index.chunks(trial.trial_id):
