@@ -138,7 +138,7 @@ class Assistant:
         if kind is TurnKind.ANSWER and conv.pending is not None:
             restated = answer_text(conv.pending.fact, question)
             said = extract_facts(restated, today) if restated else None
-            if said is not None and _has_facts(said):
+            if said is not None and said.states_anything():
                 conv.add_facts(said, question)
                 lead = "Thanks, noted."
             else:
@@ -148,7 +148,7 @@ class Assistant:
             restated = corrected_number(question, conv.facts)
             if restated and not said.age and not said.labs and not said.scores:
                 said = said.merge(extract_facts(restated, today))
-            if _has_facts(said):
+            if said.states_anything():
                 conv.add_facts(said, question)
                 lead = "Corrected."
             else:
@@ -164,7 +164,7 @@ class Assistant:
             )
         if kind is TurnKind.OTHER and _adds_to_check(question, conv):
             said = extract_facts(question, today)
-            if _has_facts(said):
+            if said.states_anything():
                 conv.add_facts(said, question)
                 kind, lead = TurnKind.ANSWER, "Noted."
         if kind is TurnKind.OTHER:
@@ -250,11 +250,11 @@ class Assistant:
             previous_kind=last.intent if last else None,
             previous_aspects=last.aspects if last else (),
             explicit_trials=turn.explicit_trials,
-            has_patient=facts is not None and _has_facts(facts),
+            has_patient=facts is not None and facts.states_anything(),
         )
         if turn.reread and (turn.intent.states_facts or (turn.intent.kind == "eligibility" and turn.intent.personal)):
             said = extract_facts(turn.question, self._today())
-            if _has_facts(said):
+            if said.states_anything():
                 facts = conv.add_facts(said, turn.question) if conv else (facts.merge(said) if facts else said)
         if (
             conv is not None
@@ -310,7 +310,7 @@ class Assistant:
     def _retrieve_trials(self, turn: _Turn) -> _Turn:
         """Trials for a find question: hybrid trial ranking, filtered by the countries and statuses asked."""
         intent = turn.intent
-        facts = turn.facts if turn.facts is not None and _has_facts(turn.facts) else None
+        facts = turn.facts if turn.facts is not None and turn.facts.states_anything() else None
         query = " ".join([turn.question, *(name for c in intent.conditions for name in _group_of(c))])
         ranked = rank_trials(
             self.index,
@@ -486,14 +486,14 @@ class Assistant:
             body = (body + "\n\n" if body else "") + render.verdicts_markdown(shown, facts_line, titles, closed)
             best = {t: v.verdict for t, v in best_verdicts(shown).items()}
             lead = render.lead_sentence(best, closed, {t: _place(turn.trials[t]) for t in best if t in turn.trials})
-            if lead and turn.facts is not None and _has_facts(turn.facts):
+            if lead and turn.facts is not None and turn.facts.states_anything():
                 body = f"{lead}\n\n{body}"
             asked = turn.conversation.asked if turn.conversation is not None else []
             open_to_ask = [v for v in shown if v.trial_id not in closed] or shown
             next_question = _next_question(open_to_ask, asked)
             if next_question:
                 body += f"\n\n{next_question.question}"
-            elif turn.facts is None or not _has_facts(turn.facts):
+            elif turn.facts is None or not turn.facts.states_anything():
                 body += "\n\nTell me about the patient (age, diagnosis, medicines, lab values) to check the criteria."
         trials_cited = {c.trial_id for c in citations} | {v.trial_id for v in shown}
         warnings += quality_warnings(turn.trials[t] for t in sorted(trials_cited) if t in turn.trials)
@@ -626,26 +626,6 @@ def _topical(turn: _Turn) -> bool:
     return any(
         w not in vocab.STOPWORDS and w not in vocab.FRAME_WORDS and w not in _LISTING_WORDS
         for w in vocab.words(turn.question)
-    )
-
-
-def _has_facts(facts: PatientFacts) -> bool:
-    """Whether anything is known about the patient (the date of the facts alone is not a fact)."""
-    return any(
-        getattr(facts, name) not in (None, [], False)
-        for name in (
-            "age",
-            "sex",
-            "weight_kg",
-            "pregnant",
-            "breastfeeding",
-            "diagnoses",
-            "labs",
-            "scores",
-            "medications",
-            "medications_complete",
-            "history_complete",
-        )
     )
 
 

@@ -133,7 +133,7 @@ def classify(text: str, pending: NextQuestion | None) -> TurnKind:
         return TurnKind.RETRACTION
     if _RECHECK.search(text):
         return TurnKind.RECHECK
-    if _CORRECT.search(text) and (_NUMBER.search(text) or _has_facts(extract_facts(text))):
+    if _CORRECT.search(text) and (_NUMBER.search(text) or extract_facts(text).states_anything()):
         return TurnKind.CORRECTION
     if pending is not None and _answers(text):
         return TurnKind.ANSWER
@@ -286,23 +286,6 @@ class Conversation:
         )
         conv._remerge()
         return conv
-
-
-def _has_facts(facts: PatientFacts) -> bool:
-    return any(
-        getattr(facts, name) not in (None, [], False)
-        for name in (
-            "age",
-            "sex",
-            "weight_kg",
-            "pregnant",
-            "breastfeeding",
-            "diagnoses",
-            "labs",
-            "scores",
-            "medications",
-        )
-    )
 
 
 def correction_text(text: str) -> str:

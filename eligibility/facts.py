@@ -111,6 +111,25 @@ class PatientFacts(_Frozen):
     def procedures(self) -> list[Diagnosis]:
         return [d for d in self.diagnoses if d.category == "procedure"]
 
+    def states_anything(self) -> bool:
+        """Whether anything is known about the patient (the date the facts were read on is not a fact)."""
+        return any(
+            getattr(self, name) not in (None, [], False)
+            for name in (
+                "age",
+                "sex",
+                "weight_kg",
+                "pregnant",
+                "breastfeeding",
+                "diagnoses",
+                "labs",
+                "scores",
+                "medications",
+                "medications_complete",
+                "history_complete",
+            )
+        )
+
     def merge(self, later: PatientFacts) -> PatientFacts:
         """These facts updated by a later statement: later scalars and same-named items win."""
         data = self.model_dump()
