@@ -296,24 +296,12 @@ def _labs(text: str) -> list[Measurement]:
         for t in targets:
             found[t] = Measurement(name=t, uln_multiple=multiple, span=m.group(0), start=m.start(), end=m.end())
     for m in _BP.finditer(text):
-        found["sbp"] = Measurement(
-            name="sbp",
-            value=float(m.group(1)),
-            unit="mmHg",
-            normalized=float(m.group(1)),
-            span=m.group(0),
-            start=m.start(),
-            end=m.end(),
-        )
-        found["dbp"] = Measurement(
-            name="dbp",
-            value=float(m.group(2)),
-            unit="mmHg",
-            normalized=float(m.group(2)),
-            span=m.group(0),
-            start=m.start(),
-            end=m.end(),
-        )
+        # "BP 150/95": one span states both pressures.
+        for name, group in (("sbp", 1), ("dbp", 2)):
+            value = float(m.group(group))
+            found[name] = Measurement(
+                name=name, value=value, unit="mmHg", normalized=value, span=m.group(0), start=m.start(), end=m.end()
+            )
     for name, pat in _SEROLOGY:
         for m in re.finditer(
             rf"(?i)\b(?:{pat})\b(?:\s*(?:antibod(?:y|ies)|test|titer))?\s*(?:was|is|:)?\s*"
