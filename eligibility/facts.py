@@ -15,7 +15,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from eligibility import context as ctx_rules
-from eligibility import dates, lexicon, units
+from eligibility import dates, lexicon
 from eligibility.context.subject import RELATIVES
 
 MAX_TEXT = 50_000  # longer input is cut: a patient description or clinical note is far shorter
@@ -53,7 +53,7 @@ class Measurement(_Frozen):
     name: str
     value: float | None = None
     unit: str | None = None
-    normalized: float | None = Field(default=None, description="Value in the canonical unit (units.py)")
+    normalized: float | None = Field(default=None, description="Value in the canonical unit (eligibility/concepts)")
     uln_multiple: float | None = Field(default=None, description="For AST/ALT given as times the ULN")
     positive: bool | None = Field(default=None, description="For qualitative tests (RF, anti-CCP, dsDNA)")
     span: str
@@ -208,44 +208,6 @@ _STOPPED = re.compile(r"(?i)\b(?:stopped|discontinued|quit|off)\b")
 # ---------------------------------------------------------------------------------------------
 # labs and scores
 
-_NUM = r"(-?\d[\d,]*(?:\.\d+)?)"
-_LAB_NAMES: tuple[tuple[str, str], ...] = (
-    ("platelets", r"platelets?(?: count)?|plts?|plt count"),
-    ("wbc", r"wbc|white (?:blood )?cell(?: count)?s?|leukocytes?(?: count)?|white count"),
-    ("anc", r"anc|neutrophils?(?: count)?|absolute neutrophil count"),
-    ("hemoglobin", r"ha?emoglobin|hgb|hb"),
-    ("creatinine", r"(?:serum )?creatinine|cr|scr|creat"),
-    ("egfr", r"e?gfr|estimated glomerular filtration rate|glomerular filtration rate|creatinine clearance|crcl"),
-    ("ast", r"ast|asat|sgot|aspartate aminotransferase"),
-    ("alt", r"alt|alat|sgpt|alanine aminotransferase"),
-    ("fvc", r"fvc|forced vital capacity"),
-    ("dlco", r"dlco|diffusing capacity|diffusion capacity"),
-    ("lvef", r"lvef|ejection fraction|ef"),
-    ("spo2", r"spo2|sao2|so2|o2 sat(?:uration)?|oxygen saturation|sats?|pulse ox"),
-    ("bmi", r"bmi|body mass index"),
-    ("esr", r"esr|sed rate|erythrocyte sedimentation rate"),
-    ("cd4", r"cd4\+?(?: count| t[- ]cells?)?"),
-    ("mpap", r"mean pap|mpap|mean pulmonary (?:artery|arterial) pressure"),
-    ("spap", r"spap|systolic pap|pasp|systolic pulmonary (?:artery|arterial) pressure"),
-    ("ana", r"ana|antinuclear antibod(?:y|ies)"),
-)
-_LAB_RE = tuple(
-    (
-        name,
-        re.compile(
-            rf"(?i)\b(?:{pat})\b\s*(?:level|count|titer|titre|value|was|is|of|at|:|=|-)*\s*"
-            rf"(?:1:\s*)?{_NUM}\s*(x\s*10\^?\s*\d+\s*/\s*l|x\s*10\s*\d\s*(?:cells?)?/l|"
-            rf"/mm3|/µl|/ul|/mcl|k/µl|k/ul|k\b|g/dl|g/l|mmol/l|mg/dl|µmol/l|umol/l|"
-            rf"ml/min(?:/1\.73\s*m2)?|%(?:\s*predicted)?|mm/h(?:r)?|mm\b|mmhg|kg/m2|"
-            rf"u/l|iu/l)?"
-        ),
-    )
-    for name, pat in _LAB_NAMES
-)
-_ULN = re.compile(
-    r"(?i)\b(ast|asat|alt|alat|transaminases?|liver enzymes)\b[^.;,]{0,20}?(\d+(?:\.\d+)?)\s*"
-    r"(?:x|times|×)\s*(?:the\s+)?(?:uln|upper limit)"
-)
 _BP = re.compile(r"(?i)\b(?:bp|blood pressure)\s*(?:of|:|was|is)?\s*(\d{2,3})\s*/\s*(\d{2,3})")
 _SEROLOGY = (
     ("rf", r"rf|rheumatoid factor"),
@@ -254,47 +216,12 @@ _SEROLOGY = (
     ("ana", r"ana|antinuclear antibod(?:y|ies)"),
     ("hbcab", r"hbcab|anti-hbc|hepatitis b core antibody"),
 )
-_SCORES: tuple[tuple[str, str], ...] = (
-    ("sledai", r"sledai(?:-2k)?"),
-    ("mrss", r"mrss|modified rodnan(?: skin)?(?: score)?|rodnan"),
-    ("basdai", r"basdai"),
-    ("das28", r"das-?28(?:[- ](?:esr|crp))?|das esr|das"),
-    ("mmt8", r"mmt-?8|mmt|manual muscle test(?:ing)?"),
-    ("vas", r"(?:back pain )?vas|visual analog(?:ue)? scale"),
-)
-_SCORE_RE = tuple(
-    (name, re.compile(rf"(?i)\b(?:{pat})\b\s*(?:score|of|is|was|:|=|-)*\s*{_NUM}(?:\s*/\s*\d+)?"))
-    for name, pat in _SCORES
-)
 
 
-def _labs(text: str) -> list[Measurement]:
-    found: dict[str, Measurement] = {}
-    for name, pattern in _LAB_RE:
-        for m in pattern.finditer(text):
-            value = units.number(m.group(1))
-            if value is None:
-                continue
-            unit = (m.group(2) or "").strip() or None
-            if name == "lvef" and m.group(0).lower().startswith("ef") and unit is None:
-                continue
-            found[name] = Measurement(
-                name=name,
-                value=value,
-                unit=unit,
-                normalized=units.normalise(name, value, unit),
-                span=m.group(0).strip(),
-                start=m.start() + len(m.group(0)) - len(m.group(0).lstrip()),
-                end=m.start() + len(m.group(0).rstrip()),
-            )
-    for m in _ULN.finditer(text):
-        multiple = float(m.group(2))
-        key = m.group(1).lower()
-        targets = (
-            ["ast", "alt"] if key.startswith(("trans", "liver")) else (["ast"] if key.startswith("as") else ["alt"])
-        )
-        for t in targets:
-            found[t] = Measurement(name=t, uln_multiple=multiple, span=m.group(0), start=m.start(), end=m.end())
+def _labs(text: str, read: list[Measurement]) -> list[Measurement]:
+    """The registry's measurements (`read`, eligibility/measurements.py) with what only this module
+    reads: both pressures of "BP 150/95", and qualitative tests ("RF positive", "ANA negative")."""
+    found = {m.name: m for m in read}
     for m in _BP.finditer(text):
         # "BP 150/95": one span states both pressures.
         for name, group in (("sbp", 1), ("dbp", 2)):
@@ -325,18 +252,6 @@ def _labs(text: str) -> list[Measurement]:
     if "ana" in found and found["ana"].value is not None and found["ana"].positive is None:
         ana = found["ana"]
         found["ana"] = ana.model_copy(update={"positive": ana.value >= 40})
-    return list(found.values())
-
-
-def _scores(text: str) -> list[Measurement]:
-    found: dict[str, Measurement] = {}
-    for name, pattern in _SCORE_RE:
-        for m in pattern.finditer(text):
-            value = units.number(m.group(1))
-            if value is not None:
-                found[name] = Measurement(
-                    name=name, value=value, normalized=value, span=m.group(0), start=m.start(), end=m.end()
-                )
     return list(found.values())
 
 
@@ -576,6 +491,7 @@ def extract_facts(text: str, today: date | None = None) -> PatientFacts:
     breastfeeding = _flag(text, _BREASTFEEDING, spans, "breastfeeding")
     if sex == "male":
         breastfeeding = False
+    labs, scores = measurements.read(text)
     diagnoses = [
         d
         for d in _diagnoses(text, today)
@@ -589,8 +505,8 @@ def extract_facts(text: str, today: date | None = None) -> PatientFacts:
         pregnant=pregnant,
         breastfeeding=breastfeeding,
         diagnoses=diagnoses,
-        labs=measurements.merge(_labs(text), text),
-        scores=_scores(text),
+        labs=_labs(text, labs),
+        scores=scores,
         medications=_medications(text, today),
         medications_complete=bool(_MEDS_COMPLETE.search(text)),
         history_complete=bool(_HISTORY_COMPLETE.search(text)),

@@ -29,27 +29,6 @@ _FIXED = {
     "arthritis_symptoms": "Do you have joint pain or swelling, and for how long?",
 }
 
-# Labs and measurements as a patient knows them.
-LAB_NAMES = {
-    "platelets": "platelet count",
-    "wbc": "white blood cell count",
-    "anc": "neutrophil count",
-    "hemoglobin": "hemoglobin level",
-    "creatinine": "creatinine level",
-    "egfr": "kidney function result (eGFR)",
-    "ast": "AST (liver enzyme) result",
-    "alt": "ALT (liver enzyme) result",
-    "cd4": "CD4 count",
-    "ana": "ANA (antinuclear antibody) titer",
-}  # the registry's measurements ask their own question (eligibility/concepts)
-SCORE_NAMES = {
-    "sledai": "SLEDAI lupus activity score",
-    "mrss": "modified Rodnan skin score (mRSS)",
-    "basdai": "BASDAI score",
-    "das28": "DAS28 score",
-    "mmt8": "MMT-8 muscle strength score",
-    "vas": "pain score on a 0-100 mm scale (VAS)",
-}
 SEROLOGY_NAMES = {
     "rf": "rheumatoid factor (RF)",
     "anti_ccp": "anti-CCP antibody",
@@ -118,15 +97,6 @@ def question_for(fact: str) -> str:
             f"What was your most recent {concepts.MEASUREMENTS[fact[:-4]].label}, compared with the upper limit "
             "of normal (for example, 2 times normal)?"
         )
-    if fact in LAB_NAMES:
-        return f"What was your most recent {LAB_NAMES[fact]}?"
-    if fact.endswith("_uln") and fact[:-4] in LAB_NAMES:
-        return (
-            f"What was your most recent {LAB_NAMES[fact[:-4]]}, compared with the upper limit of normal "
-            "(for example, 2 times normal)?"
-        )
-    if fact in SCORE_NAMES:
-        return f"What was your latest {SCORE_NAMES[fact]}?"
     if fact in SEROLOGY_NAMES:
         return f"Was your {SEROLOGY_NAMES[fact]} test positive or negative?"
     for suffix in _DRUG_SUFFIXES:

@@ -1,4 +1,5 @@
-"""The concept registry: measurements, vitals and scales as validated data (measurements.yaml).
+"""The concept registry: measurements, labs, vitals and scores as validated data (measurements.yaml,
+scores.yaml).
 
 Each YAML entry becomes a frozen `Concept` at import; a malformed entry fails at import with the file,
 the entry and the field named, so a bad edit never reaches a patient. Criteria parsing
@@ -27,12 +28,26 @@ class UnitSpelling(BaseModel):
     unit: str = Field(description="Regular-expression alternatives for the unit as written")
     factor: float
     offset: float = 0.0
+    dropped_thousands_below: float | None = Field(
+        default=None,
+        description="A value below this, written in this unit, lost its '10^3' and is already canonical: "
+        "'WBC < 2.0/mm3' means 2.0 x 10^3/mm3",
+    )
 
     @field_validator("unit")
     @classmethod
     def _compiles(cls, v: str) -> str:
         re.compile(v)
         return v
+
+
+class BareMagnitude(BaseModel):
+    """How to read a number written without a unit when its size shows the unit ("platelets 150000" is
+    per µL, "platelets 150" is 10^9/L): at or above `above`, it is multiplied by `factor`."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    above: float
+    factor: float
 
 
 class Example(BaseModel):
@@ -61,6 +76,8 @@ class Concept(BaseModel):
         "is pounds to many): a bare number they give is not read",
     )
     roman: bool = False
+    titre: bool = Field(default=False, description="Written as a titre ('1:160'), compared by its reciprocal")
+    bare: BareMagnitude | None = None
     integer: bool = False
     uln: bool = Field(default=False, description="Criteria may state it as a multiple of the upper limit of normal")
     range: tuple[float, float]
@@ -88,9 +105,13 @@ class Concept(BaseModel):
             spelling = next((s for s in self.units if re.fullmatch(rf"(?i){s.unit}", unit.strip())), None)
             if spelling is None:
                 return None
-            value = value * spelling.factor + spelling.offset
+            below = spelling.dropped_thousands_below
+            if below is None or value >= below:
+                value = value * spelling.factor + spelling.offset
         elif self.require_unit:
             return None
+        elif self.bare is not None and value >= self.bare.above:
+            value *= self.bare.factor
         lo, hi = self.range
         return value if lo <= value <= hi else None
 
@@ -135,6 +156,12 @@ def load(directory: Path = _DIR) -> dict[str, Concept]:
 
 
 MEASUREMENTS: dict[str, Concept] = load()
+
+
+def is_score(concept_id: str) -> bool:
+    """Whether the concept is a score or scale (a patient's scores are kept apart from labs and vitals)."""
+    c = MEASUREMENTS.get(concept_id)
+    return c is not None and c.kind == "score"
 
 
 def label(concept_id: str) -> str | None:

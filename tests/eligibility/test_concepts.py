@@ -21,10 +21,11 @@ def test_every_concept_can_be_required_stated_and_asked(concept):
     """Walk the registry: its example criterion becomes a rule on the concept, its example patient
     statement gives that fact, the rule decides it as the entry says, and the question is plain words."""
     rule = parse_text(concept.example.criterion, "inclusion")
-    assert f"lab:{concept.id}" in dependencies(rule), rule
+    side = "score" if concept.kind == "score" else "lab"
+    assert f"{side}:{concept.id}" in dependencies(rule), rule
     assert concept.id in evaluate(rule, FactIndex.build(extract_facts("", date(2026, 1, 1))), "inclusion").needs
     facts = extract_facts(concept.example.patient, date(2026, 1, 1))
-    assert concept.id in {m.name for m in facts.labs}
+    assert concept.id in {m.name for m in (facts.scores if side == "score" else facts.labs)}
     assert evaluate(rule, FactIndex.build(facts), "inclusion").value is concept.example.met
     question = questions.question_for(concept.id)
     assert question == concept.question and question.endswith("?")

@@ -10,8 +10,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from eligibility import lexicon, prefilter
-from eligibility.parsing import _LAB_GATE, LAB_PATTERNS
+from eligibility import concepts, lexicon, prefilter
+from eligibility.parsing import _CONCEPT_GATE
 
 
 @pytest.mark.parametrize(
@@ -58,9 +58,9 @@ def _drugs_ungated(text):
 def _assert_same(text):
     assert lexicon.find_terms(text) == _terms_ungated(text)
     assert lexicon.find_drugs(text) == _drugs_ungated(text)
-    gate = _LAB_GATE.open(text)
-    for (name, pattern), may_match in zip(LAB_PATTERNS, gate, strict=False):
-        assert may_match or not pattern.search(text), name
+    gate = _CONCEPT_GATE.open(text)
+    for concept, may_match in zip(concepts.MEASUREMENTS.values(), gate, strict=True):
+        assert may_match or not concept.criteria_re.search(text), concept.id
 
 
 def test_gated_lookups_equal_ungated_on_real_criteria(seed_by_id, archive_sample):

@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 
 from eligibility import quantities
 from eligibility.parsing import parse_text
-from eligibility.rules import AgeRule, AllOf, LabRule
+from eligibility.rules import AgeRule, AllOf, LabRule, ScoreRule
 
 # (text, low, high, low_inclusive, high_inclusive, unit) written for these tests.
 GOLDEN = [
@@ -90,10 +90,30 @@ MEASURES = [
     ("Body weight below 100 pounds", "weight", "<", 45.3592),
     ("Life expectancy shorter than 8 weeks", "life_expectancy", "<", 1.8398),
     ("Fever: temperature ≥ 100.4°F", "temperature", ">=", 38.0),
-    ("ASA class ≤ II", "asa", "<=", 2.0),
-    ("Karnofsky score of at least 60%", "kps", ">=", 60.0),
     ("At least 36 weeks of gestation", "gestational_age", ">=", 36.0),
     ("Creatinine-independent: total bilirubin no more than 1.5 x ULN", "bilirubin", "<=", 1.5),
+    # common labs, each in its canonical unit with its own factors
+    ("Platelets at least 100 x 10^3/µL", "platelets", ">=", 100.0),
+    ("Platelet count > 75,000/mm3", "platelets", ">", 75.0),
+    ("Platelets ≥ 50 x 109/L", "platelets", ">=", 50.0),
+    ("White cell count of at least 3000 per mm3", "wbc", ">=", 3.0),
+    ("WBC < 2.0/mm3", "wbc", "<", 2.0),
+    ("Neutrophils less than 1.0 x 10e9/L", "anc", "<", 1.0),
+    ("ANC ≥ 1500", "anc", ">=", 1.5),
+    ("Absolute lymphocyte count below 500/µL", "lymphocytes", "<", 0.5),
+    ("Haemoglobin under 90 g/L", "hemoglobin", "<", 9.0),
+    ("Hgb ≥ 6.2 mmol/L", "hemoglobin", ">=", 9.99),
+    ("Serum creatinine above 133 µmol/L", "creatinine", ">", 1.504),
+    ("Creatinine no more than 1.5 times the upper limit of normal", "creatinine", "<=", 1.5),
+    ("Creatinine clearance under 30 mL/min", "creatinine_clearance", "<", 30.0),
+    ("Estimated GFR of 45 mL/min/1.73 m² or more", "egfr", ">=", 45.0),
+    ("AST over 3x ULN", "ast", ">", 3.0),
+    ("Alanine aminotransferase (ALT) > 2.5 times ULN", "alt", ">", 2.5),
+    ("CD4+ T-cell count under 200 cells/µL", "cd4", "<", 200.0),
+    ("Proteinuria of more than 500 mg/24 hours", "proteinuria", ">", 0.5),
+    ("UPCR at least 50 mg/mmol", "upcr", ">=", 0.442),
+    ("ANA titre ≥ 1:80", "ana", ">=", 80.0),
+    ("Complement C3 below 0.9 g/L", "complement_c3", "<", 90.0),
 ]
 
 
@@ -104,6 +124,47 @@ def test_measurement_phrasings(text, analyte, op, value):
     assert isinstance(rule, LabRule), rule
     assert (rule.analyte, rule.op) == (analyte, op)
     assert rule.value == pytest.approx(value, abs=0.01)
+
+
+SCORES = [
+    ("ASA class ≤ II", "asa", None, 2.0),
+    ("Karnofsky score of at least 60%", "kps", 60.0, None),
+    ("SLEDAI-2K ≥ 6 at screening", "sledai", 6.0, None),
+    ("A SLEDAI score between 4 and 12", "sledai", 4.0, 12.0),
+    ("≥ 15 and ≤ 40 mRSS units", "mrss", 15.0, 40.0),
+    ("Modified Rodnan skin score of 10 to 35", "mrss", 10.0, 35.0),
+    ("BASDAI of 4 or higher", "basdai", 4.0, None),
+    ("DAS28-ESR above 5.1", "das28", 5.1, None),
+    ("Pain VAS no more than 40 mm", "vas", None, 40.0),
+]
+
+
+@pytest.mark.parametrize("text,score,low,high", SCORES)
+def test_score_phrasings(text, score, low, high):
+    rule = parse_text(text, "inclusion")
+    rule = rule.rule if hasattr(rule, "note") else rule
+    assert isinstance(rule, ScoreRule), rule
+    assert (rule.score, rule.min, rule.max) == (score, low, high)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "C3-C4 disc herniation below 2 cm",  # a vertebra, not a complement level (no unit of its own)
+        "Platelets below 5 %",  # a unit platelets are never counted in
+        "Hemoglobin A1c below 7%",  # HbA1c, not haemoglobin
+    ],
+)
+def test_names_without_their_own_units_are_not_compared(text):
+    leaves = _leaves(parse_text(text, "inclusion"))
+    assert not any(
+        getattr(r, "analyte", None) in ("complement_c3", "complement_c4", "platelets", "hemoglobin") for r in leaves
+    )
+
+
+def _leaves(rule):
+    inner = getattr(rule, "rules", None) or ([rule.rule] if getattr(rule, "rule", None) is not None else [])
+    return [rule, *[x for r in inner for x in _leaves(r)]]
 
 
 def test_a_unit_the_concept_does_not_use_is_not_compared():
