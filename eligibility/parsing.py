@@ -325,7 +325,7 @@ _CONCEPT_GATE = prefilter.Gate(prefilter.starts(c.criteria) for c in concepts.ME
 _QUALIFYING = re.compile(r"(?i)(?:corrected|adjusted)\s+for\s*$")
 
 
-def _measure_atoms(text: str, taken) -> list[Atom]:
+def _measure_atoms(text: str, taken, default: str) -> list[Atom]:
     """Registry measurements (eligibility/concepts) with the quantity written after or just before
     their name: "Life expectancy lower than 3 months", "Temperature <38°C", "Greater than 37 weeks
     gestation", "ASA physical status I-III"."""
@@ -342,12 +342,14 @@ def _measure_atoms(text: str, taken) -> list[Atom]:
         ),
         key=lambda x: (x[0], -x[1]),
     )
+    # The longest name at a place is the one meant: "creatinine clearance" is not "creatinine".
+    names = [n for i, n in enumerate(names) if all(n[0] >= m[1] for m in names[:i])]
     for s, e, concept in names:
         if not _free(taken, s, e):
             continue
-        window = text[: e + 60]
+        window = text
         if concept.roman:
-            window = window[:e] + _ROMAN.sub(lambda r: _ROMAN_DIGITS[r.group(1)], window[e:])
+            window = text[:e] + _ROMAN.sub(lambda r: _ROMAN_DIGITS[r.group(1)], text[e : e + 60]) + text[e + 60 :]
         rule, span = None, None
         after = quantities.first(window, e)
         if after and re.match(r"\s*/\s*\d", text[after.end :]):
@@ -356,7 +358,7 @@ def _measure_atoms(text: str, taken) -> list[Atom]:
             after
             and after.start - e <= 45
             and not _OTHER_NUMBER.search(text[e : after.start])
-            and not any(s2 != s and e <= s2 < after.start for s2, _, _ in names)
+            and not any(c2 is not concept and e <= s2 < after.start for s2, _, c2 in names)
             and _free(taken, after.start, after.end)
         ):
             rule, span = _measure_rule(concept, after, text[after.start : after.end].strip()), (s, after.end)
@@ -376,25 +378,28 @@ def _measure_atoms(text: str, taken) -> list[Atom]:
         atoms.append(Atom(span[0], span[1], rule, _atom_kind(concept)))
         taken.append(span)
         bound[s] = after if span[1] == getattr(after, "end", None) else None
-    # "FVC or DLCO < 50% predicted": a name listed before a bounded one shares its bound (the connector
-    # between them, "or"/"and", is read by _combine like any other). "Anemia (Hb < 9 g/dL)": a name of
-    # the same concept is part of the bounded mention.
+    # "FVC or DLCO < 50% predicted": a name listed before a bounded one shares its bound, joined by the
+    # connector between them ("or", "and", "/" by the criterion's kind) more tightly than anything else
+    # in the criterion. "Anemia (Hb < 9 g/dL)": a name of the same concept is part of the bounded mention.
     for (s, e, concept), (s2, _, concept2) in reversed(list(itertools.pairwise(names))):
         q = bound.get(s2)
         if q is None or s in bound or not _free(taken, s, e) or not _LIST_GAP.fullmatch(text[e:s2]):
             continue
-        if concept is concept2:
-            i = at[s] = at[s2]
-            atoms[i] = Atom(s, atoms[i].end, atoms[i].rule, atoms[i].kind)
-            taken.append((s, e))
-            bound[s] = q
-            continue
-        rule = _measure_rule(concept, q, text[q.start : q.end].strip())
-        if rule is not None:
-            at[s] = len(atoms)
-            atoms.append(Atom(s, e, rule, _atom_kind(concept)))
-            taken.append((s, e))
-            bound[s] = q
+        i = at[s2]
+        shared = atoms[i].rule
+        if concept is not concept2:
+            rule = _measure_rule(concept, q, text[q.start : q.end].strip())
+            if rule is None:
+                continue
+            # "AST, ALT > 5 x ULN" names either in an exclusion and both in an inclusion; under a negation
+            # ("must not have AST, ALT > 5 x ULN") the other way round: the reading that decides less.
+            negated = bool(NEG_SCOPE.search(text[:s]))
+            join = _gap_kind(text[e:s2], {"or": "and", "and": "or"}[default] if negated else default)
+            shared = AnyOf(rules=[rule, shared]) if join == "or" else AllOf(rules=[rule, shared])
+        atoms[i] = Atom(s, atoms[i].end, shared, atoms[i].kind)
+        at[s] = i
+        taken.append((s, e))
+        bound[s] = q
     return atoms
 
 
@@ -809,7 +814,7 @@ def _atoms(text: str, kind: str, cohort_names: list[str]) -> list[Atom]:
     taken: list[tuple[int, int]] = [(m.start(), m.end()) for m in CAUSE_MASK.finditer(text)]
     atoms = []
     # Named measurements, labs and scores first ("life expectancy less than 1 year" is not an age).
-    atoms += _measure_atoms(text, taken)
+    atoms += _measure_atoms(text, taken, "or" if kind == "exclusion" else "and")
     atoms += _age_atoms(text, taken)
     atoms += _dose_atoms(text, taken)
     atoms += _serology_atoms(text, taken)

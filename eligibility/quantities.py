@@ -185,8 +185,9 @@ UNITS = (
     r"(?:m?g)\s*/\s*(?:24\s*h(?:ours?|rs?)?|day|d)",
     r"mg\s*/\s*(?:mg|g|mmol)",
     r"g\s*/\s*g",
-    r"g\s*/\s*dl",
-    r"g\s*/\s*l",
+    r"m?g(?:m|rams?)?\s*%",  # "grams percent" is g/dL, "mg%" is mg/dL
+    r"g(?:m|rams?)?\s*/\s*dl",
+    r"g(?:m|rams?)?\s*/\s*l",
     r"mg\s*/\s*dl",
     r"grams?",
     r"gm?",
@@ -198,8 +199,8 @@ UNITS = (
     # cell counts: "x 10^9/L", "x 109/L" (a caret lost in the source), "10e3/µL", "k/µL", "/mm3"
     r"(?:x|×)\s*10\s*(?:\^|e)?\s*\d+\s*(?:cells?\s*)?/\s*(?:[µu]l|mm(?:3|³)|mcl|l)",
     r"k\s*/\s*(?:[µu]l|mm(?:3|³)|mcl)",
-    r"(?:cells?\s*)?/\s*(?:mm(?:3|³)|[µu]l|mcl)",
-    r"ml\s*/\s*min(?:\s*/\s*1\.73\s*m\s*(?:2|²))?",
+    r"(?:cells?\s*|c\s*)?/\s*(?:mm(?:3|³)|[µu]l|mcl)",
+    r"ml\s*/\s*min(?:\s*/\s*1\.73\s*(?:m\s*(?:2|²|\^\s*2|\(2\))|sq\.?\s*m))?",
     r"mm\s?hg",
     r"mm\s*/\s*h(?:r|our)?",
     r"bpm",
