@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import re
 from datetime import date, timedelta
+from functools import cache
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from eligibility import concepts, dates, lexicon
 from eligibility import context as ctx_rules
-from eligibility import dates, lexicon
 from eligibility.context.subject import RELATIVES
 
 MAX_TEXT = 50_000  # longer input is cut: a patient description or clinical note is far shorter
@@ -209,13 +210,14 @@ _STOPPED = re.compile(r"(?i)\b(?:stopped|discontinued|quit|off)\b")
 # labs and scores
 
 _BP = re.compile(r"(?i)\b(?:bp|blood pressure)\s*(?:of|:|was|is)?\s*(\d{2,3})\s*/\s*(\d{2,3})")
-_SEROLOGY = (
-    ("rf", r"rf|rheumatoid factor"),
-    ("anti_ccp", r"anti-?ccp|ccp antibod(?:y|ies)|acpa"),
-    ("dsdna", r"(?:anti-?)?ds-?dna(?: antibod(?:y|ies))?"),
-    ("ana", r"ana|antinuclear antibod(?:y|ies)"),
-    ("hbcab", r"hbcab|anti-hbc|hepatitis b core antibody"),
-)
+
+
+@cache
+def _qualitative_tests() -> tuple[tuple[str, str], ...]:
+    """(fact name, patient words) of every test a patient states as positive or negative (the registry's
+    serology, and labs also stated that way: "ANA positive")."""
+    tests = [(t.id, t.patient_names) for t in concepts.SEROLOGY.values()]
+    return tuple(tests + [(c.id, "|".join(c.patient)) for c in concepts.MEASUREMENTS.values() if c.qualitative])
 
 
 def _labs(text: str, read: list[Measurement]) -> list[Measurement]:
@@ -229,7 +231,7 @@ def _labs(text: str, read: list[Measurement]) -> list[Measurement]:
             found[name] = Measurement(
                 name=name, value=value, unit="mmHg", normalized=value, span=m.group(0), start=m.start(), end=m.end()
             )
-    for name, pat in _SEROLOGY:
+    for name, pat in _qualitative_tests():
         for m in re.finditer(
             rf"(?i)\b(?:{pat})\b(?:\s*(?:antibod(?:y|ies)|test|titer))?\s*(?:was|is|:)?\s*"
             rf"(positive|negative|pos|neg|\+|-|reactive|non-?reactive)"

@@ -147,13 +147,6 @@ EXCEPT_CUE = re.compile(r"(?i)\b(?:except(?:ion)?s?|not excluded|other than|with
 # "other", "another", "second", "additional" malignancy: one besides the disease the trial studies.
 ANOTHER = re.compile(r"(?i)\b(?:another|other|second|additional)\b")
 
-SEROLOGY_NAMES = (
-    ("rf", r"rheumatoid factor|\bRF\b"),
-    ("anti_ccp", r"anti-?cyclic citrullinated peptide|anticyclic citrullinated peptide|anti-?ccp|\bCCP\b"),
-    ("dsdna", r"(?:anti-?)?ds-?dna(?: antibod\w+)?|anti-double stranded dna(?: antibod\w+)?"),
-)
-SEROLOGY_PATTERNS = tuple((n, re.compile(rf"(?i){p}")) for n, p in SEROLOGY_NAMES)
-
 WINDOW = re.compile(
     r"(?i)\b(?:within|in|during|on|over)\s+(?:the\s+)?(?:last|past|previous|prior)?\s*"
     r"(?P<n1>\d+|one|two|three|four|five|six|twelve|eighteen)\s*(?P<u1>day|week|month|year)s?"
@@ -411,10 +404,10 @@ def _serology_atoms(text: str, taken) -> list[Atom]:
     if not re.search(r"(?i)\bpositive|\bpresence of", text):
         return []
     atoms = []
-    for name, pattern in SEROLOGY_PATTERNS:
-        m = pattern.search(text)
+    for test in concepts.SEROLOGY.values():
+        m = test.criteria_re.search(text) if test.criteria_re else None
         if m and _free(taken, m.start(), m.end()):
-            atoms.append(Atom(m.start(), m.end(), SerologyRule(test=name), "serology"))
+            atoms.append(Atom(m.start(), m.end(), SerologyRule(test=test.id), "serology"))
             taken.append((m.start(), m.end()))
     return atoms
 

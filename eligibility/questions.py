@@ -29,13 +29,6 @@ _FIXED = {
     "arthritis_symptoms": "Do you have joint pain or swelling, and for how long?",
 }
 
-SEROLOGY_NAMES = {
-    "rf": "rheumatoid factor (RF)",
-    "anti_ccp": "anti-CCP antibody",
-    "dsdna": "anti-dsDNA antibody",
-    "hbcab": "hepatitis B core antibody",
-}
-
 # Drugs and classes whose names are not plain words; other drugs are asked about by their name.
 DRUG_NAMES = {
     "anti_cd20": "an anti-CD20 drug",
@@ -97,8 +90,8 @@ def question_for(fact: str) -> str:
             f"What was your most recent {concepts.MEASUREMENTS[fact[:-4]].label}, compared with the upper limit "
             "of normal (for example, 2 times normal)?"
         )
-    if fact in SEROLOGY_NAMES:
-        return f"Was your {SEROLOGY_NAMES[fact]} test positive or negative?"
+    if fact in concepts.SEROLOGY:
+        return concepts.SEROLOGY[fact].question
     for suffix in _DRUG_SUFFIXES:
         name = fact[: -len(suffix)]
         if fact.endswith(suffix) and _is_drug(name):

@@ -1,5 +1,5 @@
-"""The concept registry: measurements, labs, vitals and scores as validated data (measurements.yaml,
-scores.yaml).
+"""The concept registry: measurements, labs, vitals and scores (measurements.yaml, scores.yaml) and
+qualitative tests (serology.yaml) as validated data.
 
 Each YAML entry becomes a frozen `Concept` at import; a malformed entry fails at import with the file,
 the entry and the field named, so a bad edit never reaches a patient. Criteria parsing
@@ -12,10 +12,10 @@ from __future__ import annotations
 import re
 from functools import cached_property
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, field_validator, model_validator
 
 _DIR = Path(__file__).parent
 Kind = Literal["lab", "measurement", "score", "vital"]
@@ -77,6 +77,7 @@ class Concept(BaseModel):
     )
     roman: bool = False
     titre: bool = Field(default=False, description="Written as a titre ('1:160'), compared by its reciprocal")
+    qualitative: bool = Field(default=False, description="Also stated as positive or negative ('ANA positive')")
     bare: BareMagnitude | None = None
     integer: bool = False
     uln: bool = Field(default=False, description="Criteria may state it as a multiple of the upper limit of normal")
@@ -116,11 +117,53 @@ class Concept(BaseModel):
         return value if lo <= value <= hi else None
 
 
+class SerologyTest(BaseModel):
+    """A test read as positive or negative ("RF positive", "negative for anti-CCP")."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    id: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
+    kind: Literal["serology"]
+    label: str = Field(min_length=1, description="Plain-language name shown to people")
+    question: str = Field(pattern=r"\?$", description="The plain question that gives the checker this fact")
+    criteria: tuple[str, ...] = Field(
+        default=(), description="Names used in trial criteria (regex); none when criteria name it as a condition"
+    )
+    patient: tuple[str, ...] = Field(min_length=1, description="Words patients use (regex)")
+    example: Example | None = Field(default=None, description="Required when criteria can name the test")
+
+    @field_validator("criteria", "patient")
+    @classmethod
+    def _patterns_compile(cls, v: tuple[str, ...]) -> tuple[str, ...]:
+        for p in v:
+            re.compile(p)
+        return v
+
+    @model_validator(mode="after")
+    def _example_when_required(self) -> SerologyTest:
+        if self.criteria and self.example is None:
+            raise ValueError("a test criteria can name needs an example criterion and patient statement")
+        return self
+
+    @cached_property
+    def criteria_re(self) -> re.Pattern[str] | None:
+        if not self.criteria:
+            return None
+        return re.compile(rf"(?i)(?<![\w-])(?:{'|'.join(self.criteria)})(?![\w])")
+
+    @cached_property
+    def patient_names(self) -> str:
+        return "|".join(self.patient)
+
+
+Entry = Annotated[Concept | SerologyTest, Field(discriminator="kind")]
+_ENTRY: TypeAdapter[Concept | SerologyTest] = TypeAdapter(Entry)
+
+
 class RegistryError(ValueError):
     """A registry file that does not validate: says which file, entry and field."""
 
 
-def _load(path: Path) -> tuple[Concept, ...]:
+def _load(path: Path) -> tuple[Concept | SerologyTest, ...]:
     try:
         raw = yaml.safe_load(path.read_text(encoding="utf-8"))
     except yaml.YAMLError as exc:
@@ -131,9 +174,9 @@ def _load(path: Path) -> tuple[Concept, ...]:
     for i, entry in enumerate(raw):
         name = entry.get("id", f"#{i + 1}") if isinstance(entry, dict) else f"#{i + 1}"
         try:
-            out.append(Concept.model_validate(entry))
+            out.append(_ENTRY.validate_python(entry))
         except ValidationError as exc:
-            fields = "; ".join(".".join(str(p) for p in e["loc"]) + ": " + e["msg"] for e in exc.errors())
+            fields = "; ".join(".".join(str(p) for p in e["loc"][1:]) + ": " + e["msg"] for e in exc.errors())
             raise RegistryError(f"{path.name}: entry '{name}': {fields}") from exc
         except re.error as exc:
             raise RegistryError(f"{path.name}: entry '{name}': bad pattern ({exc})") from exc
@@ -144,9 +187,9 @@ def _load(path: Path) -> tuple[Concept, ...]:
     return tuple(out)
 
 
-def load(directory: Path = _DIR) -> dict[str, Concept]:
+def load(directory: Path = _DIR) -> dict[str, Concept | SerologyTest]:
     """Every concept in `directory`'s YAML files, by id."""
-    concepts: dict[str, Concept] = {}
+    concepts: dict[str, Concept | SerologyTest] = {}
     for path in sorted(directory.glob("*.yaml")):
         for c in _load(path):
             if c.id in concepts:
@@ -155,7 +198,9 @@ def load(directory: Path = _DIR) -> dict[str, Concept]:
     return concepts
 
 
-MEASUREMENTS: dict[str, Concept] = load()
+_ALL = load()
+MEASUREMENTS: dict[str, Concept] = {k: c for k, c in _ALL.items() if isinstance(c, Concept)}
+SEROLOGY: dict[str, SerologyTest] = {k: c for k, c in _ALL.items() if isinstance(c, SerologyTest)}
 
 
 def is_score(concept_id: str) -> bool:

@@ -9,7 +9,7 @@ import pytest
 from pydantic import ValidationError
 
 from eligibility import concepts, questions
-from eligibility.facts import extract_facts
+from eligibility.facts import Measurement, PatientFacts, extract_facts
 from eligibility.matching import FactIndex, dependencies, evaluate
 from eligibility.parsing import parse_text
 
@@ -30,6 +30,60 @@ def test_every_concept_can_be_required_stated_and_asked(concept):
     question = questions.question_for(concept.id)
     assert question == concept.question and question.endswith("?")
     assert "_" not in question  # never an internal name
+
+
+TESTS = sorted(concepts.SEROLOGY.values(), key=lambda t: t.id)
+TODAY = date(2026, 1, 1)
+
+
+@pytest.mark.parametrize("test", [t for t in TESTS if t.criteria], ids=lambda t: t.id)
+def test_every_test_a_criterion_names_can_be_stated_and_asked(test):
+    """The same walk for qualitative tests: required by a criterion, stated positive or negative by a
+    patient, decided as the entry says, asked in plain words."""
+    assert test.example is not None
+    rule = parse_text(test.example.criterion, "inclusion")
+    assert f"lab:{test.id}" in dependencies(rule), rule
+    facts = extract_facts(test.example.patient, TODAY)
+    assert any(m.name == test.id and m.positive is not None for m in facts.labs), facts.labs
+    assert evaluate(rule, FactIndex.build(facts), "inclusion").value is test.example.met
+    assert questions.question_for(test.id) == test.question
+
+
+@pytest.mark.parametrize("test", TESTS, ids=lambda t: t.id)
+def test_every_test_a_patient_states_is_asked_in_plain_words(test):
+    said = test.example.patient if test.example else f"{test.patient[0]} positive"  # a plain name
+    facts = extract_facts(said, TODAY)
+    assert any(m.name == test.id and m.positive is not None for m in facts.labs), (said, facts.labs)
+    question = questions.question_for(test.id)
+    assert question.endswith("?") and "_" not in question
+
+
+@pytest.mark.parametrize("concept", [c for c in ALL if c.uln], ids=lambda c: c.id)
+def test_a_multiple_of_normal_can_be_required_stated_and_asked(concept):
+    """A lab criteria bound by the upper limit of normal: the patient can give it that way too, and
+    the question for it asks that way."""
+    written = concept.criteria_re.search(concept.example.criterion)
+    said = concept.patient_re.search(concept.example.patient)
+    assert written and said
+    rule = parse_text(f"{written.group(0)} no more than 2 x ULN", "inclusion")
+    # An absolute value does not say how it stands against the laboratory's normal range: asked for.
+    absolute = Measurement(name=concept.id, value=concept.range[1], normalized=concept.range[1], span="given")
+    needs = evaluate(rule, FactIndex.build(PatientFacts(today=TODAY, labs=[absolute])), "inclusion").needs
+    assert needs == (f"{concept.id}_uln",)
+    assert concept.label in questions.question_for(needs[0]) and "upper limit of normal" in questions.question_for(
+        needs[0]
+    )
+    facts = extract_facts(f"{said.group(0)} 3 x ULN", TODAY)
+    assert evaluate(rule, FactIndex.build(facts), "inclusion").value is False
+
+
+def test_no_fact_a_registry_criterion_needs_falls_back_to_a_generic_question():
+    examples = [c.example.criterion for c in ALL] + [t.example.criterion for t in TESTS if t.example]
+    empty = FactIndex.build(extract_facts("", TODAY))
+    needs = {n for text in examples for n in evaluate(parse_text(text, "inclusion"), empty, "inclusion").needs}
+    assert needs
+    for need in needs:
+        assert not questions.question_for(need).startswith("Could you tell me more"), need
 
 
 def _write(tmp_path, body: str):

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from datetime import date
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from eligibility import quantities
+from eligibility.facts import extract_facts
+from eligibility.matching import FactIndex, evaluate
 from eligibility.parsing import parse_text
 from eligibility.rules import AgeRule, AllOf, LabRule, ScoreRule
 
@@ -223,3 +227,59 @@ def test_a_pair_of_limits_is_never_read_as_one():
 def test_durations_use_the_same_grammar(text, subject, low, high):
     rule = parse_text(text, "inclusion")
     assert (rule.kind, rule.subject, rule.min_days, rule.max_days) == ("duration", subject, low, high)
+
+
+# --- the registry's labs and scores through the same grammar, on both sides --------------------------
+
+COUNT_SPELLINGS = [
+    lambda n: f"{n} x 10^9/L",
+    lambda n: f"{n} x109/L",
+    lambda n: f"{n} x 10^3/µL",
+    lambda n: f"{n}k/uL",
+    lambda n: f"{n * 1000:,}/mm3",
+    lambda n: f"{n * 1000} cells/µL",
+]
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    st.integers(1, 900),
+    st.sampled_from(COUNT_SPELLINGS),
+    st.sampled_from(COUNT_SPELLINGS),
+    st.sampled_from(["Platelet count", "Platelets"]),
+)
+def test_a_count_means_the_same_in_every_unit_on_both_sides(n, criterion_unit, patient_unit, name):
+    """A platelet count written per litre, per µL or per mm3 is one canonical value: the criterion's
+    threshold and the patient's value meet exactly at it, whichever spellings the two sides use."""
+    rule = parse_text(f"{name} at least {criterion_unit(n)}", "inclusion")
+    assert isinstance(rule, LabRule) and rule.analyte == "platelets" and rule.value == pytest.approx(n)
+    for value, met in ((n, True), (n + 1, True), (n - 1, False)):
+        if value < 1:
+            continue
+        facts = extract_facts(f"platelets {patient_unit(value)}", date(2026, 1, 1))
+        assert evaluate(rule, FactIndex.build(facts), "inclusion").value is met, (value, facts.labs)
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.integers(20, 2000))
+def test_creatinine_converts_with_its_own_molar_factor(umol):
+    """mg/dL x 88.42 = µmol/L for creatinine (not bilirubin's 17.1): both sides agree."""
+    rule = parse_text(f"Serum creatinine below {umol} µmol/L", "inclusion")
+    assert isinstance(rule, LabRule) and rule.value == pytest.approx(umol / 88.42, rel=1e-3)
+    bili = parse_text(f"Total bilirubin below {umol} µmol/L", "inclusion")
+    assert not isinstance(bili, LabRule) or bili.value == pytest.approx(umol / 17.1, rel=1e-3)
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    st.integers(0, 60),
+    st.integers(0, 60),
+    st.integers(0, 70),
+    st.sampled_from(["SLEDAI-2K {} to {}", "SLEDAI score between {} and {}", "SLEDAI ≥{} and ≤{}"]),
+)
+def test_a_score_range_admits_exactly_its_values(a, b, value, form):
+    lo, hi = min(a, b), max(a, b)
+    rule = parse_text(form.format(lo, hi), "inclusion")
+    assert isinstance(rule, ScoreRule) and (rule.min, rule.max) == (lo, hi), rule
+    facts = extract_facts(f"SLEDAI {value}", date(2026, 1, 1))
+    assert evaluate(rule, FactIndex.build(facts), "inclusion").value is (lo <= value <= hi)
