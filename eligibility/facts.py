@@ -264,7 +264,7 @@ def _labs(text: str, read: list[Measurement]) -> list[Measurement]:
 def _diagnoses(text: str, today: date) -> list[Diagnosis]:
     found: dict[str, Diagnosis] = {}
     seen: dict[str, int] = {}
-    for start, end, term in lexicon.find_terms(text):
+    for start, end, term in lexicon.find_terms(text, patient=True):
         seen[term.name] = seen.get(term.name, 0) + 1
         if seen[term.name] > MAX_MENTIONS:
             continue

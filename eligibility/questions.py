@@ -30,48 +30,10 @@ _FIXED = {
 }
 
 # Drugs and classes whose names are not plain words; other drugs are asked about by their name.
-DRUG_NAMES = {
-    "anti_cd20": "an anti-CD20 drug",
-    "b_cell_depleting": "a B-cell depleting drug",
-    "anti_tnf": "a TNF blocker",
-    "anti_il6": "an IL-6 blocker",
-    "anti_il17": "an IL-17 blocker",
-    "anti_blys": "a BLyS blocker",
-    "il1_antagonist": "an IL-1 blocker",
-    "biologic": "a biologic drug",
-    "mab": "a monoclonal antibody drug",
-    "immunosuppressant": "an immunosuppressant",
-    "dmard": "a disease-modifying antirheumatic drug (DMARD)",
-    "jak_inhibitor": "a JAK inhibitor",
-    "cytotoxic": "chemotherapy",
-    "corticosteroid": "a steroid",
-    "antimalarial": "an antimalarial",
-    "myositis_inducing": "a medicine that can cause muscle inflammation",
-    "nsaid": "an anti-inflammatory painkiller (NSAID)",
-    "live_vaccine": "a live vaccine",
-    "ivig": "IV immunoglobulin (IVIG)",
-    "plasma_exchange": "plasma exchange",
-    "intra_articular": "a joint injection",
-    "intra_articular_injection": "a joint injection",
-    "investigational": "an investigational drug in another study",
-    "investigational_drug": "an investigational drug in another study",
-    "supplement": "a supplement",
-    "antidiabetic": "a diabetes medicine",
-    "nitrogen_mustard": "nitrogen mustard",
-    "statin": "a statin",
+DRUG_NAMES: dict[str, str] = {
+    d.id: d.label for d in [*concepts.DRUG_CLASSES.values(), *concepts.DRUGS.values()] if d.label is not None
 }
-_RECEIVED = frozenset(
-    {
-        "live_vaccine",
-        "ivig",
-        "plasma_exchange",
-        "intra_articular",
-        "intra_articular_injection",
-        "cytotoxic",
-        "investigational",
-        "investigational_drug",
-    }
-)
+_RECEIVED = frozenset(d.id for d in [*concepts.DRUG_CLASSES.values(), *concepts.DRUGS.values()] if d.received)
 _ALLERGENS = {"allergy_contrast": "contrast dye", "allergy_mab": "monoclonal antibody drugs"}
 
 _COUNTABLE = ("disorder", "arrhythmia", "condition")
@@ -123,7 +85,9 @@ def _drug_question(name: str, suffix: str) -> str:
     return f"Have you ever {verb} {what}, and are you still on it?"
 
 
-def _condition_question(term) -> str:
+def _condition_question(term: lexicon.Term) -> str:
+    if term.question is not None:
+        return term.question
     label = term.label
     if term.category == "allergy":
         allergen = _ALLERGENS.get(term.name) or label.removeprefix("allergy to ").removesuffix(" allergy")

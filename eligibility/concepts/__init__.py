@@ -1,5 +1,6 @@
-"""The concept registry: measurements, labs, vitals and scores (measurements.yaml, scores.yaml) and
-qualitative tests (serology.yaml) as validated data.
+"""The concept registry: measurements, labs, vitals and scores (measurements.yaml, scores.yaml),
+qualitative tests (serology.yaml), conditions (conditions.yaml) and drugs with their classes
+(drugs.yaml) as validated data.
 
 Each YAML entry becomes a frozen `Concept` at import; a malformed entry fails at import with the file,
 the entry and the field named, so a bad edit never reaches a patient. Criteria parsing
@@ -10,6 +11,7 @@ all derived from these entries: adding a measurement is one entry here plus its 
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 from typing import Annotated, Literal
@@ -155,15 +157,86 @@ class SerologyTest(BaseModel):
         return "|".join(self.patient)
 
 
-Entry = Annotated[Concept | SerologyTest, Field(discriminator="kind")]
-_ENTRY: TypeAdapter[Concept | SerologyTest] = TypeAdapter(Entry)
+def _compiles(v: tuple[str, ...]) -> tuple[str, ...]:
+    for p in v:
+        re.compile(p)
+    return v
+
+
+Category = Literal["disease", "infection", "cancer", "procedure", "condition", "allergy", "symptom"]
+
+
+class Condition(BaseModel):
+    """A diagnosis, infection, cancer, procedure, allergy or symptom (the lexicon's `Term`)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    id: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
+    kind: Literal["condition"]
+    category: Category
+    label: str = Field(min_length=1, description="Plain-language name shown to people")
+    names: tuple[str, ...] = Field(min_length=1, description="Spellings in criteria and patient text (regex)")
+    case_sensitive: tuple[str, ...] = Field(default=(), description="Abbreviations that count only in capitals")
+    lay: tuple[str, ...] = Field(default=(), description="Words only patients use (regex), never read in criteria")
+    parents: tuple[str, ...] = Field(default=(), description="What it is a kind of (is-a), by id")
+    question: str | None = Field(default=None, pattern=r"\?$", description="A plainer question than the derived one")
+
+    _patterns_compile = field_validator("names", "case_sensitive", "lay")(_compiles)
+
+    @property
+    def name(self) -> str:
+        """The canonical name facts and rules use (the id)."""
+        return self.id
+
+    @property
+    def patterns(self) -> tuple[str, ...]:
+        return self.names
+
+
+class Drug(BaseModel):
+    """A drug with its generic and brand spellings and every class it belongs to."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    id: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
+    kind: Literal["drug"]
+    names: tuple[str, ...] = Field(min_length=1, description="Generic and brand spellings (regex)")
+    classes: frozenset[str] = Field(min_length=1, description="Every drug class it belongs to, by id")
+    prednisone_factor: float | None = Field(default=None, gt=0, description="mg of prednisone per mg of this drug")
+    label: str | None = Field(default=None, description="Plain words for questions, when its name is not plain")
+    received: bool = Field(default=False, description="Asked as 'received' (a vaccine, an infusion), not 'taken'")
+
+    _patterns_compile = field_validator("names")(_compiles)
+
+    @property
+    def name(self) -> str:
+        return self.id
+
+    @property
+    def patterns(self) -> tuple[str, ...]:
+        return self.names
+
+
+class DrugClass(BaseModel):
+    """A drug class and the phrases criteria and patients use for the whole class."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    id: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
+    kind: Literal["drug_class"]
+    phrases: tuple[str, ...] = Field(default=(), description="Phrases naming the whole class (regex)")
+    label: str | None = Field(default=None, description="Plain words for questions ('a TNF blocker')")
+    received: bool = False
+
+    _patterns_compile = field_validator("phrases")(_compiles)
+
+
+Entry = Annotated[Concept | SerologyTest | Condition | Drug | DrugClass, Field(discriminator="kind")]
+_ENTRY: TypeAdapter[Concept | SerologyTest | Condition | Drug | DrugClass] = TypeAdapter(Entry)
 
 
 class RegistryError(ValueError):
     """A registry file that does not validate: says which file, entry and field."""
 
 
-def _load(path: Path) -> tuple[Concept | SerologyTest, ...]:
+def _load(path: Path) -> tuple[Concept | SerologyTest | Condition | Drug | DrugClass, ...]:
     try:
         raw = yaml.safe_load(path.read_text(encoding="utf-8"))
     except yaml.YAMLError as exc:
@@ -180,27 +253,62 @@ def _load(path: Path) -> tuple[Concept | SerologyTest, ...]:
             raise RegistryError(f"{path.name}: entry '{name}': {fields}") from exc
         except re.error as exc:
             raise RegistryError(f"{path.name}: entry '{name}': bad pattern ({exc})") from exc
-    ids = [c.id for c in out]
-    dupes = sorted({i for i in ids if ids.count(i) > 1})
+    keys = [(type(c).__name__, c.id) for c in out]
+    dupes = sorted({k[1] for k in keys if keys.count(k) > 1})
     if dupes:
         raise RegistryError(f"{path.name}: duplicate ids {dupes}")
     return tuple(out)
 
 
-def load(directory: Path = _DIR) -> dict[str, Concept | SerologyTest]:
-    """Every concept in `directory`'s YAML files, by id."""
-    concepts: dict[str, Concept | SerologyTest] = {}
+@dataclass(frozen=True)
+class Registry:
+    """Every entry of the registry, by kind and id (a drug and its class may share an id: "ivig")."""
+
+    measurements: dict[str, Concept]
+    serology: dict[str, SerologyTest]
+    conditions: dict[str, Condition]
+    drugs: dict[str, Drug]
+    drug_classes: dict[str, DrugClass]
+
+
+def load(directory: Path = _DIR) -> Registry:
+    """Every entry in `directory`'s YAML files; ids are unique within a kind, and every parent and class
+    an entry names exists."""
+    registry = Registry({}, {}, {}, {}, {})
     for path in sorted(directory.glob("*.yaml")):
         for c in _load(path):
-            if c.id in concepts:
+            table: dict = {
+                Concept: registry.measurements,
+                SerologyTest: registry.serology,
+                Condition: registry.conditions,
+                Drug: registry.drugs,
+                DrugClass: registry.drug_classes,
+            }[type(c)]
+            if c.id in table or (isinstance(c, (Concept, SerologyTest)) and c.id in _quantities_and_tests(registry)):
                 raise RegistryError(f"{path.name}: entry '{c.id}' is already defined in another file")
-            concepts[c.id] = c
-    return concepts
+            table[c.id] = c
+    for c in registry.conditions.values():
+        unknown = [p for p in c.parents if p not in registry.conditions]
+        if unknown:
+            raise RegistryError(f"conditions: entry '{c.id}': parents {unknown} are not conditions")
+    for d in registry.drugs.values():
+        unknown = sorted(k for k in d.classes if k not in registry.drug_classes)
+        if unknown:
+            raise RegistryError(f"drugs: entry '{d.id}': classes {unknown} are not drug_class entries")
+    return registry
 
 
-_ALL = load()
-MEASUREMENTS: dict[str, Concept] = {k: c for k, c in _ALL.items() if isinstance(c, Concept)}
-SEROLOGY: dict[str, SerologyTest] = {k: c for k, c in _ALL.items() if isinstance(c, SerologyTest)}
+def _quantities_and_tests(registry: Registry) -> set[str]:
+    """Measurements and tests share one namespace: both are facts in a patient's labs."""
+    return set(registry.measurements) | set(registry.serology)
+
+
+_REGISTRY = load()
+MEASUREMENTS: dict[str, Concept] = _REGISTRY.measurements
+SEROLOGY: dict[str, SerologyTest] = _REGISTRY.serology
+CONDITIONS: dict[str, Condition] = _REGISTRY.conditions
+DRUGS: dict[str, Drug] = _REGISTRY.drugs
+DRUG_CLASSES: dict[str, DrugClass] = _REGISTRY.drug_classes
 
 
 def is_score(concept_id: str) -> bool:

@@ -8,7 +8,7 @@ from datetime import date
 import pytest
 from pydantic import ValidationError
 
-from eligibility import concepts, questions
+from eligibility import concepts, lexicon, questions
 from eligibility.facts import Measurement, PatientFacts, extract_facts
 from eligibility.matching import FactIndex, dependencies, evaluate
 from eligibility.parsing import parse_text
@@ -107,7 +107,7 @@ GOOD = """
 def test_a_good_file_loads_frozen(tmp_path):
     loaded = concepts.load(_write(tmp_path, GOOD))
     with pytest.raises(ValidationError):
-        loaded["thing"].label = "other"  # type: ignore[misc]
+        loaded.measurements["thing"].label = "other"  # type: ignore[misc]
 
 
 @pytest.mark.parametrize(
@@ -139,3 +139,61 @@ def test_conversions_are_analyte_specific():
     assert m["temperature"].to_canonical(98.6, "°F") == pytest.approx(37.0, abs=0.01)
     assert m["weight"].to_canonical(10, "furlongs") is None
     assert m["life_expectancy"].to_canonical(3, None) is None  # "3" alone is not a life expectancy
+
+
+# --- conditions and drugs (conditions.yaml, drugs.yaml) ----------------------------------------------
+
+CONDITIONS = sorted(lexicon.TERMS, key=lambda t: t.name)
+
+
+@pytest.mark.parametrize("term", CONDITIONS, ids=lambda t: t.name)
+def test_every_condition_can_be_stated_by_its_label_and_asked(term):
+    facts = extract_facts(f"I have had {term.label} for 3 months.", TODAY)
+    assert term.name in {d.name for d in facts.diagnoses}
+    question = questions.question_for(term.name)
+    assert question.endswith("?") and "_" not in question
+
+
+@pytest.mark.parametrize("cls", sorted({c for d in lexicon.DRUGS for c in d.classes}))
+def test_every_drug_class_is_asked_in_plain_words(cls):
+    for suffix in ("_use", "_last_dose", "_start"):
+        question = questions.question_for(cls + suffix)
+        assert question.endswith("?") and "_" not in question
+
+
+@pytest.mark.parametrize(
+    "said,name",
+    [
+        ("I'm a diabetic", "diabetes"),
+        ("she has high blood pressure", "hypertension"),
+        ("lupus affecting my kidneys since 2019", "lupus_nephritis"),
+        ("my kidneys were damaged by lupus", "lupus_nephritis"),
+        ("an irregular heartbeat", "arrhythmia"),
+    ],
+)
+def test_lay_words_are_read_in_patient_text_only(said, name):
+    assert name in {d.name for d in extract_facts(said, TODAY).diagnoses}
+    assert name not in {t.name for _, _, t in lexicon.find_terms(said)}  # criteria never use them
+
+
+def test_is_a_parents_are_used_only_in_the_safe_direction():
+    """A patient's lupus nephritis is lupus, but a patient's lupus is not lupus nephritis: a specific
+    term never widens to its parent when it is the one required or excluded."""
+    nephritis = FactIndex.build(extract_facts("I have lupus nephritis", TODAY))
+    lupus = FactIndex.build(extract_facts("I have lupus", TODAY))
+    assert evaluate(parse_text("Diagnosis of SLE", "inclusion"), nephritis, "inclusion").value is True
+    assert evaluate(parse_text("Lupus nephritis", "exclusion"), lupus, "exclusion").value is not True
+    assert evaluate(parse_text("Active lupus nephritis", "inclusion"), lupus, "inclusion").value is not True
+
+
+@pytest.mark.parametrize(
+    "body,where",
+    [
+        ("- {id: a, kind: condition, category: disease, label: a, names: [a], parents: [nothing]}", "nothing"),
+        ("- {id: d, kind: drug, names: [d], classes: [no_such_class]}", "no_such_class"),
+        ("- {id: a, kind: condition, category: planet, label: a, names: [a]}", "category"),
+    ],
+)
+def test_conditions_and_drugs_name_only_what_exists(tmp_path, body, where):
+    with pytest.raises(concepts.RegistryError, match=where):
+        concepts.load(_write(tmp_path, body))
