@@ -19,54 +19,11 @@ TERM_BY_NAME: dict[str, Term] = {t.name: t for t in TERMS}
 
 # Primary rheumatologic diagnoses: a patient who names one of these and not a cohort's disease is
 # taken not to have that cohort's disease (the cohort-membership rule of the issue).
-PRIMARY_DISEASES = frozenset(
-    {
-        "sle",
-        "lupus_nephritis",
-        "lupus_cytopenia",
-        "ssc",
-        "ra",
-        "as",
-        "jia",
-        "dm",
-        "pm",
-        "jdm",
-        "ibm",
-        "myositis",
-        "sjogren",
-        "vasculitis",
-        "mctd",
-        "ipaf",
-        "ctd",
-        "ms",
-        "psoriatic_arthritis",
-    }
-)
-
-AUTOIMMUNE_RHEUMATIC = (
-    "sle",
-    "ssc",
-    "ra",
-    "as",
-    "jia",
-    "dm",
-    "pm",
-    "jdm",
-    "ibm",
-    "myositis",
-    "sjogren",
-    "vasculitis",
-    "mctd",
-    "ctd",
-    "psoriatic_arthritis",
-)
+PRIMARY_DISEASES = frozenset(t.name for t in TERMS if t.primary)
 
 # Group phrases used in criteria, mapped to the canonical names they stand for.
-GROUPS: tuple[tuple[str, tuple[str, ...]], ...] = (
-    (r"(?:rheumatic|rheumatologic(?:al)?) autoimmune (?:disease|disorder)s?", AUTOIMMUNE_RHEUMATIC),
-    (r"autoimmune rheumatolog\w* (?:disease|disorder)s?", AUTOIMMUNE_RHEUMATIC),
-    (r"autoimmune (?:disease|disorder)s?", AUTOIMMUNE_RHEUMATIC),
-    (r"(?:severe )?cardiopulmonary disease", ("cad", "chf", "arrhythmia", "ild", "copd", "pulmonary_hypertension")),
+GROUPS: tuple[tuple[str, tuple[str, ...]], ...] = tuple(
+    (p, g.members) for g in concepts.CONDITION_GROUPS.values() for p in g.phrases
 )
 
 

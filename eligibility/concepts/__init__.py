@@ -179,6 +179,10 @@ class Condition(BaseModel):
     lay: tuple[str, ...] = Field(default=(), description="Words only patients use (regex), never read in criteria")
     parents: tuple[str, ...] = Field(default=(), description="What it is a kind of (is-a), by id")
     question: str | None = Field(default=None, pattern=r"\?$", description="A plainer question than the derived one")
+    primary: bool = Field(
+        default=False,
+        description="A primary rheumatologic diagnosis: naming one and not a cohort's disease means not having it",
+    )
 
     _patterns_compile = field_validator("names", "case_sensitive", "lay")(_compiles)
 
@@ -228,15 +232,27 @@ class DrugClass(BaseModel):
     _patterns_compile = field_validator("phrases")(_compiles)
 
 
-Entry = Annotated[Concept | SerologyTest | Condition | Drug | DrugClass, Field(discriminator="kind")]
-_ENTRY: TypeAdapter[Concept | SerologyTest | Condition | Drug | DrugClass] = TypeAdapter(Entry)
+class ConditionGroup(BaseModel):
+    """Phrases criteria use for a group of conditions ("autoimmune disease"), and the group's members."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    id: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
+    kind: Literal["condition_group"]
+    phrases: tuple[str, ...] = Field(min_length=1, description="Phrases naming the group (regex)")
+    members: tuple[str, ...] = Field(min_length=1, description="The conditions it stands for, by id")
+
+    _patterns_compile = field_validator("phrases")(_compiles)
+
+
+Entry = Annotated[Concept | SerologyTest | Condition | ConditionGroup | Drug | DrugClass, Field(discriminator="kind")]
+_ENTRY: TypeAdapter[Concept | SerologyTest | Condition | ConditionGroup | Drug | DrugClass] = TypeAdapter(Entry)
 
 
 class RegistryError(ValueError):
     """A registry file that does not validate: says which file, entry and field."""
 
 
-def _load(path: Path) -> tuple[Concept | SerologyTest | Condition | Drug | DrugClass, ...]:
+def _load(path: Path) -> tuple[Concept | SerologyTest | Condition | ConditionGroup | Drug | DrugClass, ...]:
     try:
         raw = yaml.safe_load(path.read_text(encoding="utf-8"))
     except yaml.YAMLError as exc:
@@ -267,6 +283,7 @@ class Registry:
     measurements: dict[str, Concept]
     serology: dict[str, SerologyTest]
     conditions: dict[str, Condition]
+    condition_groups: dict[str, ConditionGroup]
     drugs: dict[str, Drug]
     drug_classes: dict[str, DrugClass]
 
@@ -274,13 +291,14 @@ class Registry:
 def load(directory: Path = _DIR) -> Registry:
     """Every entry in `directory`'s YAML files; ids are unique within a kind, and every parent and class
     an entry names exists."""
-    registry = Registry({}, {}, {}, {}, {})
+    registry = Registry({}, {}, {}, {}, {}, {})
     for path in sorted(directory.glob("*.yaml")):
         for c in _load(path):
             table: dict = {
                 Concept: registry.measurements,
                 SerologyTest: registry.serology,
                 Condition: registry.conditions,
+                ConditionGroup: registry.condition_groups,
                 Drug: registry.drugs,
                 DrugClass: registry.drug_classes,
             }[type(c)]
@@ -291,6 +309,10 @@ def load(directory: Path = _DIR) -> Registry:
         unknown = [p for p in c.parents if p not in registry.conditions]
         if unknown:
             raise RegistryError(f"conditions: entry '{c.id}': parents {unknown} are not conditions")
+    for g in registry.condition_groups.values():
+        unknown = [m for m in g.members if m not in registry.conditions]
+        if unknown:
+            raise RegistryError(f"conditions: group '{g.id}': members {unknown} are not conditions")
     for d in registry.drugs.values():
         unknown = sorted(k for k in d.classes if k not in registry.drug_classes)
         if unknown:
@@ -307,6 +329,7 @@ _REGISTRY = load()
 MEASUREMENTS: dict[str, Concept] = _REGISTRY.measurements
 SEROLOGY: dict[str, SerologyTest] = _REGISTRY.serology
 CONDITIONS: dict[str, Condition] = _REGISTRY.conditions
+CONDITION_GROUPS: dict[str, ConditionGroup] = _REGISTRY.condition_groups
 DRUGS: dict[str, Drug] = _REGISTRY.drugs
 DRUG_CLASSES: dict[str, DrugClass] = _REGISTRY.drug_classes
 

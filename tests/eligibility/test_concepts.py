@@ -192,6 +192,7 @@ def test_is_a_parents_are_used_only_in_the_safe_direction():
         ("- {id: a, kind: condition, category: disease, label: a, names: [a], parents: [nothing]}", "nothing"),
         ("- {id: d, kind: drug, names: [d], classes: [no_such_class]}", "no_such_class"),
         ("- {id: a, kind: condition, category: planet, label: a, names: [a]}", "category"),
+        ("- {id: g, kind: condition_group, phrases: [g], members: [unheard_of]}", "unheard_of"),
     ],
 )
 def test_conditions_and_drugs_name_only_what_exists(tmp_path, body, where):
