@@ -56,6 +56,8 @@ OPERATORS: dict[str, tuple[str, ...]] = {
         "=/>",
         "> or =",
         "> =",
+        "= or >",
+        "= or greater than",
     ),
     "<=": (
         "less than or equal to",
@@ -95,6 +97,8 @@ OPERATORS: dict[str, tuple[str, ...]] = {
         "=/<",
         "< or =",
         "< =",
+        "= or <",
+        "= or less than",
     ),
     ">": (
         "greater than",
@@ -192,6 +196,9 @@ UNITS = (
     r"grams?",
     r"gm?",
     r"mmol\s*/\s*mol",
+    r"ng\s*/\s*(?:ml|dl)",
+    r"[µu]g\s*/\s*l",
+    r"nmol\s*/\s*l",
     r"mmol\s*/\s*l",
     r"[µu]mol\s*/\s*l",
     r"meq\s*/\s*l",

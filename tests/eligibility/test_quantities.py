@@ -283,3 +283,15 @@ def test_a_score_range_admits_exactly_its_values(a, b, value, form):
     assert isinstance(rule, ScoreRule) and (rule.min, rule.max) == (lo, hi), rule
     facts = extract_facts(f"SLEDAI {value}", date(2026, 1, 1))
     assert evaluate(rule, FactIndex.build(facts), "inclusion").value is (lo <= value <= hi)
+
+
+@pytest.mark.parametrize(
+    "text,low,high",
+    [
+        ("= or > 500", 500, None),  # legacy records write the equals sign first
+        ("= or < 400 cells/mm3", None, 400),
+    ],
+)
+def test_equals_first_operators(text, low, high):
+    q = quantities.first(text)
+    assert q is not None and (q.low, q.high) == (low, high) and q.low_inclusive and q.high_inclusive
