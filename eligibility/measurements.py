@@ -63,6 +63,7 @@ _NEXT_WORD = re.compile(r"\s*([A-Za-z]+)")
 _ROMAN = {"i": 1.0, "ii": 2.0, "iii": 3.0, "iv": 4.0, "v": 5.0, "vi": 6.0}
 
 
+# A unit that makes the value a multiple of the upper limit of normal ("3x ULN", "2 times normal").
 _ULN = re.compile(r"(?i)uln|upper|normal")
 
 
