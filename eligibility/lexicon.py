@@ -75,7 +75,8 @@ def find_terms(text: str, patient: bool = False) -> list[tuple[int, int, Term]]:
         if not may_match:
             continue
         for m in pattern.finditer(text):
-            hits.append((m.start(), m.end(), term))
+            if not term.means_else(text, m.start(), m.end()):
+                hits.append((m.start(), m.end(), term))
     return earliest_longest(hits)
 
 

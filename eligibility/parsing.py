@@ -909,10 +909,20 @@ _CUE_WORDS = frozenset(
 )
 
 
+# A measurement negated as a whole: the cue right before its name ("No NYHA class III-IV heart disease").
+# A cue further away ("no prior therapy and platelets > 100") is about something else.
+_NEGATED_MEASURE = re.compile(
+    r"(?i)(?:^|[\s(:])(?:no|not|(?<!with or )without)\s+(?:(?:evidence|history) of\s+|known\s+)?$"
+)
+
+
 def _negate(atoms: list[Atom], text: str) -> list[Atom]:
     """Wrap atoms in the scope of a negation cue in Not; a negated list is one Not ("not A or B")."""
     out = []
     for a in atoms:
+        if a.kind in ("lab", "score") and a.rule.kind != "not" and _NEGATED_MEASURE.search(text[: a.start]):
+            out.append(Atom(a.start, a.end, Not(rule=a.rule), a.kind))
+            continue
         if a.kind not in ("condition", "exposure") or a.rule.kind == "not":
             out.append(a)
             continue

@@ -166,6 +166,34 @@ def _compiles(v: tuple[str, ...]) -> tuple[str, ...]:
 Category = Literal["disease", "infection", "cancer", "procedure", "condition", "allergy", "symptom"]
 
 
+class Ambiguity(BaseModel):
+    """A capital-letter abbreviation that means something else in a given context ("RA" after an oxygen
+    saturation is room air, not rheumatoid arthritis)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    abbreviation: str = Field(min_length=1, description="One of the entry's case_sensitive spellings, as written")
+    means: str = Field(min_length=1, description="What it means there, for people reading the registry")
+    preceded_by: str | None = Field(
+        default=None, description="Regex the text right before it ends with (case-sensitive; use (?i:...) for words)"
+    )
+    followed_by: str | None = Field(default=None, description="Regex the text right after it starts with")
+
+    @model_validator(mode="after")
+    def _has_context(self) -> Ambiguity:
+        if self.preceded_by is None and self.followed_by is None:
+            raise ValueError("an ambiguity needs the context it depends on (preceded_by or followed_by)")
+        for p in (self.preceded_by, self.followed_by):
+            if p is not None:
+                re.compile(p)
+        return self
+
+    def elsewhere(self, text: str, start: int, end: int) -> bool:
+        """Whether the abbreviation at text[start:end] has its other meaning: every context given holds."""
+        before = self.preceded_by is None or re.search(rf"(?:{self.preceded_by})$", text[max(0, start - 40) : start])
+        after = self.followed_by is None or re.match(self.followed_by, text[end : end + 40])
+        return bool(before and after)
+
+
 class Condition(BaseModel):
     """A diagnosis, infection, cancer, procedure, allergy or symptom (the lexicon's `Term`)."""
 
@@ -183,8 +211,20 @@ class Condition(BaseModel):
         default=False,
         description="A primary rheumatologic diagnosis: naming one and not a cohort's disease means not having it",
     )
+    ambiguous: tuple[Ambiguity, ...] = Field(default=(), description="Abbreviations with another meaning somewhere")
 
     _patterns_compile = field_validator("names", "case_sensitive", "lay")(_compiles)
+
+    @model_validator(mode="after")
+    def _ambiguities_are_abbreviations(self) -> Condition:
+        for a in self.ambiguous:
+            if not any(re.fullmatch(p, a.abbreviation) for p in self.case_sensitive):
+                raise ValueError(f"ambiguous abbreviation {a.abbreviation!r} is not one of case_sensitive")
+        return self
+
+    def means_else(self, text: str, start: int, end: int) -> bool:
+        """Whether the mention at text[start:end] is an abbreviation with its other meaning there."""
+        return any(a.abbreviation == text[start:end] and a.elsewhere(text, start, end) for a in self.ambiguous)
 
     @property
     def name(self) -> str:

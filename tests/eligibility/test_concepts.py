@@ -198,3 +198,28 @@ def test_is_a_parents_are_used_only_in_the_safe_direction():
 def test_conditions_and_drugs_name_only_what_exists(tmp_path, body, where):
     with pytest.raises(concepts.RegistryError, match=where):
         concepts.load(_write(tmp_path, body))
+
+
+@pytest.mark.parametrize(
+    "said,absent,present",
+    [
+        ("Sats 93% on RA, afebrile", "ra", None),  # room air
+        ("HR 90, RR 20, 97% RA", "ra", None),
+        ("known RA, on methotrexate", None, "ra"),
+        ("echo: severe AS, valve area 0.8", "as", None),  # aortic stenosis
+        ("WAS TREATED AS AN OUTPATIENT", "as", None),  # the word, in capitals
+        ("HLA-B27 positive AS since 2018", None, "as"),
+    ],
+)
+def test_an_ambiguous_abbreviation_takes_the_meaning_its_context_gives(said, absent, present):
+    names = {d.name for d in extract_facts(said, TODAY).diagnoses}
+    assert absent is None or absent not in names
+    assert present is None or present in names
+
+
+def test_an_ambiguity_must_name_an_abbreviation_of_its_entry_and_a_context(tmp_path):
+    base = "- {id: a, kind: condition, category: disease, label: a, names: [a], case_sensitive: [AB], ambiguous: [%s]}"
+    with pytest.raises(concepts.RegistryError, match="case_sensitive"):
+        concepts.load(_write(tmp_path, base % "{abbreviation: XY, means: x, preceded_by: 'z'}"))
+    with pytest.raises(concepts.RegistryError, match="context"):
+        concepts.load(_write(tmp_path, base % "{abbreviation: AB, means: x}"))

@@ -45,7 +45,12 @@ def test_fold_table_covers_every_character_re_equates_with_an_ascii_letter():
 
 def _terms_ungated(text):
     return lexicon.earliest_longest(
-        [(m.start(), m.end(), t) for t, p in lexicon.TERM_PATTERNS for m in p.finditer(text)]
+        [
+            (m.start(), m.end(), t)
+            for t, p in lexicon.TERM_PATTERNS
+            for m in p.finditer(text)
+            if not t.means_else(text, m.start(), m.end())
+        ]
     )
 
 

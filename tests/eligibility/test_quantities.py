@@ -295,3 +295,17 @@ def test_a_score_range_admits_exactly_its_values(a, b, value, form):
 def test_equals_first_operators(text, low, high):
     q = quantities.first(text)
     assert q is not None and (q.low, q.high) == (low, high) and q.low_inclusive and q.high_inclusive
+
+
+def test_a_measurement_negated_as_a_whole_is_not_required():
+    rule = parse_text("No New York Heart Association class III-IV cardiac disease", "inclusion")
+    assert rule.kind == "not" and isinstance(rule.rule, ScoreRule) and (rule.rule.min, rule.rule.max) == (3, 4)
+    # a negation about something else, or a choice, leaves the bound as it is
+    assert isinstance(parse_text("No prior therapy and platelets > 100,000/mm3", "inclusion"), LabRule)
+    kept = parse_text("FVC with or without DLCO at least 50% predicted", "inclusion")
+    assert "not" not in repr(kept).replace("note", "")
+
+
+def test_weight_loss_is_not_a_body_weight():
+    rule = parse_text("Weight loss of more than 10 kg in the last 6 months", "exclusion")
+    assert "weight" not in {getattr(r, "analyte", None) for r in _leaves(rule)}
