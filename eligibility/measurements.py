@@ -81,6 +81,16 @@ def _pattern(concept_id: str) -> re.Pattern[str]:
     )
 
 
+@cache
+def _value_first_pattern(concept_id: str) -> re.Pattern[str]:
+    """The value and its unit before the name: "born at 38 weeks' gestation"."""
+    c = concepts.MEASUREMENTS[concept_id]
+    return re.compile(
+        rf"(?i)(?<![\w.,])(?P<n>\d+(?:\.\d+)?)\s*(?P<unit>{'|'.join(quantities.UNITS)})(?![\w])['’]?\s+(?:of\s+)?"
+        rf"(?:{'|'.join(c.patient)})(?![\w])"
+    )
+
+
 def _value(m: re.Match[str]) -> float:
     if m.groupdict().get("titre"):
         return float(m.group("titre"))
@@ -113,7 +123,10 @@ def extract(text: str) -> list[Measurement]:
     """The registry measurements stated in text (the last statement of each wins)."""
     found: dict[str, Measurement] = {}
     for concept in concepts.MEASUREMENTS.values():
-        for m in _pattern(concept.id).finditer(text):
+        matches = list(_pattern(concept.id).finditer(text))
+        if concept.value_first:
+            matches = sorted(matches + list(_value_first_pattern(concept.id).finditer(text)), key=lambda m: m.start())
+        for m in matches:
             measurement = _read(concept, m, text)
             if measurement is not None:
                 found[concept.id] = measurement

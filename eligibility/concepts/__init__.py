@@ -80,6 +80,9 @@ class Concept(BaseModel):
     roman: bool = False
     titre: bool = Field(default=False, description="Written as a titre ('1:160'), compared by its reciprocal")
     qualitative: bool = Field(default=False, description="Also stated as positive or negative ('ANA positive')")
+    value_first: bool = Field(
+        default=False, description="Patients also write the value, with its unit, first ('born at 38 weeks gestation')"
+    )
     bare: BareMagnitude | None = None
     integer: bool = False
     uln: bool = Field(default=False, description="Criteria may state it as a multiple of the upper limit of normal")

@@ -38,6 +38,8 @@ CASES = [
     ("24-hour urine protein 2.1 g/day", "proteinuria", 2.1, "24-hour urine protein 2.1 g/day"),
     ("ANA titre 1:640, speckled", "ana", 640.0, "ANA titre 1:640"),
     ("C4 8 mg/dL", "complement_c4", 8.0, "C4 8 mg/dL"),
+    # the value first, with its unit, where notes write it that way
+    ("delivered at 34 weeks' gestation", "gestational_age", 34.0, "34 weeks' gestation"),
     # disease activity scores
     ("SLEDAI-2K of 8", "sledai", 8.0, "SLEDAI-2K of 8"),
     ("mRSS 24", "mrss", 24.0, "mRSS 24"),
