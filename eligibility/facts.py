@@ -220,6 +220,52 @@ def _qualitative_tests() -> tuple[tuple[str, str], ...]:
     return tuple(tests + [(c.id, "|".join(c.patient)) for c in concepts.MEASUREMENTS.values() if c.qualitative])
 
 
+_POSITIVE = frozenset({"positive", "pos", "+", "reactive", "seropositive"})
+
+
+@cache
+def _test_patterns() -> tuple[tuple[str, re.Pattern[str]], tuple[re.Pattern[str], ...]]:
+    """One pattern per test ("RF negative", "positive for anti-CCP"), and the list forms that state
+    several at once ("positive ANA and anti-dsDNA", "RF and anti-CCP both negative")."""
+    single = tuple(
+        (
+            name,
+            re.compile(
+                rf"(?i)\b(?:{pat})\b(?:\s*(?:antibod(?:y|ies)|test|titer))?\s*(?:was|is|:)?\s*"
+                rf"(?P<w1>positive|negative|pos|neg|\+|-|reactive|non-?reactive)"
+                rf"|\b(?P<w2>positive|negative|seropositive|seronegative)\s+(?:for\s+)?(?:{pat})\b"
+            ),
+        )
+        for name, pat in _qualitative_tests()
+    )
+    names = "|".join(f"(?:{pat})" for _, pat in _qualitative_tests())
+    listed = rf"(?P<list>(?:{names})(?:\s*(?:,|and|&|/)\s*(?:{names}))+)"
+    lists = (
+        re.compile(rf"(?i)\b(?P<w2>positive|negative|seropositive|seronegative)\s+(?:for\s+)?{listed}\b"),
+        re.compile(
+            rf"(?i)\b{listed}(?:\s*(?:antibod(?:y|ies)|tests?))?\s*(?:were|are|:)?\s*(?:all|both)?\s*"
+            rf"(?P<w1>positive|negative|reactive|non-?reactive)\b"
+        ),
+    )
+    return single, lists
+
+
+def _test_results(text: str) -> list[tuple[str, bool, int, int]]:
+    """(test, positive, start, end) of every qualitative test stated, in the order stated."""
+    single, lists = _test_patterns()
+    out = []
+    for name, pattern in single:
+        for m in pattern.finditer(text):
+            out.append((name, (m.group("w1") or m.group("w2")).lower() in _POSITIVE, m.start(), m.end()))
+    for pattern in lists:
+        for m in pattern.finditer(text):
+            word = m.groupdict().get("w1") or m.groupdict().get("w2") or ""
+            for name, pat in _qualitative_tests():
+                if re.search(rf"(?i)\b(?:{pat})\b", m.group("list")):
+                    out.append((name, word.lower() in _POSITIVE, m.start(), m.end()))
+    return sorted(out, key=lambda r: r[2])
+
+
 def _labs(text: str, read: list[Measurement]) -> list[Measurement]:
     """The registry's measurements (`read`, eligibility/measurements.py) with what only this module
     reads: both pressures of "BP 150/95", and qualitative tests ("RF positive", "ANA negative")."""
@@ -231,26 +277,12 @@ def _labs(text: str, read: list[Measurement]) -> list[Measurement]:
             found[name] = Measurement(
                 name=name, value=value, unit="mmHg", normalized=value, span=m.group(0), start=m.start(), end=m.end()
             )
-    for name, pat in _qualitative_tests():
-        for m in re.finditer(
-            rf"(?i)\b(?:{pat})\b(?:\s*(?:antibod(?:y|ies)|test|titer))?\s*(?:was|is|:)?\s*"
-            rf"(positive|negative|pos|neg|\+|-|reactive|non-?reactive)"
-            rf"|\b(positive|negative|seropositive|seronegative)\s+(?:for\s+)?(?:{pat})\b",
-            text,
-        ):
-            word = (m.group(1) or m.group(2)).lower()
-            positive = word in ("positive", "pos", "+", "reactive", "seropositive")
-            prev = found.get(name)
-            value = prev.value if prev and prev.value is not None and name == "ana" else None
-            found[name] = Measurement(
-                name=name,
-                value=value,
-                positive=positive,
-                normalized=value,
-                span=m.group(0),
-                start=m.start(),
-                end=m.end(),
-            )
+    for name, positive, start, end in _test_results(text):
+        prev = found.get(name)
+        value = prev.value if prev and prev.value is not None and name == "ana" else None
+        found[name] = Measurement(
+            name=name, value=value, positive=positive, normalized=value, span=text[start:end], start=start, end=end
+        )
     if "ana" in found and found["ana"].value is not None and found["ana"].positive is None:
         ana = found["ana"]
         found["ana"] = ana.model_copy(update={"positive": ana.value >= 40})

@@ -134,3 +134,18 @@ def test_scores_are_kept_apart_from_labs():
 
 def facts_text_span(m) -> bool:
     return m.span == "SLEDAI 10, platelets 90 x10^9/L, ECOG 1"[m.start : m.end]
+
+
+@pytest.mark.parametrize(
+    "text,expected",
+    [
+        ("labs: positive ANA and anti-dsDNA", {"ana": True, "dsdna": True}),
+        ("RF and anti-CCP both negative", {"rf": False, "anti_ccp": False}),
+        ("positive for RF but negative for anti-CCP", {"rf": True, "anti_ccp": False}),
+        ("RF, anti-CCP were negative; ANA positive", {"rf": False, "anti_ccp": False, "ana": True}),
+    ],
+)
+def test_tests_stated_together_share_their_result(text, expected):
+    labs = {m.name: m for m in extract_facts(text, date(2026, 1, 1)).labs}
+    assert {n: labs[n].positive for n in expected} == expected
+    assert all(labs[n].span in text for n in expected)
