@@ -34,7 +34,6 @@ DRUG_NAMES: dict[str, str] = {
     d.id: d.label for d in [*concepts.DRUG_CLASSES.values(), *concepts.DRUGS.values()] if d.label is not None
 }
 _RECEIVED = frozenset(d.id for d in [*concepts.DRUG_CLASSES.values(), *concepts.DRUGS.values()] if d.received)
-_ALLERGENS = {"allergy_contrast": "contrast dye", "allergy_mab": "monoclonal antibody drugs"}
 
 _COUNTABLE = ("disorder", "arrhythmia", "condition")
 _DRUG_SUFFIXES = ("_last_dose", "_start", "_use")
@@ -90,7 +89,7 @@ def _condition_question(term: lexicon.Term) -> str:
         return term.question
     label = term.label
     if term.category == "allergy":
-        allergen = _ALLERGENS.get(term.name) or label.removeprefix("allergy to ").removesuffix(" allergy")
+        allergen = label.removeprefix("allergy to ").removesuffix(" allergy")
         return f"Are you allergic to {allergen}?"
     if term.category == "infection":
         return f"Have you ever had {label}, and is it active now?"
