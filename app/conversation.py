@@ -24,9 +24,8 @@ from enum import StrEnum
 from pydantic import BaseModel, ConfigDict, Field
 
 from app.models import NextQuestion
-from eligibility import lexicon
+from eligibility import concepts, lexicon
 from eligibility.facts import PatientFacts, extract_facts
-from eligibility.questions import LAB_NAMES, SCORE_NAMES
 
 
 class TurnKind(StrEnum):
@@ -160,8 +159,8 @@ def answer_text(fact: str, text: str) -> str | None:
         return f"{number.group(1)} years old"
     if fact == "weight" and number:
         return f"{number.group(1)} kg"
-    if (fact in LAB_NAMES or fact in SCORE_NAMES) and number:
-        return f"{fact} {number.group(1)} {text}"
+    if fact in concepts.MEASUREMENTS and number:
+        return f"{fact.replace('_', ' ')} {number.group(1)} {text}"
     if fact == "pregnancy":
         return "not pregnant" if negative else ("pregnant" if _YES.search(text) else None)
     if fact == "breastfeeding":

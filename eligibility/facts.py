@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import re
 from datetime import date, timedelta
+from functools import cache
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from eligibility import concepts, dates, lexicon
 from eligibility import context as ctx_rules
-from eligibility import dates, lexicon, units
 from eligibility.context.subject import RELATIVES
 
 MAX_TEXT = 50_000  # longer input is cut: a patient description or clinical note is far shorter
@@ -53,7 +54,7 @@ class Measurement(_Frozen):
     name: str
     value: float | None = None
     unit: str | None = None
-    normalized: float | None = Field(default=None, description="Value in the canonical unit (units.py)")
+    normalized: float | None = Field(default=None, description="Value in the canonical unit (eligibility/concepts)")
     uln_multiple: float | None = Field(default=None, description="For AST/ALT given as times the ULN")
     positive: bool | None = Field(default=None, description="For qualitative tests (RF, anti-CCP, dsDNA)")
     span: str
@@ -208,93 +209,67 @@ _STOPPED = re.compile(r"(?i)\b(?:stopped|discontinued|quit|off)\b")
 # ---------------------------------------------------------------------------------------------
 # labs and scores
 
-_NUM = r"(-?\d[\d,]*(?:\.\d+)?)"
-_LAB_NAMES: tuple[tuple[str, str], ...] = (
-    ("platelets", r"platelets?(?: count)?|plts?|plt count"),
-    ("wbc", r"wbc|white (?:blood )?cell(?: count)?s?|leukocytes?(?: count)?|white count"),
-    ("anc", r"anc|neutrophils?(?: count)?|absolute neutrophil count"),
-    ("hemoglobin", r"ha?emoglobin|hgb|hb"),
-    ("creatinine", r"(?:serum )?creatinine|cr|scr|creat"),
-    ("egfr", r"e?gfr|estimated glomerular filtration rate|glomerular filtration rate|creatinine clearance|crcl"),
-    ("ast", r"ast|asat|sgot|aspartate aminotransferase"),
-    ("alt", r"alt|alat|sgpt|alanine aminotransferase"),
-    ("fvc", r"fvc|forced vital capacity"),
-    ("dlco", r"dlco|diffusing capacity|diffusion capacity"),
-    ("lvef", r"lvef|ejection fraction|ef"),
-    ("spo2", r"spo2|sao2|so2|o2 sat(?:uration)?|oxygen saturation|sats?|pulse ox"),
-    ("bmi", r"bmi|body mass index"),
-    ("esr", r"esr|sed rate|erythrocyte sedimentation rate"),
-    ("cd4", r"cd4\+?(?: count| t[- ]cells?)?"),
-    ("mpap", r"mean pap|mpap|mean pulmonary (?:artery|arterial) pressure"),
-    ("spap", r"spap|systolic pap|pasp|systolic pulmonary (?:artery|arterial) pressure"),
-    ("ana", r"ana|antinuclear antibod(?:y|ies)"),
-)
-_LAB_RE = tuple(
-    (
-        name,
+_BP = re.compile(r"(?i)\b(?:bp|blood pressure)\s*(?:of|:|was|is)?\s*(\d{2,3})\s*/\s*(\d{2,3})")
+
+
+@cache
+def _qualitative_tests() -> tuple[tuple[str, str], ...]:
+    """(fact name, patient words) of every test a patient states as positive or negative (the registry's
+    serology, and labs also stated that way: "ANA positive")."""
+    tests = [(t.id, t.patient_names) for t in concepts.SEROLOGY.values()]
+    return tuple(tests + [(c.id, "|".join(c.patient)) for c in concepts.MEASUREMENTS.values() if c.qualitative])
+
+
+_POSITIVE = frozenset({"positive", "pos", "+", "reactive", "seropositive"})
+
+
+@cache
+def _test_patterns() -> tuple[tuple[str, re.Pattern[str]], tuple[re.Pattern[str], ...]]:
+    """One pattern per test ("RF negative", "positive for anti-CCP"), and the list forms that state
+    several at once ("positive ANA and anti-dsDNA", "RF and anti-CCP both negative")."""
+    single = tuple(
+        (
+            name,
+            re.compile(
+                rf"(?i)\b(?:{pat})\b(?:\s*(?:antibod(?:y|ies)|test|titer))?\s*(?:was|is|:)?\s*"
+                rf"(?P<w1>positive|negative|pos|neg|\+|-|reactive|non-?reactive)"
+                rf"|\b(?P<w2>positive|negative|seropositive|seronegative)\s+(?:for\s+)?(?:{pat})\b"
+            ),
+        )
+        for name, pat in _qualitative_tests()
+    )
+    names = "|".join(f"(?:{pat})" for _, pat in _qualitative_tests())
+    listed = rf"(?P<list>(?:{names})(?:\s*(?:,|and|&|/)\s*(?:{names}))+)"
+    lists = (
+        re.compile(rf"(?i)\b(?P<w2>positive|negative|seropositive|seronegative)\s+(?:for\s+)?{listed}\b"),
         re.compile(
-            rf"(?i)\b(?:{pat})\b\s*(?:level|count|titer|titre|value|was|is|of|at|:|=|-)*\s*"
-            rf"(?:1:\s*)?{_NUM}\s*(x\s*10\^?\s*\d+\s*/\s*l|x\s*10\s*\d\s*(?:cells?)?/l|"
-            rf"/mm3|/µl|/ul|/mcl|k/µl|k/ul|k\b|g/dl|g/l|mmol/l|mg/dl|µmol/l|umol/l|"
-            rf"ml/min(?:/1\.73\s*m2)?|%(?:\s*predicted)?|mm/h(?:r)?|mm\b|mmhg|kg/m2|"
-            rf"u/l|iu/l)?"
+            rf"(?i)\b{listed}(?:\s*(?:antibod(?:y|ies)|tests?))?\s*(?:were|are|:)?\s*(?:all|both)?\s*"
+            rf"(?P<w1>positive|negative|reactive|non-?reactive)\b"
         ),
     )
-    for name, pat in _LAB_NAMES
-)
-_ULN = re.compile(
-    r"(?i)\b(ast|asat|alt|alat|transaminases?|liver enzymes)\b[^.;,]{0,20}?(\d+(?:\.\d+)?)\s*"
-    r"(?:x|times|×)\s*(?:the\s+)?(?:uln|upper limit)"
-)
-_BP = re.compile(r"(?i)\b(?:bp|blood pressure)\s*(?:of|:|was|is)?\s*(\d{2,3})\s*/\s*(\d{2,3})")
-_SEROLOGY = (
-    ("rf", r"rf|rheumatoid factor"),
-    ("anti_ccp", r"anti-?ccp|ccp antibod(?:y|ies)|acpa"),
-    ("dsdna", r"(?:anti-?)?ds-?dna(?: antibod(?:y|ies))?"),
-    ("ana", r"ana|antinuclear antibod(?:y|ies)"),
-    ("hbcab", r"hbcab|anti-hbc|hepatitis b core antibody"),
-)
-_SCORES: tuple[tuple[str, str], ...] = (
-    ("sledai", r"sledai(?:-2k)?"),
-    ("mrss", r"mrss|modified rodnan(?: skin)?(?: score)?|rodnan"),
-    ("basdai", r"basdai"),
-    ("das28", r"das-?28(?:[- ](?:esr|crp))?|das esr|das"),
-    ("mmt8", r"mmt-?8|mmt|manual muscle test(?:ing)?"),
-    ("vas", r"(?:back pain )?vas|visual analog(?:ue)? scale"),
-)
-_SCORE_RE = tuple(
-    (name, re.compile(rf"(?i)\b(?:{pat})\b\s*(?:score|of|is|was|:|=|-)*\s*{_NUM}(?:\s*/\s*\d+)?"))
-    for name, pat in _SCORES
-)
+    return single, lists
 
 
-def _labs(text: str) -> list[Measurement]:
-    found: dict[str, Measurement] = {}
-    for name, pattern in _LAB_RE:
+def _test_results(text: str) -> list[tuple[str, bool, int, int]]:
+    """(test, positive, start, end) of every qualitative test stated, in the order stated."""
+    single, lists = _test_patterns()
+    out = []
+    for name, pattern in single:
         for m in pattern.finditer(text):
-            value = units.number(m.group(1))
-            if value is None:
-                continue
-            unit = (m.group(2) or "").strip() or None
-            if name == "lvef" and m.group(0).lower().startswith("ef") and unit is None:
-                continue
-            found[name] = Measurement(
-                name=name,
-                value=value,
-                unit=unit,
-                normalized=units.normalise(name, value, unit),
-                span=m.group(0).strip(),
-                start=m.start() + len(m.group(0)) - len(m.group(0).lstrip()),
-                end=m.start() + len(m.group(0).rstrip()),
-            )
-    for m in _ULN.finditer(text):
-        multiple = float(m.group(2))
-        key = m.group(1).lower()
-        targets = (
-            ["ast", "alt"] if key.startswith(("trans", "liver")) else (["ast"] if key.startswith("as") else ["alt"])
-        )
-        for t in targets:
-            found[t] = Measurement(name=t, uln_multiple=multiple, span=m.group(0), start=m.start(), end=m.end())
+            out.append((name, (m.group("w1") or m.group("w2")).lower() in _POSITIVE, m.start(), m.end()))
+    for pattern in lists:
+        for m in pattern.finditer(text):
+            word = m.groupdict().get("w1") or m.groupdict().get("w2") or ""
+            for name, pat in _qualitative_tests():
+                if re.search(rf"(?i)\b(?:{pat})\b", m.group("list")):
+                    out.append((name, word.lower() in _POSITIVE, m.start(), m.end()))
+    return sorted(out, key=lambda r: r[2])
+
+
+def _labs(text: str, read: list[Measurement]) -> list[Measurement]:
+    """The registry's measurements (`read`, eligibility/measurements.py) with what only this module
+    reads: both pressures of "BP 150/95", and qualitative tests ("RF positive", "ANA negative")."""
+    found = {m.name: m for m in read}
     for m in _BP.finditer(text):
         # "BP 150/95": one span states both pressures.
         for name, group in (("sbp", 1), ("dbp", 2)):
@@ -302,41 +277,15 @@ def _labs(text: str) -> list[Measurement]:
             found[name] = Measurement(
                 name=name, value=value, unit="mmHg", normalized=value, span=m.group(0), start=m.start(), end=m.end()
             )
-    for name, pat in _SEROLOGY:
-        for m in re.finditer(
-            rf"(?i)\b(?:{pat})\b(?:\s*(?:antibod(?:y|ies)|test|titer))?\s*(?:was|is|:)?\s*"
-            rf"(positive|negative|pos|neg|\+|-|reactive|non-?reactive)"
-            rf"|\b(positive|negative|seropositive|seronegative)\s+(?:for\s+)?(?:{pat})\b",
-            text,
-        ):
-            word = (m.group(1) or m.group(2)).lower()
-            positive = word in ("positive", "pos", "+", "reactive", "seropositive")
-            prev = found.get(name)
-            value = prev.value if prev and prev.value is not None and name == "ana" else None
-            found[name] = Measurement(
-                name=name,
-                value=value,
-                positive=positive,
-                normalized=value,
-                span=m.group(0),
-                start=m.start(),
-                end=m.end(),
-            )
+    for name, positive, start, end in _test_results(text):
+        prev = found.get(name)
+        value = prev.value if prev and prev.value is not None and name == "ana" else None
+        found[name] = Measurement(
+            name=name, value=value, positive=positive, normalized=value, span=text[start:end], start=start, end=end
+        )
     if "ana" in found and found["ana"].value is not None and found["ana"].positive is None:
         ana = found["ana"]
         found["ana"] = ana.model_copy(update={"positive": ana.value >= 40})
-    return list(found.values())
-
-
-def _scores(text: str) -> list[Measurement]:
-    found: dict[str, Measurement] = {}
-    for name, pattern in _SCORE_RE:
-        for m in pattern.finditer(text):
-            value = units.number(m.group(1))
-            if value is not None:
-                found[name] = Measurement(
-                    name=name, value=value, normalized=value, span=m.group(0), start=m.start(), end=m.end()
-                )
     return list(found.values())
 
 
@@ -347,7 +296,7 @@ def _scores(text: str) -> list[Measurement]:
 def _diagnoses(text: str, today: date) -> list[Diagnosis]:
     found: dict[str, Diagnosis] = {}
     seen: dict[str, int] = {}
-    for start, end, term in lexicon.find_terms(text):
+    for start, end, term in lexicon.find_terms(text, patient=True):
         seen[term.name] = seen.get(term.name, 0) + 1
         if seen[term.name] > MAX_MENTIONS:
             continue
@@ -576,6 +525,7 @@ def extract_facts(text: str, today: date | None = None) -> PatientFacts:
     breastfeeding = _flag(text, _BREASTFEEDING, spans, "breastfeeding")
     if sex == "male":
         breastfeeding = False
+    labs, scores = measurements.read(text)
     diagnoses = [
         d
         for d in _diagnoses(text, today)
@@ -589,8 +539,8 @@ def extract_facts(text: str, today: date | None = None) -> PatientFacts:
         pregnant=pregnant,
         breastfeeding=breastfeeding,
         diagnoses=diagnoses,
-        labs=measurements.merge(_labs(text), text),
-        scores=_scores(text),
+        labs=_labs(text, labs),
+        scores=scores,
         medications=_medications(text, today),
         medications_complete=bool(_MEDS_COMPLETE.search(text)),
         history_complete=bool(_HISTORY_COMPLETE.search(text)),

@@ -12,19 +12,6 @@ from datetime import date
 from eligibility import concepts, lexicon, units
 from eligibility.facts import Diagnosis, Medication, PatientFacts
 
-LAB_LABEL = {
-    "platelets": "platelets",
-    "wbc": "WBC",
-    "anc": "neutrophils",
-    "hemoglobin": "hemoglobin",
-    "creatinine": "creatinine",
-    "egfr": "eGFR",
-    "ast": "AST",
-    "alt": "ALT",
-    "cd4": "CD4",
-    "ana": "ANA titer",
-}  # the registry's measurements are labelled by eligibility/concepts
-SCORE_LABEL = {"sledai": "SLEDAI", "mrss": "mRSS", "basdai": "BASDAI", "das28": "DAS28", "mmt8": "MMT-8", "vas": "VAS"}
 CHRONIC = frozenset({"hiv", "htlv"})  # infections that do not go away: a history of them is current
 _OP_WORDS = {"<": "below", "<=": "at or below", ">": "above", ">=": "at or above"}
 
@@ -287,7 +274,7 @@ def condition(rule, idx: FactIndex) -> Outcome:
 
 def lab(rule, idx: FactIndex) -> Outcome:
     m = idx.labs.get(rule.analyte)
-    label = LAB_LABEL.get(rule.analyte) or concepts.label(rule.analyte) or rule.analyte
+    label = concepts.label(rule.analyte) or rule.analyte
     if m is None:
         return Outcome(None, needs=(rule.analyte,))
     if rule.uln:
@@ -308,7 +295,7 @@ def lab(rule, idx: FactIndex) -> Outcome:
 
 def score(rule, idx: FactIndex) -> Outcome:
     m = idx.scores.get(rule.score)
-    label = SCORE_LABEL.get(rule.score, rule.score)
+    label = concepts.label(rule.score) or rule.score
     if m is None or m.value is None:
         return Outcome(None, needs=(rule.score,))
     v = m.value

@@ -147,81 +147,6 @@ EXCEPT_CUE = re.compile(r"(?i)\b(?:except(?:ion)?s?|not excluded|other than|with
 # "other", "another", "second", "additional" malignancy: one besides the disease the trial studies.
 ANOTHER = re.compile(r"(?i)\b(?:another|other|second|additional)\b")
 
-# --- comparisons ---------------------------------------------------------------------------
-
-_OP_WORDS = (
-    ("greater than or equal to", ">="),
-    ("less than or equal to", "<="),
-    ("no greater than", "<="),
-    ("no more than", "<="),
-    ("not more than", "<="),
-    ("not exceeding", "<="),
-    ("of at least", ">="),
-    ("at least", ">="),
-    ("greater than", ">"),
-    ("more than", ">"),
-    ("higher than", ">"),
-    ("above", ">"),
-    ("over", ">"),
-    ("less than", "<"),
-    ("lower than", "<"),
-    ("below", "<"),
-    ("under", "<"),
-    ("upto", "<="),
-    ("up to", "<="),
-    ("≥", ">="),
-    ("≤", "<="),
-    (">", ">"),
-    ("<", "<"),
-    ("=", ">="),
-    ("between", "between"),
-)
-_OP_RE = "|".join(re.escape(w) for w, _ in _OP_WORDS)
-_NUMBER = r"\d[\d,]*(?:\.\d+)?"
-_UNIT_RE = (
-    r"x\s*10\^?\s*\d+\s*(?:cells?\s*)?/\s*l|x\s*10\s*\d\s*(?:cells?\s*)?/\s*l|/mm3|/µl|/ul|g/dl|g/l|mg/dl|"
-    r"µmol/l|umol/l|ml/min(?:/1\.73\s*m2)?|%\s*predicted|%|mm/h\w*|mmhg|mm\b|kg/m2|cm\b|"
-    r"times (?:the )?upper limit (?:of )?normal|times (?:the )?uln|x\s*uln|(?:times )?normal\b"
-)
-CMP = re.compile(
-    rf"(?i)(?P<op>{_OP_RE})\s*(?:1\s*:\s*)?(?P<n1>{_NUMBER})"
-    rf"(?:\s*(?:-|–|to|and)\s*(?P<n2>{_NUMBER}))?\s*(?P<unit>{_UNIT_RE})?"
-)
-
-_OPS = dict(_OP_WORDS)
-
-# --- lab names in criteria ----------------------------------------------------------------
-
-LAB_NAMES: tuple[tuple[str, str], ...] = (
-    ("platelets", r"platelets?(?: count)?|thrombocytopenia"),
-    ("wbc", r"wbc|white blood cells?(?: count)?|leukocytes?|leukopenia"),
-    ("anc", r"anc|neutrophils?(?: count)?|neutropenia"),
-    ("hemoglobin", r"ha?emoglobin|hgb|hb|ana?emia"),
-    ("creatinine", r"(?:serum )?creatinine"),
-    ("egfr", r"egfr|gfr|estimated glomerular filtration rate|glomerular filtration rate|creatinine clearance"),
-    ("ast", r"ast|asat|aspartate aminotransferase"),
-    ("alt", r"alt|alat|alanine aminotrans\w+"),
-    ("cd4", r"cd4\+?(?: t)?(?: lymphopenia| count| cells?)?"),
-    ("ana", r"ana|antinuclear antibod\w+"),
-)
-LAB_PATTERNS = tuple((n, re.compile(rf"(?i)\b(?:{p})\b")) for n, p in LAB_NAMES)
-_LAB_GATE = prefilter.Gate(prefilter.starts([p]) for _, p in LAB_NAMES)
-SCORE_NAMES: tuple[tuple[str, str], ...] = (
-    ("sledai", r"sledai(?:-2k)?(?: score)?"),
-    ("mrss", r"mrss(?: units)?|modified rodnan skin score"),
-    ("basdai", r"basdai(?! (?:question|item|q) ?#?\d)"),  # one question of it is a registry measurement
-    ("das28", r"das-?28(?:[- ](?:esr|crp))?|das esr"),
-    ("mmt8", r"mmt-?8|manual muscle test(?:ing)?|mmt"),
-    ("vas", r"vas|visual analog(?:ue)? scale"),
-)
-SCORE_PATTERNS = tuple((n, re.compile(rf"(?i)\b(?:{p})")) for n, p in SCORE_NAMES)
-SEROLOGY_NAMES = (
-    ("rf", r"rheumatoid factor|\bRF\b"),
-    ("anti_ccp", r"anti-?cyclic citrullinated peptide|anticyclic citrullinated peptide|anti-?ccp|\bCCP\b"),
-    ("dsdna", r"(?:anti-?)?ds-?dna(?: antibod\w+)?|anti-double stranded dna(?: antibod\w+)?"),
-)
-SEROLOGY_PATTERNS = tuple((n, re.compile(rf"(?i){p}")) for n, p in SEROLOGY_NAMES)
-
 WINDOW = re.compile(
     r"(?i)\b(?:within|in|during|on|over)\s+(?:the\s+)?(?:last|past|previous|prior)?\s*"
     r"(?P<n1>\d+|one|two|three|four|five|six|twelve|eighteen)\s*(?P<u1>day|week|month|year)s?"
@@ -353,7 +278,8 @@ _LIST_GAP = re.compile(r"(?i)[\s,()/]*(?:or|and|and/or)?[\s,()/]*")
 
 
 def _measure_rule(concept: concepts.Concept, q: quantities.Quantity, written: str):
-    """The rule of one quantity bound to a registry concept, or None when its unit is not the concept's."""
+    """The rule of one quantity bound to a registry concept, or None when its unit is not the concept's.
+    A score keeps both its bounds in one `ScoreRule`; a lab or measurement is one `LabRule` per bound."""
     bounds = []
     for value, op, unit in (
         (q.low, ">=" if q.low_inclusive else ">", q.lower_unit),
@@ -372,25 +298,51 @@ def _measure_rule(concept: concepts.Concept, q: quantities.Quantity, written: st
         bounds.append(LabRule(analyte=concept.id, op=op, value=round(canonical, 4), text=written))
     if not bounds:
         return None
+    if concept.kind == "score":
+        low = next((b for b in bounds if b.op in (">", ">=")), None)
+        high = next((b for b in bounds if b.op in ("<", "<=")), None)
+        return ScoreRule(
+            score=concept.id,
+            min=low.value if low else None,
+            max=high.value if high else None,
+            min_inclusive=low is None or low.op == ">=",
+            max_inclusive=high is None or high.op == "<=",
+            text=written,
+        )
     return bounds[0] if len(bounds) == 1 else AllOf(rules=bounds)
 
 
-def _measure_atoms(text: str, taken) -> list[Atom]:
+# Which registry concepts a criterion can name, from the literal starts of their criteria names.
+_CONCEPT_GATE = prefilter.Gate(prefilter.starts(c.criteria) for c in concepts.MEASUREMENTS.values())
+# A name that only qualifies another measurement: "DLCO (corrected for hemoglobin) < 40%" is about DLCO.
+_QUALIFYING = re.compile(r"(?i)(?:corrected|adjusted)\s+for\s*$")
+
+
+def _measure_atoms(text: str, taken, default: str) -> list[Atom]:
     """Registry measurements (eligibility/concepts) with the quantity written after or just before
     their name: "Life expectancy lower than 3 months", "Temperature <38°C", "Greater than 37 weeks
     gestation", "ASA physical status I-III"."""
-    atoms = []
+    atoms: list[Atom] = []
     bound: dict[int, quantities.Quantity | None] = {}  # name start -> the quantity written after it
+    at: dict[int, int] = {}  # name start -> index of its atom
     names = sorted(
-        ((m.start(), m.end(), c) for c in concepts.MEASUREMENTS.values() for m in c.criteria_re.finditer(text)),
+        (
+            (m.start(), m.end(), c)
+            for c, may_match in zip(concepts.MEASUREMENTS.values(), _CONCEPT_GATE.open(text), strict=True)
+            if may_match
+            for m in c.criteria_re.finditer(text)
+            if not _QUALIFYING.search(text[max(0, m.start() - 20) : m.start()])
+        ),
         key=lambda x: (x[0], -x[1]),
     )
+    # The longest name at a place is the one meant: "creatinine clearance" is not "creatinine".
+    names = [n for i, n in enumerate(names) if all(n[0] >= m[1] for m in names[:i])]
     for s, e, concept in names:
         if not _free(taken, s, e):
             continue
-        window = text[: e + 60]
+        window = text
         if concept.roman:
-            window = window[:e] + _ROMAN.sub(lambda r: _ROMAN_DIGITS[r.group(1)], window[e:])
+            window = text[:e] + _ROMAN.sub(lambda r: _ROMAN_DIGITS[r.group(1)], text[e : e + 60]) + text[e + 60 :]
         rule, span = None, None
         after = quantities.first(window, e)
         if after and re.match(r"\s*/\s*\d", text[after.end :]):
@@ -399,7 +351,7 @@ def _measure_atoms(text: str, taken) -> list[Atom]:
             after
             and after.start - e <= 45
             and not _OTHER_NUMBER.search(text[e : after.start])
-            and not any(s2 != s and e <= s2 < after.start for s2, _, _ in names)
+            and not any(c2 is not concept and e <= s2 < after.start for s2, _, c2 in names)
             and _free(taken, after.start, after.end)
         ):
             rule, span = _measure_rule(concept, after, text[after.start : after.end].strip()), (s, after.end)
@@ -415,148 +367,47 @@ def _measure_atoms(text: str, taken) -> list[Atom]:
                 rule, span = _measure_rule(concept, before[-1], before[-1].text), (before[-1].start, e)
         if rule is None or span is None:
             continue
-        atoms.append(Atom(span[0], span[1], rule, "lab"))
+        at[s] = len(atoms)
+        atoms.append(Atom(span[0], span[1], rule, _atom_kind(concept)))
         taken.append(span)
         bound[s] = after if span[1] == getattr(after, "end", None) else None
-    # "FVC or DLCO < 50% predicted": a name listed before a bounded one shares its bound (the connector
-    # between them, "or"/"and", is read by _combine like any other).
-    for (s, e, concept), (s2, _, _) in reversed(list(itertools.pairwise(names))):
+    # "FVC or DLCO < 50% predicted": a name listed before a bounded one shares its bound, joined by the
+    # connector between them ("or", "and", "/" by the criterion's kind) more tightly than anything else
+    # in the criterion. "Anemia (Hb < 9 g/dL)": a name of the same concept is part of the bounded mention.
+    for (s, e, concept), (s2, _, concept2) in reversed(list(itertools.pairwise(names))):
         q = bound.get(s2)
         if q is None or s in bound or not _free(taken, s, e) or not _LIST_GAP.fullmatch(text[e:s2]):
             continue
-        rule = _measure_rule(concept, q, text[q.start : q.end].strip())
-        if rule is not None:
-            atoms.append(Atom(s, e, rule, "lab"))
-            taken.append((s, e))
-            bound[s] = q
-    return atoms
-
-
-def _lab_rule(name: str, m: re.Match):
-    """The rule of one lab comparison ("<30,000/mm3", ">4 times upper limit normal", "between 30-89")."""
-    op = _OPS.get(m.group("op").lower(), ">=")
-    n1 = units.number(m.group("n1"))
-    n2 = units.number(m.group("n2")) if m.group("n2") else None
-    unit = (m.group("unit") or "").strip()
-    text = m.group(0).strip()
-    uln = bool(re.search(r"(?i)upper limit|uln|normal", unit))
-    v1 = n1 if uln else units.normalise(name, n1, unit)
-    if op == "between" and n2 is not None:
-        v2 = units.normalise(name, n2, unit)
-        return AllOf(
-            rules=[
-                LabRule(analyte=name, op=">=", value=v1, text=text),
-                LabRule(analyte=name, op="<=", value=v2, text=text),
-            ]
-        )
-    if op == "between":
-        op = ">="
-    return LabRule(analyte=name, op=op, value=v1, uln=uln, text=text)
-
-
-def _lab_atoms(text: str, taken) -> list[Atom]:
-    """Lab thresholds: each comparison belongs to the analyte just before it, and to the analytes listed
-    with it ("AST or ALT >4 times upper limit normal")."""
-    mentions = []
-    for (name, pattern), may_match in zip(LAB_PATTERNS, _LAB_GATE.open(text), strict=False):
-        if not may_match:
-            continue
-        for m in pattern.finditer(text):
-            if re.search(r"(?i)corrected for\s*$", text[max(0, m.start() - 15) : m.start()]):
-                continue  # "DLCO (corrected for hemoglobin) < 30%" is about DLCO
-            if _free(taken, m.start(), m.end()):
-                mentions.append((m.start(), m.end(), name))
-    mentions.sort()
-    atoms: list[Atom] = []
-    for cm in CMP.finditer(text):
-        if not _free(taken, cm.start(), cm.end()):
-            continue
-        before = [mm for mm in mentions if mm[1] <= cm.start() and cm.start() - mm[1] <= 45]
-        if not before or re.search(_OP_RE, text[before[-1][1] : cm.start()].replace("(", "")):
-            continue
-        chosen = [before[-1]]
-        for mm in reversed(before[:-1]):
-            gap = re.sub(r"\([^)]*\)", "", text[mm[1] : chosen[-1][0]])
-            if not re.fullmatch(r"(?i)[\s,()/]*(?:or|and|and/or)?[\s,()/]*", gap):
-                break
-            chosen.append(mm)
-        names = list(dict.fromkeys(c[2] for c in chosen))
-        rules = [_lab_rule(n, cm) for n in names]
-        start = min(c[0] for c in chosen)
-        atoms.append(Atom(start, cm.end(), rules[0] if len(rules) == 1 else AnyOf(rules=rules), "lab"))
-        taken.append((start, cm.end()))
-    return atoms
-
-
-def _bounds(name: str, cms: list[re.Match]) -> ScoreRule:
-    lo = hi = None
-    lo_inc = hi_inc = True
-    for cm in cms:
-        op = _OPS.get(cm.group("op").lower(), ">=")
-        n1 = units.number(cm.group("n1"))
-        n2 = units.number(cm.group("n2")) if cm.group("n2") else None
-        if op == "between" or n2 is not None:
-            lo, hi = n1, n2 if n2 is not None else hi
-        elif op in (">", ">="):
-            lo, lo_inc = n1, op == ">="
-        else:
-            hi, hi_inc = n1, op == "<="
-    return ScoreRule(
-        score=name,
-        min=lo,
-        max=hi,
-        min_inclusive=lo_inc,
-        max_inclusive=hi_inc,
-        text=" and ".join(cm.group(0).strip() for cm in cms),
-    )
-
-
-def _score_atoms(text: str, taken) -> list[Atom]:
-    """A disease score with its bounds: "SLEDAI ≥4 and ≤10", "≥15 and ≤40 mRSS", "BASDAI ≥4"."""
-    atoms = []
-    all_names = [m for _, p in SCORE_PATTERNS for m in p.finditer(text)]
-    for name, pattern in SCORE_PATTERNS:
-        for m in pattern.finditer(text):
-            if not _free(taken, m.start(), m.end()):
+        i = at[s2]
+        shared = atoms[i].rule
+        if concept is not concept2:
+            rule = _measure_rule(concept, q, text[q.start : q.end].strip())
+            if rule is None:
                 continue
-            cms = []
-            cm = CMP.search(text, m.end())
-            if cm and cm.start() - m.end() <= 60:
-                gap = text[m.end() : cm.start()]
-                others = [o for o in all_names if m.end() <= o.start() < cm.start()]
-                if not re.search(r"(?i)[;]|\bmust\b|\bif\b", gap) and not others and _free(taken, cm.start(), cm.end()):
-                    cms.append(cm)
-                    nxt = re.compile(r"\s*(?:and|,)\s*").match(text, cm.end())
-                    cm2 = CMP.match(text, nxt.end()) if nxt else None
-                    if cm2:
-                        cms.append(cm2)
-            if not cms:
-                prev = [c for c in CMP.finditer(text[: m.start()]) if m.start() - c.end() <= 12]
-                if prev:
-                    first = prev[-1]
-                    earlier = [
-                        c
-                        for c in CMP.finditer(text[: first.start()])
-                        if re.fullmatch(r"\s*(?:and|,)\s*", text[c.end() : first.start()])
-                    ]
-                    cms = earlier[-1:] + [first]
-            if not cms:
-                continue
-            start = min(m.start(), cms[0].start())
-            end = max(m.end(), cms[-1].end())
-            atoms.append(Atom(start, end, _bounds(name, cms), "score"))
-            taken.append((start, end))
+            # "AST, ALT > 5 x ULN" names either in an exclusion and both in an inclusion; under a negation
+            # ("must not have AST, ALT > 5 x ULN") the other way round: the reading that decides less.
+            negated = bool(NEG_SCOPE.search(text[:s]))
+            join = _gap_kind(text[e:s2], {"or": "and", "and": "or"}[default] if negated else default)
+            shared = AnyOf(rules=[rule, shared]) if join == "or" else AllOf(rules=[rule, shared])
+        atoms[i] = Atom(s, atoms[i].end, shared, atoms[i].kind)
+        at[s] = i
+        taken.append((s, e))
+        bound[s] = q
     return atoms
+
+
+def _atom_kind(concept: concepts.Concept) -> str:
+    return "score" if concept.kind == "score" else "lab"
 
 
 def _serology_atoms(text: str, taken) -> list[Atom]:
     if not re.search(r"(?i)\bpositive|\bpresence of", text):
         return []
     atoms = []
-    for name, pattern in SEROLOGY_PATTERNS:
-        m = pattern.search(text)
+    for test in concepts.SEROLOGY.values():
+        m = test.criteria_re.search(text) if test.criteria_re else None
         if m and _free(taken, m.start(), m.end()):
-            atoms.append(Atom(m.start(), m.end(), SerologyRule(test=name), "serology"))
+            atoms.append(Atom(m.start(), m.end(), SerologyRule(test=test.id), "serology"))
             taken.append((m.start(), m.end()))
     return atoms
 
@@ -955,13 +806,10 @@ def _combine_flat(atoms: list[Atom], text: str, default: str):
 def _atoms(text: str, kind: str, cohort_names: list[str]) -> list[Atom]:
     taken: list[tuple[int, int]] = [(m.start(), m.end()) for m in CAUSE_MASK.finditer(text)]
     atoms = []
-    # Disease scores first ("DAS ESR>3.1" is a DAS28, not an ESR), then named measurements ("life
-    # expectancy less than 1 year" is not an age).
-    atoms += _score_atoms(text, taken)
-    atoms += _measure_atoms(text, taken)
+    # Named measurements, labs and scores first ("life expectancy less than 1 year" is not an age).
+    atoms += _measure_atoms(text, taken, "or" if kind == "exclusion" else "and")
     atoms += _age_atoms(text, taken)
     atoms += _dose_atoms(text, taken)
-    atoms += _lab_atoms(text, taken)
     atoms += _serology_atoms(text, taken)
     atoms += _duration_atoms(text, taken, cohort_names)
     atoms += _pregnancy_atoms(text, taken)
@@ -1061,10 +909,20 @@ _CUE_WORDS = frozenset(
 )
 
 
+# A measurement negated as a whole: the cue right before its name ("No NYHA class III-IV heart disease").
+# A cue further away ("no prior therapy and platelets > 100") is about something else.
+_NEGATED_MEASURE = re.compile(
+    r"(?i)(?:^|[\s(:])(?:no|not|(?<!with or )without)\s+(?:(?:evidence|history) of\s+|known\s+)?$"
+)
+
+
 def _negate(atoms: list[Atom], text: str) -> list[Atom]:
     """Wrap atoms in the scope of a negation cue in Not; a negated list is one Not ("not A or B")."""
     out = []
     for a in atoms:
+        if a.kind in ("lab", "score") and a.rule.kind != "not" and _NEGATED_MEASURE.search(text[: a.start]):
+            out.append(Atom(a.start, a.end, Not(rule=a.rule), a.kind))
+            continue
         if a.kind not in ("condition", "exposure") or a.rule.kind == "not":
             out.append(a)
             continue

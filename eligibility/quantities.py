@@ -56,6 +56,8 @@ OPERATORS: dict[str, tuple[str, ...]] = {
         "=/>",
         "> or =",
         "> =",
+        "= or >",
+        "= or greater than",
     ),
     "<=": (
         "less than or equal to",
@@ -95,6 +97,8 @@ OPERATORS: dict[str, tuple[str, ...]] = {
         "=/<",
         "< or =",
         "< =",
+        "= or <",
+        "= or less than",
     ),
     ">": (
         "greater than",
@@ -157,7 +161,7 @@ POSTFIX: dict[str, tuple[str, ...]] = {
 # Unit spellings the grammar recognises after a number; what they mean is the concept's business.
 UNITS = (
     (
-        r"(?:x|×|times)\s*(?:the\s+)?(?:institutional\s+)?(?:upper\s+limits?\s+(?:of\s+)?(?:the\s+)?normal|uln)"
+        r"(?:x|×|times)\s*(?:the\s+)?(?:institutional\s+)?(?:upper\s+limits?\s+(?:of\s+)?(?:the\s+)?normal|uln|normal)"
         r"(?:\s*\(?uln\)?)?"
     ),
     r"%\s*(?:of\s+)?predicted",
@@ -181,21 +185,29 @@ UNITS = (
     r"kg\s*/\s*m\s*(?:2|²|\^2)",
     r"kgs?",
     r"kilograms?",
-    # concentrations before the bare mass units they start with ("g/dL" is not "g")
-    r"g\s*/\s*dl",
-    r"g\s*/\s*l",
+    # concentrations, ratios and daily amounts before the bare mass units they start with ("g/dL" is not "g")
+    r"(?:m?g)\s*/\s*(?:24\s*h(?:ours?|rs?)?|day|d)",
+    r"mg\s*/\s*(?:mg|g|mmol)",
+    r"g\s*/\s*g",
+    r"m?g(?:m|rams?)?\s*%",  # "grams percent" is g/dL, "mg%" is mg/dL
+    r"g(?:m|rams?)?\s*/\s*dl",
+    r"g(?:m|rams?)?\s*/\s*l",
     r"mg\s*/\s*dl",
     r"grams?",
     r"gm?",
     r"mmol\s*/\s*mol",
+    r"ng\s*/\s*(?:ml|dl)",
+    r"[µu]g\s*/\s*l",
+    r"nmol\s*/\s*l",
     r"mmol\s*/\s*l",
     r"[µu]mol\s*/\s*l",
     r"meq\s*/\s*l",
     r"i?u\s*/\s*l",
-    r"(?:x|×)\s*10\s*\^?\s*\d+\s*(?:cells?\s*)?/\s*l",
-    r"(?:cells?\s*)?/\s*mm3",
-    r"(?:cells?\s*)?/\s*[µu]l",
-    r"ml\s*/\s*min(?:\s*/\s*1\.73\s*m\s*(?:2|²))?",
+    # cell counts: "x 10^9/L", "x 109/L" (a caret lost in the source), "10e3/µL", "k/µL", "/mm3"
+    r"(?:x|×)\s*10\s*(?:\^|e)?\s*\d+\s*(?:cells?\s*)?/\s*(?:[µu]l|mm(?:3|³)|mcl|l)",
+    r"k\s*/\s*(?:[µu]l|mm(?:3|³)|mcl)",
+    r"(?:cells?\s*|c\s*)?/\s*(?:mm(?:3|³)|[µu]l|mcl)",
+    r"ml\s*/\s*min(?:\s*/\s*1\.73\s*(?:m\s*(?:2|²|\^\s*2|\(2\))|sq\.?\s*m))?",
     r"mm\s?hg",
     r"mm\s*/\s*h(?:r|our)?",
     r"bpm",
@@ -212,9 +224,11 @@ UNITS = (
     r"centimet(?:er|re)s?",
     r"class",
     r"points?",
-    r"[cf]",
+    r"[cfk]",
 )
 _NUM = r"(?<![\w.,/^])(?:\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?|\.\d+)(?![\d,]*\.\d)"
+# A titre ("1:80") is compared by its reciprocal, 80: "ANA titre of at least 1:80".
+TITRE = r"(?<![\w.,/^:])1\s*:\s*(?P<titre>\d+)(?![\d.:])"
 
 
 @dataclass(frozen=True, slots=True)
@@ -239,7 +253,7 @@ class Quantity:
     @property
     def uln(self) -> bool:
         """The number is a multiple of the upper limit of normal ("1.5 x ULN")."""
-        return bool(self.unit and re.search(r"(?i)uln|upper", self.unit))
+        return bool(self.unit and re.search(r"(?i)uln|upper|normal", self.unit))
 
 
 def _phrase(words: tuple[str, ...]) -> str:
@@ -255,6 +269,10 @@ def _number(tokens: pp.ParseResults) -> float:
     return float(tokens[0].replace(",", ""))
 
 
+def _titre(tokens: pp.ParseResults) -> float:
+    return float(re.sub(r"^1\s*:\s*", "", tokens[0]))
+
+
 @lru_cache(maxsize=1)
 def _grammar() -> pp.ParserElement:
     pp.ParserElement.set_default_whitespace_chars(" \t\n\r")
@@ -264,7 +282,7 @@ def _grammar() -> pp.ParserElement:
     post = pp.MatchFirst(
         [pp.Regex(rf"(?i)(?:{_phrase(w)})").set_parse_action(pp.replace_with(k)) for k, w in POSTFIX.items()]
     )
-    num = pp.Regex(_NUM).set_parse_action(_number)
+    num = pp.Regex(TITRE).set_parse_action(_titre) | pp.Regex(_NUM).set_parse_action(_number)
     unit = pp.Regex(rf"(?i)(?:{'|'.join(UNITS)})(?![\w])")
     ages_of = pp.Suppress(pp.Regex(r"(?i)(?:the\s+)?ages?(?:\s+of)?\b"))
     sep = pp.Regex(r"(?i)-|–|—|~|\bto\b|\bthrough\b|\buntil\b")

@@ -29,78 +29,11 @@ _FIXED = {
     "arthritis_symptoms": "Do you have joint pain or swelling, and for how long?",
 }
 
-# Labs and measurements as a patient knows them.
-LAB_NAMES = {
-    "platelets": "platelet count",
-    "wbc": "white blood cell count",
-    "anc": "neutrophil count",
-    "hemoglobin": "hemoglobin level",
-    "creatinine": "creatinine level",
-    "egfr": "kidney function result (eGFR)",
-    "ast": "AST (liver enzyme) result",
-    "alt": "ALT (liver enzyme) result",
-    "cd4": "CD4 count",
-    "ana": "ANA (antinuclear antibody) titer",
-}  # the registry's measurements ask their own question (eligibility/concepts)
-SCORE_NAMES = {
-    "sledai": "SLEDAI lupus activity score",
-    "mrss": "modified Rodnan skin score (mRSS)",
-    "basdai": "BASDAI score",
-    "das28": "DAS28 score",
-    "mmt8": "MMT-8 muscle strength score",
-    "vas": "pain score on a 0-100 mm scale (VAS)",
-}
-SEROLOGY_NAMES = {
-    "rf": "rheumatoid factor (RF)",
-    "anti_ccp": "anti-CCP antibody",
-    "dsdna": "anti-dsDNA antibody",
-    "hbcab": "hepatitis B core antibody",
-}
-
 # Drugs and classes whose names are not plain words; other drugs are asked about by their name.
-DRUG_NAMES = {
-    "anti_cd20": "an anti-CD20 drug",
-    "b_cell_depleting": "a B-cell depleting drug",
-    "anti_tnf": "a TNF blocker",
-    "anti_il6": "an IL-6 blocker",
-    "anti_il17": "an IL-17 blocker",
-    "anti_blys": "a BLyS blocker",
-    "il1_antagonist": "an IL-1 blocker",
-    "biologic": "a biologic drug",
-    "mab": "a monoclonal antibody drug",
-    "immunosuppressant": "an immunosuppressant",
-    "dmard": "a disease-modifying antirheumatic drug (DMARD)",
-    "jak_inhibitor": "a JAK inhibitor",
-    "cytotoxic": "chemotherapy",
-    "corticosteroid": "a steroid",
-    "antimalarial": "an antimalarial",
-    "myositis_inducing": "a medicine that can cause muscle inflammation",
-    "nsaid": "an anti-inflammatory painkiller (NSAID)",
-    "live_vaccine": "a live vaccine",
-    "ivig": "IV immunoglobulin (IVIG)",
-    "plasma_exchange": "plasma exchange",
-    "intra_articular": "a joint injection",
-    "intra_articular_injection": "a joint injection",
-    "investigational": "an investigational drug in another study",
-    "investigational_drug": "an investigational drug in another study",
-    "supplement": "a supplement",
-    "antidiabetic": "a diabetes medicine",
-    "nitrogen_mustard": "nitrogen mustard",
-    "statin": "a statin",
+DRUG_NAMES: dict[str, str] = {
+    d.id: d.label for d in [*concepts.DRUG_CLASSES.values(), *concepts.DRUGS.values()] if d.label is not None
 }
-_RECEIVED = frozenset(
-    {
-        "live_vaccine",
-        "ivig",
-        "plasma_exchange",
-        "intra_articular",
-        "intra_articular_injection",
-        "cytotoxic",
-        "investigational",
-        "investigational_drug",
-    }
-)
-_ALLERGENS = {"allergy_contrast": "contrast dye", "allergy_mab": "monoclonal antibody drugs"}
+_RECEIVED = frozenset(d.id for d in [*concepts.DRUG_CLASSES.values(), *concepts.DRUGS.values()] if d.received)
 
 _COUNTABLE = ("disorder", "arrhythmia", "condition")
 _DRUG_SUFFIXES = ("_last_dose", "_start", "_use")
@@ -118,17 +51,8 @@ def question_for(fact: str) -> str:
             f"What was your most recent {concepts.MEASUREMENTS[fact[:-4]].label}, compared with the upper limit "
             "of normal (for example, 2 times normal)?"
         )
-    if fact in LAB_NAMES:
-        return f"What was your most recent {LAB_NAMES[fact]}?"
-    if fact.endswith("_uln") and fact[:-4] in LAB_NAMES:
-        return (
-            f"What was your most recent {LAB_NAMES[fact[:-4]]}, compared with the upper limit of normal "
-            "(for example, 2 times normal)?"
-        )
-    if fact in SCORE_NAMES:
-        return f"What was your latest {SCORE_NAMES[fact]}?"
-    if fact in SEROLOGY_NAMES:
-        return f"Was your {SEROLOGY_NAMES[fact]} test positive or negative?"
+    if fact in concepts.SEROLOGY:
+        return concepts.SEROLOGY[fact].question
     for suffix in _DRUG_SUFFIXES:
         name = fact[: -len(suffix)]
         if fact.endswith(suffix) and _is_drug(name):
@@ -160,10 +84,12 @@ def _drug_question(name: str, suffix: str) -> str:
     return f"Have you ever {verb} {what}, and are you still on it?"
 
 
-def _condition_question(term) -> str:
+def _condition_question(term: lexicon.Term) -> str:
+    if term.question is not None:
+        return term.question
     label = term.label
     if term.category == "allergy":
-        allergen = _ALLERGENS.get(term.name) or label.removeprefix("allergy to ").removesuffix(" allergy")
+        allergen = label.removeprefix("allergy to ").removesuffix(" allergy")
         return f"Are you allergic to {allergen}?"
     if term.category == "infection":
         return f"Have you ever had {label}, and is it active now?"

@@ -1,7 +1,7 @@
-"""Unit normalisation: every lab, measurement and duration is compared in one canonical unit.
+"""Numbers written in words, durations in days, and numbers shown to people.
 
-Canonical units: platelets, WBC and neutrophils in 10^9/L; hemoglobin in g/dL; creatinine in mg/dL;
-eGFR in mL/min; CD4 in cells/µL (= 10^6/L); percentages as numbers; durations in days.
+Labs, measurements and scores are converted to their canonical units by the concept registry
+(eligibility/concepts), with each analyte's own factors.
 """
 
 from __future__ import annotations
@@ -45,51 +45,6 @@ def to_days(amount: float, unit: str) -> float:
     unit = unit.lower().rstrip("s")
     unit = {"yr": "year", "wk": "week", "mo": "month", "hr": "hour"}.get(unit, unit)
     return amount * DAYS[unit]
-
-
-def _unit(u: str | None) -> str:
-    return (u or "").lower().replace(" ", "").replace("μ", "µ").replace("³", "3")
-
-
-def normalise(analyte: str, value: float, unit: str | None) -> float:
-    """`value` of `analyte` in `unit` converted to the analyte's canonical unit.
-
-    Handles the forms found in criteria and notes: "30,000/mm3" and "30 x 109 cell/L" (a caret lost in
-    the source) are both 30 x10^9/L; hemoglobin in g/L; creatinine in µmol/L; CD4 in x10^6/L or x10^9/L.
-    Without a unit, the magnitude decides where it is unambiguous (platelets 150000 -> 150).
-    """
-    u = _unit(unit)
-    if analyte in ("platelets", "wbc", "anc"):
-        if "10^9" in u or "109" in u or "x10e9" in u or u == "g/l":
-            return value
-        if "10^3" in u or "103" in u or "k/" in u or u in ("k", "thou/µl"):
-            return value
-        if ("mm3" in u or "µl" in u or "ul" in u or "mcl" in u) and value >= 100:
-            return value / 1000.0
-        if not u and value >= 1000:
-            return value / 1000.0
-        if u == "k":
-            return value
-        return value
-    if analyte == "hemoglobin":
-        if u in ("g/l", "gm/l"):
-            return value / 10.0
-        if "mmol" in u:
-            return value * 1.611
-        if not u and value > 25:
-            return value / 10.0
-        return value
-    if analyte == "creatinine":
-        if "mol" in u:
-            return value / 88.4
-        if not u and value > 20:
-            return value / 88.4
-        return value
-    if analyte == "cd4":
-        if "10^9" in u or "109" in u:
-            return value * 1000.0
-        return value
-    return value
 
 
 def fmt(value: float) -> str:

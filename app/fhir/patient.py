@@ -20,7 +20,7 @@ from typing import Any
 from fhir.resources.R4B import get_fhir_model_class
 from pydantic import ValidationError
 
-from eligibility import lexicon
+from eligibility import concepts, lexicon
 from eligibility.facts import Diagnosis, Measurement, Medication, PatientFacts, extract_facts
 
 READ = ("Patient", "Condition", "Observation", "MedicationStatement", "MedicationRequest")
@@ -130,7 +130,6 @@ def facts_from_bundle(bundle: dict, today: date | None = None) -> PatientFacts:
         elif kind in ("MedicationStatement", "MedicationRequest"):
             for med in _medication(ref, r, today):
                 medications[med.name] = med
-    scores = {"sledai", "mrss", "basdai", "das28", "mmt8", "vas"}
     values = [m for _, m in measurements.values()]
     return PatientFacts(
         today=today,
@@ -140,8 +139,8 @@ def facts_from_bundle(bundle: dict, today: date | None = None) -> PatientFacts:
         pregnant=False if sex == "male" else None,
         breastfeeding=False if sex == "male" else None,
         diagnoses=diagnoses,
-        labs=[m for m in values if m.name not in scores],
-        scores=[m for m in values if m.name in scores],
+        labs=[m for m in values if not concepts.is_score(m.name)],
+        scores=[m for m in values if concepts.is_score(m.name)],
         medications=list(medications.values()),
         spans=spans,
     )

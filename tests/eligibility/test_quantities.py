@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+from datetime import date
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from eligibility import quantities
+from eligibility.facts import extract_facts
+from eligibility.matching import FactIndex, evaluate
 from eligibility.parsing import parse_text
-from eligibility.rules import AgeRule, AllOf, LabRule
+from eligibility.rules import AgeRule, AllOf, LabRule, ScoreRule
 
 # (text, low, high, low_inclusive, high_inclusive, unit) written for these tests.
 GOLDEN = [
@@ -90,10 +94,30 @@ MEASURES = [
     ("Body weight below 100 pounds", "weight", "<", 45.3592),
     ("Life expectancy shorter than 8 weeks", "life_expectancy", "<", 1.8398),
     ("Fever: temperature ≥ 100.4°F", "temperature", ">=", 38.0),
-    ("ASA class ≤ II", "asa", "<=", 2.0),
-    ("Karnofsky score of at least 60%", "kps", ">=", 60.0),
     ("At least 36 weeks of gestation", "gestational_age", ">=", 36.0),
     ("Creatinine-independent: total bilirubin no more than 1.5 x ULN", "bilirubin", "<=", 1.5),
+    # common labs, each in its canonical unit with its own factors
+    ("Platelets at least 100 x 10^3/µL", "platelets", ">=", 100.0),
+    ("Platelet count > 75,000/mm3", "platelets", ">", 75.0),
+    ("Platelets ≥ 50 x 109/L", "platelets", ">=", 50.0),
+    ("White cell count of at least 3000 per mm3", "wbc", ">=", 3.0),
+    ("WBC < 2.0/mm3", "wbc", "<", 2.0),
+    ("Neutrophils less than 1.0 x 10e9/L", "anc", "<", 1.0),
+    ("ANC ≥ 1500", "anc", ">=", 1.5),
+    ("Absolute lymphocyte count below 500/µL", "lymphocytes", "<", 0.5),
+    ("Haemoglobin under 90 g/L", "hemoglobin", "<", 9.0),
+    ("Hgb ≥ 6.2 mmol/L", "hemoglobin", ">=", 9.99),
+    ("Serum creatinine above 133 µmol/L", "creatinine", ">", 1.504),
+    ("Creatinine no more than 1.5 times the upper limit of normal", "creatinine", "<=", 1.5),
+    ("Creatinine clearance under 30 mL/min", "creatinine_clearance", "<", 30.0),
+    ("Estimated GFR of 45 mL/min/1.73 m² or more", "egfr", ">=", 45.0),
+    ("AST over 3x ULN", "ast", ">", 3.0),
+    ("Alanine aminotransferase (ALT) > 2.5 times ULN", "alt", ">", 2.5),
+    ("CD4+ T-cell count under 200 cells/µL", "cd4", "<", 200.0),
+    ("Proteinuria of more than 500 mg/24 hours", "proteinuria", ">", 0.5),
+    ("UPCR at least 50 mg/mmol", "upcr", ">=", 0.442),
+    ("ANA titre ≥ 1:80", "ana", ">=", 80.0),
+    ("Complement C3 below 0.9 g/L", "complement_c3", "<", 90.0),
 ]
 
 
@@ -104,6 +128,47 @@ def test_measurement_phrasings(text, analyte, op, value):
     assert isinstance(rule, LabRule), rule
     assert (rule.analyte, rule.op) == (analyte, op)
     assert rule.value == pytest.approx(value, abs=0.01)
+
+
+SCORES = [
+    ("ASA class ≤ II", "asa", None, 2.0),
+    ("Karnofsky score of at least 60%", "kps", 60.0, None),
+    ("SLEDAI-2K ≥ 6 at screening", "sledai", 6.0, None),
+    ("A SLEDAI score between 4 and 12", "sledai", 4.0, 12.0),
+    ("≥ 15 and ≤ 40 mRSS units", "mrss", 15.0, 40.0),
+    ("Modified Rodnan skin score of 10 to 35", "mrss", 10.0, 35.0),
+    ("BASDAI of 4 or higher", "basdai", 4.0, None),
+    ("DAS28-ESR above 5.1", "das28", 5.1, None),
+    ("Pain VAS no more than 40 mm", "vas", None, 40.0),
+]
+
+
+@pytest.mark.parametrize("text,score,low,high", SCORES)
+def test_score_phrasings(text, score, low, high):
+    rule = parse_text(text, "inclusion")
+    rule = rule.rule if hasattr(rule, "note") else rule
+    assert isinstance(rule, ScoreRule), rule
+    assert (rule.score, rule.min, rule.max) == (score, low, high)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "C3-C4 disc herniation below 2 cm",  # a vertebra, not a complement level (no unit of its own)
+        "Platelets below 5 %",  # a unit platelets are never counted in
+        "Hemoglobin A1c below 7%",  # HbA1c, not haemoglobin
+    ],
+)
+def test_names_without_their_own_units_are_not_compared(text):
+    leaves = _leaves(parse_text(text, "inclusion"))
+    assert not any(
+        getattr(r, "analyte", None) in ("complement_c3", "complement_c4", "platelets", "hemoglobin") for r in leaves
+    )
+
+
+def _leaves(rule):
+    inner = getattr(rule, "rules", None) or ([rule.rule] if getattr(rule, "rule", None) is not None else [])
+    return [rule, *[x for r in inner for x in _leaves(r)]]
 
 
 def test_a_unit_the_concept_does_not_use_is_not_compared():
@@ -162,3 +227,85 @@ def test_a_pair_of_limits_is_never_read_as_one():
 def test_durations_use_the_same_grammar(text, subject, low, high):
     rule = parse_text(text, "inclusion")
     assert (rule.kind, rule.subject, rule.min_days, rule.max_days) == ("duration", subject, low, high)
+
+
+# --- the registry's labs and scores through the same grammar, on both sides --------------------------
+
+COUNT_SPELLINGS = [
+    lambda n: f"{n} x 10^9/L",
+    lambda n: f"{n} x109/L",
+    lambda n: f"{n} x 10^3/µL",
+    lambda n: f"{n}k/uL",
+    lambda n: f"{n * 1000:,}/mm3",
+    lambda n: f"{n * 1000} cells/µL",
+]
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    st.integers(1, 900),
+    st.sampled_from(COUNT_SPELLINGS),
+    st.sampled_from(COUNT_SPELLINGS),
+    st.sampled_from(["Platelet count", "Platelets"]),
+)
+def test_a_count_means_the_same_in_every_unit_on_both_sides(n, criterion_unit, patient_unit, name):
+    """A platelet count written per litre, per µL or per mm3 is one canonical value: the criterion's
+    threshold and the patient's value meet exactly at it, whichever spellings the two sides use."""
+    rule = parse_text(f"{name} at least {criterion_unit(n)}", "inclusion")
+    assert isinstance(rule, LabRule) and rule.analyte == "platelets" and rule.value == pytest.approx(n)
+    for value, met in ((n, True), (n + 1, True), (n - 1, False)):
+        if value < 1:
+            continue
+        facts = extract_facts(f"platelets {patient_unit(value)}", date(2026, 1, 1))
+        assert evaluate(rule, FactIndex.build(facts), "inclusion").value is met, (value, facts.labs)
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.integers(20, 2000))
+def test_creatinine_converts_with_its_own_molar_factor(umol):
+    """mg/dL x 88.42 = µmol/L for creatinine (not bilirubin's 17.1): both sides agree."""
+    rule = parse_text(f"Serum creatinine below {umol} µmol/L", "inclusion")
+    assert isinstance(rule, LabRule) and rule.value == pytest.approx(umol / 88.42, rel=1e-3)
+    bili = parse_text(f"Total bilirubin below {umol} µmol/L", "inclusion")
+    assert not isinstance(bili, LabRule) or bili.value == pytest.approx(umol / 17.1, rel=1e-3)
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    st.integers(0, 60),
+    st.integers(0, 60),
+    st.integers(0, 70),
+    st.sampled_from(["SLEDAI-2K {} to {}", "SLEDAI score between {} and {}", "SLEDAI ≥{} and ≤{}"]),
+)
+def test_a_score_range_admits_exactly_its_values(a, b, value, form):
+    lo, hi = min(a, b), max(a, b)
+    rule = parse_text(form.format(lo, hi), "inclusion")
+    assert isinstance(rule, ScoreRule) and (rule.min, rule.max) == (lo, hi), rule
+    facts = extract_facts(f"SLEDAI {value}", date(2026, 1, 1))
+    assert evaluate(rule, FactIndex.build(facts), "inclusion").value is (lo <= value <= hi)
+
+
+@pytest.mark.parametrize(
+    "text,low,high",
+    [
+        ("= or > 500", 500, None),  # legacy records write the equals sign first
+        ("= or < 400 cells/mm3", None, 400),
+    ],
+)
+def test_equals_first_operators(text, low, high):
+    q = quantities.first(text)
+    assert q is not None and (q.low, q.high) == (low, high) and q.low_inclusive and q.high_inclusive
+
+
+def test_a_measurement_negated_as_a_whole_is_not_required():
+    rule = parse_text("No New York Heart Association class III-IV cardiac disease", "inclusion")
+    assert rule.kind == "not" and isinstance(rule.rule, ScoreRule) and (rule.rule.min, rule.rule.max) == (3, 4)
+    # a negation about something else, or a choice, leaves the bound as it is
+    assert isinstance(parse_text("No prior therapy and platelets > 100,000/mm3", "inclusion"), LabRule)
+    kept = parse_text("FVC with or without DLCO at least 50% predicted", "inclusion")
+    assert "not" not in repr(kept).replace("note", "")
+
+
+def test_weight_loss_is_not_a_body_weight():
+    rule = parse_text("Weight loss of more than 10 kg in the last 6 months", "exclusion")
+    assert "weight" not in {getattr(r, "analyte", None) for r in _leaves(rule)}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from eligibility import units
+from eligibility import concepts
 from eligibility.rules import parse_rule
 from ingest.models import Criterion
 
@@ -78,15 +78,18 @@ def test_lost_caret_units():
         ("platelets", 30, "x 109 cell/L", 30.0),
         ("platelets", 25, "x10^9/L", 25.0),
         ("platelets", 150000, None, 150.0),
+        ("platelets", 90, "x 10^3/µL", 90.0),
         ("hemoglobin", 75, "g/L", 7.5),
         ("hemoglobin", 9.1, None, 9.1),
         ("creatinine", 177, "µmol/L", 2.002),
         ("cd4", 0.2, "x10^9/L", 200.0),
         ("wbc", 2000, "/mm3", 2.0),
+        ("upcr", 50, "mg/mmol", 0.442),
+        ("proteinuria", 500, "mg/24h", 0.5),
     ],
 )
 def test_unit_normalisation(analyte, value, unit, expected):
-    assert units.normalise(analyte, value, unit) == pytest.approx(expected, rel=1e-3)
+    assert concepts.MEASUREMENTS[analyte].to_canonical(value, unit) == pytest.approx(expected, rel=1e-3)
 
 
 def test_scores_and_ranges():
