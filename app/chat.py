@@ -21,7 +21,7 @@ import chainlit as cl
 from chainlit.input_widget import TextInput
 
 from app.chat_profile import apply_profile_edit, profile_fields
-from app.chat_render import ChatReply, render_reply
+from app.chat_render import ChatReply, index_overview, render_reply
 from app.conversation import Conversation
 from trialfinder.settings import Settings
 
@@ -90,10 +90,34 @@ async def _send_profile(conversation: Conversation) -> None:
     await cl.ChatSettings(inputs).send()
 
 
+FIRST_SCREEN_NOTE = (
+    "Ask in your own words. I answer only from these trials' documents and link each answer to the "
+    "passage it comes from. **This is not medical advice.** I only decide the trial rules I fully "
+    "understood; the study team decides who can join."
+)
+
+
 @cl.set_starters
 async def starters(user: Any = None, language: str | None = None) -> list[cl.Starter]:
     """The first screen's example questions."""
     return [cl.Starter(label=label, message=message) for label, message in STARTERS]
+
+
+@cl.set_chat_profiles
+async def first_screen(user: Any = None, language: str | None = None) -> list[cl.ChatProfile]:
+    """The first screen's text, as Chainlit's one supported place for it: a single chat profile's
+    description (with one profile Chainlit shows no profile picker). It says what is indexed, counted
+    from the index, and what the answers are and are not."""
+    if "overview" not in _state:
+        _state["overview"] = await _on_worker(lambda: index_overview(_state["index"].trials()))
+    return [
+        cl.ChatProfile(
+            name="trialfinder",
+            markdown_description=f"{_state['overview']}\n\n{FIRST_SCREEN_NOTE}",
+            icon="/public/favicon.svg",
+            default=True,
+        )
+    ]
 
 
 @cl.on_chat_start
@@ -129,10 +153,11 @@ async def on_message(message: cl.Message) -> None:
         return
     await _stream(reply, rendered.body)
     if rendered.details:
-        await reply.stream_token("\n\n" + rendered.details)
-    # Chainlit 2.12 opens new "side" elements by itself when the message arrives (the side panel in the
-    # chat, a dialog in the widget); a click on a citation then shows that one passage.
-    reply.elements = [cl.Text(name=p.name, content=p.content, display="side") for p in rendered.passages]
+        # The cards (or table) and notes arrive as one token: the message is drawn with them once.
+        await reply.stream_token(("\n\n" if rendered.body else "") + rendered.details)
+    # "page" elements open only when their citation is clicked (in the chat as a page with a back
+    # button, in the widget as a dialog); Chainlit opens every new "side" element by itself.
+    reply.elements = [cl.Text(name=p.name, content=p.content, display="page") for p in rendered.passages]
     await reply.send()
     await _send_profile(conversation)
 

@@ -22,6 +22,8 @@ LOOPBACK_HOSTS = {"127.0.0.1", "localhost", "::1", "[::1]"}
 LOCAL_SCHEMES = {"data", "blob", "about", "chrome-error"}
 SERVER_START_SECONDS = 120
 ANSWER_SECONDS = 60
+# The disclaimer ends every answer the chat sends, so an answer containing it is complete.
+ANSWER_DONE = "Not medical advice: the study team decides who can join."
 
 
 def free_port() -> int:
