@@ -251,13 +251,15 @@ def _reasons(
     """A card's plain reasons, most telling first: the rules you fail, or what is left to settle."""
     out: list[str] = []
     if not fitting:
-        for verdict in cohorts:
-            for item in verdict.failed[:MAX_REASONS]:
-                name = _criterion_name(item.citation, index)
-                reason = f"{second_person(item.reason)} {name}"
-                if len(out) < MAX_REASONS and not any(r.startswith(second_person(item.reason)) for r in out):
+        # The group closest to fitting (fewest rules failed) is most likely the patient's own: its reasons first.
+        for verdict in sorted(cohorts, key=lambda v: len(v.failed)):
+            group = f"{verdict.cohort} group: " if verdict.cohort else ""
+            for item in verdict.failed:
+                said = second_person(item.reason)
+                if len(out) < MAX_REASONS and not any(said in r for r in out):
+                    name = _criterion_name(item.citation, index)
                     names[name] = item.citation
-                    out.append(reason)
+                    out.append(f"{group}{said if not group else said[:1].lower() + said[1:]} {name}")
         return out
     groups = [v.cohort for v in fitting if v.cohort]
     if groups:
@@ -434,11 +436,9 @@ def _clean_warning(warning: str) -> str:
 
 
 def _passage_text(name: str, citations: list[Citation], index: TrialLookup) -> str:
+    # The passage's name is already its page's or dialog's title; the content starts with the trial's.
     trial = index.trial(citations[0].trial_id)
-    head = f"### {name}"
-    if trial:
-        head += f"\n\n**{trial.title}**"
-    parts = [head]
+    parts = [f"**{trial.title}**"] if trial else []
     for citation in citations:
         parts.append(_quote(citation.text))
     if trial and trial.registry_url:
