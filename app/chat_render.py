@@ -146,7 +146,7 @@ def render_reply(answer: Answer, index: TrialLookup, view: View = "patient") -> 
     details.append(_notes(answer, extra) if view == "clinician" else _patient_notes(answer, extra))
     text = _join(body, *details)
     passages = [
-        Passage(name=name, content=_passage_text(name, cites, index)) for name, cites in names.items() if name in text
+        Passage(name=name, content=_passage_text(cites, index)) for name, cites in names.items() if name in text
     ]
     passages += [Passage(name=name, content=content) for name, content in extra.items()]
     return ChatReply(body=body, details=_join(*details), passages=passages)
@@ -435,7 +435,7 @@ def _clean_warning(warning: str) -> str:
     return re.sub(r"^([A-Z]{3}\d{7,8}): \1: ", r"\1: ", text)
 
 
-def _passage_text(name: str, citations: list[Citation], index: TrialLookup) -> str:
+def _passage_text(citations: list[Citation], index: TrialLookup) -> str:
     # The passage's name is already its page's or dialog's title; the content starts with the trial's.
     trial = index.trial(citations[0].trial_id)
     parts = [f"**{trial.title}**"] if trial else []

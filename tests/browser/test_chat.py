@@ -97,8 +97,8 @@ def test_eligibility_conversation_over_three_turns_ends_with_a_card_per_trial(ch
 def test_correcting_the_profile_changes_the_next_verdict(chat_server, browser_page):
     page = browser_page.page
     page.goto(chat_server.url)
-    send(page, "I'm 34 and I have SLE. Am I eligible for KCT0004337?")
-    before = answer_number(page, 1).locator("blockquote", has_text="KCT0004337").first
+    send(page, "I'm 34 and I have SLE. Am I eligible for NCT06888973?")
+    before = answer_number(page, 1).locator("blockquote", has_text="NCT06888973").first
     expect(before).to_contain_text("You may fit")
 
     page.locator("#chat-settings-open-modal").click()
@@ -108,11 +108,11 @@ def test_correcting_the_profile_changes_the_next_verdict(chat_server, browser_pa
     notice = page.locator('[data-step-type="assistant_message"]', has_text="Patient profile updated.")
     expect(notice).to_contain_text("Understood: age 15")
 
-    send(page, "Am I eligible for KCT0004337?")
+    send(page, "Am I eligible for NCT06888973?")
     answer = answer_number(page, 3)  # the profile notice is the second assistant message
-    card = answer.locator("blockquote", has_text="KCT0004337").first
-    expect(card).to_contain_text("This trial does not fit you.")  # it takes adults only
-    expect(card).to_contain_text("Your age 15 is below the minimum of 18")
+    card = answer.locator("blockquote", has_text="NCT06888973").first
+    expect(card).to_contain_text("This trial does not fit you.")  # its lupus group takes adults only
+    expect(card).to_contain_text("SLE group: your age 15 is below the minimum of 18")
 
 
 def test_cors_admits_only_the_configured_origins(chat_server, demo_port):
