@@ -281,3 +281,30 @@ def test_many_data_notes_show_a_few_inline_and_all_in_the_side_panel(seed_index)
     assert "> - … 3 more: [All 5 notes on the data]" in reply.details
     notes = {p.name: p.content for p in reply.passages}["All 5 notes on the data"]
     assert notes.splitlines() == [f"- KCT0004337: note number {n}" for n in range(1, 6)]
+
+
+def test_a_trial_no_group_of_which_fits_gives_its_closest_groups_reasons_first(seed_index):
+    sle = _chunk(seed_index, "NCT06888973", "eligibility.inclusion", 1)
+    verdicts = [
+        TrialVerdict(
+            trial_id="NCT06888973",
+            cohort=cohort,
+            verdict="ineligible",
+            failed=[
+                FailedCriterion(criterion=sle.text, kind="inclusion", reason=reason, citation=sle.citation())
+                for reason in reasons
+            ],
+        )
+        for cohort, reasons in (
+            ("RA", ["the patient's diagnosis (lupus) is not rheumatoid arthritis", "the patient has lupus"]),
+            ("SLE", ["age 15 is below the minimum of 18"]),
+        )
+    ]
+    answer = Answer(answer="**Eligibility check**\n- **NCT06888973**: ineligible", eligibility=verdicts)
+
+    card = render_reply(answer, seed_index).details.split("\n\n")[0]
+
+    reasons = [line for line in card.splitlines() if line.startswith("> - ")]
+    assert reasons[0].startswith("> - SLE group: your age 15 is below the minimum of 18.")
+    assert reasons[1].startswith("> - RA group: your diagnosis (lupus) is not rheumatoid arthritis.")
+    assert len(reasons) == 3 and "This trial does not fit you." in card

@@ -194,6 +194,7 @@ class RecordedPage:
     requests: list[str] = field(default_factory=list)
     blocked: list[str] = field(default_factory=list)
     socket_events: list[str] = field(default_factory=list)
+    stream_tokens: list[str] = field(default_factory=list)
 
 
 def _event_name(payload) -> str:
@@ -224,7 +225,14 @@ def browser_page(chromium_browser) -> Iterator[RecordedPage]:
 
     def watch(socket) -> None:
         recorded.requests.append(socket.url)
-        socket.on("framereceived", lambda payload: recorded.socket_events.append(_event_name(payload)))
+
+        def received(payload) -> None:
+            name = _event_name(payload)
+            recorded.socket_events.append(name)
+            if name == "stream_token":
+                recorded.stream_tokens.append(payload if isinstance(payload, str) else payload.decode(errors="replace"))
+
+        socket.on("framereceived", received)
 
     page.on("websocket", watch)
     recorded.page = page

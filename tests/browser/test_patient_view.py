@@ -61,6 +61,9 @@ def test_lay_patient_journey_one_plain_question_at_a_time(chat_server, browser_p
         reply = "I'm 16" if re.search(r"\bhow old\b", question, re.IGNORECASE) else "No"
         answer = ask(page, reply, turn_timings)
     assert len(asked) >= 2, "the journey never asked a plain question"
+    # Render once: each answer's cards arrive in a single streamed token, never word by word.
+    with_cards = [frame for frame in browser_page.stream_tokens if "I need a few more answers to be sure" in frame]
+    assert 0 < len(with_cards) == len(asked) + 1, f"{len(with_cards)} tokens carried cards for {len(asked) + 1} answers"
 
     card = answer.locator("blockquote", has_text="This trial does not fit you.").first
     expect(card).to_contain_text(re.compile(r"[Yy]our age 16 is below the minimum of 18"))  # adults only
