@@ -55,6 +55,8 @@ def _open(settings: Settings) -> None:
     # Load the embedding model and the lexical index now rather than during the first user's question.
     index.search("lupus", k=1)
     _state.update(settings=settings, index=index, assistant=Assistant(index, settings))
+    # The first screen's overview reads every trial record (seconds on a large index): once, here.
+    _state["overview"] = index_overview(index.trials())
 
 
 async def _on_worker(fn: Callable[..., T], *args, **kwargs) -> T:
@@ -108,8 +110,6 @@ async def first_screen(user: Any = None, language: str | None = None) -> list[cl
     """The first screen's text, as Chainlit's one supported place for it: a single chat profile's
     description (with one profile Chainlit shows no profile picker). It says what is indexed, counted
     from the index, and what the answers are and are not."""
-    if "overview" not in _state:
-        _state["overview"] = await _on_worker(lambda: index_overview(_state["index"].trials()))
     return [
         cl.ChatProfile(
             name="trialfinder",

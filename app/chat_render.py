@@ -211,7 +211,7 @@ def index_overview(trials: Iterable[Trial], top: int = 6) -> str:
     if not count:
         return "No trials are indexed yet."
     ranked = sorted(studied.items(), key=lambda item: (-item[1], item[0]))[:top]
-    what = f"I know **{count} clinical {'trial' if count == 1 else 'trials'}**"
+    what = f"I know **{count:,} clinical {'trial' if count == 1 else 'trials'}**"
     if not ranked:
         return what + "."
     listed = _and([f"{label} ({n})" if n > 1 else label for label, n in ranked])
