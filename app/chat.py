@@ -122,8 +122,15 @@ async def first_screen(user: Any = None, language: str | None = None) -> list[cl
 
 @cl.on_chat_start
 async def start() -> None:
-    """A new session: an empty conversation and an empty patient profile."""
+    """A new session: an empty conversation and an empty patient profile.
+
+    The widget (Chainlit's copilot) shows no chat profile description, so there the first screen's
+    overview and disclaimer come as its first message, with example questions in their place.
+    """
     await _send_profile(_conversation())
+    if cl.user_session.get("client_type") == "copilot":
+        examples = " or ".join(f"“{message}”" for _, message in STARTERS[:2])
+        await cl.Message(content=f"{_state['overview']}\n\n{FIRST_SCREEN_NOTE}\n\nFor example: {examples}.").send()
 
 
 @cl.on_settings_update

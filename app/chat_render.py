@@ -149,7 +149,14 @@ def render_reply(answer: Answer, index: TrialLookup, view: View = "patient") -> 
         Passage(name=name, content=_passage_text(cites, index)) for name, cites in names.items() if name in text
     ]
     passages += [Passage(name=name, content=content) for name, content in extra.items()]
-    return ChatReply(body=body, details=_join(*details), passages=passages)
+    return ChatReply(body=_unbracket(body, passages), details=_unbracket(_join(*details), passages), passages=passages)
+
+
+def _unbracket(text: str, passages: list[Passage]) -> str:
+    """Citation markers without their brackets: the chat draws each one as a link already."""
+    for passage in passages:
+        text = text.replace(f"[{passage.name}]", passage.name)
+    return text
 
 
 def split_verdicts(body: str) -> tuple[str, str | None, str]:

@@ -44,7 +44,7 @@ def test_every_citation_becomes_a_named_passage_linked_from_the_text(seed_index)
     assert set(names) == cited | {"Notes on the trial documents"}
     for name in cited:
         assert name in reply.body
-        assert f"[{name}]" in reply.details  # the Sources line links every passage again
+        assert name in reply.details and f"[{name}]" not in reply.markdown  # drawn as links, no brackets
     study_groups = names["NCT03171194 · Study groups"].content
     assert arms.text.splitlines()[0] in study_groups  # verbatim passage
     assert "https://clinicaltrials.gov/study/NCT03171194" in study_groups
@@ -278,7 +278,7 @@ def test_many_data_notes_show_a_few_inline_and_all_in_the_side_panel(seed_index)
 
     assert "> - KCT0004337: note number 1\n> - KCT0004337: note number 2\n" in reply.details
     assert "note number 3" not in reply.details
-    assert "> - … 3 more: [All 5 notes on the data]" in reply.details
+    assert "> - … 3 more: All 5 notes on the data" in reply.details
     notes = {p.name: p.content for p in reply.passages}["All 5 notes on the data"]
     assert notes.splitlines() == [f"- KCT0004337: note number {n}" for n in range(1, 6)]
 

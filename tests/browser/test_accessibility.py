@@ -81,6 +81,7 @@ def test_widget_is_named_and_accessible(chat_server, demo_server, browser_page):
     dialog = page.get_by_role("dialog", name="Trial finder chat")
     expect(dialog).to_be_visible()
     expect(dialog.get_by_role("button", name="Send message")).to_have_count(1)
+    expect(dialog.locator('[data-step-type="assistant_message"]').first).to_contain_text("This is not medical advice.")
     ask(page, "Which trials study scleroderma?", scope="#chainlit-copilot")
     expect(dialog.get_by_role("log", name="Conversation")).to_contain_text(re.compile("NCT|KCT"))
     assert_axe_clean(page, "the open widget with an answer")
