@@ -134,10 +134,12 @@ def render_reply(answer: Answer, index: TrialLookup, view: View = "patient") -> 
             body = _join(head, rest)
             table = _eligibility_table(answer.eligibility, index, criteria)
             details.append(_join(table, f"Facts used: {facts_used}" if facts_used else ""))
+    if question:
+        why = _asked_for(answer, index, criteria) if view == "patient" else None
+        label = "Next question" if view == "patient" else "To narrow this down"
+        details.append(f"**{label}:** {question}" + (f" (for the rule {why})" if why else ""))
     for name, citation in criteria.items():
         names.setdefault(name, []).append(citation)
-    if question:
-        details.append(f"**{'Next question' if view == 'patient' else 'To narrow this down'}:** {question}")
     if not (view == "patient" and answer.eligibility):
         sources = _sources(answer.citations, index, names)
         if sources:
@@ -157,6 +159,18 @@ def _unbracket(text: str, passages: list[Passage]) -> str:
     for passage in passages:
         text = text.replace(f"[{passage.name}]", passage.name)
     return text
+
+
+def _asked_for(answer: Answer, index: TrialLookup, names: dict[str, Citation]) -> str | None:
+    """The citation name of the first criterion the next question settles, so its text is one click away."""
+    fact = answer.next_question.fact if answer.next_question else None
+    for verdict in answer.eligibility:
+        for item in verdict.unknown:
+            if fact in item.needs and item.citation is not None:
+                name = _criterion_name(item.citation, index)
+                names[name] = item.citation
+                return name
+    return None
 
 
 def split_verdicts(body: str) -> tuple[str, str | None, str]:

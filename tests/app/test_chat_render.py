@@ -119,6 +119,7 @@ def test_eligibility_table_cites_failed_criteria_and_lists_missing_facts(seed_in
 def _verdicts_for_cards(seed_index):
     age = _chunk(seed_index, "NCT04356287", "eligibility.inclusion", 1)
     ra = _chunk(seed_index, "NCT06888973", "eligibility.inclusion", 1)
+    sledai = next(c for c in seed_index.chunks("NCT06888973") if "(SLE)" in c.title and "inclusion" in c.section)
     return [
         TrialVerdict(
             trial_id="NCT04356287",
@@ -148,7 +149,11 @@ def _verdicts_for_cards(seed_index):
             trial_id="NCT06888973",
             cohort="SLE",
             verdict="possibly_eligible",
-            unknown=[UnknownCriterion(criterion="SLEDAI ≥ 6", kind="inclusion", needs=["sledai", "age"])],
+            unknown=[
+                UnknownCriterion(
+                    criterion=sledai.text, kind="inclusion", needs=["sledai", "age"], citation=sledai.citation()
+                )
+            ],
         ),
         TrialVerdict(
             trial_id="NCT03171194",
@@ -195,7 +200,11 @@ def test_patient_view_shows_one_plain_card_per_trial(seed_index):
     assert "I still need two answers from you" in cohorts
     assert "Not enrolling (completed)" in completed and "did not check it" in completed
     assert "You may fit" not in completed  # a closed trial is never screened
-    assert text.count("What is your SLEDAI score?") == 1 and "**Next question:** What is your SLEDAI score?" in text
+    assert text.count("What is your SLEDAI score?") == 1
+    why = re.search(
+        r"\*\*Next question:\*\* What is your SLEDAI score\? \(for the rule (NCT06888973 · [^\n]*#\d+)\)", text
+    )
+    assert why and "(SLE)" in why.group(1) and why.group(1) in {p.name for p in reply.passages}
     assert max(len(line) for line in text.splitlines()) < 200  # no wide rows
     names = {p.name for p in reply.passages}
     assert "NCT04356287 · Eligibility · inclusion #1" in names and "Notes on the trial documents" in names
