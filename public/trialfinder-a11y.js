@@ -17,14 +17,13 @@
     "chat-submit": "Send message",
     "stop-button": "Stop answering",
     "chainlit-copilot-button": "Open the trial finder chat",
-    "theme-toggle": "Switch light or dark theme",
-    "readme-button": "About trialfinder",
   };
   // Icon-only buttons without an id, named after their lucide icon.
   var ICON_NAMES = {
     "lucide-copy": "Copy answer",
     "lucide-check": "Copied",
     "lucide-arrow-left": "Back to the chat",
+    "lucide-arrow-down": "Scroll to the latest message",
     "lucide-x": "Close",
     "lucide-maximize": "Expand",
     "lucide-minimize": "Shrink",
@@ -49,16 +48,22 @@
     var svg = button.querySelector("svg");
     if (!svg) return null;
     var classes = (svg.getAttribute("class") || "").split(/\s+/);
+    var fallback = null;
     for (var i = 0; i < classes.length; i++) {
       if (ICON_NAMES[classes[i]]) return ICON_NAMES[classes[i]];
+      // An icon this list does not know yet still gets its icon's name ("lucide-arrow-up" -> "Arrow up").
+      if (!fallback && classes[i].indexOf("lucide-") === 0) {
+        var words = classes[i].slice(7).replace(/-/g, " ");
+        fallback = words.charAt(0).toUpperCase() + words.slice(1);
+      }
     }
-    return null;
+    return fallback;
   }
 
   function nameButtons(root) {
     Object.keys(BUTTON_NAMES).forEach(function (id) {
       var el = root.querySelector("#" + id);
-      if (el && !el.getAttribute("aria-label")) el.setAttribute("aria-label", BUTTON_NAMES[id]);
+      if (el && !hasName(el)) el.setAttribute("aria-label", BUTTON_NAMES[id]);
     });
     root.querySelectorAll("button").forEach(function (button) {
       if (hasName(button)) return;

@@ -20,6 +20,8 @@ BLOCKING = {"critical", "serious"}
 
 
 def assert_axe_clean(page, where: str) -> None:
+    # trialfinder-a11y.js names what React just drew on the next animation frame: let it run first.
+    page.evaluate("() => new Promise(done => requestAnimationFrame(() => requestAnimationFrame(done)))")
     results = Axe().run(page)
     assert results.response["passes"], f"axe checked nothing on {where}"
     blocking = [
