@@ -18,6 +18,7 @@ from typing import Literal, Protocol
 from pydantic import BaseModel, ConfigDict
 
 from app.chain import NOT_ENROLLING
+from app.generators.extractive import ExtractiveGenerator
 from app.models import Answer
 from app.vocabulary import REGISTRY_COUNTRY
 from eligibility.lexicon import find_terms
@@ -446,6 +447,9 @@ def _patient_notes(answer: Answer, passages: dict[str, str]) -> str:
         name = "Notes on the trial documents"
         passages[name] = "\n".join(f"- {w}" for w in warnings)
         lines.append(f"Some of these trial documents have gaps or typing errors, listed in {name}.")
+    if answer.backend and answer.backend != ExtractiveGenerator.name:
+        # Only then is there a language model to warn about; the checker still decided every verdict.
+        lines.append("A language model worded this answer from the passages; every fact in it links to its source.")
     lines.append("_Only from the trial documents. Not medical advice: the study team decides who can join._")
     return "\n\n".join(lines)
 

@@ -56,6 +56,10 @@ def test_every_citation_becomes_a_named_passage_linked_from_the_text(seed_index)
     assert "study design is not specified" in notes and "Notes on the trial documents" in reply.details
     assert reply.markdown.startswith(reply.body)
 
+    assert "language model" not in reply.markdown  # none answered
+    worded = render_reply(answer.model_copy(update={"backend": "ollama"}), seed_index)
+    assert "A language model worded this answer" in worded.details and "ollama" not in worded.markdown
+
     clinician = render_reply(answer, seed_index, view="clinician")
     assert "`extractive` backend" in clinician.details and "study design is not specified" in clinician.details
 
