@@ -33,8 +33,8 @@ STARTERS = (
     ("Compare the scleroderma trials", "Compare the scleroderma trials"),
     ("Study groups of NCT03171194", "What are the study groups of NCT03171194?"),
 )
-# Streamed a few words at a time: enough to show progress without one socket event per character.
-_STREAM_WORDS = 4
+# Streamed a dozen words at a time: enough to show progress, and each token redraws the whole message.
+_STREAM_WORDS = 12
 _STREAM_PAUSE_SECONDS = 0.01
 _WORD = re.compile(r"\S+\s*|\s+")
 
