@@ -7,6 +7,7 @@ layout is checked against the titles and registry links the chat will really sho
 from __future__ import annotations
 
 import importlib.util
+import json
 import re
 from pathlib import Path
 
@@ -17,6 +18,7 @@ from app.conversation import Conversation
 from app.models import Answer, NextQuestion
 from app.widget.serve import DEFAULT_CHAT_SERVER, demo_html
 from eligibility.models import FailedCriterion, TrialVerdict, UnknownCriterion
+from trialfinder.settings import PROJECT_ROOT
 
 
 def _chunk(index, trial_id: str, section: str, n: int = 1):
@@ -321,3 +323,18 @@ def test_a_trial_no_group_of_which_fits_gives_its_closest_groups_reasons_first(s
     assert reasons[0].startswith("> - SLE group: your age 15 is below the minimum of 18.")
     assert reasons[1].startswith("> - RA group: your diagnosis (lupus) is not rheumatoid arthritis.")
     assert len(reasons) == 3 and "This trial does not fit you." in card
+
+
+def test_translation_override_keeps_every_chainlit_key_and_drops_the_llm_warning():
+    spec = importlib.util.find_spec("chainlit")
+    shipped = json.loads((Path(spec.submodule_search_locations[0]) / "translations" / "en-US.json").read_text())
+    ours = json.loads((PROJECT_ROOT / ".chainlit" / "translations" / "en-US.json").read_text())
+
+    def keys(tree: dict, prefix: str = "") -> set[str]:
+        out = set()
+        for key, value in tree.items():
+            out |= keys(value, f"{prefix}{key}.") if isinstance(value, dict) else {prefix + key}
+        return out
+
+    assert keys(shipped) <= keys(ours)  # a Chainlit upgrade that adds strings shows up here
+    assert "LLM" not in ours["chat"]["watermark"] and "Not medical advice" in ours["chat"]["watermark"]
