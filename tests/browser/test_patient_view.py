@@ -99,6 +99,9 @@ def test_cards_fit_a_390px_phone_without_sideways_scrolling(chat_server, browser
     page = browser_page.page
     page.set_viewport_size(PHONE)
     page.goto(chat_server.url)
+    expect(page.locator("#welcome-screen")).to_contain_text("clinical trials")
+    scroll, client = no_horizontal_scroll(page)
+    assert scroll <= client, f"the first screen scrolls sideways on a phone: {scroll} > {client}"
 
     answer = ask(page, "I'm 34 and I have lupus nephritis. Which trials could I join?", turn_timings)
 
