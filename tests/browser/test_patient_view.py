@@ -162,6 +162,14 @@ def test_widget_stays_in_its_corner_and_its_cards_fit(chat_server, demo_server, 
     link.click()  # a click, and only a click, opens the passage
     passages = page.get_by_role("dialog").filter(has_not=page.locator("#chainlit-copilot-chat"))
     expect(passages).to_have_count(1)
+    expect(passages).to_contain_text(link.text_content())
+    # The passage opens over the widget's own box, not over the middle of the host page.
+    page.wait_for_timeout(500)  # its opening animation
+    opened = passages.bounding_box()
+    slack = 16
+    assert opened["x"] >= popover["x"] - slack and opened["y"] >= popover["y"] - slack, (opened, popover)
+    assert opened["x"] + opened["width"] <= popover["x"] + popover["width"] + slack, (opened, popover)
+    assert opened["y"] + opened["height"] <= popover["y"] + popover["height"] + slack, (opened, popover)
 
 
 def _host_element_at(page, locator) -> str:

@@ -41,6 +41,13 @@ def test_widget_on_the_demo_page_answers_with_citations(chat_server, demo_server
     expect(passages).to_have_count(1)
     expect(passages).to_contain_text(name)
     expect(passages).to_contain_text("Registry page")
+    page.wait_for_timeout(500)  # the dialog's opening animation
+    opened, chat = passages.bounding_box(), page.locator("#chainlit-copilot-chat").bounding_box()
+    assert opened["x"] >= chat["x"] - 16 and opened["x"] + opened["width"] <= chat["x"] + chat["width"] + 16, (
+        "the passage opened outside the widget's corner box",
+        opened,
+        chat,
+    )
 
     origins = {url.split("/")[2] for url in browser_page.requests if url.startswith("http")}
     assert {demo_server.url.split("/")[2], chat_server.url.split("/")[2]} <= origins  # a cross-origin embed
