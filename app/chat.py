@@ -21,7 +21,7 @@ import chainlit as cl
 from chainlit.input_widget import TextInput
 
 from app.chat_profile import apply_profile_edit, profile_fields
-from app.chat_render import ChatReply, render_reply
+from app.chat_render import ChatReply, index_overview, render_reply
 from app.conversation import Conversation
 from trialfinder.settings import Settings
 
@@ -33,8 +33,8 @@ STARTERS = (
     ("Compare the scleroderma trials", "Compare the scleroderma trials"),
     ("Study groups of NCT03171194", "What are the study groups of NCT03171194?"),
 )
-# Streamed a few words at a time: enough to show progress without one socket event per character.
-_STREAM_WORDS = 4
+# Streamed a dozen words at a time: enough to show progress, and each token redraws the whole message.
+_STREAM_WORDS = 12
 _STREAM_PAUSE_SECONDS = 0.01
 _WORD = re.compile(r"\S+\s*|\s+")
 
@@ -55,6 +55,8 @@ def _open(settings: Settings) -> None:
     # Load the embedding model and the lexical index now rather than during the first user's question.
     index.search("lupus", k=1)
     _state.update(settings=settings, index=index, assistant=Assistant(index, settings))
+    # The first screen's overview reads every trial record (seconds on a large index): once, here.
+    _state["overview"] = index_overview(index.trials())
 
 
 async def _on_worker(fn: Callable[..., T], *args, **kwargs) -> T:
@@ -90,16 +92,45 @@ async def _send_profile(conversation: Conversation) -> None:
     await cl.ChatSettings(inputs).send()
 
 
+FIRST_SCREEN_NOTE = (
+    "Ask in your own words. I answer only from these trials' documents and link each answer to the "
+    "passage it comes from. **This is not medical advice.** I only decide the trial rules I fully "
+    "understood; the study team decides who can join."
+)
+
+
 @cl.set_starters
 async def starters(user: Any = None, language: str | None = None) -> list[cl.Starter]:
     """The first screen's example questions."""
     return [cl.Starter(label=label, message=message) for label, message in STARTERS]
 
 
+@cl.set_chat_profiles
+async def first_screen(user: Any = None, language: str | None = None) -> list[cl.ChatProfile]:
+    """The first screen's text, as Chainlit's one supported place for it: a single chat profile's
+    description (with one profile Chainlit shows no profile picker). It says what is indexed, counted
+    from the index, and what the answers are and are not."""
+    return [
+        cl.ChatProfile(
+            name="trialfinder",
+            markdown_description=f"{_state['overview']}\n\n{FIRST_SCREEN_NOTE}",
+            icon="/public/favicon.svg",
+            default=True,
+        )
+    ]
+
+
 @cl.on_chat_start
 async def start() -> None:
-    """A new session: an empty conversation and an empty patient profile."""
+    """A new session: an empty conversation and an empty patient profile.
+
+    The widget (Chainlit's copilot) shows no chat profile description, so there the first screen's
+    overview and disclaimer come as its first message, with example questions in their place.
+    """
     await _send_profile(_conversation())
+    if cl.user_session.get("client_type") == "copilot":
+        examples = " or ".join(f"“{message}”" for _, message in STARTERS[:2])
+        await cl.Message(content=f"{_state['overview']}\n\n{FIRST_SCREEN_NOTE}\n\nFor example: {examples}.").send()
 
 
 @cl.on_settings_update
@@ -129,10 +160,11 @@ async def on_message(message: cl.Message) -> None:
         return
     await _stream(reply, rendered.body)
     if rendered.details:
-        await reply.stream_token("\n\n" + rendered.details)
-    # Chainlit 2.12 opens new "side" elements by itself when the message arrives (the side panel in the
-    # chat, a dialog in the widget); a click on a citation then shows that one passage.
-    reply.elements = [cl.Text(name=p.name, content=p.content, display="side") for p in rendered.passages]
+        # The cards (or table) and notes arrive as one token: the message is drawn with them once.
+        await reply.stream_token(("\n\n" if rendered.body else "") + rendered.details)
+    # "page" elements open only when their citation is clicked (in the chat as a page with a back
+    # button, in the widget as a dialog); Chainlit opens every new "side" element by itself.
+    reply.elements = [cl.Text(name=p.name, content=p.content, display="page") for p in rendered.passages]
     await reply.send()
     await _send_profile(conversation)
 

@@ -1,21 +1,31 @@
-"""Turn an `Answer` into what the chat shows: markdown plus the cited passages for the side panel.
+"""Turn an `Answer` into what the chat shows: markdown plus the cited passages a click opens.
 
 Pure functions, no Chainlit import, so the layout is testable without a browser. Chainlit links an
 element into a message wherever the element's *name* occurs in the message text; each cited passage
 therefore becomes a `Passage` whose name is the citation marker the answer text uses
 (`NCT03171194 · Study groups`, i.e. trial id and the chunk's section title).
+
+Two views: the patient view (the default in the chat and the widget) shows one compact card per trial,
+in plain words, narrow enough for a 360 px widget; the clinician view shows the checker's full table.
 """
 
 from __future__ import annotations
 
 import re
-from typing import Protocol
+from collections.abc import Iterable
+from typing import Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict
 
+from app.chain import NOT_ENROLLING
+from app.generators.extractive import ExtractiveGenerator
 from app.models import Answer
+from app.vocabulary import REGISTRY_COUNTRY
+from eligibility.lexicon import find_terms
 from eligibility.models import TrialVerdict
 from ingest.models import Chunk, Citation, Trial
+
+View = Literal["patient", "clinician"]
 
 # Symbols from common text fonts (not emoji), so the table reads the same without an emoji font.
 VERDICT_LABELS = {
@@ -23,7 +33,41 @@ VERDICT_LABELS = {
     "possibly_eligible": "? possibly eligible",
     "ineligible": "✗ ineligible",
 }
+# What a card says of a trial's best verdict. "Eligible" only ever comes from the checker, and even
+# then the study team decides: the words say so.
+PLAIN_VERDICTS = {
+    "eligible": "**You meet every rule I could check.** The study team makes the final decision.",
+    "possibly_eligible": "**You may fit.** I need a few more answers to be sure.",
+    "ineligible": "**This trial does not fit you.**",
+}
+# Registry statuses in plain words; those in `app.chain.NOT_ENROLLING` take no one now and are never screened.
+STATUS_WORDS = {
+    "RECRUITING": "Recruiting",
+    "NOT_YET_RECRUITING": "Not yet recruiting",
+    "ENROLLING_BY_INVITATION": "Enrolling by invitation only",
+    "ACTIVE_NOT_RECRUITING": "Not enrolling (running, closed to new patients)",
+    "COMPLETED": "Not enrolling (completed)",
+    "TERMINATED": "Not enrolling (stopped early)",
+    "WITHDRAWN": "Not enrolling (withdrawn)",
+    "SUSPENDED": "Not enrolling (paused)",
+    "UNKNOWN": "Not enrolling (status unknown)",
+}
+# The checker words its reasons about "the patient"; a card speaks to them. Applied in order.
+SECOND_PERSON = (
+    (r"\bthe patient's\b", "your"),
+    (r"\bthe patient is\b", "you are"),
+    (r"\bthe patient has\b", "you have"),
+    (r"\bthe patient reports\b", "you report"),
+    (r"\bthe patient takes\b", "you take"),
+    (r"\bthe patient\b", "you"),
+)
+# A reason that starts with a measured value ("age 70 is above …", "eGFR 25 is below …") is about yours.
+_MEASURED = re.compile(r"^[A-Za-z][\w-]* [<>≤≥]?\d")
+# Lexicon categories that name what a trial studies (not a procedure, a symptom or an allergy).
+OVERVIEW_CATEGORIES = frozenset({"disease", "cancer", "infection"})
 CELL_CHARS = 140
+TITLE_CHARS = 90
+MAX_REASONS = 3
 INLINE_WARNINGS = 3
 
 
@@ -36,7 +80,7 @@ class TrialLookup(Protocol):
 
 
 class Passage(BaseModel):
-    """A cited passage shown in the side panel when its name is clicked in the answer."""
+    """A cited passage, opened when its name is clicked in the answer."""
 
     model_config = ConfigDict(frozen=True)
 
@@ -55,8 +99,8 @@ class ChatReply(BaseModel):
 
     @property
     def markdown(self) -> str:
-        """The whole message: the streamed answer text, then the table, sources and notes."""
-        return self.body + ("\n\n" + self.details if self.details else "")
+        """The whole message: the streamed answer text, then the cards or table, sources and notes."""
+        return _join(self.body, self.details)
 
 
 def marker_name(trial_id: str, title: str) -> str:
@@ -64,70 +108,239 @@ def marker_name(trial_id: str, title: str) -> str:
     return f"{trial_id} · {title}"
 
 
-def render_reply(answer: Answer, index: TrialLookup) -> ChatReply:
-    """Lay out `answer`: text with the checker's verdicts as a table, next question, sources, notes."""
+def render_reply(answer: Answer, index: TrialLookup, view: View = "patient") -> ChatReply:
+    """Lay out `answer` for `view`: streamed text, then the verdicts, next question, sources and notes.
+
+    The patient view shows one compact card per trial (status, verdict in plain words, a few reasons
+    in the second person, each linked to its verbatim criterion); the clinician view the full checker
+    table. Either goes in `details`, which the chat sends as one update, never redrawn per streamed word.
+    """
     names: dict[str, list[Citation]] = {}
     for citation in _unique(answer.citations):
         names.setdefault(_citation_name(citation, index), []).append(citation)
-    table_names: dict[str, Citation] = {}
-    table = _eligibility_table(answer.eligibility, index, table_names)
-    for name, citation in table_names.items():
-        names.setdefault(name, []).append(citation)
-
-    body = answer.answer.strip()
-    if table:
-        body = with_table(body, table)
+    question = answer.next_question.question if answer.next_question else None
+    body = _without(answer.answer.strip(), question)
     details: list[str] = []
-    if answer.next_question:
-        asked = answer.next_question.question
-        if asked in body:
-            body = body.replace(asked, f"**To narrow this down:** {asked}", 1)
+    criteria: dict[str, Citation] = {}
+    if answer.eligibility:
+        head, facts_used, rest = split_verdicts(body)
+        if view == "patient":
+            # The passages an eligibility answer lists per trial read as claims next to the cards, which
+            # already say what matters; only the lead sentence stays.
+            body = _join(_lead(head) if answer.intent == "eligibility" else head, rest)
+            if facts_used:
+                details.append(f"**What you told me:** {facts_used}")
+            details.append(trial_cards(answer.eligibility, index, criteria))
         else:
-            details.append(f"**To narrow this down:** {asked}")
-    sources = _sources(answer.citations, index, names)
-    if sources:
-        details.append(sources)
+            body = _join(head, rest)
+            table = _eligibility_table(answer.eligibility, index, criteria)
+            details.append(_join(table, f"Facts used: {facts_used}" if facts_used else ""))
+    if question:
+        why = _asked_for(answer, index, criteria) if view == "patient" else None
+        label = "Next question" if view == "patient" else "To narrow this down"
+        details.append(f"**{label}:** {question}" + (f" (for the rule {why})" if why else ""))
+    for name, citation in criteria.items():
+        names.setdefault(name, []).append(citation)
+    if not (view == "patient" and answer.eligibility):
+        sources = _sources(answer.citations, index, names)
+        if sources:
+            details.append(sources)
     extra: dict[str, str] = {}
-    details.append(_notes(answer, extra))
-    passages = [Passage(name=name, content=_passage_text(name, cites, index)) for name, cites in names.items()]
+    details.append(_notes(answer, extra) if view == "clinician" else _patient_notes(answer, extra))
+    text = _join(body, *details)
+    passages = [
+        Passage(name=name, content=_passage_text(cites, index)) for name, cites in names.items() if name in text
+    ]
     passages += [Passage(name=name, content=content) for name, content in extra.items()]
-    return ChatReply(body=body, details="\n\n".join(details), passages=passages)
+    return ChatReply(body=_unbracket(body, passages), details=_unbracket(_join(*details), passages), passages=passages)
 
 
-def with_table(body: str, table: str) -> str:
-    """Put `table` where the answer text lists the checker's verdicts, or after the text.
+def _unbracket(text: str, passages: list[Passage]) -> str:
+    """Citation markers without their brackets: the chat draws each one as a link already."""
+    for passage in passages:
+        text = text.replace(f"[{passage.name}]", passage.name)
+    return text
 
-    The chain writes the verdicts as a bullet list under a line starting `**Eligibility check**` (so the
-    CLI shows them too); in the chat the table replaces that list, keeping its "Facts used:" line.
+
+def _asked_for(answer: Answer, index: TrialLookup, names: dict[str, Citation]) -> str | None:
+    """The citation name of the first criterion the next question settles, so its text is one click away."""
+    fact = answer.next_question.fact if answer.next_question else None
+    for verdict in answer.eligibility:
+        for item in verdict.unknown:
+            if fact in item.needs and item.citation is not None:
+                name = _criterion_name(item.citation, index)
+                names[name] = item.citation
+                return name
+    return None
+
+
+def split_verdicts(body: str) -> tuple[str, str | None, str]:
+    """Split the chain's text around its verdict list: (text before, the "Facts used:" value, text after).
+
+    The chain writes the checker's verdicts as a bullet list under a line starting `**Eligibility check**`
+    (so the CLI shows them too); the chat shows them as cards or a table instead.
     """
     lines = body.split("\n")
     start = next((i for i, line in enumerate(lines) if line.startswith("**Eligibility check**")), None)
     if start is None:
-        return body + "\n\n" + table if body else table
+        return body, None, ""
     end = start + 1
-    kept: list[str] = []
+    facts_used = None
     while end < len(lines) and lines[end].startswith(("- ", "  ", "Facts used:")):
         if lines[end].startswith("Facts used:"):
-            kept.append(lines[end])
+            facts_used = lines[end].removeprefix("Facts used:").strip()
         end += 1
-    block = "\n\n".join([table, *kept])
-    rest = "\n".join(lines[end:]).strip()
-    head = "\n".join(lines[:start]).strip()
-    return "\n\n".join(part for part in (head, block, rest) if part)
+    return "\n".join(lines[:start]).strip(), facts_used, "\n".join(lines[end:]).strip()
 
 
-def profile_text(facts: dict) -> str:
-    """The patient facts as `name: value` lines, the form the profile editor shows and reads back."""
-    lines = []
-    for key, value in facts.items():
-        if value is None or value == [] or value == {}:
-            continue
-        if isinstance(value, (list, tuple)):
-            value = ", ".join(str(v) for v in value)
-        elif isinstance(value, dict):
-            value = ", ".join(f"{k}={v}" for k, v in value.items())
-        lines.append(f"{key}: {value}")
-    return "\n".join(lines)
+def trial_cards(verdicts: list[TrialVerdict], index: TrialLookup, names: dict[str, Citation]) -> str:
+    """One card per trial (its cohorts folded together), in the order the chain ranked them.
+
+    `names` receives the citation name of each failed criterion a card links to.
+    """
+    by_trial: dict[str, list[TrialVerdict]] = {}
+    for verdict in verdicts:
+        by_trial.setdefault(verdict.trial_id, []).append(verdict)
+    return "\n\n".join(_card(tid, cohorts, index, names) for tid, cohorts in by_trial.items())
+
+
+def second_person(reason: str) -> str:
+    """A checker reason ("the patient's diagnosis (lupus) is not …") said to the patient, as a sentence."""
+    text = " ".join(reason.split())
+    for said, plain in SECOND_PERSON:
+        text = re.sub(said, plain, text, flags=re.IGNORECASE)
+    if _MEASURED.match(text):
+        text = "your " + text
+    text = text[:1].upper() + text[1:]
+    return text if text.endswith((".", "?", "!")) else text + "."
+
+
+def index_overview(trials: Iterable[Trial], top: int = 6) -> str:
+    """The first screen's line on what is indexed: how many trials, and the diseases most of them study.
+
+    Diseases are the lexicon's disease terms named in each trial's title, conditions and keywords (the
+    registry's condition field alone is often empty or a broad category); a trial naming none counts
+    under its listed conditions.
+    """
+    count = 0
+    studied: dict[str, int] = {}
+    for trial in trials:
+        count += 1
+        text = " ; ".join([trial.title, *trial.conditions, *trial.keywords])
+        labels = {term.label for _, _, term in find_terms(text) if term.category in OVERVIEW_CATEGORIES}
+        for label in labels or {" ".join(c.split()).lower() for c in trial.conditions if c.strip()}:
+            studied[label] = studied.get(label, 0) + 1
+    if not count:
+        return "No trials are indexed yet."
+    ranked = sorted(studied.items(), key=lambda item: (-item[1], item[0]))[:top]
+    what = f"I know **{count:,} clinical {'trial' if count == 1 else 'trials'}**"
+    if not ranked:
+        return what + "."
+    listed = _and([f"{label} ({n})" if n > 1 else label for label, n in ranked])
+    more = ", among others" if len(studied) > top else ""
+    return f"{what}. They study {listed}{more}."
+
+
+def _card(trial_id: str, cohorts: list[TrialVerdict], index: TrialLookup, names: dict[str, Citation]) -> str:
+    trial = index.trial(trial_id)
+    title = _short(trial.title, TITLE_CHARS) if trial else ""
+    status = (trial.status or "").upper() if trial else ""
+    about = [STATUS_WORDS.get(status, status.replace("_", " ").capitalize()) if status else "Status not stated"]
+    where = _where(trial) if trial else None
+    if where:
+        about.append(where)
+    if trial and trial.registry_url:
+        about.append(f"[registry page]({trial.registry_url})")
+    lines = [f"**{trial_id}** · {title}" if title else f"**{trial_id}**", "", " · ".join(about), ""]
+    if status in NOT_ENROLLING:
+        lines.append("**Not enrolling now.** It takes no new patients, so I did not check it for you.")
+        return _quote("\n".join(lines))
+    fitting = [v for v in cohorts if v.verdict != "ineligible"]
+    if any(v.verdict == "eligible" for v in fitting):
+        best = "eligible"
+    else:
+        best = "possibly_eligible" if fitting else "ineligible"
+    lines.append(PLAIN_VERDICTS[best])
+    reasons = _reasons(cohorts, fitting, index, names)
+    if reasons:
+        lines += ["", *[f"- {reason}" for reason in reasons[:MAX_REASONS]]]
+    return _quote("\n".join(lines))
+
+
+def _reasons(
+    cohorts: list[TrialVerdict], fitting: list[TrialVerdict], index: TrialLookup, names: dict[str, Citation]
+) -> list[str]:
+    """A card's plain reasons, most telling first: the rules you fail, or what is left to settle."""
+    out: list[str] = []
+    if not fitting:
+        # The group closest to fitting (fewest rules failed) is most likely the patient's own: its reasons first.
+        for verdict in sorted(cohorts, key=lambda v: len(v.failed)):
+            group = f"{verdict.cohort} group: " if verdict.cohort else ""
+            for item in verdict.failed:
+                said = second_person(item.reason)
+                if len(out) < MAX_REASONS and not any(said in r for r in out):
+                    name = _criterion_name(item.citation, index)
+                    names[name] = item.citation
+                    out.append(f"{group}{said if not group else said[:1].lower() + said[1:]} {name}")
+        return out
+    groups = [v.cohort for v in fitting if v.cohort]
+    if groups:
+        out.append(f"The {_and(groups)} {'group' if len(groups) == 1 else 'groups'} may fit you.")
+    others = [v.cohort for v in cohorts if v.verdict == "ineligible" and v.cohort]
+    if others:
+        out.append(f"Its {_and(others)} {'group is' if len(others) == 1 else 'groups are'} for other patients.")
+    needs = {need for v in fitting for item in v.unknown for need in item.needs}
+    if needs:
+        out.append(f"I still need {_count(len(needs), 'answer')} from you, asked one at a time.")
+    review = max((len(v.needs_review) for v in fitting), default=0)
+    if review:
+        out.append(f"The study team would check {_count(review, 'rule')} with you that I cannot decide.")
+    return out
+
+
+def _where(trial: Trial) -> str | None:
+    """The first listed site as "City, Country"; without sites, the country of a national registry."""
+    for site in trial.locations:
+        parts = [p for p in (site.city, site.country) if p]
+        if parts:
+            return ", ".join(dict.fromkeys(parts))
+    country = REGISTRY_COUNTRY.get(trial.trial_id[:3])
+    return country.title() if country else None
+
+
+def _lead(text: str) -> str:
+    """The plain paragraphs opening `text` (the lead sentence), before the first heading or list."""
+    lead = []
+    for paragraph in text.split("\n\n"):
+        if paragraph.startswith(("**", "- ", "#", ">", "|")):
+            break
+        lead.append(paragraph)
+    return "\n\n".join(lead)
+
+
+def _without(text: str, question: str | None) -> str:
+    """`text` without the trailing next question the chain appends (the chat shows it on its own)."""
+    if question and text.endswith(question):
+        return text[: -len(question)].rstrip()
+    return text
+
+
+def _join(*parts: str) -> str:
+    return "\n\n".join(part for part in parts if part)
+
+
+def _short(text: str, limit: int) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1].rsplit(" ", 1)[0].rstrip(" ,;:") + "…"
+
+
+def _and(items: list[str]) -> str:
+    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
+
+
+def _count(n: int, noun: str) -> str:
+    word = {1: "one", 2: "two", 3: "three", 4: "four", 5: "five"}.get(n, str(n))
+    return f"{word} {noun}{'' if n == 1 else 's'}"
 
 
 def _unique(citations: list[Citation]) -> list[Citation]:
@@ -206,7 +419,7 @@ def _sources(citations: list[Citation], index: TrialLookup, names: dict[str, lis
 
 
 def _notes(answer: Answer, passages: dict[str, str]) -> str:
-    """Data-quality warnings (a few inline, all of them behind a side-panel link) and who answered."""
+    """Data-quality warnings (a few inline, all of them behind a link) and who answered."""
     warnings = list(dict.fromkeys(_clean_warning(w) for w in answer.warnings))
     lines = []
     if warnings:
@@ -226,20 +439,33 @@ def _notes(answer: Answer, passages: dict[str, str]) -> str:
     return "\n".join(lines)
 
 
+def _patient_notes(answer: Answer, passages: dict[str, str]) -> str:
+    """One plain line on data quality (the notes themselves a click away) and the disclaimer."""
+    warnings = list(dict.fromkeys(_clean_warning(w) for w in answer.warnings))
+    lines = []
+    if warnings:
+        name = "Notes on the trial documents"
+        passages[name] = "\n".join(f"- {w}" for w in warnings)
+        lines.append(f"Some of these trial documents have gaps or typing errors, listed in {name}.")
+    if answer.backend and answer.backend != ExtractiveGenerator.name:
+        # Only then is there a language model to warn about; the checker still decided every verdict.
+        lines.append("A language model worded this answer from the passages; every fact in it links to its source.")
+    lines.append("_Only from the trial documents. Not medical advice: the study team decides who can join._")
+    return "\n\n".join(lines)
+
+
 def _clean_warning(warning: str) -> str:
-    """One line; a trial id repeated as a prefix ("NCT1: NCT1: ...") said once."""
-    text = " ".join(warning.split())
+    """One line; a trial id repeated as a prefix ("NCT1: NCT1: ...") said once; no escaped line breaks."""
+    text = " ".join(warning.replace("\\n", " ").split())
     return re.sub(r"^([A-Z]{3}\d{7,8}): \1: ", r"\1: ", text)
 
 
-def _passage_text(name: str, citations: list[Citation], index: TrialLookup) -> str:
+def _passage_text(citations: list[Citation], index: TrialLookup) -> str:
+    # The passage's name is already its page's or dialog's title; the content starts with the trial's.
     trial = index.trial(citations[0].trial_id)
-    head = f"### {name}"
-    if trial:
-        head += f"\n\n**{trial.title}**"
-    parts = [head]
+    parts = [f"**{trial.title}**"] if trial else []
     for citation in citations:
-        parts.append(f"`{citation.id}` (section `{citation.section}`)\n\n" + _quote(citation.text))
+        parts.append(_quote(citation.text))
     if trial and trial.registry_url:
         parts.append(f"Registry page: [{trial.trial_id}]({trial.registry_url})")
     return "\n\n".join(parts)

@@ -9,6 +9,7 @@ Every page records its requests and aborts any that would leave loopback: the ap
 from __future__ import annotations
 
 import json
+import math
 import os
 import re
 import signal
@@ -26,6 +27,8 @@ from browser_support import ANSWER_SECONDS, CHROMIUM, CHROMIUM_ARGS, SERVER_STAR
 from trialfinder.settings import PROJECT_ROOT
 
 ARTIFACTS = PROJECT_ROOT / "tests" / "artifacts"
+# The README shows these: each view as the tests last saw it.
+SCREENSHOTS = PROJECT_ROOT / "docs" / "screenshots"
 
 
 @dataclass
@@ -84,6 +87,31 @@ def artifacts() -> Path:
     """tests/artifacts/ (git-ignored): screenshots and server logs of the last run."""
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     return ARTIFACTS
+
+
+@pytest.fixture(scope="session")
+def screenshots() -> Path:
+    """docs/screenshots/ (committed, shown by the README): overwritten by each run."""
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    return SCREENSHOTS
+
+
+@pytest.fixture(scope="session")
+def turn_timings(artifacts) -> Iterator[list[float]]:
+    """Seconds per patient turn, as measured in the browser; p50/p95 written to chat_timings.json at the end.
+
+    Speed is reported here, not asserted (GUIDE: speed is measured, not tested).
+    """
+    seconds: list[float] = []
+    yield seconds
+    if seconds:
+        ranked = sorted(seconds)
+
+        def quantile(q: float) -> float:
+            return round(ranked[min(len(ranked) - 1, math.ceil(q * len(ranked)) - 1)], 3)
+
+        report = {"turns": len(ranked), "p50_s": quantile(0.5), "p95_s": quantile(0.95), "max_s": round(ranked[-1], 3)}
+        (artifacts / "chat_timings.json").write_text(json.dumps({**report, "seconds": [round(x, 3) for x in seconds]}))
 
 
 @pytest.fixture(scope="session")
@@ -166,6 +194,7 @@ class RecordedPage:
     requests: list[str] = field(default_factory=list)
     blocked: list[str] = field(default_factory=list)
     socket_events: list[str] = field(default_factory=list)
+    stream_tokens: list[str] = field(default_factory=list)
 
 
 def _event_name(payload) -> str:
@@ -196,7 +225,14 @@ def browser_page(chromium_browser) -> Iterator[RecordedPage]:
 
     def watch(socket) -> None:
         recorded.requests.append(socket.url)
-        socket.on("framereceived", lambda payload: recorded.socket_events.append(_event_name(payload)))
+
+        def received(payload) -> None:
+            name = _event_name(payload)
+            recorded.socket_events.append(name)
+            if name == "stream_token":
+                recorded.stream_tokens.append(payload if isinstance(payload, str) else payload.decode(errors="replace"))
+
+        socket.on("framereceived", received)
 
     page.on("websocket", watch)
     recorded.page = page
