@@ -63,7 +63,16 @@ def serve(host: str, port: int, settings: Settings) -> None:
     app = secured_app(chainlit_server.app, settings, WebsocketSession.get_by_id)
 
     async def run() -> None:
-        server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="warning"))
+        server = uvicorn.Server(
+            uvicorn.Config(
+                app,
+                host=host,
+                port=port,
+                log_level="warning",
+                # Open long-polls and sockets would otherwise hold a stop for as long as they live.
+                timeout_graceful_shutdown=5,
+            )
+        )
         await server.serve()
 
     print(

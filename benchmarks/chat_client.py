@@ -9,16 +9,75 @@ until the server says the task ended: the streamed answer text, the messages and
 from __future__ import annotations
 
 import asyncio
+import os
+import signal
+import socket
+import subprocess
+import sys
 import time
 import urllib.request
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import socketio
 
 from app.web_security import BROWSER_COOKIE, browser_token
+from trialfinder.settings import PROJECT_ROOT
+
+
+def start_chat_server(
+    index_dir: Path, log: Path, env: Mapping[str, str] | None = None, start_seconds: float = 180
+) -> tuple[subprocess.Popen, str]:
+    """`trialfinder chat` over `index_dir` on a free loopback port, in its own process group; (process, url)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    environ = {
+        **os.environ,
+        "PYTHONPATH": str(PROJECT_ROOT),
+        "TRIALFINDER_INDEX_DIR": str(index_dir),
+        "TRIALFINDER_BACKEND": "extractive",
+        "HF_HUB_OFFLINE": "1",
+        "TRANSFORMERS_OFFLINE": "1",
+        **(env or {}),
+    }
+    with log.open("wb") as out:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "app.cli", "chat", "--host", "127.0.0.1", "--port", str(port)],
+            cwd=PROJECT_ROOT,
+            env=environ,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + start_seconds
+    while True:
+        try:
+            with urllib.request.urlopen(url + "/health", timeout=2):
+                return process, url
+        except OSError as exc:
+            if process.poll() is not None or time.monotonic() > deadline:
+                stop_chat_server(process)
+                tail = log.read_text(errors="replace")[-2000:]
+                raise RuntimeError(f"the chat server did not start; log {log}:\n{tail}") from exc
+            time.sleep(0.3)
+
+
+def stop_chat_server(process: subprocess.Popen) -> None:
+    """Stop the server's process group (SIGTERM, then SIGKILL)."""
+    if process.poll() is not None:
+        return
+    os.killpg(process.pid, signal.SIGTERM)
+    try:
+        process.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait(timeout=20)
 
 
 def fetch_browser_cookie(url: str) -> str:
@@ -126,5 +185,10 @@ class ChatClient:
         return reply
 
     async def close(self) -> None:
+        """Leave: close the Engine.IO connection (the server then ends the socket.io session).
+
+        `abort` skips waiting for the long-poll of the polling transport, which would otherwise return only
+        at the next ping (25 s).
+        """
         if self._sio is not None and self._sio.connected:
-            await self._sio.disconnect()
+            await self._sio.eio.disconnect(abort=True)
