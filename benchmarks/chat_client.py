@@ -96,6 +96,7 @@ class Reply:
     text: str = ""
     messages: list[dict[str, Any]] = field(default_factory=list)
     seconds: float = 0.0
+    first_token_seconds: float | None = None
 
     @property
     def everything(self) -> str:
@@ -117,6 +118,8 @@ class ChatClient:
     _sio: socketio.AsyncClient | None = None
     _done: asyncio.Event | None = None
     _task_started: bool = False
+    _times: list[float] = field(default_factory=list)
+    _ended: int = 0
 
     async def connect(self, timeout: float = 30, *, resumed: bool = False) -> None:
         """Open the session (raises socketio.exceptions.ConnectionError when the server refuses).
@@ -135,11 +138,13 @@ class ChatClient:
         @sio.on("*")
         async def anything(event: str, data: Any = None) -> None:
             self.events.append((event, data))
+            self._times.append(time.perf_counter())
             if event == "chat_settings":
                 self.profile_events.append(data)
             elif event == "task_start":
                 self._task_started = True
             elif event == "task_end" and self._task_started and self._done is not None:
+                self._ended += 1
                 # Only the end of a task that started after `ask` (connecting sends a task_end too).
                 self._done.set()
 
@@ -165,6 +170,38 @@ class ChatClient:
         self._task_started = False
         first = len(self.events)
         started = time.perf_counter()
+        await self._send(text)
+        await asyncio.wait_for(self._done.wait(), timeout)
+        reply = Reply(seconds=time.perf_counter() - started)
+        for (event, data), at in zip(self.events[first:], self._times[first:], strict=True):
+            if event == "stream_start" and reply.first_token_seconds is None:
+                reply.first_token_seconds = at - started
+            if event == "stream_start" and isinstance(data, dict):
+                reply.text += str(data.get("output", ""))
+            elif event == "stream_token" and isinstance(data, dict):
+                reply.text += str(data.get("token", ""))
+            elif event in ("new_message", "update_message", "element") and isinstance(data, dict):
+                reply.messages.append(data)
+        return reply
+
+    async def flood(self, texts: list[str], timeout: float = 300) -> float:
+        """Send all `texts` without waiting between them (as a hostile client may), then wait until every
+        one was answered; returns the seconds that took."""
+        assert self._sio is not None, "connect() first"
+        started, ended = time.perf_counter(), self._ended
+        self._task_started = False
+        count = len(texts)
+        for text in texts:
+            await self._send(text)
+        deadline = time.monotonic() + timeout
+        while self._ended - ended < count:
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"{count - (self._ended - ended)} of {count} flooded messages unanswered")
+            await asyncio.sleep(0.05)
+        return time.perf_counter() - started
+
+    async def _send(self, text: str) -> None:
+        assert self._sio is not None
         message = {
             "id": str(uuid.uuid4()),
             "name": "User",
@@ -173,16 +210,6 @@ class ChatClient:
             "createdAt": datetime.now(UTC).isoformat(),
         }
         await self._sio.emit("client_message", {"message": message, "fileReferences": []})
-        await asyncio.wait_for(self._done.wait(), timeout)
-        reply = Reply(seconds=time.perf_counter() - started)
-        for event, data in self.events[first:]:
-            if event == "stream_start" and isinstance(data, dict):
-                reply.text += str(data.get("output", ""))
-            elif event == "stream_token" and isinstance(data, dict):
-                reply.text += str(data.get("token", ""))
-            elif event in ("new_message", "update_message", "element") and isinstance(data, dict):
-                reply.messages.append(data)
-        return reply
 
     async def close(self) -> None:
         """Leave: close the Engine.IO connection (the server then ends the socket.io session).

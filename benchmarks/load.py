@@ -5,8 +5,10 @@ speak the browser's handshake (benchmarks/chat_client.py):
 
 1. `sessions` concurrent sessions of three turns each (a search, patient facts, an eligibility question):
    errors (must be 0), answers per second, p50 / p95 answer latency;
-2. isolation: a few light sessions measured alone, then again while one session keeps sending messages
-   just under the message limit; their p95 must not grow by more than 2x.
+2. isolation: a few light sessions measured alone, then again while one hostile session floods the server
+   with messages just under the message limit (bursts of them, without waiting for answers, each followed
+   by "start over" so the profile limit does not cut them short); the light sessions' p95 must not grow by
+   more than 2x.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ TURNS = (
     "Am I eligible for NCT03171194?",
 )
 LIGHT_SESSIONS = 8
+HEAVY_BURST = 10  # near-limit messages the hostile session sends at once
 ISOLATION_LIMIT = 2.0
 
 
@@ -55,7 +58,13 @@ def near_limit_message(limit: int) -> str:
         n += 1
 
 
-async def _session(url: str, turns: tuple[str, ...], latencies: list[float], errors: list[str]) -> None:
+async def _session(
+    url: str,
+    turns: tuple[str, ...],
+    latencies: list[float],
+    errors: list[str],
+    first_tokens: list[float] | None = None,
+) -> None:
     client = ChatClient(url, cookie=await asyncio.to_thread(fetch_browser_cookie, url))
     try:
         await client.connect(timeout=120)
@@ -65,6 +74,8 @@ async def _session(url: str, turns: tuple[str, ...], latencies: list[float], err
                 errors.append(f"no answer to {turn!r}: {reply.everything[:120]!r}")
                 continue
             latencies.append(reply.seconds)
+            if first_tokens is not None and reply.first_token_seconds is not None:
+                first_tokens.append(reply.first_token_seconds)
     except Exception as exc:  # counted, not raised: the figure is the error count
         errors.append(f"{type(exc).__name__}: {exc}")
     finally:
@@ -92,22 +103,24 @@ async def concurrent_sessions(url: str, sessions: int) -> dict:
 
 
 async def isolation(url: str, message_limit: int) -> dict:
-    """p95 of light sessions alone, then beside one session sending near-limit messages without pause."""
+    """p95 of light sessions alone, then beside one session flooding near-limit messages."""
     alone: list[float] = []
+    alone_first: list[float] = []
     errors: list[str] = []
-    await asyncio.gather(*(_session(url, TURNS, alone, errors) for _ in range(LIGHT_SESSIONS)))
+    await asyncio.gather(*(_session(url, TURNS, alone, errors, alone_first) for _ in range(LIGHT_SESSIONS)))
 
     heavy_text = near_limit_message(message_limit)
-    heavy_seconds: list[float] = []
+    heavy_answers = 0
     stop = asyncio.Event()
 
     async def heavy() -> None:
+        nonlocal heavy_answers
         client = ChatClient(url, cookie=await asyncio.to_thread(fetch_browser_cookie, url))
         try:
             await client.connect(timeout=120)
             while not stop.is_set():
-                heavy_seconds.append((await client.ask(heavy_text, timeout=300)).seconds)
-                await client.ask("start over", timeout=300)  # keeps the profile under its own limit
+                await client.flood([heavy_text, "start over"] * HEAVY_BURST, timeout=600)
+                heavy_answers += HEAVY_BURST
         except Exception as exc:
             errors.append(f"heavy session: {type(exc).__name__}: {exc}")
         finally:
@@ -116,19 +129,23 @@ async def isolation(url: str, message_limit: int) -> dict:
     heavy_task = asyncio.create_task(heavy())
     await asyncio.sleep(1.0)  # the heavy session is busy before the light ones start
     beside: list[float] = []
-    await asyncio.gather(*(_session(url, TURNS, beside, errors) for _ in range(LIGHT_SESSIONS)))
+    beside_first: list[float] = []
+    await asyncio.gather(*(_session(url, TURNS, beside, errors, beside_first) for _ in range(LIGHT_SESSIONS)))
     stop.set()
     await heavy_task
-    p95_alone = _percentile(alone, 0.95) or 0.0
-    p95_beside = _percentile(beside, 0.95) or 0.0
-    ratio = p95_beside / p95_alone if p95_alone else None
+
+    def p95_ms(values: list[float]) -> float:
+        return round(1000 * (_percentile(values, 0.95) or 0.0), 1)
+
+    ratio = p95_ms(beside) / p95_ms(alone) if p95_ms(alone) else None
     return {
         "light_sessions": LIGHT_SESSIONS,
         "heavy_message_chars": len(heavy_text),
-        "heavy_answer_p50_ms": round(1000 * (_percentile(heavy_seconds, 0.5) or 0), 1),
-        "heavy_answers": len(heavy_seconds),
-        "p95_alone_ms": round(1000 * p95_alone, 1),
-        "p95_beside_heavy_ms": round(1000 * p95_beside, 1),
+        "heavy_answers": heavy_answers,
+        "p95_alone_ms": p95_ms(alone),
+        "p95_beside_heavy_ms": p95_ms(beside),
+        "first_token_p95_alone_ms": p95_ms(alone_first),
+        "first_token_p95_beside_heavy_ms": p95_ms(beside_first),
         "ratio": round(ratio, 2) if ratio else None,
         "within_limit": ratio is not None and ratio <= ISOLATION_LIMIT,
         "errors": len(errors),

@@ -18,9 +18,11 @@ from urllib.parse import urlsplit
 
 import pytest
 import socketio
+from pydantic import ValidationError
 
 from app.web_security import BROWSER_COOKIE
 from benchmarks.chat_client import ChatClient, fetch_browser_cookie, start_chat_server, stop_chat_server
+from trialfinder.settings import Settings
 
 ALLOWED = "http://widget-host.example:8443"
 HOSTILE = "http://evil.example"
@@ -236,3 +238,17 @@ def test_an_over_long_message_gets_a_plain_answer_and_the_chat_goes_on(server):
         await client.close()
 
     run(scenario())
+
+
+# -- configuration --------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("origins", [["*"], ["evil.example"], ["http://a.example/path"], ["file:///tmp/x"]])
+def test_allowed_origins_must_be_explicit_origins(origins):
+    with pytest.raises(ValidationError, match="is not an origin"):
+        Settings(allowed_origins=origins)
+
+
+def test_allowed_origins_default_to_none_but_the_chats_own():
+    assert Settings().allowed_origins == []
+    assert Settings(allowed_origins=["https://hospital.example/"]).allowed_origins == ["https://hospital.example"]
