@@ -123,7 +123,12 @@ class Settings(BaseSettings):
     def _explicit_origins(cls, origins: list[str]) -> list[str]:
         for origin in origins:
             parts = urlsplit(origin)
-            if origin.strip() == "*" or parts.scheme not in ("http", "https") or not parts.netloc or parts.path not in ("", "/"):
+            if (
+                origin.strip() == "*"
+                or parts.scheme not in ("http", "https")
+                or not parts.netloc
+                or parts.path not in ("", "/")
+            ):
                 raise ValueError(
                     f"{origin!r} is not an origin: list each embedding site as scheme://host[:port] "
                     "(`*` is refused, it would let any web page read a patient's chat)"
