@@ -60,8 +60,12 @@ eval: setup
 bench: setup
 	HF_HUB_OFFLINE=1 $(BIN)/python -m benchmarks.run
 
+# The chat admits only origins it is told about: the demo page's origin is set here, explicitly.
+WIDGET_DEMO_ORIGIN := http://127.0.0.1:8001
 widget-demo: setup
-	$(BIN)/python -m app.widget.serve --port 8001
+	TRIALFINDER_ALLOWED_ORIGINS='["$(WIDGET_DEMO_ORIGIN)"]' $(BIN)/trialfinder chat --host 127.0.0.1 --port 8000 & \
+		chat=$$!; trap 'kill $$chat' EXIT INT TERM; \
+		$(BIN)/python -m app.widget.serve --host 127.0.0.1 --port 8001 --chat-server http://127.0.0.1:8000
 
 clean:
 	rm -rf $(VENV) var evals/reports

@@ -1,9 +1,12 @@
 """The Chainlit chat: one `Assistant` per process, one `Conversation` per chat session.
 
 Started by `app.chat_server.serve` (`trialfinder chat`), which calls `configure(settings)` before the
-server accepts connections. Every call into the index and the answer chain runs on one worker thread:
-the index and the embedding model are loaded there once and are never used from two threads at a time,
-while the event loop stays free to stream answers to other sessions.
+server accepts connections. Answers run on a pool of `Settings.answer_workers` threads, and one session
+uses at most one of them at a time (a per-session lock), so a heavy session cannot stall the others; the
+event loop stays free to stream. The index is safe to share between threads: the record store, the
+lexical index and the chain's catalog each hold their own lock, Chroma's client is thread-safe and the
+embedding model only runs inference. Message and profile sizes are bounded (`max_message_chars`,
+`max_profile_chars`), which bounds the work one turn can ask for.
 """
 
 from __future__ import annotations
@@ -22,7 +25,7 @@ from chainlit.input_widget import TextInput
 
 from app.chat_profile import apply_profile_edit, profile_fields
 from app.chat_render import ChatReply, index_overview, render_reply
-from app.conversation import Conversation
+from app.conversation import Conversation, TurnKind, classify
 from trialfinder.settings import Settings
 
 T = TypeVar("T")
@@ -38,13 +41,14 @@ _STREAM_WORDS = 12
 _STREAM_PAUSE_SECONDS = 0.01
 _WORD = re.compile(r"\S+\s*|\s+")
 
-_worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="trialfinder-assistant")
 _state: dict[str, Any] = {}
 
 
 def configure(settings: Settings) -> None:
-    """Open the index and build the answer chain (once per process, on the worker thread)."""
-    _worker.submit(_open, settings).result()
+    """Open the index and build the answer chain (once per process), and start the answer workers."""
+    pool = ThreadPoolExecutor(max_workers=settings.answer_workers, thread_name_prefix="trialfinder-assistant")
+    pool.submit(_open, settings).result()
+    _state["pool"] = pool
 
 
 def _open(settings: Settings) -> None:
@@ -65,7 +69,29 @@ async def _on_worker(fn: Callable[..., T], *args, **kwargs) -> T:
             "app.chat is not configured: start it with `trialfinder chat` "
             "(app.chat_server.serve), which calls app.chat.configure(settings) first"
         )
-    return await asyncio.get_running_loop().run_in_executor(_worker, partial(fn, *args, **kwargs))
+    lock = cl.user_session.get("answer_lock")
+    if lock is None:
+        lock = asyncio.Lock()
+        cl.user_session.set("answer_lock", lock)
+    async with lock:  # one worker per session at a time: a second message waits for the first
+        return await asyncio.get_running_loop().run_in_executor(_state["pool"], partial(fn, *args, **kwargs))
+
+
+def _too_large(conversation: Conversation, text: str) -> str | None:
+    """A plain reply when `text` is over the message limit or would grow the profile past its limit."""
+    settings: Settings = _state["settings"]
+    if len(text) > settings.max_message_chars:
+        return (
+            f"That message is {len(text):,} characters long; I read at most {settings.max_message_chars:,}. "
+            "Please send the question or the patient's details in shorter parts."
+        )
+    profile = sum(len(words) for words in conversation.patient_texts)
+    if profile + len(text) > settings.max_profile_chars and classify(text, conversation.pending) != TurnKind.META:
+        return (
+            f"The patient profile is full ({profile:,} of {settings.max_profile_chars:,} characters). "
+            "Shorten it in the profile panel, or say 'start over' to begin a new one."
+        )
+    return None
 
 
 def _conversation() -> Conversation:
@@ -137,6 +163,15 @@ async def start() -> None:
 async def profile_updated(values: dict[str, Any]) -> None:
     """The user corrected the patient profile: replace the facts and say what they now are."""
     conversation = _conversation()
+    edited = "\n".join(str(v) for v in values.values())
+    if len(edited) > _state["settings"].max_profile_chars:
+        await cl.Message(
+            content=f"That profile is {len(edited):,} characters long; it may have at most "
+            f"{_state['settings'].max_profile_chars:,}. Please shorten it.",
+            author="patient profile",
+        ).send()
+        await _send_profile(conversation)
+        return
     today = _state["settings"].today if "settings" in _state else None
     summary = await _on_worker(apply_profile_edit, conversation, values, today)
     await _send_profile(conversation)
@@ -147,6 +182,10 @@ async def profile_updated(values: dict[str, Any]) -> None:
 async def on_message(message: cl.Message) -> None:
     """Answer one turn: ask the chain, stream the text, attach the cited passages, refresh the profile."""
     conversation = _conversation()
+    if refusal := _too_large(conversation, message.content):
+        await cl.Message(content=refusal).send()
+        return
+    profile_before = conversation.patient_texts
     reply = cl.Message(content="")
     try:
         answer = await _on_worker(_state["assistant"].ask, message.content, conversation=conversation)
@@ -166,7 +205,8 @@ async def on_message(message: cl.Message) -> None:
     # button, in the widget as a dialog); Chainlit opens every new "side" element by itself.
     reply.elements = [cl.Text(name=p.name, content=p.content, display="page") for p in rendered.passages]
     await reply.send()
-    await _send_profile(conversation)
+    if conversation.patient_texts != profile_before:  # re-sent only when it changed
+        await _send_profile(conversation)
 
 
 async def _stream(message: cl.Message, text: str) -> None:

@@ -10,34 +10,10 @@ from __future__ import annotations
 
 import asyncio
 import os
-import re
 import sys
-from collections.abc import Callable
 
+from app.web_security import SecurityMiddleware, WebPolicy, bind_sessions_to_browsers, session_browser
 from trialfinder.settings import PROJECT_ROOT, Settings
-
-# Stylesheets, preconnect hints and scripts that Chainlit's page template points at the internet
-# (Google Fonts, the KaTeX stylesheet on jsDelivr). With the network closed a blocking stylesheet
-# stalls the first paint, so the served page keeps only same-origin resources.
-_EXTERNAL_TAG = re.compile(
-    r"<link\b[^>]*\bhref=\"(?:https?:)?//[^\"]*\"[^>]*>"
-    r"|<script\b[^>]*\bsrc=\"(?:https?:)?//[^\"]*\"[^>]*>\s*</script>",
-    re.IGNORECASE | re.DOTALL,
-)
-
-
-def strip_external_resources(html: str) -> str:
-    """Remove every `<link href>` and `<script src>` that points off the serving host."""
-    return _EXTERNAL_TAG.sub("", html)
-
-
-def offline_template(template: Callable[[str], str]) -> Callable[[str], str]:
-    """Wrap Chainlit's page-template function so the page it serves loads nothing external."""
-
-    def render(root_path: str) -> str:
-        return strip_external_resources(template(root_path))
-
-    return render
 
 
 def _import_chainlit_config():
@@ -70,25 +46,33 @@ def serve(host: str, port: int, settings: Settings) -> None:
     config.run.host = host
     config.run.port = port
     config.run.headless = True
-    # The CORS middleware is built when chainlit.server is imported, so the origins go in first.
+    # The CORS middleware is built when chainlit.server is imported, so the origins go in first. Empty
+    # means same-origin only: Starlette then sends no Access-Control-Allow-Origin at all (never `*`).
     config.project.allow_origins = list(settings.allowed_origins)
 
     import uvicorn
     from chainlit import server as chainlit_server
-
-    if not callable(getattr(chainlit_server, "get_html_template", None)):
-        raise RuntimeError(
-            "chainlit.server.get_html_template is missing in this Chainlit version; the offline page "
-            "filter in app/chat_server.py needs updating for it (pinned: chainlit==2.12.0)."
-        )
-    chainlit_server.get_html_template = offline_template(chainlit_server.get_html_template)
+    from chainlit.session import WebsocketSession
 
     from app import chat
 
     chat.configure(settings)
+    _configure_login(settings)
+    # Registered after chainlit.socket's own handler (imported by chainlit.server), which it wraps.
+    bind_sessions_to_browsers(chainlit_server.sio, WebsocketSession.get_by_id)
+    app = secured_app(chainlit_server.app, settings, WebsocketSession.get_by_id)
 
     async def run() -> None:
-        server = uvicorn.Server(uvicorn.Config(chainlit_server.app, host=host, port=port, log_level="warning"))
+        server = uvicorn.Server(
+            uvicorn.Config(
+                app,
+                host=host,
+                port=port,
+                log_level="warning",
+                # Open long-polls and sockets would otherwise hold a stop for as long as they live.
+                timeout_graceful_shutdown=5,
+            )
+        )
         await server.serve()
 
     print(
@@ -98,3 +82,41 @@ def serve(host: str, port: int, settings: Settings) -> None:
     )
     # The plain asyncio loop, as `chainlit run` uses (Chainlit's sync helpers are not uvloop-safe).
     asyncio.run(run())
+
+
+def secured_app(app, settings: Settings, existing_session):
+    """Chainlit's ASGI app behind the web defenses of app.web_security, configured from `settings`."""
+    policy = WebPolicy(
+        allowed_origins=tuple(settings.allowed_origins),
+        max_body_bytes=settings.max_request_bytes,
+        serve_api_docs=settings.serve_api_docs,
+    )
+
+    def session_owner(session_id: str) -> str | None:
+        session = existing_session(session_id)
+        return None if session is None else session_browser(session.environ) or ""
+
+    return SecurityMiddleware(app, policy, session_owner)
+
+
+def _configure_login(settings: Settings) -> None:
+    """Chainlit's header login, for deployments whose reverse proxy authenticates people (off by default).
+
+    Chainlit then requires a login for the page, the REST calls and the socket, and ties sessions and
+    saved threads to the user; its JWT is signed with CHAINLIT_AUTH_SECRET (`chainlit create-secret`).
+    """
+    if not settings.auth_header:
+        return
+    if not os.environ.get("CHAINLIT_AUTH_SECRET"):
+        raise RuntimeError(
+            f"TRIALFINDER_AUTH_HEADER={settings.auth_header} needs CHAINLIT_AUTH_SECRET to sign logins: "
+            "generate one with `chainlit create-secret` and set it in the environment."
+        )
+    import chainlit as cl
+
+    header = settings.auth_header.lower()
+
+    @cl.header_auth_callback
+    async def login(headers) -> cl.User | None:
+        identity = headers.get(header)
+        return cl.User(identifier=identity, metadata={"provider": "header"}) if identity else None

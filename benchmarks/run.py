@@ -9,7 +9,9 @@ Measured in one run, on this machine (named in the output):
   (embedding all ~290,000 chunks takes far longer than the benchmark budget on 2 cores; the table says so);
 - the 6,785-record archive index (`var/index-ctgov`, built by `trialfinder eval --external`) when present:
   retrieval, search and answer latency at scale;
-- Chroma embedded vs Chroma server (`chroma run` on loopback) query latency on the bundled corpus.
+- Chroma embedded vs Chroma server (`chroma run` on loopback) query latency on the bundled corpus;
+- the real chat server under load (benchmarks/load.py): 100 concurrent socket.io sessions of 3 turns, and
+  whether one session sending near-limit messages slows the others.
 
 Writes benchmarks/results.json and benchmarks/RESULTS.md.
 """
@@ -370,7 +372,7 @@ def bench_archive(queries: list[tuple[str, list[str]]]) -> dict:
 # ---------------------------------------------------------------- run and report
 
 
-def run(synthetic_count: int, embed_sample: int, include_archive: bool) -> dict:
+def run(synthetic_count: int, embed_sample: int, include_archive: bool, load_sessions: int = 100) -> dict:
     from vectorstore.index import TrialIndex
 
     results: dict = {"machine": machine()}
@@ -394,6 +396,11 @@ def run(synthetic_count: int, embed_sample: int, include_archive: bool) -> dict:
         log("chroma server vs embedded")
         results["chroma"] = bench_chroma_server(corpus, workdir, queries, index)
         index.close()
+    if load_sessions:
+        from benchmarks.load import bench_load
+
+        log(f"chat server under load: {load_sessions} concurrent sessions")
+        results["load"] = bench_load(load_sessions)
     log(f"synthetic corpus of {synthetic_count} trials")
     results["synthetic"] = bench_synthetic(synthetic_count, embed_sample, queries)
     if include_archive:
@@ -534,6 +541,29 @@ def table(results: dict) -> str:
                 "",
             )
         )
+    load = results.get("load")
+    if load:
+        conc, iso = load["concurrent"], load["isolation"]
+        rows.append(
+            (
+                f"chat server: {conc['sessions']} concurrent sessions x {conc['turns']} turns "
+                "(errors, answers/s, p50 / p95 ms)",
+                f"{conc['errors']} errors, {_f(conc['answers_per_s'])} answers/s, "
+                f"{_f(conc['p50_ms'])} / {_f(conc['p95_ms'])}",
+                "",
+                "",
+            )
+        )
+        rows.append(
+            (
+                f"chat server: p95 ms of {iso['light_sessions']} sessions alone vs beside one sending "
+                f"{_f(iso['heavy_message_chars'])}-character messages",
+                f"{_f(iso['p95_alone_ms'])} vs {_f(iso['p95_beside_heavy_ms'])} (x{iso['ratio']}, limit x2; "
+                f"{load['workers']} answer workers)",
+                "",
+                "",
+            )
+        )
     archive_head = (
         f"archive ({_f(a.get('trials'))} real trials)" if a.get("trials") else "archive (not measured, see notes)"
     )
@@ -585,9 +615,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--synthetic", type=int, default=10_000, help="trials in the generated corpus")
     parser.add_argument("--embed-sample", type=int, default=2000, help="chunks embedded to measure throughput")
     parser.add_argument("--no-archive", action="store_true", help="skip the archive index even when it exists")
+    parser.add_argument("--sessions", type=int, default=100, help="concurrent chat sessions (0: no load test)")
     parser.add_argument("--no-write", action="store_true", help="print only; leave results.json and RESULTS.md")
     args = parser.parse_args(argv)
-    results = run(args.synthetic, args.embed_sample, not args.no_archive)
+    results = run(args.synthetic, args.embed_sample, not args.no_archive, args.sessions)
     if not args.no_write:
         write_results(results)
     print(table(results))

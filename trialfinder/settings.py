@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 from typing import Literal, get_args
+from urllib.parse import urlsplit
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -76,10 +77,60 @@ class Settings(BaseSettings):
         description="ISO date used to resolve relative times in patient text (default: the real date).",
     )
     allowed_origins: list[str] = Field(
-        default=["*"],
-        description="Origins allowed to embed the chat widget (CORS), JSON list.",
+        default=[],
+        description="Origins other than the chat's own allowed to embed the widget and open its WebSocket "
+        '(CORS, socket.io handshake, CSP frame-ancestors), JSON list, e.g. ["https://hospital.example"]. '
+        "Empty (default): only the chat's own origin. `*` is refused: any site could then read a patient's chat.",
     )
     persist_profiles: bool = Field(
         default=False,
         description="Keep patient profiles beyond the chat session (off: nothing is stored server-side).",
     )
+    # -- the chat server's bounds (docs/SECURITY.md) --
+    max_request_bytes: int = Field(
+        default=1_048_576,
+        ge=1024,
+        description="Largest HTTP request body the chat server accepts; larger ones get 413 before being read.",
+    )
+    max_message_chars: int = Field(
+        default=6000,
+        ge=100,
+        description="Longest chat message answered; a longer one gets a plain request to shorten it.",
+    )
+    max_profile_chars: int = Field(
+        default=12000,
+        ge=100,
+        description="Most characters of patient statements one chat keeps; past it the chat asks to edit or "
+        "start over instead of growing the profile.",
+    )
+    answer_workers: int = Field(
+        default=4,
+        ge=1,
+        le=64,
+        description="Threads answering chat messages; one session uses at most one at a time.",
+    )
+    serve_api_docs: bool = Field(
+        default=False, description="Serve FastAPI's /docs, /redoc and /openapi.json from the chat server."
+    )
+    auth_header: str | None = Field(
+        default=None,
+        description="Log people in from this request header set by an authenticating reverse proxy "
+        "(e.g. X-Forwarded-User); needs CHAINLIT_AUTH_SECRET. Unset: anonymous chat (docs/SECURITY.md).",
+    )
+
+    @field_validator("allowed_origins")
+    @classmethod
+    def _explicit_origins(cls, origins: list[str]) -> list[str]:
+        for origin in origins:
+            parts = urlsplit(origin)
+            if (
+                origin.strip() == "*"
+                or parts.scheme not in ("http", "https")
+                or not parts.netloc
+                or parts.path not in ("", "/")
+            ):
+                raise ValueError(
+                    f"{origin!r} is not an origin: list each embedding site as scheme://host[:port] "
+                    "(`*` is refused, it would let any web page read a patient's chat)"
+                )
+        return [origin.strip().rstrip("/") for origin in origins]

@@ -13,9 +13,9 @@ from pathlib import Path
 
 from app.chat_profile import PROFILE_FIELD, apply_profile_edit, facts_from_statements, profile_fields
 from app.chat_render import index_overview, marker_name, render_reply, second_person, split_verdicts
-from app.chat_server import strip_external_resources
 from app.conversation import Conversation
 from app.models import Answer, NextQuestion
+from app.web_security import strip_external_resources
 from app.widget.serve import DEFAULT_CHAT_SERVER, demo_html
 from eligibility.models import FailedCriterion, TrialVerdict, UnknownCriterion
 from trialfinder.settings import PROJECT_ROOT
