@@ -6,7 +6,7 @@ the patient; whether True is good or bad is decided by the criterion's kind in `
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 
 from eligibility import concepts, lexicon, units
@@ -35,6 +35,7 @@ class Outcome:
     reason: str = ""
     needs: tuple[str, ...] = ()
     review: bool = False
+    said: tuple[str, ...] = ()  # the patient's own words the outcome rests on (the facts' source spans)
 
 
 @dataclass
@@ -181,6 +182,17 @@ def _years(days: float) -> str:
     return f"{units.fmt(round(days / 30.4375, 1))} months" if days >= 56 else f"{int(round(days))} days"
 
 
+def _said(*spans: str | None) -> tuple[str, ...]:
+    """The patient's words behind an outcome: the facts' source spans, each once, in order."""
+    return tuple(dict.fromkeys(" ".join(s.split()) for s in spans if s and s.strip()))
+
+
+def _negated_spans(names, idx: FactIndex) -> tuple[str, ...]:
+    """Where the patient denied one of `names` or a parent of it ("no cancer" denies breast cancer)."""
+    wanted = {a for n in names for a in lexicon.ancestors(n)} | set(names)
+    return _said(*(d.span for d in idx.facts.diagnoses if d.negated and d.name in wanted))
+
+
 # --- leaves --------------------------------------------------------------------------------
 
 
@@ -189,11 +201,12 @@ def age(rule, idx: FactIndex) -> Outcome:
     if a is None:
         return Outcome(None, needs=("age",))
     side = _out_of_range(a, rule)
+    said = _said(idx.facts.spans.get("age"))
     if side == "below":
-        return Outcome(False, f"age {units.fmt(a)} is below the minimum of {units.fmt(rule.min)}")
+        return Outcome(False, f"age {units.fmt(a)} is below the minimum of {units.fmt(rule.min)}", said=said)
     if side == "above":
-        return Outcome(False, f"age {units.fmt(a)} is above the maximum of {units.fmt(rule.max)}")
-    return Outcome(True, f"age {units.fmt(a)} is within the allowed range")
+        return Outcome(False, f"age {units.fmt(a)} is above the maximum of {units.fmt(rule.max)}", said=said)
+    return Outcome(True, f"age {units.fmt(a)} is within the allowed range", said=said)
 
 
 def _out_of_range(value: float, rule) -> str | None:
@@ -211,7 +224,11 @@ def sex(rule, idx: FactIndex) -> Outcome:
     s = idx.facts.sex
     if s is None:
         return Outcome(None, needs=("sex",))
-    return Outcome(s == rule.sex, f"the trial is for {rule.sex} participants; the patient is {s}")
+    return Outcome(
+        s == rule.sex,
+        f"the trial is for {rule.sex} participants; the patient is {s}",
+        said=_said(idx.facts.spans.get("sex")),
+    )
 
 
 def _matches(names, except_names, idx: FactIndex) -> list[Diagnosis]:
@@ -230,14 +247,18 @@ def diagnosis(rule, idx: FactIndex) -> Outcome:
     found = _matches(rule.names, rule.except_names, idx)
     if found:
         note = f" (taken to meet the {rule.qualifier} criteria)" if rule.qualifier else ""
-        return Outcome(True, f"the patient has {found[0].label}{note}")
+        return Outcome(True, f"the patient has {found[0].label}{note}", said=_said(found[0].span))
     if all(idx.is_negated(n) for n in rule.names):
-        return Outcome(False, f"the patient reports no {rule.label}")
+        return Outcome(False, f"the patient reports no {rule.label}", said=_negated_spans(rule.names, idx))
     if rule.closed_world:
         others = sorted(n for n in idx.stated_primary if not (lexicon.ancestors(n) & set(rule.names)))
         if others:
             labels = ", ".join(lexicon.TERM_BY_NAME[o].label for o in others if o in lexicon.TERM_BY_NAME)
-            return Outcome(False, f"the patient's diagnosis ({labels}) is not {rule.label}")
+            return Outcome(
+                False,
+                f"the patient's diagnosis ({labels}) is not {rule.label}",
+                said=_said(*(d.span for o in others for d in idx.diag.get(o, ()))),
+            )
     return Outcome(None, needs=("diagnosis",) if rule.closed_world else (rule.names[0],))
 
 
@@ -250,38 +271,43 @@ def condition(rule, idx: FactIndex) -> Outcome:
         return Outcome(
             value,
             f"the patient is {'' if value else 'not '}{'pregnant' if rule.names[0] == 'pregnancy' else 'breastfeeding'}",
+            said=_said(f.spans.get("pregnant" if rule.names[0] == "pregnancy" else "breastfeeding")),
         )
     found = _matches(rule.names, rule.except_names, idx)
     if found:
         unknown_need = None
         false_reason = None
+        said = _said(*(d.span for d in found))
         for d in found:
+            one = _said(d.span)
             if rule.timing == "ever":
-                return Outcome(True, f"the patient has a history of {d.label}")
+                return Outcome(True, f"the patient has a history of {d.label}", said=one)
             current = not d.historical or d.category in ("disease", "symptom") or d.name in CHRONIC
             if rule.timing in ("current", "unspecified"):
                 if current:
-                    return Outcome(True, f"the patient has {d.label}")
+                    return Outcome(True, f"the patient has {d.label}", said=one)
                 unknown_need = unknown_need or f"{d.name}_active"
                 continue
             # window
             if current and not (d.when or d.onset):
-                return Outcome(True, f"the patient has {d.label}")
+                return Outcome(True, f"the patient has {d.label}", said=one)
             when = d.when or d.onset
             if when is None:
                 unknown_need = unknown_need or f"{d.name}_date"
                 continue
             ago = _ago(f.today, when)
             if current and d.category in ("disease", "symptom"):
-                return Outcome(True, f"the patient has {d.label}")
+                return Outcome(True, f"the patient has {d.label}", said=one)
             if ago <= rule.window_days:
-                return Outcome(True, f"{d.label} {_years(ago)} ago is within the {_years(rule.window_days)} window")
+                return Outcome(
+                    True, f"{d.label} {_years(ago)} ago is within the {_years(rule.window_days)} window", said=one
+                )
             false_reason = f"{d.label} was {_years(ago)} ago, outside the {_years(rule.window_days)} window"
         if unknown_need:
-            return Outcome(None, needs=(unknown_need,))
-        return Outcome(False, false_reason or f"no current {rule.label}")
+            return Outcome(None, needs=(unknown_need,), said=said)
+        return Outcome(False, false_reason or f"no current {rule.label}", said=said)
     if all(idx.is_negated(n) for n in rule.names):
-        return Outcome(False, f"the patient reports no {rule.label}")
+        return Outcome(False, f"the patient reports no {rule.label}", said=_negated_spans(rule.names, idx))
     return Outcome(None, needs=(rule.names[0],))
 
 
@@ -297,13 +323,13 @@ def lab(rule, idx: FactIndex) -> Outcome:
     else:
         if m.normalized is None:
             if rule.analyte == "ana" and m.positive is False:
-                return Outcome(False, "ANA is negative")
+                return Outcome(False, "ANA is negative", said=_said(m.span))
             return Outcome(None, needs=(rule.analyte,))
         v = m.normalized
         shown = f"{units.fmt(m.value)} {m.unit}" if m.unit else f"{units.fmt(m.value)}"
     ok = _cmp(v, rule.op, rule.value)
     word = _OP_WORDS[rule.op] if ok else {"<": "not below", "<=": "above", ">": "not above", ">=": "below"}[rule.op]
-    return Outcome(ok, f"{label} {shown} is {word} the limit of the criterion ({rule.text})")
+    return Outcome(ok, f"{label} {shown} is {word} the limit of the criterion ({rule.text})", said=_said(m.span))
 
 
 def score(rule, idx: FactIndex) -> Outcome:
@@ -313,11 +339,12 @@ def score(rule, idx: FactIndex) -> Outcome:
         return Outcome(None, needs=(rule.score,))
     v = m.value
     side = _out_of_range(v, rule)
+    said = _said(m.span)
     if side == "below":
-        return Outcome(False, f"{label} {units.fmt(v)} is below the required {rule.text}")
+        return Outcome(False, f"{label} {units.fmt(v)} is below the required {rule.text}", said=said)
     if side == "above":
-        return Outcome(False, f"{label} {units.fmt(v)} is above the allowed {rule.text}")
-    return Outcome(True, f"{label} {units.fmt(v)} meets {rule.text}")
+        return Outcome(False, f"{label} {units.fmt(v)} is above the allowed {rule.text}", said=said)
+    return Outcome(True, f"{label} {units.fmt(v)} meets {rule.text}", said=said)
 
 
 def serology(rule, idx: FactIndex) -> Outcome:
@@ -325,7 +352,9 @@ def serology(rule, idx: FactIndex) -> Outcome:
     if m is None or m.positive is None:
         return Outcome(None, needs=(rule.test,))
     return Outcome(
-        m.positive == rule.positive, f"{rule.test.replace('_', '-')} is {'positive' if m.positive else 'negative'}"
+        m.positive == rule.positive,
+        f"{rule.test.replace('_', '-')} is {'positive' if m.positive else 'negative'}",
+        said=_said(m.span),
     )
 
 
@@ -356,6 +385,15 @@ def _need_name(rule) -> str:
 
 
 def exposure(rule, idx: FactIndex) -> Outcome:
+    """`_exposure`, quoting the patient's words about the drugs it matched (or denied)."""
+    out = _exposure(rule, idx)
+    if out.value is False and not any(_med_matches(rule, m) for m in idx.meds):
+        denied = [m.span for m in idx.facts.medications if m.negated and _neg_covers(rule, {m.name})]
+        return replace(out, said=_said(*denied)) if denied else out
+    return replace(out, said=_said(*(m.span for m in idx.meds if _med_matches(rule, m))))
+
+
+def _exposure(rule, idx: FactIndex) -> Outcome:
     f = idx.facts
     found = [m for m in idx.meds if _med_matches(rule, m)]
     unknown = False
@@ -414,6 +452,12 @@ def exposure(rule, idx: FactIndex) -> Outcome:
 
 
 def dose(rule, idx: FactIndex) -> Outcome:
+    """`_dose`, quoting the patient's words about the drugs of its class."""
+    out = _dose(rule, idx)
+    return replace(out, said=_said(*(m.span for m in idx.meds if rule.drug_class in m.classes)))
+
+
+def _dose(rule, idx: FactIndex) -> Outcome:
     f = idx.facts
     steroids = [m for m in idx.meds if rule.drug_class in m.classes]
     relevant = []
@@ -463,11 +507,12 @@ def duration(rule, idx: FactIndex) -> Outcome:
     if not dated:
         return Outcome(None, needs=("disease_duration",))
     days = max(_ago(f.today, d.onset) for d in dated)
+    said = _said(*(d.span for d in dated))
     if rule.min_days is not None and not _cmp(days, ">=" if rule.min_inclusive else ">", rule.min_days):
-        return Outcome(False, f"{rule.subject} for {_years(days)}, shorter than required ({rule.text})")
+        return Outcome(False, f"{rule.subject} for {_years(days)}, shorter than required ({rule.text})", said=said)
     if rule.max_days is not None and not _cmp(days, "<=" if rule.max_inclusive else "<", rule.max_days):
-        return Outcome(False, f"{rule.subject} for {_years(days)}, longer than allowed ({rule.text})")
-    return Outcome(True, f"{rule.subject} for {_years(days)} ({rule.text})")
+        return Outcome(False, f"{rule.subject} for {_years(days)}, longer than allowed ({rule.text})", said=said)
+    return Outcome(True, f"{rule.subject} for {_years(days)} ({rule.text})", said=said)
 
 
 # --- structure -----------------------------------------------------------------------------
@@ -488,7 +533,9 @@ def evaluate(rule, idx: FactIndex, kind: str) -> Outcome:
             reasons = [o.reason for o in outs if o.reason]
             # "the patient has HIV (stated as uncontrolled)" already says "the patient has HIV".
             return Outcome(
-                True, "; ".join(dict.fromkeys(r for r in reasons if not any(r != x and r in x for x in reasons)))
+                True,
+                "; ".join(dict.fromkeys(r for r in reasons if not any(r != x and r in x for x in reasons))),
+                said=_said(*(q for o in outs for q in o.said)),
             )
         return _unknown(outs)
     if k == "any_of":
@@ -497,11 +544,15 @@ def evaluate(rule, idx: FactIndex, kind: str) -> Outcome:
             if o.value is True:
                 return o
         if all(o.value is False for o in outs):
-            return Outcome(False, "; ".join(dict.fromkeys(o.reason for o in outs if o.reason)))
+            return Outcome(
+                False,
+                "; ".join(dict.fromkeys(o.reason for o in outs if o.reason)),
+                said=_said(*(q for o in outs for q in o.said)),
+            )
         return _unknown(outs)
     if k == "not":
         o = evaluate(rule.rule, idx, kind)
-        return o if o.value is None else Outcome(not o.value, o.reason, o.needs, o.review)
+        return o if o.value is None else Outcome(not o.value, o.reason, o.needs, o.review, o.said)
     if k == "implies":
         c = evaluate(rule.condition, idx, kind)
         if c.value is False:
@@ -519,8 +570,8 @@ def evaluate(rule, idx: FactIndex, kind: str) -> Outcome:
                 # stay with the clinician: a misread inclusion must never make anyone eligible.
                 stated = evaluate(rule.rule, idx.stated(rule.qualifier), kind)
                 if stated.value is True:
-                    return Outcome(True, f"{stated.reason} (stated as {rule.qualifier})")
-            return Outcome(None, f"{o.reason}; a clinician must confirm because {rule.note}", review=True)
+                    return Outcome(True, f"{stated.reason} (stated as {rule.qualifier})", said=stated.said)
+            return Outcome(None, f"{o.reason}; a clinician must confirm because {rule.note}", review=True, said=o.said)
         return o
     if k == "assumed_consent":
         return Outcome(kind == "inclusion", "consent and willingness are assumed")
@@ -541,15 +592,17 @@ def _unknown(outs: list[Outcome]) -> Outcome:
     needs: dict[str, None] = {}
     review = False
     reasons: dict[str, None] = {}
+    said: dict[str, None] = {}
     for o in outs:
         if o.value is None:
+            said.update(dict.fromkeys(o.said))
             needs.update(dict.fromkeys(o.needs))
             review = review or o.review
             if o.reason and len(reasons) < 3:
                 reasons[o.reason] = None
     if len(needs) > MAX_NEEDS:
-        return Outcome(None, "; ".join(reasons) or "too many unknown facts to ask about", review=True)
-    return Outcome(None, "; ".join(reasons), tuple(needs), review and not needs)
+        return Outcome(None, "; ".join(reasons) or "too many unknown facts to ask about", review=True, said=tuple(said))
+    return Outcome(None, "; ".join(reasons), tuple(needs), review and not needs, tuple(said))
 
 
 LEAVES = {
