@@ -46,11 +46,6 @@ CREATE TABLE IF NOT EXISTS chunks (
     line INTEGER
 );
 CREATE TABLE IF NOT EXISTS documents (hash TEXT PRIMARY KEY, path TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS compiled_rules (
-    trial_id TEXT PRIMARY KEY REFERENCES trials(trial_id) ON DELETE CASCADE,
-    compiler TEXT NOT NULL,
-    payload TEXT NOT NULL
-);
 CREATE INDEX IF NOT EXISTS chunks_trial ON chunks(trial_id, ord);
 CREATE INDEX IF NOT EXISTS chunks_vector ON chunks(vector_id);
 """
@@ -307,9 +302,14 @@ class RecordStore:
             "FROM chunks c JOIN trials t USING (trial_id) ORDER BY c.trial_id, c.ord"
         )
 
+    def _has_compiled(self) -> bool:
+        return bool(self._query("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'compiled_rules'"))
+
     def compiled_rules(self, trial_ids: list[str]) -> dict[str, str]:
         """The stored compiled-rules payload of each of `trial_ids` that has one (of any compiler version)."""
         found: dict[str, str] = {}
+        if not self._has_compiled():
+            return found
         for start in range(0, len(trial_ids), 500):
             part = trial_ids[start : start + 500]
             marks = ",".join("?" * len(part))
@@ -318,6 +318,8 @@ class RecordStore:
 
     def uncompiled(self, compiler: str) -> list[str]:
         """Ids of the stored trials without a compiled-rules payload written by `compiler`."""
+        if not self._has_compiled():
+            return self.trial_ids()
         rows = self._query(
             "SELECT t.trial_id FROM trials t LEFT JOIN compiled_rules c USING (trial_id) "
             "WHERE c.compiler IS NULL OR c.compiler != ? ORDER BY t.trial_id",
@@ -369,6 +371,7 @@ class RecordStore:
     def save_compiled(self, compiler: str, payloads: dict[str, str]) -> None:
         """Store compiled-rules payloads by trial id, in one transaction; ids no longer stored are skipped."""
         with self._lock:
+            self._db.execute(COMPILED_SCHEMA)
             self._db.execute("BEGIN IMMEDIATE")
             try:
                 self._db.executemany(
@@ -387,12 +390,13 @@ class RecordStore:
             return
         with self._lock:
             db = self._db
+            compiled = self._has_compiled()
             db.execute("BEGIN IMMEDIATE")
             try:
                 for trial, stored in items:
                     db.execute("DELETE FROM chunks WHERE trial_id = ?", (trial.trial_id,))
-                    # Compiled from the record being replaced: recompiled from the new one (app/indexer.py).
-                    db.execute("DELETE FROM compiled_rules WHERE trial_id = ?", (trial.trial_id,))
+                    if compiled:  # compiled from the record being replaced: recompiled from the new one
+                        db.execute("DELETE FROM compiled_rules WHERE trial_id = ?", (trial.trial_id,))
                     db.execute(
                         "INSERT OR REPLACE INTO trials(trial_id, source_hash, digest, status, title, record) "
                         "VALUES (?,?,?,?,?,?)",
@@ -437,6 +441,16 @@ class RecordStore:
         with self._lock:
             return self._db.execute(sql, params).fetchall()
 
+
+# Created by the first `save_compiled`, not on open: opening an index to read it (an eval on a shared index)
+# must not change it, and an index without the table simply has no compiled rules yet.
+COMPILED_SCHEMA = """
+CREATE TABLE IF NOT EXISTS compiled_rules (
+    trial_id TEXT PRIMARY KEY REFERENCES trials(trial_id) ON DELETE CASCADE,
+    compiler TEXT NOT NULL,
+    payload TEXT NOT NULL
+)
+"""
 
 _CHUNK_COLUMNS = "id, trial_id, section, title, text, cohort, kind, line"
 

@@ -197,3 +197,16 @@ def test_ingest_stores_compiled_rules_and_recompiles_stale_ones(make_settings, w
     assert compiled.is_current(store.compiled_rules(["NCT93000002"])["NCT93000002"])
     assert compiled.loads(index.trial("NCT93000002"), store.compiled_rules(["NCT93000002"])["NCT93000002"])
     index.close()
+
+
+def test_reading_an_index_without_compiled_rules_leaves_it_unchanged(tmp_path):
+    import sqlite3
+
+    from vectorstore.records import RecordStore
+
+    path = tmp_path / "records.sqlite"
+    store = RecordStore(path)
+    assert store.compiled_rules(["NCT00000001"]) == {} and store.uncompiled("any") == []
+    store.close()
+    tables = {r[0] for r in sqlite3.connect(path).execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    assert "compiled_rules" not in tables  # an eval opening a shared index must not change it
