@@ -50,7 +50,7 @@ test: setup browser-deps lint
 # beside the repository (the archive index is built once in var/index-ctgov, about 4 minutes, then reused);
 # without them it says so on stderr and scores the project's own datasets only.
 # Held-out set B (evals/heldout/, README there) is scored apart and gated on safety only, so nobody tunes on it.
-HELDOUT := $(wildcard evals/heldout/qa_*.jsonl evals/heldout/eligibility_*.jsonl)
+HELDOUT := $(wildcard evals/heldout/qa_*.jsonl evals/heldout/eligibility_*.jsonl evals/heldout/dialogue_*.jsonl)
 
 eval: setup
 	HF_HUB_OFFLINE=1 $(BIN)/trialfinder eval --report evals/reports --external
