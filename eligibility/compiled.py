@@ -22,11 +22,12 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import TypeAdapter
 
 from eligibility.matching import Outcome, dependencies, empty_index, evaluate
+from eligibility.models import Entry
 from eligibility.parsing import parse_rule, studied_diseases
 from eligibility.rules import AgeRule, NeedsReview, Rule, SexRule
 from ingest.models import Citation, Criterion, Trial
@@ -76,7 +77,8 @@ class Compiled:
         self.key = criterion.kind + rule_json  # identical rules share outcomes within one check
         self.deps = deps  # patient facts the outcome depends on (`matching.dependencies`)
         self.static = static  # the outcome for a patient who mentioned none of `deps`
-        self.static_entry: Any = None  # its verdict entry, built by the checker on first use
+        # Its verdict entry, built by the checker on first use (False: the criterion is satisfied).
+        self.static_entry: Entry | Literal[False] | None = None
         self._citation = citation  # None: the criterion's own passage (`_criterion_citation`)
         self._rule = rule
         self._rule_json = rule_json

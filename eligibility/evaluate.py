@@ -16,20 +16,30 @@ from eligibility import compiled
 from eligibility.compiled import Compiled, CompiledCohort
 from eligibility.facts import PatientFacts
 from eligibility.matching import FactIndex, Outcome, evaluate
-from eligibility.models import FailedCriterion, ReviewCriterion, TrialVerdict, UnknownCriterion, you_said
+from eligibility.models import (
+    Entry,
+    EntryKind,
+    FailedCriterion,
+    ReviewCriterion,
+    TrialVerdict,
+    UnknownCriterion,
+    VerdictName,
+    you_said,
+)
 from eligibility.questions import question_for  # noqa: F401  (part of this module's API, DESIGN.md)
 from ingest.models import Trial
 
 _CACHE: dict[tuple[str, str], tuple[CompiledCohort, ...]] = {}
 _BY_OBJECT: dict[int, tuple[Trial, tuple[CompiledCohort, ...]]] = {}  # trials without a source hash
 _CACHE_LIMIT = 50_000
-_ENTRIES: dict[tuple, object] = {}  # verdict entries are frozen: one object per (criterion, outcome)
+# Verdict entries are frozen: one object per (criterion, outcome).
+_ENTRIES: dict[tuple[EntryKind, str, str, Outcome], Entry] = {}
 
 # Stored compiled payloads of trials by id, as the record store gives them (`RecordStore.compiled_rules`).
 RuleLoader = Callable[[list[str]], Mapping[str, str]]
 
 
-def _entry_kind(criterion_kind: str, out: Outcome) -> str | None:
+def _entry_kind(criterion_kind: str, out: Outcome) -> EntryKind | None:
     """Where an outcome goes in the verdict: "failed", "unknown", "review" or None (satisfied)."""
     if out.value is None:
         return "unknown" if out.needs else "review"
@@ -85,7 +95,7 @@ def load_compiled(trials: Sequence[Trial], rules: RuleLoader) -> None:
         compile_trial(trial, payloads.get(trial.trial_id))
 
 
-def _entry(kind: str, item: Compiled, out: Outcome):
+def _entry(kind: EntryKind, item: Compiled, out: Outcome) -> Entry:
     key = (kind, item.criterion.id, item.criterion.text, out)
     hit = _ENTRIES.get(key)
     if hit is None:
@@ -105,9 +115,10 @@ def _quoted(said: tuple[str, ...]) -> list[str]:
     return [q if len(q) <= QUOTE_CHARS else q[: QUOTE_CHARS - 1].rstrip() + "…" for q in said[:MAX_QUOTES]]
 
 
-def _build_entry(kind: str, item: Compiled, out: Outcome):
+def _build_entry(kind: EntryKind, item: Compiled, out: Outcome) -> Entry:
     c = item.criterion
     quotes = _quoted(out.said)
+    hit: Entry
     if kind == "unknown":
         hit = UnknownCriterion(
             criterion=c.text, kind=c.kind, needs=list(out.needs), citation=item.citation, patient_said=quotes
@@ -127,28 +138,34 @@ def _build_entry(kind: str, item: Compiled, out: Outcome):
     return hit
 
 
-def _verdict(trial: Trial, cohort: CompiledCohort, idx: FactIndex, memo: dict) -> TrialVerdict:
-    failed, unknown, review = [], [], []
+def _verdict(trial: Trial, cohort: CompiledCohort, idx: FactIndex, memo: dict[str, Outcome]) -> TrialVerdict:
+    failed: list[FailedCriterion] = []
+    unknown: list[UnknownCriterion] = []
+    review: list[ReviewCriterion] = []
     keys = idx.keys
-    lists = {"failed": failed, "unknown": unknown, "review": review}
     for item in cohort.items:
+        entry: Entry | None
         if item.deps.isdisjoint(keys):
-            entry = item.static_entry
-            if entry is None:
+            if item.static_entry is None:
                 kind = _entry_kind(item.criterion.kind, item.static)
-                # Built once per compiled criterion; a satisfied one is marked by an empty tuple.
-                entry = item.static_entry = (kind, _build_entry(kind, item, item.static)) if kind else ()
-            if entry:
-                lists[entry[0]].append(entry[1])
-            continue
-        out = memo.get(item.key)
-        if out is None:
-            out = evaluate(item.rule, idx, item.criterion.kind)
-            memo[item.key] = out
-        kind = _entry_kind(item.criterion.kind, out)
-        if kind:
-            lists[kind].append(_entry(kind, item, out))
-    verdict = "ineligible" if failed else "possibly_eligible" if (unknown or review) else "eligible"
+                # Built once per compiled criterion; a satisfied one is marked False.
+                item.static_entry = _build_entry(kind, item, item.static) if kind else False
+            entry = item.static_entry or None
+        else:
+            out = memo.get(item.key)
+            if out is None:
+                out = evaluate(item.rule, idx, item.criterion.kind)
+                memo[item.key] = out
+            kind = _entry_kind(item.criterion.kind, out)
+            entry = _entry(kind, item, out) if kind else None
+        match entry:
+            case FailedCriterion():
+                failed.append(entry)
+            case UnknownCriterion():
+                unknown.append(entry)
+            case ReviewCriterion():
+                review.append(entry)
+    verdict: VerdictName = "ineligible" if failed else "possibly_eligible" if (unknown or review) else "eligible"
     return TrialVerdict(
         trial_id=trial.trial_id,
         cohort=cohort.name,
@@ -175,8 +192,8 @@ def check_trials(trials: Iterable[Trial], facts: PatientFacts, rules: RuleLoader
     """Verdicts for every trial and cohort, in the order of `trials` (`rules` as in `check_trial`)."""
     trials = list(trials)
     idx = FactIndex.build(facts)
-    memo: dict = {}
-    out = []
+    memo: dict[str, Outcome] = {}
+    out: list[TrialVerdict] = []
     # Loading and checking allocate many small acyclic objects; a cyclic-GC pass over millions of compiled
     # rules in the middle would cost more than the whole check, so collection waits until the end.
     was_enabled = gc.isenabled()

@@ -48,6 +48,11 @@ class ReviewCriterion(_Frozen):
     citation: Citation | None = None
 
 
+# A criterion's entry in a verdict, and which list it goes to.
+Entry = FailedCriterion | UnknownCriterion | ReviewCriterion
+EntryKind = Literal["failed", "unknown", "review"]
+
+
 class TrialVerdict(_Frozen):
     """One verdict per trial and cohort (cohort None for a trial without cohorts)."""
 

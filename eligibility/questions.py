@@ -160,7 +160,7 @@ def _drug_question(name: str, suffix: str) -> str:
     return f"Have you ever {verb} {what}, and are you still on it?"
 
 
-def _condition_question(term) -> str:
+def _condition_question(term: lexicon.Term) -> str:
     label = term.label
     if term.category == "allergy":
         allergen = _ALLERGENS.get(term.name) or label.removeprefix("allergy to ").removesuffix(" allergy")
