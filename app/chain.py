@@ -303,7 +303,9 @@ class Assistant:
                 v
                 for tid in trial_ids
                 if tid in turn.trials
-                for v in check_trial(turn.trials[tid], turn.facts or self._no_facts())
+                for v in check_trial(
+                    turn.trials[tid], turn.facts or self._no_facts(), rules=self.index.store.compiled_rules
+                )
             ]
         return turn
 
@@ -455,7 +457,9 @@ class Assistant:
                 trial = turn.trials.get(tid) or self.index.trial(tid)
                 if trial is not None:
                     turn.trials[tid] = trial
-                    turn.verdicts += check_trial(trial, turn.facts or self._no_facts())
+                    turn.verdicts += check_trial(
+                        trial, turn.facts or self._no_facts(), rules=self.index.store.compiled_rules
+                    )
         checked = gate(
             turn.draft,
             chunks=chunks,

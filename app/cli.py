@@ -311,7 +311,7 @@ def cmd_check(args: argparse.Namespace) -> int:
             raise UsageError(f"not in the index {settings.index_dir}: {', '.join(missing)} (see `trialfinder trials`)")
     else:
         trials = sorted(index.trials(), key=lambda t: t.trial_id)
-    verdicts = check_trials(trials, facts)
+    verdicts = check_trials(trials, facts, rules=index.store.compiled_rules)
     _write_fhir(args, trials, verdicts)
     payload = {"facts": facts.to_json(), "results": [v.model_dump() for v in verdicts]}
     _emit(args, payload, _human_check)
@@ -390,7 +390,15 @@ def cmd_search(args: argparse.Namespace) -> int:
         from eligibility.facts import extract_facts
 
         found = [index.trial(row["trial_id"]) for row in payload["trials"]]
-        _write_fhir(args, found, check_trials(found, facts or extract_facts(args.patient or "", _today(settings))))
+        _write_fhir(
+            args,
+            found,
+            check_trials(
+                found,
+                facts or extract_facts(args.patient or "", _today(settings)),
+                rules=index.store.compiled_rules,
+            ),
+        )
     _emit(args, payload, _human_search)
     return EXIT_OK
 

@@ -24,6 +24,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 from tqdm import tqdm
 
+from eligibility import compiled
 from ingest.chunking import chunk_trial
 from ingest.formats import parse_document_each
 from ingest.models import Chunk, IngestError, Trial
@@ -123,6 +124,8 @@ def ingest_paths(
         run.flush()
         # BM25 is built here, once per ingest, so the first search after it does not pay for it.
         index.lexical.refresh()
+        # Likewise the criteria: parsed into rules once here instead of at every first check.
+        compile_rules(index)
         run.show()
     finally:
         run.bar.close()
@@ -274,6 +277,25 @@ class _Run:
             dense_policy=self.dense,
             timings=timings,
         )
+
+
+def compile_rules(index: TrialIndex, batch: int = 200) -> int:
+    """Compile the criteria of every stored trial that has no rules from the current compiler, and store them
+    beside the record; returns how many trials were compiled.
+
+    New and replaced trials have none (a commit drops them), and a changed parser, registry or matcher makes
+    every stored payload stale (`compiled.COMPILER_VERSION`), so an ingest after such a change recompiles all
+    trials even when no document changed. Until then the checker refuses stale payloads and parses afresh.
+    """
+    stale = index.store.uncompiled(compiled.COMPILER_VERSION)
+    for start in range(0, len(stale), batch):
+        payloads = {
+            trial.trial_id: compiled.compile_payload(trial)
+            for trial_id in stale[start : start + batch]
+            if (trial := index.trial(trial_id)) is not None
+        }
+        index.store.save_compiled(compiled.COMPILER_VERSION, payloads)
+    return len(stale)
 
 
 def _summary(trial: Trial, chunks: list[Chunk], outcome: str, notes: list[str]) -> TrialSummary:

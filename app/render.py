@@ -5,7 +5,7 @@ from __future__ import annotations
 from app.generators import Statement
 from app.verify import VERDICT_WORDS
 from eligibility.facts import PatientFacts
-from eligibility.models import TrialVerdict
+from eligibility.models import TrialVerdict, you_said
 from ingest.models import Chunk
 
 MAX_UNKNOWN = 5
@@ -78,9 +78,11 @@ def verdicts_markdown(
         if v.verdict != "ineligible":
             needs = list(dict.fromkeys(n for u in v.unknown for n in u.needs))
             if needs:
+                said = list(dict.fromkeys(q for u in v.unknown for q in u.patient_said))[:MAX_UNKNOWN]
                 out.append(
                     f"  - Still needed: {', '.join(needs[:MAX_UNKNOWN])}"
                     + (f" and {len(needs) - MAX_UNKNOWN} more" if len(needs) > MAX_UNKNOWN else "")
+                    + (f" ({_one_line(you_said(said))})" if said else "")
                 )
             if v.needs_review:
                 out.append(f"  - {len(v.needs_review)} criteria need review by the study team")

@@ -142,7 +142,9 @@ def rank_trials(
     trials = {trial_id: trial for trial_id, _ in candidates if (trial := index.trial(trial_id)) is not None}
     by_trial: dict[str, list[TrialVerdict]] = {}
     # One batch check: the patient's fact index is built once for all candidates.
-    for verdict in check_trials(list(trials.values()), facts) if facts is not None else []:
+    for verdict in (
+        check_trials(list(trials.values()), facts, rules=index.store.compiled_rules) if facts is not None else []
+    ):
         by_trial.setdefault(verdict.trial_id, []).append(verdict)
     ranked: list[Ranked] = []
     for trial_id, score in candidates:

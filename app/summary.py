@@ -51,7 +51,7 @@ def doctor_summary(conversation: Conversation, index: TrialIndex, place: Place |
         lines += [f"### {tid}: {trial.title}", ""]
         lines.append(f"- Status: {(trial.status or 'not stated').replace('_', ' ').lower()}")
         if facts is not None:
-            verdicts = check_trial(trial, facts)
+            verdicts = check_trial(trial, facts, rules=index.store.compiled_rules)
             for v in best_verdicts(verdicts).values():
                 cohort = f" ({v.cohort} cohort)" if v.cohort else ""
                 lines.append(f"- Checker's verdict{cohort}: **{VERDICT_WORDS[v.verdict]}**")

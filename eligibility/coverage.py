@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from typing import Any
+
 from eligibility.evaluate import compile_trial
-from eligibility.rules import is_decidable
+from eligibility.rules import AssumedConsent, NeedsReview, is_decidable
+from ingest.models import Trial
 from ingest.passages import facts_citation
 
 
-def coverage(trials) -> list[dict]:
+def coverage(trials: Iterable[Trial]) -> list[dict[str, Any]]:
     """Per trial: criteria, decidable rules, needs_review, assumed consent, and the share decidable.
 
     `objective` leaves out consent/willingness criteria and judgements by design (investigator's
@@ -22,13 +26,14 @@ def coverage(trials) -> list[dict]:
                 if item.criterion.id == facts_id:
                     continue
                 total += 1
-                if item.rule.kind == "assumed_consent":
+                rule = item.rule
+                if isinstance(rule, AssumedConsent):
                     consent += 1
-                elif is_decidable(item.rule):
+                elif is_decidable(rule):
                     decidable += 1
                 else:
                     review += 1
-                    subjective += bool(getattr(item.rule, "subjective", False))
+                    subjective += isinstance(rule, NeedsReview) and rule.subjective
         objective = total - consent - subjective
         rows.append(
             {
@@ -45,7 +50,7 @@ def coverage(trials) -> list[dict]:
     return rows
 
 
-def format_table(rows: list[dict]) -> str:
+def format_table(rows: list[dict[str, Any]]) -> str:
     """The coverage rows as a fixed-width text table."""
     head = (
         f"{'trial':<14}{'criteria':>9}{'decidable':>10}{'review':>8}{'(judgement)':>12}{'consent':>9}"

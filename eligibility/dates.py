@@ -10,8 +10,9 @@ from __future__ import annotations
 import re
 from datetime import date, datetime
 
-from dateutil import parser  # type: ignore[import-untyped]  # no stubs installed
-from dateutil.relativedelta import relativedelta  # type: ignore[import-untyped]
+# python-dateutil ships no type stubs here: its results are typed Any, so they are annotated where they land.
+from dateutil import parser
+from dateutil.relativedelta import relativedelta
 
 from eligibility import units
 
@@ -39,18 +40,27 @@ def back(today: date, amount: float, unit: str) -> date:
     """`amount` units before today; whole months and years move on the calendar (June 1 - 2 months = April 1)."""
     unit = {"yr": "year", "wk": "week", "mo": "month"}.get(unit.lower().rstrip("s"), unit.lower().rstrip("s"))
     if unit in ("month", "year") and amount == int(amount):
-        return today - relativedelta(**{unit + "s": int(amount)})
-    if unit == "week":
-        return today - relativedelta(days=round(amount * 7))
-    return today - relativedelta(days=round(units.to_days(amount, unit)))
+        step = relativedelta(**{unit + "s": int(amount)})
+    elif unit == "week":
+        step = relativedelta(days=round(amount * 7))
+    else:
+        step = relativedelta(days=round(units.to_days(amount, unit)))
+    return _minus(today, step)
+
+
+def _minus(today: date, step: relativedelta) -> date:
+    result: date = today - step
+    return result
 
 
 def _parse(words: str, default: date) -> date | None:
     try:
-        return parser.parse(words, default=datetime(default.year, default.month, default.day)).date()
+        parsed: datetime = parser.parse(words, default=datetime(default.year, default.month, default.day))
+        return parsed.date()
     except (ValueError, OverflowError):
         try:  # 14/09/2026: day first when month first is impossible
-            return parser.parse(words, dayfirst=True, default=datetime(default.year, default.month, 15)).date()
+            parsed = parser.parse(words, dayfirst=True, default=datetime(default.year, default.month, 15))
+            return parsed.date()
         except (ValueError, OverflowError):
             return None
 
@@ -85,7 +95,7 @@ def date_in(clause: str, today: date) -> date | None:
             "yesterday": relativedelta(days=1),
             "today": relativedelta(),
         }[word]
-        return today - step
+        return _minus(today, step)
     return None
 
 

@@ -1,61 +1,45 @@
 """Trial x patient -> one `TrialVerdict` per cohort (CONTRACT verdict rules).
 
-Rules are compiled once per trial (cached by trial id + source hash). A criterion is satisfied,
-violated, unknown (with the facts it needs) or needs review; the cohort is `eligible` only when every
-criterion is satisfied, `ineligible` when one is violated, else `possibly_eligible`.
+Rules come compiled (`eligibility.compiled`): from this process's cache, from the payload ingest stored
+beside the trial (through a `RuleLoader`), or parsed afresh. A criterion is satisfied, violated, unknown
+(with the facts it needs) or needs review; the cohort is `eligible` only when every criterion is satisfied,
+`ineligible` when one is violated, else `possibly_eligible`.
 """
 
 from __future__ import annotations
 
 import gc
 from collections import Counter
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Mapping, Sequence
 
+from eligibility import compiled
+from eligibility.compiled import Compiled, CompiledCohort
 from eligibility.facts import PatientFacts
-from eligibility.matching import FactIndex, Outcome, dependencies, empty_index, evaluate
-from eligibility.models import FailedCriterion, ReviewCriterion, TrialVerdict, UnknownCriterion
-from eligibility.parsing import parse_rule, studied_diseases
+from eligibility.matching import FactIndex, Outcome, evaluate
+from eligibility.models import (
+    Entry,
+    EntryKind,
+    FailedCriterion,
+    ReviewCriterion,
+    TrialVerdict,
+    UnknownCriterion,
+    VerdictName,
+    you_said,
+)
 from eligibility.questions import question_for  # noqa: F401  (part of this module's API, DESIGN.md)
-from eligibility.rules import AgeRule, NeedsReview, SexRule
-from ingest.models import Citation, Criterion, Trial
-from ingest.passages import criteria_text_citation, facts_citation
-
-
-@dataclass(frozen=True)
-class Compiled:
-    """One criterion with its rule and citation, ready to evaluate."""
-
-    criterion: Criterion
-    rule: object
-    citation: Citation
-    key: str  # identical rules share outcomes within one check
-    deps: frozenset  # patient facts the outcome depends on
-    static: Outcome  # the outcome when the patient mentioned none of `deps`
-    static_entry: tuple[str, object] | None = None  # its verdict entry, built once ("failed", FailedCriterion)…
-
-
-@dataclass(frozen=True)
-class CompiledCohort:
-    name: str | None
-    items: tuple[Compiled, ...]
-
+from ingest.models import Trial
 
 _CACHE: dict[tuple[str, str], tuple[CompiledCohort, ...]] = {}
 _BY_OBJECT: dict[int, tuple[Trial, tuple[CompiledCohort, ...]]] = {}  # trials without a source hash
 _CACHE_LIMIT = 50_000
-_ENTRIES: dict[tuple, object] = {}  # verdict entries are frozen: one object per (criterion, outcome)
+# Verdict entries are frozen: one object per (criterion, outcome).
+_ENTRIES: dict[tuple[EntryKind, str, str, Outcome], Entry] = {}
+
+# Stored compiled payloads of trials by id, as the record store gives them (`RecordStore.compiled_rules`).
+RuleLoader = Callable[[list[str]], Mapping[str, str]]
 
 
-def _compiled(c: Criterion, rule, citation: Citation) -> Compiled:
-    static = evaluate(rule, empty_index(), c.kind)
-    item = Compiled(c, rule, citation, c.kind + rule.model_dump_json(), dependencies(rule), static)
-    kind = _entry_kind(c.kind, static)
-    return Compiled(
-        c, rule, citation, item.key, item.deps, static, (kind, _build_entry(kind, item, static)) if kind else None
-    )
-
-
-def _entry_kind(criterion_kind: str, out: Outcome) -> str | None:
+def _entry_kind(criterion_kind: str, out: Outcome) -> EntryKind | None:
     """Where an outcome goes in the verdict: "failed", "unknown", "review" or None (satisfied)."""
     if out.value is None:
         return "unknown" if out.needs else "review"
@@ -63,62 +47,15 @@ def _entry_kind(criterion_kind: str, out: Outcome) -> str | None:
     return "failed" if violated else None
 
 
-def _structured(trial: Trial) -> list[Compiled]:
-    e = trial.eligibility
-    out = []
-    cite = None
-    if e.min_age_years is not None or e.max_age_years is not None:
-        cite = facts_citation(trial)
-        rule = AgeRule(min=e.min_age_years, max=e.max_age_years)
-        crit = Criterion(
-            id=cite.id, trial_id=trial.trial_id, kind="inclusion", heading_kind="inclusion", text=cite.text
-        )
-        out.append(_compiled(crit, rule, cite))
-    if e.sex in ("female", "male"):
-        cite = cite or facts_citation(trial)
-        rule = SexRule(sex=e.sex)
-        crit = Criterion(
-            id=cite.id, trial_id=trial.trial_id, kind="inclusion", heading_kind="inclusion", text=cite.text
-        )
-        out.append(_compiled(crit, rule, cite))
-    return out
-
-
-def compile_trial(trial: Trial) -> tuple[CompiledCohort, ...]:
-    """The trial's cohorts with parsed rules (cached by trial id and source hash)."""
+def _cached(trial: Trial) -> tuple[CompiledCohort, ...] | None:
     if trial.source_hash:
-        hit = _CACHE.get((trial.trial_id, trial.source_hash))
-    else:
-        # Keyed by identity; the entry keeps the trial alive so its id cannot be reused meanwhile.
-        pair = _BY_OBJECT.get(id(trial))
-        hit = pair[1] if pair is not None and pair[0] is trial else None
-    if hit is not None:
-        return hit
-    structured = _structured(trial)
-    studied = studied_diseases(list(trial.conditions), trial.title)
-    cohorts = []
-    for cohort in trial.eligibility.cohorts or []:
-        items = list(structured)
-        for c in (*cohort.inclusion, *cohort.exclusion):
-            rule = parse_rule(c, studied)
-            section = f"eligibility.{c.kind}"
-            items.append(_compiled(c, rule, Citation(id=c.id, trial_id=trial.trial_id, section=section, text=c.text)))
-        cohorts.append(CompiledCohort(cohort.name, tuple(items)))
-    if not cohorts:
-        # No criteria list: never call anyone eligible on age and sex alone.
-        text = (trial.eligibility.text or "").strip()
-        cite = (criteria_text_citation(trial) if text else None) or facts_citation(trial)
-        crit = Criterion(
-            id=cite.id,
-            trial_id=trial.trial_id,
-            kind="inclusion",
-            heading_kind="inclusion",
-            text=text or "No eligibility criteria are given in this record.",
-        )
-        reason = "the criteria could not be split into items" if text else "the record gives no eligibility criteria"
-        rule = NeedsReview(text=crit.text, reason=reason)
-        cohorts.append(CompiledCohort(None, tuple(structured) + (_compiled(crit, rule, cite),)))
-    result = tuple(cohorts)
+        return _CACHE.get((trial.trial_id, trial.source_hash))
+    # Keyed by identity; the entry keeps the trial alive so its id cannot be reused meanwhile.
+    pair = _BY_OBJECT.get(id(trial))
+    return pair[1] if pair is not None and pair[0] is trial else None
+
+
+def _remember(trial: Trial, result: tuple[CompiledCohort, ...]) -> None:
     if len(_CACHE) + len(_BY_OBJECT) >= _CACHE_LIMIT:
         _CACHE.clear()
         _BY_OBJECT.clear()
@@ -126,10 +63,39 @@ def compile_trial(trial: Trial) -> tuple[CompiledCohort, ...]:
         _CACHE[(trial.trial_id, trial.source_hash)] = result
     else:
         _BY_OBJECT[id(trial)] = (trial, result)
+
+
+def compile_trial(trial: Trial, payload: str | None = None) -> tuple[CompiledCohort, ...]:
+    """The trial's compiled cohorts: from this process's cache, else from its stored `payload` when that is
+    current (`compiled.loads`), else parsed afresh. Cached by trial id and source hash."""
+    hit = _cached(trial)
+    if hit is not None:
+        return hit
+    result = compiled.loads(trial, payload) if payload is not None else None
+    if result is None:
+        result = compiled.compile_trial(trial)
+    _remember(trial, result)
     return result
 
 
-def _entry(kind: str, item: Compiled, out: Outcome):
+def clear_cache() -> None:
+    """Forget every compiled trial of this process: the next check loads or parses them again (a cold start)."""
+    _CACHE.clear()
+    _BY_OBJECT.clear()
+    _ENTRIES.clear()
+
+
+def load_compiled(trials: Sequence[Trial], rules: RuleLoader) -> None:
+    """Load the stored compiled rules of the `trials` not yet in this process's cache, in one read."""
+    missing = [t for t in trials if t.source_hash and _cached(t) is None]
+    if not missing:
+        return
+    payloads = rules([t.trial_id for t in missing])
+    for trial in missing:
+        compile_trial(trial, payloads.get(trial.trial_id))
+
+
+def _entry(kind: EntryKind, item: Compiled, out: Outcome) -> Entry:
     key = (kind, item.criterion.id, item.criterion.text, out)
     hit = _ENTRIES.get(key)
     if hit is None:
@@ -140,14 +106,25 @@ def _entry(kind: str, item: Compiled, out: Outcome):
     return hit
 
 
-def _build_entry(kind: str, item: Compiled, out: Outcome):
+# Quotes of the patient in a reason: a few, each short, so a reason stays one readable line.
+MAX_QUOTES = 2
+QUOTE_CHARS = 80
+
+
+def _quoted(said: tuple[str, ...]) -> list[str]:
+    return [q if len(q) <= QUOTE_CHARS else q[: QUOTE_CHARS - 1].rstrip() + "…" for q in said[:MAX_QUOTES]]
+
+
+def _build_entry(kind: EntryKind, item: Compiled, out: Outcome) -> Entry:
     c = item.criterion
+    quotes = _quoted(out.said)
+    hit: Entry
     if kind == "unknown":
-        hit = UnknownCriterion.model_construct(
-            criterion=c.text, kind=c.kind, needs=list(out.needs), citation=item.citation
+        hit = UnknownCriterion(
+            criterion=c.text, kind=c.kind, needs=list(out.needs), citation=item.citation, patient_said=quotes
         )
     elif kind == "review":
-        hit = ReviewCriterion.model_construct(
+        hit = ReviewCriterion(
             criterion=c.text,
             kind=c.kind,
             citation=item.citation,
@@ -155,28 +132,41 @@ def _build_entry(kind: str, item: Compiled, out: Outcome):
         )
     else:
         reason = out.reason or ("inclusion criterion not met" if c.kind == "inclusion" else "exclusion applies")
-        hit = FailedCriterion.model_construct(criterion=c.text, kind=c.kind, reason=reason, citation=item.citation)
+        if quotes:
+            reason = f"{reason} ({you_said(quotes)})"
+        hit = FailedCriterion(criterion=c.text, kind=c.kind, reason=reason, citation=item.citation, patient_said=quotes)
     return hit
 
 
-def _verdict(trial: Trial, cohort: CompiledCohort, idx: FactIndex, memo: dict) -> TrialVerdict:
-    failed, unknown, review = [], [], []
+def _verdict(trial: Trial, cohort: CompiledCohort, idx: FactIndex, memo: dict[str, Outcome]) -> TrialVerdict:
+    failed: list[FailedCriterion] = []
+    unknown: list[UnknownCriterion] = []
+    review: list[ReviewCriterion] = []
     keys = idx.keys
-    lists = {"failed": failed, "unknown": unknown, "review": review}
     for item in cohort.items:
+        entry: Entry | None
         if item.deps.isdisjoint(keys):
-            if item.static_entry is not None:
-                lists[item.static_entry[0]].append(item.static_entry[1])
-            continue
-        out = memo.get(item.key)
-        if out is None:
-            out = evaluate(item.rule, idx, item.criterion.kind)
-            memo[item.key] = out
-        kind = _entry_kind(item.criterion.kind, out)
-        if kind:
-            lists[kind].append(_entry(kind, item, out))
-    verdict = "ineligible" if failed else "possibly_eligible" if (unknown or review) else "eligible"
-    return TrialVerdict.model_construct(
+            if item.static_entry is None:
+                kind = _entry_kind(item.criterion.kind, item.static)
+                # Built once per compiled criterion; a satisfied one is marked False.
+                item.static_entry = _build_entry(kind, item, item.static) if kind else False
+            entry = item.static_entry or None
+        else:
+            out = memo.get(item.key)
+            if out is None:
+                out = evaluate(item.rule, idx, item.criterion.kind)
+                memo[item.key] = out
+            kind = _entry_kind(item.criterion.kind, out)
+            entry = _entry(kind, item, out) if kind else None
+        match entry:
+            case FailedCriterion():
+                failed.append(entry)
+            case UnknownCriterion():
+                unknown.append(entry)
+            case ReviewCriterion():
+                review.append(entry)
+    verdict: VerdictName = "ineligible" if failed else "possibly_eligible" if (unknown or review) else "eligible"
+    return TrialVerdict(
         trial_id=trial.trial_id,
         cohort=cohort.name,
         verdict=verdict,
@@ -187,22 +177,30 @@ def _verdict(trial: Trial, cohort: CompiledCohort, idx: FactIndex, memo: dict) -
     )
 
 
-def check_trial(trial: Trial, facts: PatientFacts) -> list[TrialVerdict]:
-    """One verdict per cohort of the trial (cohort None for a trial without cohorts)."""
+def check_trial(trial: Trial, facts: PatientFacts, rules: RuleLoader | None = None) -> list[TrialVerdict]:
+    """One verdict per cohort of the trial (cohort None for a trial without cohorts).
+
+    `rules`: where ingest stored compiled rules (`RecordStore.compiled_rules`); without it they are parsed.
+    """
+    if rules is not None:
+        load_compiled([trial], rules)
     idx = FactIndex.build(facts)
     return [_verdict(trial, cohort, idx, {}) for cohort in compile_trial(trial)]
 
 
-def check_trials(trials, facts: PatientFacts) -> list[TrialVerdict]:
-    """Verdicts for every trial and cohort, in the order of `trials`."""
+def check_trials(trials: Iterable[Trial], facts: PatientFacts, rules: RuleLoader | None = None) -> list[TrialVerdict]:
+    """Verdicts for every trial and cohort, in the order of `trials` (`rules` as in `check_trial`)."""
+    trials = list(trials)
     idx = FactIndex.build(facts)
-    memo: dict = {}
-    out = []
-    # The loop allocates many small acyclic objects; a cyclic-GC pass over millions of compiled rules
-    # in the middle of it would cost more than the whole check, so collection waits until the end.
+    memo: dict[str, Outcome] = {}
+    out: list[TrialVerdict] = []
+    # Loading and checking allocate many small acyclic objects; a cyclic-GC pass over millions of compiled
+    # rules in the middle would cost more than the whole check, so collection waits until the end.
     was_enabled = gc.isenabled()
     gc.disable()
     try:
+        if rules is not None:
+            load_compiled(trials, rules)
         for trial in trials:
             for cohort in compile_trial(trial):
                 out.append(_verdict(trial, cohort, idx, memo))

@@ -6,11 +6,32 @@ the patient; whether True is good or bad is decided by the criterion's kind in `
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
+from typing import Literal
 
 from eligibility import concepts, lexicon, units
-from eligibility.facts import Diagnosis, Medication, PatientFacts
+from eligibility.facts import Diagnosis, Measurement, Medication, PatientFacts
+from eligibility.rules import (
+    AgeRule,
+    AllOf,
+    AnyOf,
+    AssumedConsent,
+    ConditionRule,
+    DiagnosisRule,
+    DoseRule,
+    DurationRule,
+    ExposureRule,
+    Implies,
+    LabRule,
+    NeedsReview,
+    Not,
+    Qualified,
+    Rule,
+    ScoreRule,
+    SerologyRule,
+    SexRule,
+)
 
 CHRONIC = frozenset({"hiv", "htlv"})  # infections that do not go away: a history of them is current
 _OP_WORDS = {"<": "below", "<=": "at or below", ">": "above", ">=": "at or above"}
@@ -22,6 +43,7 @@ class Outcome:
     reason: str = ""
     needs: tuple[str, ...] = ()
     review: bool = False
+    said: tuple[str, ...] = ()  # the patient's own words the outcome rests on (the facts' source spans)
 
 
 @dataclass
@@ -35,10 +57,10 @@ class FactIndex:
     stated_primary: set[str] = field(default_factory=set)
     meds: list[Medication] = field(default_factory=list)
     neg_meds: set[str] = field(default_factory=set)
-    labs: dict = field(default_factory=dict)
-    scores: dict = field(default_factory=dict)
-    keys: frozenset = frozenset()  # what the patient told, in the vocabulary of `dependencies`
-    by_qualifier: dict = field(default_factory=dict)  # see `stated`
+    labs: dict[str, Measurement] = field(default_factory=dict)
+    scores: dict[str, Measurement] = field(default_factory=dict)
+    keys: frozenset[str] = frozenset()  # what the patient told, in the vocabulary of `dependencies`
+    by_qualifier: dict[str, FactIndex] = field(default_factory=dict)  # see `stated`
 
     @classmethod
     def build(cls, facts: PatientFacts) -> FactIndex:
@@ -104,47 +126,49 @@ def _patient_keys(idx: FactIndex) -> set[str]:
     return keys
 
 
-def dependencies(rule) -> frozenset[str]:
+def dependencies(rule: Rule) -> frozenset[str]:
     """Patient facts that can change the rule's outcome (see `_patient_keys`).
 
     A rule whose dependencies the patient did not mention has the outcome it has for an empty patient,
     which `evaluate.py` computes once per rule instead of once per patient.
     """
-    k = rule.kind
-    if k in ("all_of", "any_of"):
-        return frozenset().union(*(dependencies(r) for r in rule.rules)) if rule.rules else frozenset()
-    if k in ("not", "qualified"):
-        return dependencies(rule.rule)
-    if k == "implies":
-        return dependencies(rule.condition) | dependencies(rule.then)
-    if k in ("age", "sex"):
-        return frozenset({k})
-    if k in ("diagnosis", "condition"):
-        if rule.names and rule.names[0] in ("pregnancy", "breastfeeding"):
-            return frozenset({"pregnant" if rule.names[0] == "pregnancy" else "breastfeeding"})
-        deps = {"diag:" + a for n in rule.names for a in lexicon.ancestors(n)}
-        if getattr(rule, "closed_world", False):
-            deps.add("primary")
-        return frozenset(deps)
-    if k in ("lab", "serology"):
-        return frozenset({"lab:" + (rule.analyte if k == "lab" else rule.test)})
-    if k == "score":
-        return frozenset({"score:" + rule.score})
-    if k == "exposure":
-        return frozenset(
-            {"med:" + d for d in rule.drugs}
-            | {"med:" + c for c in rule.classes}
-            | {"medclass:" + c for c in rule.classes}
-            | {"medneg", "meds_complete"}
-        )
-    if k == "dose":
-        return frozenset({"medclass:" + rule.drug_class, "medneg", "meds_complete", "weight"})
-    if k == "duration":
-        return frozenset({"onset"})
+    match rule:
+        case AllOf() | AnyOf():
+            return frozenset().union(*(dependencies(r) for r in rule.rules))
+        case Not() | Qualified():
+            return dependencies(rule.rule)
+        case Implies():
+            return dependencies(rule.condition) | dependencies(rule.then)
+        case AgeRule() | SexRule():
+            return frozenset({rule.kind})
+        case DiagnosisRule() | ConditionRule():
+            if rule.names and rule.names[0] in ("pregnancy", "breastfeeding"):
+                return frozenset({"pregnant" if rule.names[0] == "pregnancy" else "breastfeeding"})
+            deps = {"diag:" + a for n in rule.names for a in lexicon.ancestors(n)}
+            if isinstance(rule, DiagnosisRule) and rule.closed_world:
+                deps.add("primary")
+            return frozenset(deps)
+        case LabRule():
+            return frozenset({"lab:" + rule.analyte})
+        case SerologyRule():
+            return frozenset({"lab:" + rule.test})
+        case ScoreRule():
+            return frozenset({"score:" + rule.score})
+        case ExposureRule():
+            return frozenset(
+                {"med:" + d for d in rule.drugs}
+                | {"med:" + c for c in rule.classes}
+                | {"medclass:" + c for c in rule.classes}
+                | {"medneg", "meds_complete"}
+            )
+        case DoseRule():
+            return frozenset({"medclass:" + rule.drug_class, "medneg", "meds_complete", "weight"})
+        case DurationRule():
+            return frozenset({"onset"})
     return frozenset()
 
 
-EMPTY = None  # FactIndex of a patient who said nothing; built on first use
+EMPTY: FactIndex | None = None  # FactIndex of a patient who said nothing; built on first use
 
 
 def empty_index() -> FactIndex:
@@ -158,8 +182,12 @@ def _cmp(v: float, op: str, t: float) -> bool:
     return v < t if op == "<" else v <= t if op == "<=" else v > t if op == ">" else v >= t
 
 
+def _since(today: date, when: date) -> float:
+    return (today - when).days
+
+
 def _ago(today: date, when: date | None) -> float | None:
-    return None if when is None else (today - when).days
+    return None if when is None else _since(today, when)
 
 
 def _years(days: float) -> str:
@@ -168,40 +196,56 @@ def _years(days: float) -> str:
     return f"{units.fmt(round(days / 30.4375, 1))} months" if days >= 56 else f"{int(round(days))} days"
 
 
+def _said(*spans: str | None) -> tuple[str, ...]:
+    """The patient's words behind an outcome: the facts' source spans, each once, in order."""
+    return tuple(dict.fromkeys(" ".join(s.split()) for s in spans if s and s.strip()))
+
+
+def _negated_spans(names: list[str], idx: FactIndex) -> tuple[str, ...]:
+    """Where the patient denied one of `names` or a parent of it ("no cancer" denies breast cancer)."""
+    wanted = {a for n in names for a in lexicon.ancestors(n)} | set(names)
+    return _said(*(d.span for d in idx.facts.diagnoses if d.negated and d.name in wanted))
+
+
 # --- leaves --------------------------------------------------------------------------------
 
 
-def age(rule, idx: FactIndex) -> Outcome:
+def age(rule: AgeRule, idx: FactIndex) -> Outcome:
     a = idx.facts.age
     if a is None:
         return Outcome(None, needs=("age",))
-    side = _out_of_range(a, rule)
-    if side == "below":
-        return Outcome(False, f"age {units.fmt(a)} is below the minimum of {units.fmt(rule.min)}")
-    if side == "above":
-        return Outcome(False, f"age {units.fmt(a)} is above the maximum of {units.fmt(rule.max)}")
-    return Outcome(True, f"age {units.fmt(a)} is within the allowed range")
+    out = _out_of_range(a, rule)
+    said = _said(idx.facts.spans.get("age"))
+    if out is not None:
+        side, bound = out
+        limit = "minimum" if side == "below" else "maximum"
+        return Outcome(False, f"age {units.fmt(a)} is {side} the {limit} of {units.fmt(bound)}", said=said)
+    return Outcome(True, f"age {units.fmt(a)} is within the allowed range", said=said)
 
 
-def _out_of_range(value: float, rule) -> str | None:
-    """'below' or 'above' when `value` falls outside the rule's min/max (with their inclusivity), else None."""
+def _out_of_range(value: float, rule: AgeRule | ScoreRule) -> tuple[Literal["below", "above"], float] | None:
+    """("below", min) or ("above", max) when `value` falls outside the rule's bounds (with their inclusivity)."""
     if rule.min is not None and not _cmp(value, ">=" if rule.min_inclusive else ">", rule.min):
-        return "below"
+        return "below", rule.min
     if rule.max is not None and not _cmp(value, "<=" if rule.max_inclusive else "<", rule.max):
-        return "above"
+        return "above", rule.max
     return None
 
 
-def sex(rule, idx: FactIndex) -> Outcome:
+def sex(rule: SexRule, idx: FactIndex) -> Outcome:
     if rule.sex == "all":
         return Outcome(True, "open to all sexes")
     s = idx.facts.sex
     if s is None:
         return Outcome(None, needs=("sex",))
-    return Outcome(s == rule.sex, f"the trial is for {rule.sex} participants; the patient is {s}")
+    return Outcome(
+        s == rule.sex,
+        f"the trial is for {rule.sex} participants; the patient is {s}",
+        said=_said(idx.facts.spans.get("sex")),
+    )
 
 
-def _matches(names, except_names, idx: FactIndex) -> list[Diagnosis]:
+def _matches(names: list[str], except_names: list[str], idx: FactIndex) -> list[Diagnosis]:
     out, seen = [], set()
     exc = set(except_names)
     for n in names:
@@ -213,22 +257,26 @@ def _matches(names, except_names, idx: FactIndex) -> list[Diagnosis]:
     return out
 
 
-def diagnosis(rule, idx: FactIndex) -> Outcome:
+def diagnosis(rule: DiagnosisRule, idx: FactIndex) -> Outcome:
     found = _matches(rule.names, rule.except_names, idx)
     if found:
         note = f" (taken to meet the {rule.qualifier} criteria)" if rule.qualifier else ""
-        return Outcome(True, f"the patient has {found[0].label}{note}")
+        return Outcome(True, f"the patient has {found[0].label}{note}", said=_said(found[0].span))
     if all(idx.is_negated(n) for n in rule.names):
-        return Outcome(False, f"the patient reports no {rule.label}")
+        return Outcome(False, f"the patient reports no {rule.label}", said=_negated_spans(rule.names, idx))
     if rule.closed_world:
         others = sorted(n for n in idx.stated_primary if not (lexicon.ancestors(n) & set(rule.names)))
         if others:
             labels = ", ".join(lexicon.TERM_BY_NAME[o].label for o in others if o in lexicon.TERM_BY_NAME)
-            return Outcome(False, f"the patient's diagnosis ({labels}) is not {rule.label}")
+            return Outcome(
+                False,
+                f"the patient's diagnosis ({labels}) is not {rule.label}",
+                said=_said(*(d.span for o in others for d in idx.diag.get(o, ()))),
+            )
     return Outcome(None, needs=("diagnosis",) if rule.closed_world else (rule.names[0],))
 
 
-def condition(rule, idx: FactIndex) -> Outcome:
+def condition(rule: ConditionRule, idx: FactIndex) -> Outcome:
     f = idx.facts
     if rule.names[0] in ("pregnancy", "breastfeeding"):
         value = f.pregnant if rule.names[0] == "pregnancy" else f.breastfeeding
@@ -237,42 +285,49 @@ def condition(rule, idx: FactIndex) -> Outcome:
         return Outcome(
             value,
             f"the patient is {'' if value else 'not '}{'pregnant' if rule.names[0] == 'pregnancy' else 'breastfeeding'}",
+            said=_said(f.spans.get("pregnant" if rule.names[0] == "pregnancy" else "breastfeeding")),
         )
     found = _matches(rule.names, rule.except_names, idx)
     if found:
         unknown_need = None
         false_reason = None
+        said = _said(*(d.span for d in found))
         for d in found:
+            one = _said(d.span)
             if rule.timing == "ever":
-                return Outcome(True, f"the patient has a history of {d.label}")
+                return Outcome(True, f"the patient has a history of {d.label}", said=one)
             current = not d.historical or d.category in ("disease", "symptom") or d.name in CHRONIC
             if rule.timing in ("current", "unspecified"):
                 if current:
-                    return Outcome(True, f"the patient has {d.label}")
+                    return Outcome(True, f"the patient has {d.label}", said=one)
                 unknown_need = unknown_need or f"{d.name}_active"
                 continue
             # window
             if current and not (d.when or d.onset):
-                return Outcome(True, f"the patient has {d.label}")
+                return Outcome(True, f"the patient has {d.label}", said=one)
             when = d.when or d.onset
             if when is None:
                 unknown_need = unknown_need or f"{d.name}_date"
                 continue
-            ago = _ago(f.today, when)
+            ago = _since(f.today, when)
             if current and d.category in ("disease", "symptom"):
-                return Outcome(True, f"the patient has {d.label}")
+                return Outcome(True, f"the patient has {d.label}", said=one)
+            if rule.window_days is None:  # a window the parser did not bound: any time counts
+                return Outcome(True, f"the patient has a history of {d.label}", said=one)
             if ago <= rule.window_days:
-                return Outcome(True, f"{d.label} {_years(ago)} ago is within the {_years(rule.window_days)} window")
+                return Outcome(
+                    True, f"{d.label} {_years(ago)} ago is within the {_years(rule.window_days)} window", said=one
+                )
             false_reason = f"{d.label} was {_years(ago)} ago, outside the {_years(rule.window_days)} window"
         if unknown_need:
-            return Outcome(None, needs=(unknown_need,))
-        return Outcome(False, false_reason or f"no current {rule.label}")
+            return Outcome(None, needs=(unknown_need,), said=said)
+        return Outcome(False, false_reason or f"no current {rule.label}", said=said)
     if all(idx.is_negated(n) for n in rule.names):
-        return Outcome(False, f"the patient reports no {rule.label}")
+        return Outcome(False, f"the patient reports no {rule.label}", said=_negated_spans(rule.names, idx))
     return Outcome(None, needs=(rule.names[0],))
 
 
-def lab(rule, idx: FactIndex) -> Outcome:
+def lab(rule: LabRule, idx: FactIndex) -> Outcome:
     m = idx.labs.get(rule.analyte)
     label = concepts.label(rule.analyte) or rule.analyte
     if m is None:
@@ -284,45 +339,51 @@ def lab(rule, idx: FactIndex) -> Outcome:
     else:
         if m.normalized is None:
             if rule.analyte == "ana" and m.positive is False:
-                return Outcome(False, "ANA is negative")
+                return Outcome(False, "ANA is negative", said=_said(m.span))
             return Outcome(None, needs=(rule.analyte,))
         v = m.normalized
-        shown = f"{units.fmt(m.value)} {m.unit}" if m.unit else f"{units.fmt(m.value)}"
+        # As stated (a normalized value always has the stated one it came from; else the normalized one).
+        stated = m.value if m.value is not None else v
+        shown = f"{units.fmt(stated)} {m.unit}" if m.unit else f"{units.fmt(stated)}"
     ok = _cmp(v, rule.op, rule.value)
     word = _OP_WORDS[rule.op] if ok else {"<": "not below", "<=": "above", ">": "not above", ">=": "below"}[rule.op]
-    return Outcome(ok, f"{label} {shown} is {word} the limit of the criterion ({rule.text})")
+    return Outcome(ok, f"{label} {shown} is {word} the limit of the criterion ({rule.text})", said=_said(m.span))
 
 
-def score(rule, idx: FactIndex) -> Outcome:
+def score(rule: ScoreRule, idx: FactIndex) -> Outcome:
     m = idx.scores.get(rule.score)
     label = concepts.label(rule.score) or rule.score
     if m is None or m.value is None:
         return Outcome(None, needs=(rule.score,))
     v = m.value
-    side = _out_of_range(v, rule)
+    out = _out_of_range(v, rule)
+    side = out[0] if out else None
+    said = _said(m.span)
     if side == "below":
-        return Outcome(False, f"{label} {units.fmt(v)} is below the required {rule.text}")
+        return Outcome(False, f"{label} {units.fmt(v)} is below the required {rule.text}", said=said)
     if side == "above":
-        return Outcome(False, f"{label} {units.fmt(v)} is above the allowed {rule.text}")
-    return Outcome(True, f"{label} {units.fmt(v)} meets {rule.text}")
+        return Outcome(False, f"{label} {units.fmt(v)} is above the allowed {rule.text}", said=said)
+    return Outcome(True, f"{label} {units.fmt(v)} meets {rule.text}", said=said)
 
 
-def serology(rule, idx: FactIndex) -> Outcome:
+def serology(rule: SerologyRule, idx: FactIndex) -> Outcome:
     m = idx.labs.get(rule.test)
     if m is None or m.positive is None:
         return Outcome(None, needs=(rule.test,))
     return Outcome(
-        m.positive == rule.positive, f"{rule.test.replace('_', '-')} is {'positive' if m.positive else 'negative'}"
+        m.positive == rule.positive,
+        f"{rule.test.replace('_', '-')} is {'positive' if m.positive else 'negative'}",
+        said=_said(m.span),
     )
 
 
-def _med_matches(rule, m: Medication) -> bool:
+def _med_matches(rule: ExposureRule, m: Medication) -> bool:
     if rule.except_classes and any(c in rule.except_classes for c in m.classes):
         return False
     return m.name in rule.drugs or m.name in rule.classes or any(c in rule.classes for c in m.classes)
 
 
-def _neg_covers(rule, neg: set[str]) -> bool:
+def _neg_covers(rule: ExposureRule, neg: set[str]) -> bool:
     """The patient denied every drug/class the rule asks about ("never had biologics")."""
 
     def covered(item: str, is_class: bool) -> bool:
@@ -336,13 +397,22 @@ def _neg_covers(rule, neg: set[str]) -> bool:
     return bool(items) and all(covered(i, c) for i, c in items)
 
 
-def _need_name(rule) -> str:
+def _need_name(rule: ExposureRule) -> str:
     base = (rule.drugs or rule.classes or ["drug"])[0]
     suffix = {"window": "last_dose", "started": "start", "ever": "use", "current": "use"}.get(rule.timing, "use")
     return f"{base}_{suffix}"
 
 
-def exposure(rule, idx: FactIndex) -> Outcome:
+def exposure(rule: ExposureRule, idx: FactIndex) -> Outcome:
+    """`_exposure`, quoting the patient's words about the drugs it matched (or denied)."""
+    out = _exposure(rule, idx)
+    if out.value is False and not any(_med_matches(rule, m) for m in idx.meds):
+        denied = [m.span for m in idx.facts.medications if m.negated and _neg_covers(rule, {m.name})]
+        return replace(out, said=_said(*denied)) if denied else out
+    return replace(out, said=_said(*(m.span for m in idx.meds if _med_matches(rule, m))))
+
+
+def _exposure(rule: ExposureRule, idx: FactIndex) -> Outcome:
     f = idx.facts
     found = [m for m in idx.meds if _med_matches(rule, m)]
     unknown = False
@@ -374,10 +444,10 @@ def exposure(rule, idx: FactIndex) -> Outcome:
             if m.started is None:
                 unknown = True
                 continue
-            ago = _ago(f.today, m.started)
-            if rule.window_days is None or ago <= rule.window_days:
-                return Outcome(True, f"{m.name} was started {_years(ago)} ago")
-            false_reason = f"{m.name} was started {_years(ago)} ago"
+            started = _since(f.today, m.started)
+            if rule.window_days is None or started <= rule.window_days:
+                return Outcome(True, f"{m.name} was started {_years(started)} ago")
+            false_reason = f"{m.name} was started {_years(started)} ago"
             continue
         if m.current:
             return Outcome(True, f"the patient is currently on {m.name}")
@@ -385,6 +455,8 @@ def exposure(rule, idx: FactIndex) -> Outcome:
         if ago is None:
             unknown = True
             continue
+        if rule.window_days is None:  # a window the parser did not bound: any time counts
+            return Outcome(True, f"the patient has received {m.name}")
         if ago <= rule.window_days:
             return Outcome(True, f"{m.name} {_years(ago)} ago is within the {_years(rule.window_days)} window")
         false_reason = f"{m.name} was {_years(ago)} ago, outside the {_years(rule.window_days)} window"
@@ -400,7 +472,13 @@ def exposure(rule, idx: FactIndex) -> Outcome:
     return Outcome(None, needs=(_need_name(rule),))
 
 
-def dose(rule, idx: FactIndex) -> Outcome:
+def dose(rule: DoseRule, idx: FactIndex) -> Outcome:
+    """`_dose`, quoting the patient's words about the drugs of its class."""
+    out = _dose(rule, idx)
+    return replace(out, said=_said(*(m.span for m in idx.meds if rule.drug_class in m.classes)))
+
+
+def _dose(rule: DoseRule, idx: FactIndex) -> Outcome:
     f = idx.facts
     steroids = [m for m in idx.meds if rule.drug_class in m.classes]
     relevant = []
@@ -421,7 +499,7 @@ def dose(rule, idx: FactIndex) -> Outcome:
                 False, "the patient takes no corticosteroid" if not steroids else "no corticosteroid in the time frame"
             )
         return Outcome(None, needs=("prednisone_dose",))
-    best = None
+    doses: list[tuple[float, str]] = []
     for m in relevant:
         if m.dose is None:
             return Outcome(None, needs=("prednisone_dose",))
@@ -435,13 +513,13 @@ def dose(rule, idx: FactIndex) -> Outcome:
             value, shown = daily / f.weight_kg, f"{units.fmt(daily)} mg/day at {units.fmt(f.weight_kg)} kg"
         else:
             value, shown = daily, f"{units.fmt(daily)} mg/day prednisone equivalent"
-        best = max(best or (value, shown), (value, shown))
-    value, shown = best
+        doses.append((value, shown))
+    value, shown = max(doses)
     ok = _cmp(value, rule.op, rule.value)
     return Outcome(ok, f"{shown} ({units.fmt(value)}) is {'' if ok else 'not '}{_OP_WORDS[rule.op]} {rule.text}")
 
 
-def duration(rule, idx: FactIndex) -> Outcome:
+def duration(rule: DurationRule, idx: FactIndex) -> Outcome:
     f = idx.facts
     names = list(rule.names) or sorted(idx.primary)
     if rule.subject == "symptoms":
@@ -449,76 +527,111 @@ def duration(rule, idx: FactIndex) -> Outcome:
     dated = [d for n in names for d in idx.diag.get(n, ()) if d.onset is not None]
     if not dated:
         return Outcome(None, needs=("disease_duration",))
-    days = max(_ago(f.today, d.onset) for d in dated)
+    days = max(_since(f.today, d.onset) for d in dated if d.onset is not None)
+    said = _said(*(d.span for d in dated))
     if rule.min_days is not None and not _cmp(days, ">=" if rule.min_inclusive else ">", rule.min_days):
-        return Outcome(False, f"{rule.subject} for {_years(days)}, shorter than required ({rule.text})")
+        return Outcome(False, f"{rule.subject} for {_years(days)}, shorter than required ({rule.text})", said=said)
     if rule.max_days is not None and not _cmp(days, "<=" if rule.max_inclusive else "<", rule.max_days):
-        return Outcome(False, f"{rule.subject} for {_years(days)}, longer than allowed ({rule.text})")
-    return Outcome(True, f"{rule.subject} for {_years(days)} ({rule.text})")
+        return Outcome(False, f"{rule.subject} for {_years(days)}, longer than allowed ({rule.text})", said=said)
+    return Outcome(True, f"{rule.subject} for {_years(days)} ({rule.text})", said=said)
 
 
 # --- structure -----------------------------------------------------------------------------
 
 
-def evaluate(rule, idx: FactIndex, kind: str) -> Outcome:
+def evaluate(rule: Rule, idx: FactIndex, kind: str) -> Outcome:
     """Outcome of `rule` for the patient; `kind` (inclusion/exclusion) only matters for consent."""
-    k = rule.kind
-    fn = LEAVES.get(k)
-    if fn is not None:
-        return fn(rule, idx)
-    if k == "all_of":
-        outs = [evaluate(r, idx, kind) for r in rule.rules]
-        for o in outs:
-            if o.value is False:
-                return o
-        if all(o.value is True for o in outs):
-            reasons = [o.reason for o in outs if o.reason]
-            # "the patient has HIV (stated as uncontrolled)" already says "the patient has HIV".
-            return Outcome(
-                True, "; ".join(dict.fromkeys(r for r in reasons if not any(r != x and r in x for x in reasons)))
-            )
-        return _unknown(outs)
-    if k == "any_of":
-        outs = [evaluate(r, idx, kind) for r in rule.rules]
-        for o in outs:
-            if o.value is True:
-                return o
-        if all(o.value is False for o in outs):
-            return Outcome(False, "; ".join(dict.fromkeys(o.reason for o in outs if o.reason)))
-        return _unknown(outs)
-    if k == "not":
-        o = evaluate(rule.rule, idx, kind)
-        return o if o.value is None else Outcome(not o.value, o.reason, o.needs, o.review)
-    if k == "implies":
-        c = evaluate(rule.condition, idx, kind)
-        if c.value is False:
-            return Outcome(True, f"does not apply ({c.reason})")
-        t = evaluate(rule.then, idx, kind)
-        if c.value is True or t.value is True:
-            return t
-        return _unknown([c, t])
-    if k == "qualified":
-        o = evaluate(rule.rule, idx, kind)
-        if o.value is not None and o.value in rule.review_when:
-            if o.value is True and kind == "exclusion" and rule.qualifier and _conditions_only(rule.rule):
-                # The patient's own words carry the qualifier ("uncontrolled HIV"): the exclusion holds on
-                # those conditions alone. An unqualified fact ("HIV positive") never gets here. Inclusions
-                # stay with the clinician: a misread inclusion must never make anyone eligible.
-                stated = evaluate(rule.rule, idx.stated(rule.qualifier), kind)
-                if stated.value is True:
-                    return Outcome(True, f"{stated.reason} (stated as {rule.qualifier})")
-            return Outcome(None, f"{o.reason}; a clinician must confirm because {rule.note}", review=True)
-        return o
-    if k == "assumed_consent":
-        return Outcome(kind == "inclusion", "consent and willingness are assumed")
-    return Outcome(None, getattr(rule, "reason", ""), review=True)
+    match rule:
+        case AgeRule():
+            return age(rule, idx)
+        case SexRule():
+            return sex(rule, idx)
+        case DiagnosisRule():
+            return diagnosis(rule, idx)
+        case ConditionRule():
+            return condition(rule, idx)
+        case LabRule():
+            return lab(rule, idx)
+        case ScoreRule():
+            return score(rule, idx)
+        case SerologyRule():
+            return serology(rule, idx)
+        case ExposureRule():
+            return exposure(rule, idx)
+        case DoseRule():
+            return dose(rule, idx)
+        case DurationRule():
+            return duration(rule, idx)
+        case AllOf():
+            return _all_of([evaluate(r, idx, kind) for r in rule.rules])
+        case AnyOf():
+            return _any_of([evaluate(r, idx, kind) for r in rule.rules])
+        case Not():
+            o = evaluate(rule.rule, idx, kind)
+            return o if o.value is None else Outcome(not o.value, o.reason, o.needs, o.review, o.said)
+        case Implies():
+            c = evaluate(rule.condition, idx, kind)
+            if c.value is False:
+                return Outcome(True, f"does not apply ({c.reason})")
+            t = evaluate(rule.then, idx, kind)
+            if c.value is True or t.value is True:
+                return t
+            return _unknown([c, t])
+        case Qualified():
+            return _qualified(rule, idx, kind)
+        case AssumedConsent():
+            return Outcome(kind == "inclusion", "consent and willingness are assumed")
+        case NeedsReview():
+            return Outcome(None, rule.reason, review=True)
 
 
-def _conditions_only(rule) -> bool:
+def _all_of(outs: list[Outcome]) -> Outcome:
+    for o in outs:
+        if o.value is False:
+            return o
+    if all(o.value is True for o in outs):
+        reasons = [o.reason for o in outs if o.reason]
+        # "the patient has HIV (stated as uncontrolled)" already says "the patient has HIV".
+        return Outcome(
+            True,
+            "; ".join(dict.fromkeys(r for r in reasons if not any(r != x and r in x for x in reasons))),
+            said=_said(*(q for o in outs for q in o.said)),
+        )
+    return _unknown(outs)
+
+
+def _any_of(outs: list[Outcome]) -> Outcome:
+    for o in outs:
+        if o.value is True:
+            return o
+    if all(o.value is False for o in outs):
+        return Outcome(
+            False,
+            "; ".join(dict.fromkeys(o.reason for o in outs if o.reason)),
+            said=_said(*(q for o in outs for q in o.said)),
+        )
+    return _unknown(outs)
+
+
+def _qualified(rule: Qualified, idx: FactIndex, kind: str) -> Outcome:
+    o = evaluate(rule.rule, idx, kind)
+    if o.value is not None and o.value in rule.review_when:
+        if o.value is True and kind == "exclusion" and rule.qualifier and _conditions_only(rule.rule):
+            # The patient's own words carry the qualifier ("uncontrolled HIV"): the exclusion holds on
+            # those conditions alone. An unqualified fact ("HIV positive") never gets here. Inclusions
+            # stay with the clinician: a misread inclusion must never make anyone eligible.
+            stated = evaluate(rule.rule, idx.stated(rule.qualifier), kind)
+            if stated.value is True:
+                return Outcome(True, f"{stated.reason} (stated as {rule.qualifier})", said=stated.said)
+        return Outcome(None, f"{o.reason}; a clinician must confirm because {rule.note}", review=True, said=o.said)
+    return o
+
+
+def _conditions_only(rule: Rule) -> bool:
     """A positive combination of diagnosis/condition leaves (no negation, numbers or drugs)."""
-    if rule.kind in ("all_of", "any_of"):
+    if isinstance(rule, AllOf | AnyOf):
         return all(_conditions_only(r) for r in rule.rules)
-    return rule.kind in ("diagnosis", "condition") and rule.names[0] not in ("pregnancy", "breastfeeding")
+    return isinstance(rule, DiagnosisRule | ConditionRule) and rule.names[0] not in ("pregnancy", "breastfeeding")
 
 
 MAX_NEEDS = 8  # a criterion naming dozens of unknown facts is reviewed, not turned into a questionnaire
@@ -528,26 +641,14 @@ def _unknown(outs: list[Outcome]) -> Outcome:
     needs: dict[str, None] = {}
     review = False
     reasons: dict[str, None] = {}
+    said: dict[str, None] = {}
     for o in outs:
         if o.value is None:
+            said.update(dict.fromkeys(o.said))
             needs.update(dict.fromkeys(o.needs))
             review = review or o.review
             if o.reason and len(reasons) < 3:
                 reasons[o.reason] = None
     if len(needs) > MAX_NEEDS:
-        return Outcome(None, "; ".join(reasons) or "too many unknown facts to ask about", review=True)
-    return Outcome(None, "; ".join(reasons), tuple(needs), review and not needs)
-
-
-LEAVES = {
-    "age": age,
-    "sex": sex,
-    "diagnosis": diagnosis,
-    "condition": condition,
-    "lab": lab,
-    "score": score,
-    "serology": serology,
-    "exposure": exposure,
-    "dose": dose,
-    "duration": duration,
-}
+        return Outcome(None, "; ".join(reasons) or "too many unknown facts to ask about", review=True, said=tuple(said))
+    return Outcome(None, "; ".join(reasons), tuple(needs), review and not needs, tuple(said))

@@ -9,6 +9,8 @@ pre-check never changes what is found.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
+
 _META = set("\\()[]{}?*+|.^$")
 _OPTIONAL = set("?*{")
 # Non-ASCII characters that Python's case-insensitive matching equates with an ASCII letter
@@ -69,7 +71,7 @@ def _leading_literal(pattern: str) -> str:
     return "".join(out).casefold()
 
 
-def _structure(pattern: str, start: int = 0):
+def _structure(pattern: str, start: int = 0) -> Iterator[tuple[int, str, int]]:
     """(position, character, group depth after it) of each character outside escapes and classes."""
     depth, i, in_class = 0, start, False
     while i < len(pattern):
@@ -102,7 +104,7 @@ def _closing_paren(pattern: str, open_at: int) -> int:
     return next((i for i, ch, depth in _structure(pattern, open_at) if ch == ")" and depth == 0), -1)
 
 
-def starts(patterns) -> tuple[str, ...] | None:
+def starts(patterns: Iterable[str]) -> tuple[str, ...] | None:
     """Literal starts of alternative patterns, or None when one of them has none (always run it)."""
     out: list[str] = []
     for p in patterns:
@@ -122,7 +124,7 @@ def fold(text: str) -> str:
 class Gate:
     """Which of a table's patterns can match a text, from their literal starts (one pass per text)."""
 
-    def __init__(self, starts_per_pattern) -> None:
+    def __init__(self, starts_per_pattern: Iterable[tuple[str, ...] | None]) -> None:
         self._starts = tuple(starts_per_pattern)
         self._all = tuple(sorted({s for group in self._starts if group for s in group}))
 

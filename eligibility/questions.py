@@ -30,10 +30,9 @@ _FIXED = {
 }
 
 # Drugs and classes whose names are not plain words; other drugs are asked about by their name.
-DRUG_NAMES: dict[str, str] = {
-    d.id: d.label for d in [*concepts.DRUG_CLASSES.values(), *concepts.DRUGS.values()] if d.label is not None
-}
-_RECEIVED = frozenset(d.id for d in [*concepts.DRUG_CLASSES.values(), *concepts.DRUGS.values()] if d.received)
+_DRUG_ENTRIES: list[concepts.Drug | concepts.DrugClass] = [*concepts.DRUG_CLASSES.values(), *concepts.DRUGS.values()]
+DRUG_NAMES: dict[str, str] = {d.id: d.label for d in _DRUG_ENTRIES if d.label is not None}
+_RECEIVED = frozenset(d.id for d in _DRUG_ENTRIES if d.received)
 
 _COUNTABLE = ("disorder", "arrhythmia", "condition")
 _DRUG_SUFFIXES = ("_last_dose", "_start", "_use")

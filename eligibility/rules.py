@@ -11,6 +11,8 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from ingest.models import Criterion
+
 Op = Literal["<", "<=", ">", ">="]
 Timing = Literal["ever", "current", "window", "started", "unspecified"]
 
@@ -205,25 +207,34 @@ Rule = Annotated[
 for _model in (AllOf, AnyOf, Not, Implies, Qualified):
     _model.model_rebuild()
 
-DECIDABLE_LEAVES = frozenset(
-    {"age", "sex", "diagnosis", "condition", "lab", "score", "serology", "exposure", "dose", "duration"}
+# The leaves that can decide a criterion for some patient (review and consent leaves cannot).
+DecidableLeaf = (
+    AgeRule
+    | SexRule
+    | DiagnosisRule
+    | ConditionRule
+    | LabRule
+    | ScoreRule
+    | SerologyRule
+    | ExposureRule
+    | DoseRule
+    | DurationRule
 )
 
 
-def is_decidable(rule) -> bool:
+def is_decidable(rule: Rule) -> bool:
     """True when the rule can decide the criterion for some patient (it is not review/consent only)."""
-    if rule.kind in DECIDABLE_LEAVES:
-        return True
-    if rule.kind in ("all_of", "any_of"):
-        return any(is_decidable(r) for r in rule.rules)
-    if rule.kind in ("not", "qualified"):
-        return is_decidable(rule.rule)
-    if rule.kind == "implies":
-        return is_decidable(rule.condition)
-    return False
+    match rule:
+        case AllOf() | AnyOf():
+            return any(is_decidable(r) for r in rule.rules)
+        case Not() | Qualified():
+            return is_decidable(rule.rule)
+        case Implies():
+            return is_decidable(rule.condition)
+    return isinstance(rule, DecidableLeaf)
 
 
-def parse_rule(criterion) -> Rule:
+def parse_rule(criterion: Criterion) -> Rule:
     """The typed rule of one criterion (deterministic, never raises). See `eligibility.parsing`."""
     # Imported here: the parser builds these models, so importing it at module level would be circular.
     from eligibility.parsing import parse_rule as _parse

@@ -94,7 +94,8 @@ class CaseRunner:
 
         facts = extract_facts(case.patient, today=self.today)
         trial = self._trials.get(case.trial) if self._trials is not None else self.index.trial(case.trial)
-        verdicts = check_trials([trial], facts) if trial is not None else []
+        rules = self.index.store.compiled_rules if self.index is not None else None
+        verdicts = check_trials([trial], facts, rules=rules) if trial is not None else []
         return {"facts": facts.to_json(), "results": [v.model_dump(mode="json") for v in verdicts]}
 
     def search(self, case: RankingCase) -> dict:

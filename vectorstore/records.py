@@ -5,6 +5,10 @@ so a half-written ingest (vectors added, records not committed) is invisible. Ea
 vector that embeds it (`vector_id` = chunk id + content hash): an unchanged chunk of a replaced trial keeps
 its vector, and a changed one gets a new vector id instead of overwriting the vector the committed record
 still points to. `version` counts committed changes to the chunk set; the lexical indexes rebuild when it moves.
+
+`compiled_rules` keeps, beside each trial, its criteria compiled by the eligibility checker: an opaque payload
+and the compiler version that wrote it (this store does not read either). Writing a trial drops its payload,
+so a payload never outlives the record it was compiled from.
 """
 
 from __future__ import annotations
@@ -298,6 +302,31 @@ class RecordStore:
             "FROM chunks c JOIN trials t USING (trial_id) ORDER BY c.trial_id, c.ord"
         )
 
+    def _has_compiled(self) -> bool:
+        return bool(self._query("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'compiled_rules'"))
+
+    def compiled_rules(self, trial_ids: list[str]) -> dict[str, str]:
+        """The stored compiled-rules payload of each of `trial_ids` that has one (of any compiler version)."""
+        found: dict[str, str] = {}
+        if not self._has_compiled():
+            return found
+        for start in range(0, len(trial_ids), 500):
+            part = trial_ids[start : start + 500]
+            marks = ",".join("?" * len(part))
+            found.update(self._query(f"SELECT trial_id, payload FROM compiled_rules WHERE trial_id IN ({marks})", part))
+        return found
+
+    def uncompiled(self, compiler: str) -> list[str]:
+        """Ids of the stored trials without a compiled-rules payload written by `compiler`."""
+        if not self._has_compiled():
+            return self.trial_ids()
+        rows = self._query(
+            "SELECT t.trial_id FROM trials t LEFT JOIN compiled_rules c USING (trial_id) "
+            "WHERE c.compiler IS NULL OR c.compiler != ? ORDER BY t.trial_id",
+            (compiler,),
+        )
+        return [r[0] for r in rows]
+
     def counts(self) -> tuple[int, int]:
         trials = self._query("SELECT COUNT(*) FROM trials")[0][0]
         chunks = self._query("SELECT COUNT(*) FROM chunks")[0][0]
@@ -339,16 +368,35 @@ class RecordStore:
             return None
         return trials
 
+    def save_compiled(self, compiler: str, payloads: dict[str, str]) -> None:
+        """Store compiled-rules payloads by trial id, in one transaction; ids no longer stored are skipped."""
+        with self._lock:
+            self._db.execute(COMPILED_SCHEMA)
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                self._db.executemany(
+                    "INSERT OR REPLACE INTO compiled_rules(trial_id, compiler, payload) "
+                    "SELECT ?, ?, ? WHERE EXISTS (SELECT 1 FROM trials WHERE trial_id = ?)",
+                    [(tid, compiler, payload, tid) for tid, payload in payloads.items()],
+                )
+                self._db.execute("COMMIT")
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+
     def commit(self, items: list[tuple[Trial, list[StoredChunk]]]) -> None:
         """Replace the records and chunks of these trials in one transaction and bump the version."""
         if not items:
             return
         with self._lock:
             db = self._db
+            compiled = self._has_compiled()
             db.execute("BEGIN IMMEDIATE")
             try:
                 for trial, stored in items:
                     db.execute("DELETE FROM chunks WHERE trial_id = ?", (trial.trial_id,))
+                    if compiled:  # compiled from the record being replaced: recompiled from the new one
+                        db.execute("DELETE FROM compiled_rules WHERE trial_id = ?", (trial.trial_id,))
                     db.execute(
                         "INSERT OR REPLACE INTO trials(trial_id, source_hash, digest, status, title, record) "
                         "VALUES (?,?,?,?,?,?)",
@@ -393,6 +441,16 @@ class RecordStore:
         with self._lock:
             return self._db.execute(sql, params).fetchall()
 
+
+# Created by the first `save_compiled`, not on open: opening an index to read it (an eval on a shared index)
+# must not change it, and an index without the table simply has no compiled rules yet.
+COMPILED_SCHEMA = """
+CREATE TABLE IF NOT EXISTS compiled_rules (
+    trial_id TEXT PRIMARY KEY REFERENCES trials(trial_id) ON DELETE CASCADE,
+    compiler TEXT NOT NULL,
+    payload TEXT NOT NULL
+)
+"""
 
 _CHUNK_COLUMNS = "id, trial_id, section, title, text, cohort, kind, line"
 

@@ -14,7 +14,7 @@ import re
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, field_validator, model_validator
@@ -337,14 +337,15 @@ def load(directory: Path = _DIR) -> Registry:
     registry = Registry({}, {}, {}, {}, {}, {})
     for path in sorted(directory.glob("*.yaml")):
         for c in _load(path):
-            table: dict = {
+            tables: dict[type, dict[str, Any]] = {
                 Concept: registry.measurements,
                 SerologyTest: registry.serology,
                 Condition: registry.conditions,
                 ConditionGroup: registry.condition_groups,
                 Drug: registry.drugs,
                 DrugClass: registry.drug_classes,
-            }[type(c)]
+            }
+            table = tables[type(c)]
             if c.id in table or (isinstance(c, (Concept, SerologyTest)) and c.id in _quantities_and_tests(registry)):
                 raise RegistryError(f"{path.name}: entry '{c.id}' is already defined in another file")
             table[c.id] = c

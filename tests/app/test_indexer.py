@@ -152,3 +152,61 @@ def test_a_document_whose_trial_was_replaced_since_is_read_again(make_settings, 
     assert index.trial("NCT96000001").title == "First version"
     assert ingest_paths([old], index, progress=False).unchanged == 1 and len(parsed) == 1
     index.close()
+
+
+def test_ingest_stores_compiled_rules_and_recompiles_stale_ones(make_settings, write_study, tmp_path):
+    from app.indexer import compile_rules
+    from eligibility import compiled, evaluate
+    from eligibility.evaluate import check_trials
+    from eligibility.facts import extract_facts
+    from vectorstore.records import stored_chunks
+
+    docs = tmp_path / "docs"
+    write_study(docs, "NCT93000001", "Lupus study")
+    write_study(docs, "NCT93000002", "Myositis study", conditions=("Myositis",))
+    index = TrialIndex.open(make_settings())
+    ingest_paths([docs], index, progress=False)
+    store = index.store
+    ids = ["NCT93000001", "NCT93000002"]
+    stored = store.compiled_rules(ids)
+    assert set(stored) == set(ids) and all(compiled.is_current(p) for p in stored.values())
+    assert store.uncompiled(compiled.COMPILER_VERSION) == []
+    trial = index.trial("NCT93000001")
+    assert compiled.loads(trial, stored["NCT93000001"]) is not None
+
+    # A payload another compiler wrote is found stale and recompiled by the next ingest's compile step.
+    store.save_compiled(
+        "an-older-compiler", {"NCT93000001": stored["NCT93000001"].replace(compiled.COMPILER_VERSION, "x")}
+    )
+    assert store.uncompiled(compiled.COMPILER_VERSION) == ["NCT93000001"]
+    evaluate.clear_cache()
+    facts = extract_facts("40-year-old woman with lupus")
+    before = check_trials([trial], facts, rules=store.compiled_rules)  # parsed afresh, not the stale payload
+    assert compile_rules(index) == 1
+    assert store.uncompiled(compiled.COMPILER_VERSION) == []
+    evaluate.clear_cache()
+    assert check_trials([trial], facts, rules=store.compiled_rules) == before
+
+    # Writing a trial's record drops its payload in the same transaction; the next ingest compiles it again.
+    myositis = index.trial("NCT93000002")
+    store.commit([(myositis, stored_chunks(myositis, index.chunks("NCT93000002")))])
+    assert store.compiled_rules(["NCT93000002"]) == {}
+    assert store.uncompiled(compiled.COMPILER_VERSION) == ["NCT93000002"]
+    write_study(docs, "NCT93000002", "Myositis study, amended", conditions=("Myositis",))
+    ingest_paths([docs], index, progress=False)
+    assert compiled.is_current(store.compiled_rules(["NCT93000002"])["NCT93000002"])
+    assert compiled.loads(index.trial("NCT93000002"), store.compiled_rules(["NCT93000002"])["NCT93000002"])
+    index.close()
+
+
+def test_reading_an_index_without_compiled_rules_leaves_it_unchanged(tmp_path):
+    import sqlite3
+
+    from vectorstore.records import RecordStore
+
+    path = tmp_path / "records.sqlite"
+    store = RecordStore(path)
+    assert store.compiled_rules(["NCT00000001"]) == {} and store.uncompiled("any") == []
+    store.close()
+    tables = {r[0] for r in sqlite3.connect(path).execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    assert "compiled_rules" not in tables  # an eval opening a shared index must not change it

@@ -57,3 +57,16 @@ def test_a_paragraph_after_a_heading_is_its_own_block():
         "What the trial is about. [NCT00000001 · Status and enrollment]",
         "- One [NCT00000001 · Status and enrollment]",
     ]
+
+
+def test_checker_reasons_show_the_patients_own_words(seed_trials):
+    from app.render import verdicts_markdown
+    from eligibility.evaluate import check_trial
+    from eligibility.facts import extract_facts
+
+    failed = check_trial(seed_trials["NCT03171194"], extract_facts("72-year-old woman with SLE"))
+    text = verdicts_markdown(failed, None, {})
+    assert "you said: '72-year-old'" in text
+    unknown = check_trial(seed_trials["NCT03171194"], extract_facts("50-year-old woman with SLE, had rituximab"))
+    assert unknown[0].verdict == "possibly_eligible"
+    assert "Still needed:" in (text := verdicts_markdown(unknown, None, {})) and "you said: 'rituximab'" in text

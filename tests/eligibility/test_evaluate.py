@@ -15,7 +15,8 @@ def test_issue_example_rituximab_within_6_months(seed_by_id, today):
     assert f.kind == "exclusion" and f.criterion.startswith("Having received belimumab within 3 months")
     assert f.citation.id == "NCT03171194:eligibility.exclusion:11"
     assert f.citation.section == "eligibility.exclusion" and f.citation.text == f.criterion
-    assert f.reason == "rituximab 2 months ago is within the 6 months window"
+    assert f.reason == "rituximab 2 months ago is within the 6 months window (you said: 'rituximab')"
+    assert f.patient_said == ["rituximab"]
 
 
 def test_without_the_exposure_the_same_patient_is_possibly_eligible(seed_by_id, today):
@@ -63,7 +64,7 @@ def test_structured_age_is_a_rule_citing_the_facts_chunk(seed_by_id, today):
     [v] = check_trial(seed_by_id["NCT03171194"], extract_facts("70-year-old woman with SLE", today=today))
     [f] = [f for f in v.failed if f.citation.section == "eligibility.facts"]
     assert f.citation.id == "NCT03171194:eligibility.facts:1"
-    assert f.reason == "age 70 is above the maximum of 65" and f.kind == "inclusion"
+    assert f.reason == "age 70 is above the maximum of 65 (you said: '70-year-old')" and f.kind == "inclusion"
 
 
 def test_unknown_age_is_asked_not_guessed(seed_by_id, today):
@@ -160,3 +161,33 @@ def test_a_record_without_criteria_is_never_eligible(seed_by_id, today):
     [v] = check_trial(trial, extract_facts("34-year-old woman with SLE", today=today))
     assert v.verdict == "possibly_eligible"
     assert v.needs_review[0].reason == "the record gives no eligibility criteria"
+
+
+def test_failed_reasons_quote_the_patients_own_words(seed_by_id, today):
+    trial = seed_by_id["NCT03171194"]
+    said = "Forty-one, SLE since 2015. Kidney function: eGFR 24 last week. I take prednisone 40 mg a day, 60 kg."
+    [v] = check_trial(trial, extract_facts(said, today=today))
+    assert v.verdict == "ineligible"
+    by_words = {q: f for f in v.failed for q in f.patient_said}
+    egfr = next(f for q, f in by_words.items() if "eGFR 24" in q)
+    assert "you said: '" in egfr.reason and "eGFR 24" in egfr.reason
+    steroid = next(f for q, f in by_words.items() if "prednisone" in q)
+    assert "prednisone" in steroid.reason.split("you said:")[1]
+    for f in v.failed:
+        for quote in f.patient_said:
+            assert quote in " ".join(said.split())  # verbatim words of the patient, never made up
+
+
+def test_a_denial_is_quoted_when_it_fails_an_inclusion(seed_by_id, today):
+    [v] = check_trial(seed_by_id["NCT03171194"], extract_facts("45 year old woman, no lupus", today=today))
+    quoted = [f for f in v.failed if f.patient_said]
+    assert quoted and all("lupus" in q.lower() for f in quoted for q in f.patient_said)
+
+
+def test_unknowns_carry_what_the_patient_did_say(seed_by_id, today):
+    # The drug is stated, its date is not: the unknown criterion names the drug as the patient wrote it.
+    [v] = check_trial(
+        seed_by_id["NCT03171194"], extract_facts("50-year-old woman with SLE, had rituximab", today=today)
+    )
+    [u] = [u for u in v.unknown if any("rituximab" in n for n in u.needs)]
+    assert u.patient_said == ["rituximab"]

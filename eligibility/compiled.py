@@ -1,0 +1,263 @@
+"""Criteria compiled into rules once, at ingest, and stored beside the trial record.
+
+Parsing a trial's criteria takes milliseconds (the grammar, the registry, scope and context rules); checking
+a patient against the parsed rules takes microseconds. So orchestration (app/indexer.py) compiles every
+trial when it is ingested and the record store keeps the result as an opaque JSON payload; the checker
+(`eligibility.evaluate`) loads it instead of parsing again.
+
+A payload names the `COMPILER_VERSION` that wrote it: a fingerprint of every source and data file of this
+package and of the ingest models and passages it reads. Any change to the parser, the registry, the
+matcher or the verdict building makes older payloads stale, and `load` refuses them, so a stale payload is
+recompiled on read, never used.
+
+Each compiled criterion keeps what the checker needs without the rule itself: the facts its outcome depends
+on and its outcome for a patient who said nothing. The rule is decoded from its JSON only when a patient
+states one of those facts, which keeps a first (cold) check of many trials close to a warm one.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import TypeAdapter
+
+from eligibility.matching import Outcome, dependencies, empty_index, evaluate
+from eligibility.models import Entry
+from eligibility.parsing import parse_rule, studied_diseases
+from eligibility.rules import AgeRule, NeedsReview, Rule, SexRule
+from ingest.models import Citation, Criterion, Trial
+from ingest.passages import criteria_text_citation, facts_citation
+
+_PACKAGE = Path(__file__).resolve().parent
+# What decides a compiled payload: this package (code and data) and the ingest models and passages it reads.
+_SOURCES = (_PACKAGE, _PACKAGE.parent / "ingest" / "models.py", _PACKAGE.parent / "ingest" / "passages.py")
+_DATA_SUFFIXES = frozenset({".py", ".json", ".yaml", ".yml", ".toml"})
+
+
+def _fingerprint() -> str:
+    digest = hashlib.sha256()
+    for source in _SOURCES:
+        files = sorted(source.rglob("*")) if source.is_dir() else [source]
+        for file in files:
+            if file.suffix in _DATA_SUFFIXES and "__pycache__" not in file.parts and file.is_file():
+                digest.update(str(file.relative_to(_PACKAGE.parent)).encode() + b"\0" + file.read_bytes() + b"\0")
+    return digest.hexdigest()[:20]
+
+
+COMPILER_VERSION = _fingerprint()
+_RULE: TypeAdapter[Rule] = TypeAdapter(Rule)
+
+
+class Compiled:
+    """One criterion with its dependencies and empty-patient outcome; the rule and the citation are built on
+    first use (most criteria of a check need neither: see the module docstring)."""
+
+    __slots__ = ("criterion", "key", "deps", "static", "static_entry", "_citation", "_rule", "_rule_json")
+
+    def __init__(
+        self,
+        criterion: Criterion,
+        deps: frozenset[str],
+        static: Outcome,
+        *,
+        citation: Citation | None = None,
+        rule: Rule | None = None,
+        rule_json: str | None = None,
+    ) -> None:
+        if rule_json is None:
+            if rule is None:
+                raise ValueError("a compiled criterion needs its rule or the rule's JSON")
+            rule_json = rule.model_dump_json()
+        self.criterion = criterion
+        self.key = criterion.kind + rule_json  # identical rules share outcomes within one check
+        self.deps = deps  # patient facts the outcome depends on (`matching.dependencies`)
+        self.static = static  # the outcome for a patient who mentioned none of `deps`
+        # Its verdict entry, built by the checker on first use (False: the criterion is satisfied).
+        self.static_entry: Entry | Literal[False] | None = None
+        self._citation = citation  # None: the criterion's own passage (`_criterion_citation`)
+        self._rule = rule
+        self._rule_json = rule_json
+
+    @property
+    def rule(self) -> Rule:
+        if self._rule is None:
+            self._rule = _RULE.validate_json(self._rule_json)
+        return self._rule
+
+    @property
+    def rule_json(self) -> str:
+        return self._rule_json
+
+    @property
+    def citation(self) -> Citation:
+        if self._citation is None:
+            self._citation = _criterion_citation(self.criterion)
+        return self._citation
+
+    @property
+    def cites_itself(self) -> bool:
+        """The citation is the criterion's own passage (so the stored form need not repeat it)."""
+        return self._citation is None or self._citation == _criterion_citation(self.criterion)
+
+
+def _criterion_citation(c: Criterion) -> Citation:
+    return Citation(id=c.id, trial_id=c.trial_id, section=f"eligibility.{c.kind}", text=c.text)
+
+
+@dataclass(frozen=True)
+class CompiledCohort:
+    name: str | None
+    items: tuple[Compiled, ...]
+
+
+def compile_criterion(criterion: Criterion, rule: Rule, citation: Citation | None = None) -> Compiled:
+    """A parsed criterion with its dependencies and its outcome for a patient who said nothing; `citation`
+    None cites the criterion's own passage."""
+    static = evaluate(rule, empty_index(), criterion.kind)
+    return Compiled(criterion, dependencies(rule), static, citation=citation, rule=rule)
+
+
+def _structured(trial: Trial) -> list[Compiled]:
+    """The record's structured minimum/maximum age and sex, as inclusion criteria citing the facts passage."""
+    e = trial.eligibility
+    out = []
+    rules: list[Rule] = []
+    if e.min_age_years is not None or e.max_age_years is not None:
+        rules.append(AgeRule(min=e.min_age_years, max=e.max_age_years))
+    if e.sex in ("female", "male"):
+        rules.append(SexRule(sex=e.sex))
+    if rules:
+        cite = facts_citation(trial)
+        crit = Criterion(
+            id=cite.id, trial_id=trial.trial_id, kind="inclusion", heading_kind="inclusion", text=cite.text
+        )
+        out = [compile_criterion(crit, rule, cite) for rule in rules]
+    return out
+
+
+def compile_trial(trial: Trial) -> tuple[CompiledCohort, ...]:
+    """The trial's cohorts with every criterion parsed into a rule (no cache: see `evaluate.compile_trial`)."""
+    structured = _structured(trial)
+    studied = studied_diseases(list(trial.conditions), trial.title)
+    cohorts = []
+    for cohort in trial.eligibility.cohorts or []:
+        items = list(structured)
+        for c in (*cohort.inclusion, *cohort.exclusion):
+            items.append(compile_criterion(c, parse_rule(c, studied)))
+        cohorts.append(CompiledCohort(cohort.name, tuple(items)))
+    if not cohorts:
+        # No criteria list: never call anyone eligible on age and sex alone.
+        text = (trial.eligibility.text or "").strip()
+        cite = (criteria_text_citation(trial) if text else None) or facts_citation(trial)
+        crit = Criterion(
+            id=cite.id,
+            trial_id=trial.trial_id,
+            kind="inclusion",
+            heading_kind="inclusion",
+            text=text or "No eligibility criteria are given in this record.",
+        )
+        reason = "the criteria could not be split into items" if text else "the record gives no eligibility criteria"
+        rule = NeedsReview(text=crit.text, reason=reason)
+        cohorts.append(CompiledCohort(None, (*structured, compile_criterion(crit, rule, cite))))
+    return tuple(cohorts)
+
+
+# ---------------------------------------------------------------- the stored form
+#
+# A payload names the trial's own criteria by position instead of repeating them: the criteria and their
+# passages are already in the record it is stored with. Only the criteria the compiler makes up (the
+# structured age/sex fields, a missing criteria list) are written out. Per criterion: where it is, the rule's
+# JSON, its dependencies and its empty-patient outcome.
+
+
+def dumps(trial: Trial, cohorts: Sequence[CompiledCohort]) -> str:
+    """The payload the record store keeps for `trial` (JSON; rules stay JSON strings until needed)."""
+    out = []
+    for cohort, own in zip(cohorts, _own_criteria(trial, len(cohorts)), strict=True):
+        position = {id(c): n for n, c in enumerate(own)}
+        made_up: list[list[dict[str, Any]]] = []
+        items = []
+        for item in cohort.items:
+            ref = position.get(id(item.criterion))
+            if ref is None or not item.cites_itself:
+                made_up.append([item.criterion.model_dump(mode="json"), item.citation.model_dump(mode="json")])
+                ref = -len(made_up)
+            s = item.static
+            items.append([ref, item.rule_json, sorted(item.deps), [s.value, s.reason, list(s.needs), s.review]])
+        out.append({"name": cohort.name, "made_up": made_up, "items": items})
+    return json.dumps(
+        {"compiler": COMPILER_VERSION, "trial_id": trial.trial_id, "source_hash": trial.source_hash, "cohorts": out},
+        ensure_ascii=False,
+        separators=(",", ":"),
+    )
+
+
+def _own_criteria(trial: Trial, count: int) -> list[tuple[Criterion, ...]]:
+    """Per compiled cohort, the trial's own criteria in compiling order (none for the made-up cohort)."""
+    own = [(*c.inclusion, *c.exclusion) for c in trial.eligibility.cohorts or []]
+    return own if len(own) == count else [() for _ in range(count)]
+
+
+def compile_payload(trial: Trial) -> str:
+    """Compile `trial` and return its stored form: what ingest keeps beside the record."""
+    return dumps(trial, compile_trial(trial))
+
+
+def is_current(payload: str) -> bool:
+    """True when `payload` was written by this compiler (cheap: reads only the version field)."""
+    return payload.startswith(f'{{"compiler":"{COMPILER_VERSION}",')
+
+
+_DEPS: dict[tuple[str, ...], frozenset[str]] = {}  # the same few dependency sets recur across trials
+
+
+def loads(trial: Trial, payload: str) -> tuple[CompiledCohort, ...] | None:
+    """The compiled cohorts of `trial` from its stored payload, or None when the payload is stale (another
+    compiler version) or does not fit this trial (another trial, document or criteria list): the caller then
+    compiles afresh.
+
+    Rules are validated when decoded, on first use.
+    """
+    if not is_current(payload):
+        return None
+    data = json.loads(payload)
+    if data["trial_id"] != trial.trial_id or data["source_hash"] != trial.source_hash or not trial.source_hash:
+        return None
+    stored = data["cohorts"]
+    if len(stored) != max(len(trial.eligibility.cohorts or []), 1):
+        return None
+    cohorts = []
+    for cohort, own in zip(stored, _own_criteria(trial, len(stored)), strict=True):
+        made_up = [(Criterion.model_validate(crit), Citation.model_validate(cite)) for crit, cite in cohort["made_up"]]
+        items = []
+        expected = 0  # the record's own criteria come in order, each once: else the list is not the one compiled
+        for ref, rule_json, deps, (value, reason, needs, review) in cohort["items"]:
+            if ref < 0:
+                criterion, citation = made_up[-ref - 1]
+            elif ref == expected < len(own):
+                criterion, citation = own[ref], None
+                expected += 1
+            else:
+                return None
+            key = tuple(deps)
+            frozen = _DEPS.get(key)
+            if frozen is None:
+                frozen = _DEPS[key] = frozenset(key)
+            items.append(
+                Compiled(
+                    criterion,
+                    frozen,
+                    Outcome(value, reason, tuple(needs), review),
+                    citation=citation,
+                    rule_json=rule_json,
+                )
+            )
+        if expected != len(own):
+            return None
+        cohorts.append(CompiledCohort(cohort["name"], tuple(items)))
+    return tuple(cohorts)
