@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from app.generators import Statement
 from app.verify import VERDICT_WORDS
+from eligibility import concepts
 from eligibility.facts import PatientFacts
 from eligibility.models import TrialVerdict, you_said
 from ingest.models import Chunk
@@ -147,7 +148,7 @@ def facts_line(facts: PatientFacts) -> str | None:
             if m.positive is False
             else (f"{m.value:g}{' ' + m.unit if m.unit else ''}" if m.value is not None else "")
         )
-        parts.append(f"{m.name} {value}".strip())
+        parts.append(f"{concepts.label(m.name) or m.name} {value}".strip())
     for med in facts.medications:
         state = "not on " if med.negated else "past " if med.current is False else ""
         parts.append(state + med.name)
