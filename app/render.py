@@ -90,25 +90,31 @@ def verdicts_markdown(
     return "\n".join(out)
 
 
-def lead_sentence(best: dict[str, str], statuses: dict[str, str], places: dict[str, str]) -> str | None:
+def lead_sentence(
+    best: dict[str, str], statuses: dict[str, str], places: dict[str, str], who: str = "you"
+) -> str | None:
     """One sentence before the details: how many enrolling trials may fit, naming the first and its place.
 
-    `best` maps trial ids to their best verdict, `statuses` to their plain status ("" when unknown) and
-    `places` to a city or country of a site.
+    `best` maps trial ids to their best verdict, `statuses` to their plain status ("" when unknown),
+    `places` to a city or country of a site; `who` is the patient as the answer names them ("your mother").
     """
     fit = [t for t, v in best.items() if v != "ineligible" and t not in statuses]
     closed = [t for t, v in best.items() if v != "ineligible" and t in statuses]
     if not fit:
         if closed:
             return (
-                f"No enrolling trial fits what you've told me; {_count(len(closed))} that may fit "
+                f"No enrolling trial fits what you've told me{_about(who)}; {_count(len(closed))} that may fit "
                 f"{'is' if len(closed) == 1 else 'are'} not enrolling."
             )
-        return "None of these trials fits what you've told me." if best else None
+        return f"None of these trials fits what you've told me{_about(who)}." if best else None
     where = f" in {places[fit[0]]}" if places.get(fit[0]) else ""
     more = f" (and {_count(len(fit) - 1)} more)" if len(fit) > 1 else ""
     word = "trial may" if len(fit) == 1 else "trials may"
-    return f"{_count(len(fit)).capitalize()} {word} fit you and {'is' if len(fit) == 1 else 'are'} enrolling: {fit[0]}{where}{more}."
+    return f"{_count(len(fit)).capitalize()} {word} fit {who} and {'is' if len(fit) == 1 else 'are'} enrolling: {fit[0]}{where}{more}."
+
+
+def _about(who: str) -> str:
+    return "" if who == "you" else f" about {who}"
 
 
 def _count(n: int) -> str:
