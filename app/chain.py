@@ -47,6 +47,8 @@ from vectorstore.index import TrialIndex
 
 MAX_LISTED = 5
 NOT_ENROLLING = frozenset({"COMPLETED", "TERMINATED", "WITHDRAWN", "SUSPENDED", "ACTIVE_NOT_RECRUITING", "UNKNOWN"})
+# Where the passage shown under each trial of a list comes from: what the trial studies and does.
+LIST_SECTIONS = ("summary", "description", "conditions", "interventions", "arms", "design", "outcomes")
 # The order a list of trials is shown in, by how soon a person could join: recruiting first.
 ENROLLING_ORDER = ("RECRUITING", "NOT_YET_RECRUITING", "ENROLLING_BY_INVITATION")
 ADVICE_REFUSAL = (
@@ -275,7 +277,9 @@ class Assistant:
             turn.within = list(conv.focus)
         near = _NEAR.search(turn.question)
         if near and turn.intent.kind == "find_trials":
-            turn.place = resolve_place(near.group(1))
+            turn.place = (
+                _home_place(turn) if _SELF_PLACE.fullmatch(near.group(1).strip()) else resolve_place(near.group(1))
+            )
         turn.facts = facts
         if turn.intent.injection:
             turn.warnings.append(INJECTION_WARNING)
@@ -353,9 +357,18 @@ class Assistant:
             sites = {t: nearest_site(turn.trials[t], turn.place, vocab.REGISTRY_COUNTRY.get(t[:3])) for t in picked}
             picked.sort(key=lambda t: (_enrolling_rank(turn.trials[t]), sites[t].distance_km if sites[t] else far))
             turn.lead = _distance_line(turn.place, sites, picked)
+        # The verdicts (and the lead sentence naming the first trial that may fit) follow the list's order.
+        turn.verdicts.sort(key=lambda v: picked.index(v.trial_id) if v.trial_id in picked else len(picked))
         # The trials were ranked by the hybrid retriever (one query embedding); the passage shown for each
         # is its best lexical match, which needs no second embedding of the same question.
-        hits = self.index.search_lexical(turn.question, k=len(picked) * 4, trial_ids=picked) if _topical(turn) else []
+        # A criterion shown under a trial in a list reads as a claim about the person ("who have received a
+        # biologic agent"), so the passage comes from what the trial is about unless criteria were asked for.
+        sections = None if "criteria" in intent.aspects else list(LIST_SECTIONS)
+        hits = (
+            self.index.search_lexical(turn.question, k=len(picked) * 4, trial_ids=picked, sections=sections)
+            if _topical(turn)
+            else []
+        )
         ordered = [h.chunk for h in hits]
         by_trial: dict[str, list[Chunk]] = {tid: [] for tid in picked}
         for chunk in ordered:
@@ -474,7 +487,8 @@ class Assistant:
             chunks=chunks,
             verdicts=turn.verdicts,
             default_trials=intent.trial_ids,
-            allow_empty=intent.kind == "eligibility",
+            # A list of trials is answered by its cited headings (title, status) even when no passage is shown.
+            allow_empty=intent.kind in ("eligibility", "find_trials"),
         )
         warnings = [*turn.warnings, *checked.warnings]
         body = render.statements_markdown(checked.statements, chunks)
@@ -541,6 +555,25 @@ _NEAR = re.compile(
     r"([A-Za-z][\w .'\-]*?(?:,\s*[A-Za-z][\w .'\-]*?)?)\s*(?:[?.!;]|$|\bfor\b|\bwith\b|\bthat\b)"
 )
 NEAR_KM = 300  # beyond this, "nothing is close" is said outright
+# "near me", "close to home": the place is the one the person said they live in, this turn or earlier.
+_SELF_PLACE = re.compile(r"(?i)(?:me|us|here|home|my\s+(?:home|area|place|city|town)|where\s+(?:i|we)\s+live)")
+_HOME = re.compile(
+    r"(?i)\b(?:i|we)\s*(?:'m|'re|\s+am|\s+are)?\s*(?:live|living|based|located|staying)\s+(?:in|near)\s+"
+    r"([A-Za-z][\w .'\-]*?(?:,\s*[A-Za-z][\w .'\-]*?)?)\s*(?:[?.!;]|$|\band\b|\bwith\b|\bbut\b)|"
+    r"\b(?:i|we)\s*(?:'m|'re|\s+am|\s+are)\s+from\s+"
+    r"([A-Za-z][\w .'\-]*?(?:,\s*[A-Za-z][\w .'\-]*?)?)\s*(?:[?.!;]|$|\band\b|\bwith\b|\bbut\b)"
+)
+
+
+def _home_place(turn: _Turn) -> Place | None:
+    """The place the person said they live in: this message first, then their earlier turns."""
+    earlier = [t.question for t in reversed(turn.conversation.turns)] if turn.conversation is not None else []
+    for text in [turn.question, *(turn.patient or "",), *earlier]:
+        for m in _HOME.finditer(text):
+            place = resolve_place(m.group(1) or m.group(2))
+            if place is not None:
+                return place
+    return None
 
 
 def _distance_line(place: Place, sites: dict, picked: list[str]) -> str:

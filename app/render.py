@@ -144,6 +144,8 @@ def facts_line(facts: PatientFacts) -> str | None:
         if flag is not None:
             parts.append(word if flag else f"not {word}")
     for d in facts.diagnoses:
+        if d.hypothetical:  # a question's topic ("any stem-cell trials?") is not a fact about the patient
+            continue
         prefix = "no " if d.negated else "family history of " if d.family else "past " if d.historical else ""
         parts.append(prefix + d.label)
     for m in [*facts.labs, *facts.scores]:
