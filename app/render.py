@@ -7,6 +7,7 @@ from app.verify import VERDICT_WORDS
 from eligibility import concepts
 from eligibility.facts import PatientFacts
 from eligibility.models import TrialVerdict, you_said
+from eligibility.questions import fact_label
 from ingest.models import Chunk
 
 MAX_UNKNOWN = 5
@@ -81,7 +82,7 @@ def verdicts_markdown(
             if needs:
                 said = list(dict.fromkeys(q for u in v.unknown for q in u.patient_said))[:MAX_UNKNOWN]
                 out.append(
-                    f"  - Still needed: {', '.join(needs[:MAX_UNKNOWN])}"
+                    f"  - Still needed: {', '.join(fact_label(n) for n in needs[:MAX_UNKNOWN])}"
                     + (f" and {len(needs) - MAX_UNKNOWN} more" if len(needs) > MAX_UNKNOWN else "")
                     + (f" ({_one_line(you_said(said))})" if said else "")
                 )
