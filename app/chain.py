@@ -48,7 +48,7 @@ from vectorstore.index import TrialIndex
 MAX_LISTED = 5
 NOT_ENROLLING = frozenset({"COMPLETED", "TERMINATED", "WITHDRAWN", "SUSPENDED", "ACTIVE_NOT_RECRUITING", "UNKNOWN"})
 # Where the passage shown under each trial of a list comes from: what the trial studies and does.
-LIST_SECTIONS = ("summary", "description", "conditions", "interventions", "arms", "design", "outcomes")
+LIST_SECTIONS = ("summary", "description", "conditions", "interventions", "arms", "outcomes")
 # The order a list of trials is shown in, by how soon a person could join: recruiting first.
 ENROLLING_ORDER = ("RECRUITING", "NOT_YET_RECRUITING", "ENROLLING_BY_INVITATION")
 ADVICE_REFUSAL = (
@@ -376,7 +376,12 @@ class Assistant:
         for tid in picked:
             chunks = self.index.chunks(tid)
             if not by_trial[tid]:
-                by_trial[tid] = [c for c in chunks if c.section in ("summary", "description", "conditions")][:1]
+                # What the trial is about, in the order a reader would look; a page without a summary has
+                # its study groups.
+                about = ("summary", "description", "arms", "interventions", "conditions")
+                by_trial[tid] = sorted((c for c in chunks if c.section in about), key=lambda c: about.index(c.section))[
+                    :1
+                ]
             by_trial[tid] += [c for c in chunks if c.section in ("status", "locations")]
         turn.passages = _numbered([c for tid in picked for c in by_trial[tid]])
         return turn
@@ -551,7 +556,7 @@ class Assistant:
 
 # "near Chicago", "close to Lyon, France", "around Texas": the place a find question measures from.
 _NEAR = re.compile(
-    r"(?i)\b(?:near|close\s+to|nearby|around|not\s+far\s+from)\s+(?:me\s+in\s+)?"
+    r"(?i)\b(?:near|close\s+to|closest\s+to|nearest\s+to|nearby|around|not\s+far\s+from)\s+(?:me\s+in\s+)?"
     r"([A-Za-z][\w .'\-]*?(?:,\s*[A-Za-z][\w .'\-]*?)?)\s*(?:[?.!;]|$|\bfor\b|\bwith\b|\bthat\b)"
 )
 NEAR_KM = 300  # beyond this, "nothing is close" is said outright

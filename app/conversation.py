@@ -118,7 +118,13 @@ FOCUS_REFERENCE = re.compile(
     r"any\s+of\s+(?:them|these|those)|are\s+(?:they|these|those)|of\s+(?:these|those)|"
     r"(?:these|those|they)\s+(?:still\s+)?(?:open|recruiting|enrolling))\b"
 )
-_MY_PATIENT = re.compile(r"(?i)\b(?:my|our)\s+(?:\d{1,3}[- ]?(?:year|yr)s?[- ]old\s+)?(?:patient|client)\b")
+# "my patient", or a clinical note's opening ("58M with dcSSc", "62 yo F", "Pt is a 45-year-old") with no
+# "I" or "me" in it ("34 F here, could I join?" is the person themself): a clinician describing someone else.
+_MY_PATIENT = re.compile(
+    r"(?i)\b(?:my|our)\s+(?:\d{1,3}[- ]?(?:year|yr)s?[- ]old\s+)?(?:patient|client)\b|"
+    r"^(?!.*\b(?:I|I'm|I've|me|myself)\b)(?:\W*(?:pt\.?|patient)\s+(?:is|has|with)\b|"
+    r"\W*\d{1,3}\s?(?:yo|y/o|y\.o\.|-?year-old)?\s?(?-i:[MF])\b)"
+)
 DRUG_SUFFIXES = ("_last_dose", "_start", "_use")  # the medicine facts eligibility/questions.py asks about
 _QUESTION_START = re.compile(
     r"(?i)^\W*(?:what|which|where|when|who|how|is|are|can|could|does|do|tell|show|list|"

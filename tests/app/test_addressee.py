@@ -65,5 +65,9 @@ def test_the_latest_text_naming_someone_decides_whom_the_answers_are_about():
     assert subject_of(["I have lupus, could I join?"]) == "you"
     assert subject_of(["My mother has lupus. Is there anything she could join?", "She's 67"]) == "your mother"
     assert subject_of(["my patient, 54, with RA"]) == "your patient"
+    # a clinical note's opening describes someone else, unless the writer says "I"
+    assert subject_of(["61F, dcSSc, mRSS 19, on MMF. Candidates?"]) == "your patient"
+    assert subject_of(["Pt has lupus nephritis class IV"]) == "your patient"
+    assert subject_of(["29 F here with SLE, can I take part?"]) == "you"
     # a relative named without asking for them is family history, not the patient
     assert subject_of(["My mother had breast cancer. I have lupus."]) == "you"

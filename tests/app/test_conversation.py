@@ -185,3 +185,11 @@ def test_a_list_shows_what_each_trial_is_about_not_a_criterion_that_reads_as_a_c
     assert "stem cell therapy" not in (answer.answer.split("Facts used:")[1].splitlines()[0])
     criteria = bot.ask("Which trials require a kidney biopsy?")
     assert any(c.section.startswith("eligibility") for c in criteria.citations)
+
+
+def test_closest_to_a_city_orders_by_distance_and_a_summaryless_trial_shows_its_groups(bot):
+    answer = bot.ask("I have systemic sclerosis. Which trial is closest to Toronto?")
+    assert "Toronto" in answer.answer and "Montreal" in answer.answer.split("\n")[0]
+    # NCT04356287's page has no summary: it is shown by its study groups, not by its sites
+    listed = [c for c in answer.citations if c.trial_id == "NCT04356287" and c.section not in ("status",)]
+    assert listed and listed[0].section in ("arms", "interventions", "description", "conditions")
