@@ -212,3 +212,8 @@ def test_follow_up_not_stated_says_so_and_offers_the_outcomes_time_frame_not_the
     # an infusion "at month 3" is a schedule, not a statement of follow-up length
     schedule = bot.ask("How long will I be followed up in NCT04356287?")
     assert "don't say how long participants are followed up" in schedule.answer
+
+
+def test_the_route_of_administration_is_a_question_about_what_participants_receive(bot):
+    answer = bot.ask("What's the route of administration in NCT03171194?")
+    assert "IV infusion" in answer.answer and any(c.section in ("arms", "interventions") for c in answer.citations)
