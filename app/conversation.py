@@ -35,6 +35,7 @@ class TurnKind(StrEnum):
     RETRACTION = "retraction"  # "that was my brother, not me"
     META = "meta"  # "start over"
     RECHECK = "recheck"  # "and now?": the last check again, with the profile as it is now
+    ACKNOWLEDGEMENT = "acknowledgement"  # "no", "ok", "thanks" with no question pending: nothing to search for
     OTHER = "other"  # a question or new facts: the answer chain reads it
 
 
@@ -126,6 +127,11 @@ _MY_PATIENT = re.compile(
     r"\W*\d{1,3}\s?(?:yo|y/o|y\.o\.|-?year-old)?\s?(?-i:[MF])\b)"
 )
 DRUG_SUFFIXES = ("_last_dose", "_start", "_use")  # the medicine facts eligibility/questions.py asks about
+# A reply that carries nothing but assent, refusal or thanks.
+_BARE_REPLY = re.compile(
+    r"(?i)\W*(?:(?:no+|nope|nah|yes|yeah|yep|ok(?:ay)?|sure|fine|alright|right|got\s+it|i\s+see|thanks?(?:\s+you)?|"
+    r"thank\s+you(?:\s+very\s+much)?|cheers|great|cool|good)\W*){1,3}"
+)
 _QUESTION_START = re.compile(
     r"(?i)^\W*(?:what|which|where|when|who|how|is|are|can|could|does|do|tell|show|list|"
     r"find|compare|and)\b"
@@ -144,6 +150,8 @@ def classify(text: str, pending: NextQuestion | None) -> TurnKind:
         return TurnKind.CORRECTION
     if pending is not None and _answers(text):
         return TurnKind.ANSWER
+    if _BARE_REPLY.fullmatch(text):
+        return TurnKind.ACKNOWLEDGEMENT
     return TurnKind.OTHER
 
 

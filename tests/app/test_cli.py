@@ -100,7 +100,7 @@ def test_ask_conversation_file_carries_the_state_and_the_summary_reads_it(index_
     first = one_json(
         run_cli(
             "ask",
-            "I'm 61 and have SLE. Could I join NCT03171194?",
+            "I'm 61 and have systemic sclerosis. Could I join NCT04356287?",
             "--conversation",
             str(state),
             "--json",
@@ -108,11 +108,11 @@ def test_ask_conversation_file_carries_the_state_and_the_summary_reads_it(index_
         )
     )
     assert first["facts"]["age"] == 61 and first["next_question"]["question"].endswith("?")
-    second = one_json(run_cli("ask", "sorry, 71 not 61", "--conversation", str(state), "--json", index=index_dir))
-    assert second["facts"]["age"] == 71
-    assert [v["verdict"] for v in second["eligibility"] if v["trial_id"] == "NCT03171194"] == ["ineligible"]
+    second = one_json(run_cli("ask", "sorry, 16 not 61", "--conversation", str(state), "--json", index=index_dir))
+    assert second["facts"]["age"] == 16
+    assert [v["verdict"] for v in second["eligibility"] if v["trial_id"] == "NCT04356287"] == ["ineligible"]
     page = one_json(run_cli("ask", "-", "--summary", "--conversation", str(state), "--json", index=index_dir))
-    assert "sorry, 71 not 61" in page["markdown"] and "NCT03171194" in page["markdown"]
+    assert "sorry, 16 not 61" in page["markdown"] and "NCT04356287" in page["markdown"]
     assert page["html"].startswith("<!doctype html>") and "<main>" in page["html"]
 
 
