@@ -113,6 +113,7 @@ class ChatClient:
     cookie: str | None = None
     origin: str | None = None
     transports: tuple[str, ...] = ("websocket",)
+    thread_id: str = ""  # a saved thread to resume (saved chats only)
     profile_events: list[Any] = field(default_factory=list)
     events: list[tuple[str, Any]] = field(default_factory=list)
     _sio: socketio.AsyncClient | None = None
@@ -153,7 +154,7 @@ class ChatClient:
             socketio_path="/ws/socket.io",
             headers=headers,
             transports=list(self.transports),
-            auth={"clientType": "webapp", "sessionId": self.session_id, "threadId": "", "userEnv": "{}"},
+            auth={"clientType": "webapp", "sessionId": self.session_id, "threadId": self.thread_id, "userEnv": "{}"},
             wait_timeout=timeout,
         )
         # The server then runs the chat start (welcome, empty profile) as a task of its own.
