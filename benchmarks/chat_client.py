@@ -30,12 +30,18 @@ from trialfinder.settings import PROJECT_ROOT
 
 
 def start_chat_server(
-    index_dir: Path, log: Path, env: Mapping[str, str] | None = None, start_seconds: float = 180
+    index_dir: Path,
+    log: Path,
+    env: Mapping[str, str] | None = None,
+    start_seconds: float = 180,
+    port: int | None = None,
 ) -> tuple[subprocess.Popen, str]:
-    """`trialfinder chat` over `index_dir` on a free loopback port, in its own process group; (process, url)."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
+    """`trialfinder chat` over `index_dir` on `port` (default: a free loopback port), in its own process
+    group; (process, url)."""
+    if port is None:
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            port = sock.getsockname()[1]
     environ = {
         **os.environ,
         "PYTHONPATH": str(PROJECT_ROOT),
