@@ -1,4 +1,5 @@
-"""Saved chats in the browser: a server restart keeps the thread, the profile and the citations.
+"""Saved chats in the browser: a server restart keeps the thread, the profile and the citations, both for
+the open tab (which reconnects) and after a reload.
 
 A chat server of its own (saved chats on, a SQLite file in tmp_path) is stopped and started again on the
 same port and file while the browser keeps its cookies, as after a deployment or a crash.
@@ -45,8 +46,13 @@ def test_a_restart_keeps_the_thread_the_profile_and_the_citations(
 
         stop_chat_server(process)
         process, url = start(2)
-        page.reload()
+        # The open tab reconnects by itself and the profile is back for the next turn.
+        send(page, "Could I join it?")
+        follow_up = page.locator('[data-step-type="assistant_message"]').nth(1)
+        expect(follow_up).to_contain_text(ANSWER_DONE)
+        expect(follow_up).to_contain_text("age 41")
 
+        page.reload()
         answer = page.locator('[data-step-type="assistant_message"]').first
         expect(answer).to_contain_text(ANSWER_DONE)
         expect(page.locator('[data-step-type="user_message"]').first).to_contain_text("lupus nephritis")
