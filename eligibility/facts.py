@@ -304,7 +304,7 @@ def _labs(text: str, read: list[Measurement]) -> list[Measurement]:
 # diagnoses and medications
 
 
-def _diagnoses(text: str, today: date) -> list[Diagnosis]:
+def _diagnoses(text: str, today: date, patient: str | None) -> list[Diagnosis]:
     found: dict[str, Diagnosis] = {}
     seen: dict[str, int] = {}
     for start, end, term in lexicon.find_terms(text, patient=True):
@@ -313,7 +313,7 @@ def _diagnoses(text: str, today: date) -> list[Diagnosis]:
             continue
         if term.category == "symptom" and dates.duration_days(text[end : end + 40], today) is None:
             continue
-        ctx = ctx_rules.context(text, start, end)
+        ctx = ctx_rules.context(text, start, end, patient)
         left, right = ctx_rules.clause_bounds(text, start, end)
         clause = text[left:right]
         after = text[end:right]
@@ -422,14 +422,14 @@ def _weight(d: Diagnosis) -> int:
     return 2 if not (d.negated or d.family or d.hypothetical) else 1
 
 
-def _medications(text: str, today: date) -> list[Medication]:
+def _medications(text: str, today: date, patient: str | None) -> list[Medication]:
     found: dict[str, Medication] = {}
     seen: dict[str, int] = {}
     for start, end, name, _is_class in lexicon.find_drugs(text):
         seen[name] = seen.get(name, 0) + 1
         if seen[name] > MAX_MENTIONS:
             continue
-        ctx = ctx_rules.context(text, start, end)
+        ctx = ctx_rules.context(text, start, end, patient)
         if ctx.family or ctx.hypothetical:
             continue
         left, right = ctx_rules.clause_bounds(text, start, end)
@@ -492,11 +492,12 @@ def _medications(text: str, today: date) -> list[Medication]:
 # ---------------------------------------------------------------------------------------------
 
 
-def extract_facts(text: str, today: date | None = None) -> PatientFacts:
+def extract_facts(text: str, today: date | None = None, patient: str | None = None) -> PatientFacts:
     """Typed facts about one patient from free text (patient's words or a clinician's note).
 
-    `today` resolves relative times ("2 months ago"); default: the real date. Never raises on any
-    string: unrecognised text simply yields no facts.
+    `today` resolves relative times ("2 months ago"); default: the real date. `patient` names the relative
+    known from the conversation to be the patient ("daughter"), so "my daughter is 19" is about the patient
+    even when this text does not ask for her. Never raises on any string: unrecognised text yields no facts.
     """
     from eligibility import measurements  # imported here: it builds on this module's Measurement
 
@@ -508,14 +509,14 @@ def extract_facts(text: str, today: date | None = None) -> PatientFacts:
         matches = list(pattern.finditer(text))
         for m in matches:
             value = float(m.group(1))
-            if 0 < value < 120 and not ctx_rules.context(text, m.start(1), m.end(1)).family:
+            if 0 < value < 120 and not ctx_rules.context(text, m.start(1), m.end(1), patient).family:
                 age, spans["age"] = value, m.group(0)
         if age is not None:
             break
     sex = None
     for female, male in ((_FEMALE, _MALE), (_FEMALE_WEAK, _MALE_WEAK)):
-        f = [m for m in female.finditer(text) if not ctx_rules.context(text, m.start(), m.end()).family]
-        mm = [m for m in male.finditer(text) if not ctx_rules.context(text, m.start(), m.end()).family]
+        f = [m for m in female.finditer(text) if not ctx_rules.context(text, m.start(), m.end(), patient).family]
+        mm = [m for m in male.finditer(text) if not ctx_rules.context(text, m.start(), m.end(), patient).family]
         if f or mm:
             first_f = f[-1].start() if f else -1
             first_m = mm[-1].start() if mm else -1
@@ -525,7 +526,7 @@ def extract_facts(text: str, today: date | None = None) -> PatientFacts:
             break
     # A relative the message asks for is the patient ("my wife, 45, has lupus: could she join?"): their
     # word gives the sex and the number beside it the age. A relative not asked for is family history.
-    relative = proxy_relative(text)
+    relative = patient or proxy_relative(text)
     if relative is not None:
         pronoun = RELATIVES[relative]
         if sex is None and pronoun in ("she", "he"):
@@ -539,18 +540,18 @@ def extract_facts(text: str, today: date | None = None) -> PatientFacts:
         value = float(m.group(1))
         weight = value * 0.4536 if m.group(2).lower().startswith(("lb", "pound")) else value
         spans["weight_kg"] = m.group(0)
-    pregnant = _flag(text, _PREGNANT, spans, "pregnant")
+    pregnant = _flag(text, _PREGNANT, spans, "pregnant", patient)
     if _NOT_PREGNANT.search(text):
         pregnant, spans["pregnant"] = False, _NOT_PREGNANT.search(text).group(0)
     if sex == "male":
         pregnant = False
-    breastfeeding = _flag(text, _BREASTFEEDING, spans, "breastfeeding")
+    breastfeeding = _flag(text, _BREASTFEEDING, spans, "breastfeeding", patient)
     if sex == "male":
         breastfeeding = False
     labs, scores = measurements.read(text)
     diagnoses = [
         d
-        for d in _diagnoses(text, today)
+        for d in _diagnoses(text, today, patient)
         if d.name not in ("malignancy",) or not re.search(r"(?i)breast[- ]?feeding", d.span)
     ]
     return PatientFacts(
@@ -563,17 +564,17 @@ def extract_facts(text: str, today: date | None = None) -> PatientFacts:
         diagnoses=diagnoses,
         labs=_labs(text, labs),
         scores=scores,
-        medications=_medications(text, today),
+        medications=_medications(text, today, patient),
         medications_complete=bool(_MEDS_COMPLETE.search(text)),
         history_complete=bool(_HISTORY_COMPLETE.search(text)),
         spans=spans,
     )
 
 
-def _flag(text: str, pattern: re.Pattern, spans: dict, key: str) -> bool | None:
+def _flag(text: str, pattern: re.Pattern, spans: dict, key: str, patient: str | None) -> bool | None:
     value = None
     for m in pattern.finditer(text):
-        ctx = ctx_rules.context(text, m.start(), m.end())
+        ctx = ctx_rules.context(text, m.start(), m.end(), patient)
         if ctx.family or ctx.hypothetical:
             continue
         value = not ctx.negated

@@ -134,8 +134,9 @@ def clause_bounds(text: str, start: int, end: int) -> tuple[int, int]:
     return left, right
 
 
-def context(text: str, start: int, end: int) -> Context:
-    """ConText flags for the mention text[start:end]."""
+def context(text: str, start: int, end: int, patient: str | None = None) -> Context:
+    """ConText flags for the mention text[start:end]. `patient` names the relative already known to be the
+    patient (a conversation that asked for "my daughter" earlier); otherwise the text itself decides."""
     left, right = clause_bounds(text, start, end)
     before_cues = [c for c in cues(text) if left <= c.start and c.end <= start]
     after_cues = [c for c in cues(text) if end <= c.start and c.end <= right]
@@ -158,7 +159,7 @@ def context(text: str, start: int, end: int) -> Context:
     elif any(c.rule.category is Category.NEGATED_EXISTENCE and _negates_backward(text, end, c) for c in backward):
         negated = True
 
-    patient = proxy_relative(text)
+    patient = patient or proxy_relative(text)
 
     def modifies(c: Cue, categories: tuple[Category, ...]) -> bool:
         # The relative the message asks for is the patient: "my son" then names the patient, not family.

@@ -169,6 +169,23 @@ def test_the_relative_asked_for_gives_age_and_sex(text, age, sex):
     assert (facts.age, facts.sex) == (age, sex)
 
 
+@pytest.mark.parametrize(
+    "text, relative",
+    [
+        ("My daughter is 19 and has lupus nephritis", "daughter"),
+        ("our son (8) has juvenile arthritis", "son"),
+        ("My wife was recently diagnosed with scleroderma", "wife"),
+        # the past, or a writer who speaks of themselves, keeps the relative as family history
+        ("My mother had breast cancer.", None),
+        ("My sister has lupus and I have RA", None),
+    ],
+)
+def test_a_message_describing_a_relative_and_not_the_writer_is_about_the_relative(text, relative):
+    from eligibility.context import proxy_relative
+
+    assert proxy_relative(text) == relative
+
+
 def test_proxy_keeps_other_relatives_as_family():
     text = "My son has lupus and my mother had breast cancer; can he take part?"
     assert not ctx(text, "lupus").family
