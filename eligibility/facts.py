@@ -411,6 +411,10 @@ def _weight(d: Diagnosis) -> int:
     return 2 if not (d.negated or d.family or d.hypothetical) else 1
 
 
+# How far after a drug its date may start and still be quoted with it ("rituximab, last dose in 11/2025").
+_DATE_REACH = 30
+
+
 def _medications(text: str, today: date) -> list[Medication]:
     found: dict[str, Medication] = {}
     seen: dict[str, int] = {}
@@ -432,7 +436,8 @@ def _medications(text: str, today: date) -> list[Medication]:
             unit = m.group(2).lower()
             per_kg = bool(m.group(3))
             freq = 1 / 7 if m.group(4) else 2.0 if m.group(5) else 3.0 if m.group(6) else 1.0
-        last = dates.date_in(after, today) or dates.date_in(before, today)
+        dated_after = dates.find_date(after, today)
+        last = dated_after[0] if dated_after else dates.date_in(before, today)
         duration = dates.duration_days(after, today) or dates.duration_days(before, today)
         stopped = bool(_STOPPED.search(before + after[:40]))
         past = bool(_PAST_CUE.search(before[-40:] + " " + after[:40]))
@@ -456,6 +461,9 @@ def _medications(text: str, today: date) -> list[Medication]:
             last = today
         classes = sorted(lexicon.drug_classes(name))
         span_end = end if not m else end + near_after.find(m.group(0)) + len(m.group(0))
+        if dated_after and dated_after[1] <= _DATE_REACH:
+            # "rituximab in 11/2025": the date is part of what the patient said about the drug.
+            span_end = max(span_end, end + dated_after[2])
         med = Medication(
             name=name,
             classes=classes,

@@ -245,6 +245,11 @@ def sex(rule: SexRule, idx: FactIndex) -> Outcome:
     )
 
 
+def _inactive(name: str) -> bool:
+    term = lexicon.TERM_BY_NAME.get(name)
+    return term is not None and term.inactive
+
+
 def _matches(names: list[str], except_names: list[str], idx: FactIndex) -> list[Diagnosis]:
     out, seen = [], set()
     exc = set(except_names)
@@ -296,6 +301,10 @@ def condition(rule: ConditionRule, idx: FactIndex) -> Outcome:
             one = _said(d.span)
             if rule.timing == "ever":
                 return Outcome(True, f"the patient has a history of {d.label}", said=one)
+            if rule.timing == "current" and d.name not in rule.names and _inactive(d.name):
+                # "No active tuberculosis" and a stated latent tuberculosis: the patient named the inactive state.
+                false_reason = f"{d.label} is not active {rule.label}"
+                continue
             current = not d.historical or d.category in ("disease", "symptom") or d.name in CHRONIC
             if rule.timing in ("current", "unspecified"):
                 if current:

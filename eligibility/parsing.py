@@ -84,6 +84,7 @@ OTHER_PERSON = re.compile(
     r"|\b(?:or|and|and/or)\s+(?:their\s+)?(?P<also>family members?|caregivers?|parents?|partners?|spouses?|"
     r"relatives?|siblings?)\b"
     r"|^\W*(?P<group>[^.:;]{2,60}?\bgroup)\s*:?\s*$"
+    r"|\b(?P<healthy>healthy (?:volunteers?|subjects?|participants?|individuals?) (?:arm|group|cohort))\b"
 )
 # "Subjects age 8-17 will assent with their parents": how consent is taken, not who may enter.
 CONSENT_PROCESS = re.compile(
@@ -96,6 +97,7 @@ CONDITIONAL_PREFIX = (
     re.compile(
         r"(?i)^\W*\(\s*(?:for|in|applies to)\s+(?P<cond>[^()]{2,80}?)\s*(?:only)?\s*\)\s*:?\s*(?P<then>\S.*)$", re.S
     ),
+    re.compile(r"(?i)^\W*\(\s*(?P<cond>[^()]{2,80}?)\s+only\s*\)\s*:?\s*(?P<then>\S.*)$", re.S),
     re.compile(r"(?i)^\W*(?:if|when|for)\s+(?P<cond>[^,:;()]{2,80}?)\s*[,:]\s*(?P<then>\S.*)$", re.S),
     re.compile(r"(?i)^\W*(?P<cond>(?:ages?|aged)\b[^:;,]{0,30}?\d[^:;,]{0,20}?)\s*:\s*(?P<then>\S.*)$", re.S),
 )
@@ -103,7 +105,12 @@ _COND_SEX = (
     ("female", re.compile(r"(?i)\b(?:women|woman|females?|girls?|mothers?)\b")),
     ("male", re.compile(r"(?i)\b(?:men|man|males?|boys?|fathers?)\b")),
 )
-_CHILDBEARING = re.compile(r"(?i)\b(?:of\s+)?(?:child-?\s?bearing|reproductive|childbearing)\s+(?:potential|age)\b")
+_CHILDBEARING = re.compile(
+    r"(?i)\b(?:of\s+)?(?:child-?\s?bearing|reproductive|childbearing)\s+(?:potential|age)\b"
+    r"|\b(?:who (?:are )?)?(?:(?:able|capable) (?:to|of)|who (?:can|could|may|might)) (?:become|becoming|get|getting) pregnant\b"
+)
+# The words before "pregnant" that make it a possibility rather than a state.
+POTENTIAL_PREGNANCY = re.compile(r"(?i)\b(?:become|becoming|get|getting)\s*$")
 # Words of a condition that name a group without narrowing it further.
 _COND_FILLER = frozenset(
     [
@@ -491,6 +498,9 @@ def _pregnancy_atoms(text: str, taken) -> list[Atom]:
             continue
         if re.search(r"(?i)\b(?:if|risk of|contracepti\w+)\b[^.;]{0,30}$", text[: m.start()]):
             continue
+        if POTENTIAL_PREGNANCY.search(text[: m.start()]):
+            # "able to become pregnant", "planning to get pregnant": a possibility, not a pregnancy.
+            continue
         word = m.group(0).lower()
         name = "pregnancy" if "pregnan" in word else "breastfeeding"
         rule = ConditionRule(names=[name], timing="current", label=name)
@@ -836,6 +846,23 @@ def _atoms(text: str, kind: str, cohort_names: list[str]) -> list[Atom]:
 
 
 _DEPENDENT = re.compile(r"(?i)^\s*-?\s*(?:dependent|requiring|treated|controlled)\s*$")
+# A treatment the checker has no concept for, bound to the disease named right after it: "radiotherapy for
+# prostate cancer", "radiation to the pelvis for cervical cancer". Bare "treatment"/"therapy" is left out:
+# "treatment for active tuberculosis" is about having tuberculosis.
+_UNREAD_THERAPY = re.compile(
+    r"(?i)\b(?:radiotherapy|radiation(?: therapy)?|irradiation|chemoradiation|chemoradiotherapy|"
+    r"(?:surgical|ablative|local|definitive|curative|systemic|hormonal|endocrine|targeted)\s+"
+    r"(?:therapy|therapies|treatment|resection)|resection|ablation)"
+    r"(?:\s+(?:to|of|on)\s+(?:the\s+)?[a-z-]+)?\s+"
+    r"(?:given\s+|received\s+|administered\s+)?(?:for|to treat|against)\s+(?:the\s+)?(?:treatment of\s+)?"
+    r"(?:(?:this|their|the|any)\s+)?$"
+)
+
+
+def _is_procedure(rule: Rule) -> bool:
+    return isinstance(rule, ConditionRule) and all(
+        (t := lexicon.TERM_BY_NAME.get(n)) is not None and t.category == "procedure" for n in rule.names
+    )
 
 
 def _bind_therapies(atoms: list[Atom], text: str) -> list[Atom]:
@@ -861,6 +888,28 @@ def _bind_therapies(atoms: list[Atom], text: str) -> list[Atom]:
             if _DEPENDENT.match(gap):
                 out.append(Atom(a.start, b.end, AllOf(rules=[b.rule, a.rule]), "condition"))
                 i += 2
+                continue
+        if b is not None and a.kind == "condition" and b.kind == "condition" and _is_procedure(a.rule):
+            # "surgery for colon cancer", "stem-cell transplant for lymphoma": both must hold, and when both do
+            # the procedure may still have been for something else.
+            if BOUND_TO.match(text[a.end : b.start]):
+                label = getattr(b.rule, "label", None) or text[b.start : b.end]
+                rule = Qualified(
+                    rule=AllOf(rules=[a.rule, b.rule]), note=f"the procedure is bound to {label}", review_when=[True]
+                )
+                out.append(Atom(a.start, b.end, rule, "condition"))
+                i += 2
+                continue
+        if a.kind == "condition" and not _is_procedure(a.rule):
+            before = text[(out[-1].end if out else 0) : a.start]
+            therapy = _UNREAD_THERAPY.search(before)
+            if therapy:
+                # No therapy without the disease it treats: absent disease decides, present disease is reviewed.
+                label = getattr(a.rule, "label", None) or text[a.start : a.end]
+                note = f"the therapy ({therapy.group(0).split()[0].lower()}) is bound to {label}"
+                start = (out[-1].end if out else 0) + therapy.start()
+                out.append(Atom(start, a.end, Qualified(rule=a.rule, note=note, review_when=[True]), "condition"))
+                i += 1
                 continue
         out.append(a)
         i += 1
@@ -1012,7 +1061,7 @@ def parse_text(text: str, kind: str = "inclusion", cohort: str | None = None, st
     # Looked for before field labels are stripped too: "Control group: …", "Donors: …".
     other = OTHER_PERSON.search(text) or OTHER_PERSON.search(raw.strip())
     if other:
-        who = (other.group("who") or other.group("also") or other.group("group")).strip().lower()
+        who = (other.group("who") or other.group("also") or other.group("group") or other.group("healthy")).strip().lower()
         return NeedsReview(text=raw, reason=f"the criterion is about someone other than the patient ({who})")
     conditional = _conditional(text, kind, cohort, studied)
     if conditional is not None:

@@ -215,6 +215,10 @@ class Condition(BaseModel):
         description="A primary rheumatologic diagnosis: naming one and not a cohort's disease means not having it",
     )
     ambiguous: tuple[Ambiguity, ...] = Field(default=(), description="Abbreviations with another meaning somewhere")
+    inactive: bool = Field(
+        default=False,
+        description="An inactive state of its parents (latent TB): a history of them, never an active one",
+    )
 
     _patterns_compile = field_validator("names", "case_sensitive", "lay")(_compiles)
 

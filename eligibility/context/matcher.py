@@ -25,6 +25,9 @@ from eligibility.context.rules import (
 from eligibility.context.subject import proxy_relative
 
 TOKEN = re.compile(r"\w+|[^\w\s]")
+# A cue's reach (max_scope) counts words, and a hyphenated name is one word: "belimumab BLISS-LN study" has one
+# word between the drug and "study", as "voclosporin AURORA study" does.
+SCOPE_WORD = re.compile(r"\w+(?:[-/]\w+)*|[^\w\s]")
 PUNCT_END = re.compile(r"[.;:!?\n]")
 WINDOW = 200  # a clause longer than this is cut: cues far away do not apply
 FORWARD_REACH = 120  # characters a forward negation reaches across a list
@@ -187,7 +190,7 @@ def context(text: str, start: int, end: int) -> Context:
 
 
 def _within(text: str, a: int, b: int, rule: ContextRule) -> bool:
-    return rule.max_scope is None or len(TOKEN.findall(text[a:b])) <= rule.max_scope
+    return rule.max_scope is None or len(SCOPE_WORD.findall(text[a:b])) <= rule.max_scope
 
 
 def _negates_forward(text: str, cue: Cue, start: int, end: int) -> bool:

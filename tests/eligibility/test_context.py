@@ -102,6 +102,23 @@ def test_questions_and_requests_are_not_patient_facts(text, mention):
     assert ctx(text, mention).hypothetical
 
 
+@pytest.mark.parametrize(
+    "text, name",
+    [
+        ("I read about the belimumab BLISS-LN study, could I join?", "belimumab"),
+        ("Any news on the abatacept ASTRA-2 trial?", "abatacept"),
+        ("My rheumatologist mentioned a tocilizumab study", "tocilizumab"),
+    ],
+)
+def test_a_drug_in_a_trial_name_is_not_a_treatment_taken(text, name, today):
+    assert all(m.name != name for m in extract_facts(text, today=today).medications)
+
+
+def test_a_drug_taken_in_a_trial_is_still_taken(today):
+    names = [m.name for m in extract_facts("I received rituximab in the RITUX-3 trial in 2020", today=today).medications]
+    assert names == ["rituximab"]
+
+
 def test_a_question_after_a_statement_keeps_the_statement(today):
     assert not ctx("I have lupus, can I join?", "lupus").hypothetical
     d = diag("I have had a stem cell transplant. Is there a study for me?", "stem_cell_therapy", today)
