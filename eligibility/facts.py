@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from datetime import date, timedelta
 from functools import cache
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -147,7 +147,7 @@ class PatientFacts(_Frozen):
         data["today"] = max(self.today, later.today)
         return PatientFacts.model_validate(data)
 
-    def to_json(self) -> dict:
+    def to_json(self) -> dict[str, Any]:
         """The facts as plain JSON (what `check --json` prints under "facts")."""
         return self.model_dump(mode="json", exclude_defaults=False)
 
@@ -224,7 +224,7 @@ _POSITIVE = frozenset({"positive", "pos", "+", "reactive", "seropositive"})
 
 
 @cache
-def _test_patterns() -> tuple[tuple[str, re.Pattern[str]], tuple[re.Pattern[str], ...]]:
+def _test_patterns() -> tuple[tuple[tuple[str, re.Pattern[str]], ...], tuple[re.Pattern[str], ...]]:
     """One pattern per test ("RF negative", "positive for anti-CCP"), and the list forms that state
     several at once ("positive ANA and anti-dsDNA", "RF and anti-CCP both negative")."""
     single = tuple(
@@ -279,12 +279,12 @@ def _labs(text: str, read: list[Measurement]) -> list[Measurement]:
             )
     for name, positive, start, end in _test_results(text):
         prev = found.get(name)
-        value = prev.value if prev and prev.value is not None and name == "ana" else None
+        titre = prev.value if prev and name == "ana" else None  # "ANA 1:320, positive": the titre stays
         found[name] = Measurement(
-            name=name, value=value, positive=positive, normalized=value, span=text[start:end], start=start, end=end
+            name=name, value=titre, positive=positive, normalized=titre, span=text[start:end], start=start, end=end
         )
-    if "ana" in found and found["ana"].value is not None and found["ana"].positive is None:
-        ana = found["ana"]
+    ana = found.get("ana")
+    if ana is not None and ana.value is not None and ana.positive is None:
         found["ana"] = ana.model_copy(update={"positive": ana.value >= 40})
     return list(found.values())
 
@@ -526,8 +526,9 @@ def extract_facts(text: str, today: date | None = None) -> PatientFacts:
         weight = value * 0.4536 if m.group(2).lower().startswith(("lb", "pound")) else value
         spans["weight_kg"] = m.group(0)
     pregnant = _flag(text, _PREGNANT, spans, "pregnant")
-    if _NOT_PREGNANT.search(text):
-        pregnant, spans["pregnant"] = False, _NOT_PREGNANT.search(text).group(0)
+    denied = _NOT_PREGNANT.search(text)
+    if denied:
+        pregnant, spans["pregnant"] = False, denied.group(0)
     if sex == "male":
         pregnant = False
     breastfeeding = _flag(text, _BREASTFEEDING, spans, "breastfeeding")
@@ -556,7 +557,7 @@ def extract_facts(text: str, today: date | None = None) -> PatientFacts:
     )
 
 
-def _flag(text: str, pattern: re.Pattern, spans: dict, key: str) -> bool | None:
+def _flag(text: str, pattern: re.Pattern[str], spans: dict[str, str], key: str) -> bool | None:
     value = None
     for m in pattern.finditer(text):
         ctx = ctx_rules.context(text, m.start(), m.end())

@@ -889,17 +889,22 @@ def _bind_therapies(atoms: list[Atom], text: str) -> list[Atom]:
                 out.append(Atom(a.start, b.end, AllOf(rules=[b.rule, a.rule]), "condition"))
                 i += 2
                 continue
-        if b is not None and a.kind == "condition" and b.kind == "condition" and _is_procedure(a.rule):
+        if (
+            b is not None
+            and a.kind == "condition"
+            and b.kind == "condition"
+            and _is_procedure(a.rule)
+            and BOUND_TO.match(text[a.end : b.start])
+        ):
             # "surgery for colon cancer", "stem-cell transplant for lymphoma": both must hold, and when both do
             # the procedure may still have been for something else.
-            if BOUND_TO.match(text[a.end : b.start]):
-                label = getattr(b.rule, "label", None) or text[b.start : b.end]
-                rule = Qualified(
-                    rule=AllOf(rules=[a.rule, b.rule]), note=f"the procedure is bound to {label}", review_when=[True]
-                )
-                out.append(Atom(a.start, b.end, rule, "condition"))
-                i += 2
-                continue
+            label = getattr(b.rule, "label", None) or text[b.start : b.end]
+            rule = Qualified(
+                rule=AllOf(rules=[a.rule, b.rule]), note=f"the procedure is bound to {label}", review_when=[True]
+            )
+            out.append(Atom(a.start, b.end, rule, "condition"))
+            i += 2
+            continue
         if a.kind == "condition" and not _is_procedure(a.rule):
             before = text[(out[-1].end if out else 0) : a.start]
             therapy = _UNREAD_THERAPY.search(before)
@@ -1061,7 +1066,11 @@ def parse_text(text: str, kind: str = "inclusion", cohort: str | None = None, st
     # Looked for before field labels are stripped too: "Control group: …", "Donors: …".
     other = OTHER_PERSON.search(text) or OTHER_PERSON.search(raw.strip())
     if other:
-        who = (other.group("who") or other.group("also") or other.group("group") or other.group("healthy")).strip().lower()
+        who = (
+            (other.group("who") or other.group("also") or other.group("group") or other.group("healthy"))
+            .strip()
+            .lower()
+        )
         return NeedsReview(text=raw, reason=f"the criterion is about someone other than the patient ({who})")
     conditional = _conditional(text, kind, cohort, studied)
     if conditional is not None:

@@ -115,7 +115,9 @@ def test_a_drug_in_a_trial_name_is_not_a_treatment_taken(text, name, today):
 
 
 def test_a_drug_taken_in_a_trial_is_still_taken(today):
-    names = [m.name for m in extract_facts("I received rituximab in the RITUX-3 trial in 2020", today=today).medications]
+    names = [
+        m.name for m in extract_facts("I received rituximab in the RITUX-3 trial in 2020", today=today).medications
+    ]
     assert names == ["rituximab"]
 
 
