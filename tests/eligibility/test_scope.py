@@ -169,6 +169,16 @@ def test_an_inactive_state_is_not_the_active_disease(criterion, kind, today):
     assert _violated(_value(criterion, "38-year-old woman with tuberculosis", today, kind), kind)
 
 
+def test_an_excluded_kind_of_a_disease_never_widens_to_the_disease(today):
+    # Type 1 diabetes is-a diabetes: a diabetic of the other type is not excluded, while the parent term
+    # still takes in every kind.
+    assert not _violated(
+        _value("Type I diabetes mellitus", "61-year-old man with T2DM", today, "exclusion"), "exclusion"
+    )
+    assert _violated(_value("Type one diabetes", "19-year-old with type 1 diabetes", today, "exclusion"), "exclusion")
+    assert _violated(_value("Diabetes mellitus", "61-year-old man with T2DM", today, "exclusion"), "exclusion")
+
+
 def test_a_drug_qualifying_a_disease_is_not_an_alternative(today):
     criterion = "Unstable insulin-requiring diabetes mellitus"
     # Not "insulin or diabetes": a diabetic on metformin is not excluded by it.
