@@ -737,11 +737,20 @@ _OR_GAP = re.compile(r"(?i)\bor\b|and/or|\beither\b|\be\.g\.|\bincluding\b|\bsuc
 _AND_GAP = re.compile(r"(?i)\band\b|\bwith\b|\bplus\b|\brequiring\b|\bwithout\b|\bin conjunction\b|\bdefined\b")
 
 
+# A line break inside one criterion: ingest joins wrapped lines, so what is left are sub-items it kept under
+# their lead ("the following are exclusionary:" then one item a line, bullets stripped by `_clean`).
+_NEW_ITEM = re.compile(r"\n")
+
+
 def _gap_kind(gap: str, default: str) -> str:
     if re.fullmatch(r"\s*\(\s*", gap):
         return "and"  # "X (its definition)"
     gap_clean = re.sub(r"\([^)]*\)", " ", gap)
     if ";" in gap_clean and not _OR_GAP.search(gap_clean):
+        return default
+    if _NEW_ITEM.search(gap_clean):
+        # Sub-items of a list kept in one criterion: each is its own requirement, joined as the list's kind
+        # joins them (any exclusion excludes, every inclusion is required).
         return default
     if _OR_GAP.search(gap_clean):
         return "or"

@@ -293,3 +293,17 @@ def test_an_unread_alternative_keeps_a_failed_read_one_from_deciding(criterion, 
 def test_words_coordinated_inside_a_phrase_are_not_alternatives(criterion):
     rule = parse_text(criterion, "inclusion")
     assert "an alternative the checker did not read" not in rule.model_dump_json()
+
+
+# --- sub-items kept under their lead in one criterion ---------------------------------------------------
+
+NESTED = """Younger than 16 years. For outpatients, any of the following:
+- known cirrhosis of the liver
+- active cancer treatment
+- current pregnancy"""
+
+
+def test_sub_items_on_their_own_lines_are_joined_as_their_list_joins_them(today):
+    # Each line is its own exclusion: the age alone excludes, without the lines below it.
+    assert _value(NESTED, "14-year-old boy with asthma", today, "exclusion") is True
+    assert _value(NESTED, "30-year-old woman, 12 weeks pregnant", today, "exclusion") is True
