@@ -33,7 +33,8 @@ from eligibility.rules import (
     SexRule,
 )
 
-CHRONIC = frozenset({"hiv", "htlv"})  # infections that do not go away: a history of them is current
+# Infections that do not go away (registry flag `chronic`): a history of them is current.
+CHRONIC = frozenset(c.id for c in concepts.CONDITIONS.values() if c.chronic)
 _OP_WORDS = {"<": "below", "<=": "at or below", ">": "above", ">=": "at or above"}
 
 

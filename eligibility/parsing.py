@@ -523,13 +523,9 @@ def _pregnancy_atoms(text: str, taken: Spans) -> list[Atom]:
 
 
 ALLERGY_CUE = re.compile(r"(?i)\b(?:allerg\w*|hypersensitivit\w*|anaphyla\w*)")
-ALLERGENS = (
-    ("allergy_contrast", r"contrast"),
-    ("allergy_murine", r"(?:mouse|murine) proteins?"),
-    ("allergy_mab", r"monoclonal antibod\w*"),
-    ("allergy_methotrexate", r"methotrexate|\bmtx\b"),
-    ("allergy_penicillin", r"penicillin\w*"),
-    ("allergy_streptomycin", r"streptomycin"),
+# The substances of the registry's allergies, by canonical name (conditions.yaml: allergen).
+ALLERGENS = tuple(
+    (c.id, c.allergen) for c in concepts.CONDITIONS.values() if c.category == "allergy" and c.allergen is not None
 )
 
 
