@@ -23,6 +23,7 @@ from app.models import Answer
 from app.vocabulary import REGISTRY_COUNTRY
 from eligibility.lexicon import find_terms
 from eligibility.models import TrialVerdict
+from eligibility.questions import fact_label
 from ingest.models import Chunk, Citation, Trial
 
 View = Literal["patient", "clinician"]
@@ -373,10 +374,6 @@ def _cell(text: str) -> str:
     return text if len(text) <= CELL_CHARS else text[: CELL_CHARS - 1].rstrip() + "…"
 
 
-def _humanize_fact(name: str) -> str:
-    return name.replace("_", " ")
-
-
 def _eligibility_table(verdicts: list[TrialVerdict], index: TrialLookup, names: dict[str, Citation]) -> str:
     if not verdicts:
         return ""
@@ -392,7 +389,7 @@ def _eligibility_table(verdicts: list[TrialVerdict], index: TrialLookup, names: 
             name = _criterion_name(item.citation, index)
             names[name] = item.citation
             failed.append(f"{name}: {_cell(item.reason)}")
-        needed = sorted({_humanize_fact(fact) for item in verdict.unknown for fact in item.needs})
+        needed = sorted({fact_label(fact) for item in verdict.unknown for fact in item.needs})
         if verdict.needs_review:
             needed.append(f"{len(verdict.needs_review)} criteria for the study team to review")
         rows.append(

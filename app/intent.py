@@ -60,7 +60,7 @@ ASPECT_CUES: dict[str, str] = {
     r"\boverview\b|\bgoal\b|\bwhy\b",
     "conditions": r"\bconditions?\b|\bdiseases?\b|\bwhat does (it|the trial|the study) (study|treat|target)\b|\btarget(s|ing)?\b",
     "criteria": r"\b(inclusion|exclusion|eligibility) criteria\b|\bcriteria\b|\brequirements?\b|\bexclu\w*|"
-    r"\binclusions?\b|\bwho can (join|participate|enrol)|\brequired\b|\bmust (have|be)\b|\ballowed\b",
+    r"\binclusions?\b|\bwho can (join|participate|enrol)|\brequir(e|es|ed|ing)\b|\bmust (have|be)\b|\ballowed\b",
     "quality": r"\bdata[- ]quality\b|\bswapped\b|\b(problem|issue|error|mistake)s? (with|in) the (data|record|document|"
     r"criteria|eligibility|page)|\bwarnings?\b",
     "age": r"\b(children|child|kids?|minors?|p(a)?ediatric|adolescents?|teen(ager)?s?|elderly|seniors|older (adults|people|patients))\b|\bages?\b|\bhow old\b|\bage (limit|range)s?\b|\b(minimum|maximum) age\b|\byears? old\b",

@@ -197,3 +197,9 @@ def test_asking_when_a_trial_ends_says_when_the_record_has_no_completion_date(bo
     answer = bot.ask("When does NCT06888973 finish?")
     assert "no completion date" in answer.answer and "Start date: 2025-03-15" in answer.answer
     assert "no completion date" not in bot.ask("When does NCT03171194 finish?").answer
+
+
+def test_a_trial_listing_no_sites_says_so_and_names_its_sponsor(bot):
+    answer = bot.ask("Where does KCT0004337 take place?")
+    assert "no study sites" in answer.answer and "Hanyang University Seoul Hospital" in answer.answer
+    assert any(c.section == "sponsor" for c in answer.citations)

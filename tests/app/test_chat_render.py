@@ -111,7 +111,11 @@ def test_eligibility_table_cites_failed_criteria_and_lists_missing_facts(seed_in
     assert len(rows) == 2
     failed_name = "NCT03171194 · Eligibility · exclusion #2"
     assert "✗ ineligible" in rows[0] and failed_name in rows[0] and "eGFR 25 is below 30" in rows[0]
-    assert "| SLE |" in rows[1] and "? possibly eligible" in rows[1] and "disease duration, sledai" in rows[1]
+    assert (
+        "| SLE |" in rows[1]
+        and "? possibly eligible" in rows[1]
+        and "SLEDAI lupus activity score, time since diagnosis" in rows[1]
+    )
     assert "- **NCT03171194**" not in reply.markdown  # the chain's bullet list gave way to the table
     assert "Facts used: age 45; eGFR 25" in reply.details
     assert "| Trial |" not in reply.body  # streamed text stays short; the table is sent in one piece

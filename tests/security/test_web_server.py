@@ -13,6 +13,7 @@ import socket
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
@@ -65,7 +66,9 @@ def request(url: str, method: str = "GET", headers: dict[str, str] | None = None
 
 
 def run(coroutine):
-    return asyncio.run(coroutine)
+    # A thread of its own: the browser tests' Playwright (sync API) may leave an event loop running in this one.
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(asyncio.run, coroutine).result()
 
 
 # -- sessions -------------------------------------------------------------------------------------------
