@@ -29,12 +29,16 @@ TOKEN = re.compile(r"\w+|[^\w\s]")
 # word between the drug and "study", as "voclosporin AURORA study" does.
 SCOPE_WORD = re.compile(r"\w+(?:[-/]\w+)*|[^\w\s]")
 PUNCT_END = re.compile(r"[.;:!?\n]")
+# A colon before a bare result ends no clause: "HBV/HCV/HIV: all negative" gives the list its result.
+_RESULT_VALUE = re.compile(
+    r"(?i)[ \t]*(?:(?:all|both)[ \t]+)?(?:negative|neg|positive|pos|non-?reactive|reactive)[ \t]*(?=[.;,\n]|$)"
+)
 WINDOW = 200  # a clause longer than this is cut: cues far away do not apply
 FORWARD_REACH = 120  # characters a forward negation reaches across a list
 BACKWARD_REACH = 60  # characters of list a backward cue reaches back over
 LIST_GLUE = re.compile(
     r"(?i)^[\s,/&]*(?:(?:[\w'’/+-]+\s*){1,4}[,/&]\s*|(?:[\w'’/+-]+\s*){1,4}\b(?:and|or|nor)\b\s*)*"
-    r"(?:[\w'’/+-]+\s*){0,4}?(?:all|both|each|were|was|are|is|tested)?\s*$"
+    r"(?:[\w'’/+-]+\s*){0,4}?:?\s*(?:all|both|each|were|was|are|is|tested)?\s*$"
 )
 
 
@@ -125,9 +129,10 @@ def clause_bounds(text: str, start: int, end: int) -> tuple[int, int]:
         if not _decimal_point(text, m.start()):
             left = m.end()
     for m in PUNCT_END.finditer(text, end, hi):
-        if not _decimal_point(text, m.start()):
-            right = m.start()
-            break
+        if _decimal_point(text, m.start()) or (m.group(0) == ":" and _RESULT_VALUE.match(text, m.end())):
+            continue
+        right = m.start()
+        break
     for cue in cues(text):
         if cue.rule.direction is Direction.TERMINATE:
             if left <= cue.start and cue.end <= start:

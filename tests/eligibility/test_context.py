@@ -54,6 +54,8 @@ def test_a_bad_rule_is_refused_with_its_field():
         ("never had tuberculosis nor hepatitis", ["tuberculosis", "hepatitis"]),
         ("Without any evidence of lymphoma", ["lymphoma"]),
         ("Pregnancy test negative", ["Pregnancy"]),
+        ("Hep B/Hep C/HIV: all negative", ["Hep B", "Hep C", "HIV"]),
+        ("HTLV: neg. Lupus since 2015", ["HTLV"]),
     ],
 )
 def test_negated_lists(text, mentions):
@@ -142,6 +144,18 @@ def test_stem_cell_question_gives_no_history(today):
     ],
 )
 def test_family_history(text, mention):
+    assert ctx(text, mention).family
+
+
+@pytest.mark.parametrize(
+    "text, mention",
+    [
+        ("My husband has lupus; I have rheumatoid arthritis.", "lupus"),
+        ("I have SLE and my partner has type 2 diabetes", "type 2 diabetes"),
+        ("a friend of mine had a stem cell transplant", "stem cell transplant"),
+    ],
+)
+def test_someone_elses_condition_is_not_the_patients(text, mention):
     assert ctx(text, mention).family
 
 
