@@ -257,3 +257,10 @@ def test_the_age_of_the_person_asked_for(today):
 @pytest.mark.parametrize("text", ["My SLEDAI is 6 and my eGFR is 95", "my platelet count is 120", "our dog is 9"])
 def test_a_measurement_or_non_person_after_my_is_never_an_age(text):
     assert extract_facts(text).age is None
+
+
+@pytest.mark.parametrize("text", ["Negative for hepatitis B and C.", "Hep B/C: negative", "never had hepatitis B or C"])
+def test_a_coordination_naming_hepatitis_once_negates_both(text, today):
+    for name in ("hbv", "hcv"):
+        d = diag(text, name, today)
+        assert d is not None and d.negated, (text, name)
