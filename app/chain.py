@@ -458,6 +458,11 @@ class Assistant:
                 continue
             out += [*heading, Statement(text=not_stated(tid, prop), kind="notice", style="bullet", trial_id=tid)]
             nearest = [s for s in rest if not any(self._is_reference(c) for c in s.citations)][:1]
+            closer = [c for section in prop.nearest for c in self.index.chunks(tid) if c.section == section][:1]
+            if closer:  # the property's own nearest section (follow-up: the outcomes' time frames, the schedule)
+                turn.passages = [*turn.passages, Passage(n=len(turn.passages) + 1, chunk=closer[0], score=0.0)]
+                text = " — ".join(line.strip() for line in closer[0].text.splitlines() if line.strip())
+                nearest = [Statement(text=text, citations=[closer[0].id], style="bullet", trial_id=tid)]
             if nearest and len(order) == 1:
                 out += [Statement(text=NEAREST_LABEL, kind="notice", trial_id=tid), *nearest]
         return draft.model_copy(update={"statements": out}) if out else draft

@@ -189,7 +189,7 @@ async def on_message(message: cl.Message) -> None:
     reply = cl.Message(content="")
     try:
         answer = await _on_worker(_state["assistant"].ask, message.content, conversation=conversation)
-        rendered: ChatReply = await _on_worker(render_reply, answer, _state["index"])
+        rendered: ChatReply = await _on_worker(render_reply, answer, _state["index"], who=conversation.subject)
     except Exception as exc:  # shown to the user instead of a silent spinner; the traceback goes to the log
         traceback.print_exc(file=sys.stderr)
         await cl.ErrorMessage(

@@ -328,6 +328,13 @@ def test_a_trial_no_group_of_which_fits_gives_its_closest_groups_reasons_first(s
     assert reasons[1].startswith("> - RA group: your diagnosis (lupus) is not rheumatoid arthritis.")
     assert len(reasons) == 3 and "This trial does not fit you." in card
 
+    # A carer asking for their mother reads about her, not about themselves.
+    hers = render_reply(answer, seed_index, who="your mother").details.split("\n\n")[0]
+    assert "This trial does not fit your mother." in hers
+    assert "SLE group: your mother's age 15 is below the minimum of 18." in hers
+    assert "RA group: your mother's diagnosis (lupus) is not rheumatoid arthritis." in hers
+    assert "You " not in hers and "your diagnosis" not in hers
+
 
 def test_translation_override_keeps_every_chainlit_key_and_drops_the_llm_warning():
     spec = importlib.util.find_spec("chainlit")
