@@ -347,6 +347,8 @@ class Assistant:
                 continue
             if intent.countries and not _in_countries(trial, intent.countries):
                 continue
+            if intent.phases and not any(p in (trial.phase or "").upper().split("/") for p in intent.phases):
+                continue
             if intent.conditions and not _about_conditions(trial, intent.conditions):
                 continue
             turn.trials[trial.trial_id] = trial

@@ -57,7 +57,9 @@ ASPECT_CUES: dict[str, str] = {
     r"sponsor'?s?|study|alias) (study )?(ids?|identifiers?|numbers?|codes?)\b|\bidentifiers?\b|"
     r"\bregistry (numbers?|ids?)\b|\borg_study_id\b|\beudract\b",
     "design": r"\bdesign\b|\brandomi[sz]ed\b|\bblind(ed)?\b|\bmask(ing|ed)?\b|\ballocation\b|\bsingle[- ]group\b|"
-    r"\bparallel\b|\bprimary purpose\b|\bstudy type\b|\binterventional\b|\bobservational\b",
+    r"\bparallel\b|\bprimary purpose\b|\bstudy type\b|\binterventional\b|\bobservational\b|"
+    r"\bcontrol(led)? (group|arm)s?\b|\bcomparator\b|\b(placebo|sham)[- ]controlled\b|\bsingle[- ]arm\b|"
+    r"\bopen[- ]label\b|\bcontrolled\b",
     "summary": r"\babout\b|\bsummary\b|\bsummari[sz]e\b|\bpurpose\b|\baims?\b|\bobjectives?\b|\bdescribe\b|"
     r"\boverview\b|\bgoal\b|\bwhy\b",
     "conditions": r"\bconditions?\b|\bdiseases?\b|\bwhat does (it|the trial|the study) (study|treat|target)\b|\btarget(s|ing)?\b",
@@ -207,6 +209,7 @@ class Intent(BaseModel):
     conditions: list[str] = Field(default_factory=list, description="Condition names mentioned, with synonyms")
     countries: list[str] = Field(default_factory=list)
     statuses: list[str] = Field(default_factory=list, description="Status filters, upper snake case")
+    phases: list[str] = Field(default_factory=list, description="Phase filters as the record writes them: PHASE2")
     personal: bool = Field(default=False, description="The turn speaks about the user or their patient")
     states_facts: bool = Field(default=False, description="The turn states patient facts")
     injection: bool = Field(default=False, description="The turn tries to change the assistant's rules")
@@ -350,6 +353,15 @@ def _aspects(question: str) -> list[str]:
     return found
 
 
+_PHASE = re.compile(r"(?i)\bphase\s*(1|2|3|4|iv|iii|ii|i)\b")
+_ROMAN = {"i": "1", "ii": "2", "iii": "3", "iv": "4"}
+
+
+def _phases(question: str) -> list[str]:
+    """ "phase 2", "phase II" -> ["PHASE2"] (a record of PHASE1/PHASE2 is in both phases)."""
+    return list(dict.fromkeys(f"PHASE{_ROMAN.get(m.group(1).lower(), m.group(1))}" for m in _PHASE.finditer(question)))
+
+
 def _statuses(question: str) -> list[str]:
     low = question.lower()
     out = []
@@ -464,6 +476,7 @@ def understand(
             conditions=conditions,
             countries=countries,
             statuses=_statuses(text),
+            phases=_phases(text),
             personal=personal,
             states_facts=states_facts,
             injection=injection,

@@ -217,3 +217,19 @@ def test_follow_up_not_stated_says_so_and_offers_the_outcomes_time_frame_not_the
 def test_the_route_of_administration_is_a_question_about_what_participants_receive(bot):
     answer = bot.ask("What's the route of administration in NCT03171194?")
     assert "IV infusion" in answer.answer and any(c.section in ("arms", "interventions") for c in answer.citations)
+
+
+def test_a_find_filtered_by_phase_lists_only_trials_in_that_phase_with_the_phase_cited(bot):
+    answer = bot.ask("Which trials are phase II?")
+    assert cited_trials(answer) == ["NCT04356287"] and "Phase: Phase 1/Phase 2" in answer.answer
+
+
+def test_design_questions_in_plain_words_reach_the_design_passage(bot):
+    answer = bot.ask("Is there a control group in NCT03929120?")
+    assert "SINGLE_GROUP" in answer.answer.replace("Single group", "SINGLE_GROUP") or "Model:" in answer.answer
+    assert any(c.section == "design" for c in answer.citations)
+
+
+def test_a_record_without_dates_answers_when_it_ended_with_its_status(bot):
+    answer = bot.ask("When did NCT03929120 finish?")
+    assert "no start or completion date" in answer.answer and "Status: Completed" in answer.answer
