@@ -118,6 +118,7 @@ _FACT_STATEMENT = re.compile(
     r"\d{1,3}[- ]?(yo|y/o|year[- ]old|years? old)|diagnosed|pregnan\w*|breast ?feeding|on (prednisone|methotrexate|\w+mab\b))",
     re.IGNORECASE,
 )
+_SUPPOSITION = re.compile(r"(?i)\b(?:what\s+)?if\b[^,.;?!]*")
 _FIND = re.compile(
     r"\b(are there|is there|any (trials?|studies)|find|search|look(ing)? for|which (trials?|studies)|"
     r"what (trials?|studies)|list (the |all )?(trials?|studies)|trials? (for|in|on|about|with|that)|"
@@ -447,7 +448,8 @@ def understand(
     conditions = [g[0] for g in groups]
     countries = vocab.mentioned_countries(text)
     personal = bool(_PERSONAL.search(text)) or bool(re.search(r"\bmy patient\b", low))
-    states_facts = bool(_FACT_STATEMENT.search(text))
+    # "What happens if I get pregnant during it?" states nothing: a clause under "if" is a supposition.
+    states_facts = bool(_FACT_STATEMENT.search(_SUPPOSITION.sub(" ", text)))
     wants_eligibility = bool(_ELIGIBILITY.search(text)) and (personal or has_patient or injection)
     if re.search(r"\b(eligibility|inclusion|exclusion) criteria\b", low) and not personal:
         wants_eligibility = False

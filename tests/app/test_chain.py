@@ -233,3 +233,9 @@ def test_design_questions_in_plain_words_reach_the_design_passage(bot):
 def test_a_record_without_dates_answers_when_it_ended_with_its_status(bot):
     answer = bot.ask("When did NCT03929120 finish?")
     assert "no start or completion date" in answer.answer and "Status: Completed" in answer.answer
+
+
+def test_a_supposition_is_not_a_patient_fact_and_the_unstated_answer_says_so(bot):
+    answer = bot.ask("What happens if I become pregnant during NCT03171194?")
+    assert answer.intent != "eligibility" and not answer.eligibility
+    assert "don't say what happens if a participant becomes pregnant" in answer.answer
