@@ -21,7 +21,7 @@ from functools import partial
 from typing import Any, TypeVar
 
 import chainlit as cl
-from chainlit.input_widget import TextInput
+from chainlit.input_widget import InputWidget, TextInput
 
 from app.chat_profile import apply_profile_edit, profile_fields
 from app.chat_render import ChatReply, index_overview, render_reply
@@ -104,7 +104,7 @@ def _conversation() -> Conversation:
 
 async def _send_profile(conversation: Conversation) -> None:
     """Show the patient facts understood so far in the chat settings panel, editable."""
-    inputs = [
+    inputs: list[InputWidget] = [
         TextInput(
             id=f.id,
             label=f.label,
@@ -203,7 +203,8 @@ async def on_message(message: cl.Message) -> None:
         await reply.stream_token(("\n\n" if rendered.body else "") + rendered.details)
     # "page" elements open only when their citation is clicked (in the chat as a page with a back
     # button, in the widget as a dialog); Chainlit opens every new "side" element by itself.
-    reply.elements = [cl.Text(name=p.name, content=p.content, display="page") for p in rendered.passages]
+    # Chainlit annotates `Message.elements` with an unbound TypeVar (ElementBased), so no list type fits it.
+    reply.elements = [cl.Text(name=p.name, content=p.content, display="page") for p in rendered.passages]  # type: ignore[misc]
     await reply.send()
     if conversation.patient_texts != profile_before:  # re-sent only when it changed
         await _send_profile(conversation)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from app.generators import Statement
 from app.verify import VERDICT_WORDS
 from eligibility import concepts
@@ -92,7 +94,7 @@ def verdicts_markdown(
 
 
 def lead_sentence(
-    best: dict[str, str], statuses: dict[str, str], places: dict[str, str], who: str = "you"
+    best: Mapping[str, str], statuses: Mapping[str, str], places: Mapping[str, str], who: str = "you"
 ) -> str | None:
     """One sentence before the details: how many enrolling trials may fit, naming the first and its place.
 
