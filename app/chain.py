@@ -758,9 +758,14 @@ def _about_conditions(trial: Trial, conditions: list[str]) -> bool:
     )
     norm = vocab.normalized(text)
     return all(
-        any(vocab.contains_phrase(norm, name) for name in _group_of(c) if name not in vocab.CASE_SENSITIVE)
+        any(vocab.contains_phrase(norm, name) for name in _widened(c) if name not in vocab.CASE_SENSITIVE)
         for c in conditions
     )
+
+
+def _widened(condition: str) -> tuple[str, ...]:
+    """The condition's names and those of the diseases it is a kind of (a lupus trial takes lupus nephritis)."""
+    return tuple(name for group in (_group_of(condition), *vocab.BROADER.get(condition, ())) for name in group)
 
 
 def _claimed_trials(draft: Draft, chunks: dict[str, Chunk], intent: Intent) -> list[str]:

@@ -169,6 +169,8 @@ def _asked_for(answer: Answer, index: TrialLookup, names: dict[str, Citation]) -
     """The citation name of the first criterion the next question settles, so its text is one click away."""
     fact = answer.next_question.fact if answer.next_question else None
     for verdict in answer.eligibility:
+        if verdict.verdict == "ineligible":  # a group the patient is already out of is not why we ask
+            continue
         for item in verdict.unknown:
             if fact in item.needs and item.citation is not None:
                 name = _criterion_name(item.citation, index)

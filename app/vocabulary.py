@@ -62,6 +62,16 @@ _PRODUCT_GROUPS: tuple[tuple[str, ...], ...] = (
 SYNONYM_GROUPS: tuple[tuple[str, ...], ...] = (*_GROUP_BY_ID.values(), *_PRODUCT_GROUPS)
 
 
+# A condition's group label -> the groups of the conditions it is directly a kind of (lupus nephritis -> SLE):
+# a trial of the broader disease takes patients with the narrower one, never the other way round. One level
+# only: a lupus nephritis patient is not looking for every connective-tissue-disease trial.
+BROADER: dict[str, tuple[tuple[str, ...], ...]] = {
+    group[0]: tuple(_GROUP_BY_ID[p] for p in registry.CONDITIONS[cid].parents if p in _GROUP_BY_ID)
+    for cid, group in _GROUP_BY_ID.items()
+    if cid in registry.CONDITIONS
+}
+
+
 def _written_abbreviations() -> dict[str, tuple[str, ...]]:
     out: dict[str, tuple[str, ...]] = {}
     for c in registry.CONDITIONS.values():

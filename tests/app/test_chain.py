@@ -239,3 +239,11 @@ def test_a_supposition_is_not_a_patient_fact_and_the_unstated_answer_says_so(bot
     answer = bot.ask("What happens if I become pregnant during NCT03171194?")
     assert answer.intent != "eligibility" and not answer.eligibility
     assert "don't say what happens if a participant becomes pregnant" in answer.answer
+
+
+def test_a_trial_of_the_broader_disease_is_listed_for_the_narrower_one_but_not_the_reverse(bot):
+    narrower = cited_trials(bot.ask("I have lupus nephritis. Which trials could I join?"))
+    assert "NCT06888973" in narrower  # its lupus cohort takes lupus nephritis patients
+    assert "NCT03929120" not in narrower  # one level only: not every connective-tissue-disease trial
+    broader = cited_trials(bot.ask("Are there trials for systemic lupus erythematosus?"))
+    assert "NCT03171194" in broader

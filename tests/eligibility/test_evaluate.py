@@ -108,7 +108,10 @@ def test_adversarial_text_changes_nothing(seed_by_id, today):
 def test_rank_missing_facts_and_questions(seed_by_id, today):
     verdicts = check_trials(list(seed_by_id.values()), extract_facts("woman with lupus", today=today))
     ranked = rank_missing_facts(verdicts)
-    assert ranked == sorted(ranked, key=lambda kv: (-kv[1], kv[0]))
+    # age first (everyone knows it and it settles a criterion outright), then by how many verdicts need a fact
+    assert ranked[0][0] == "age" and ranked[1:] == sorted(ranked[1:], key=lambda kv: (-kv[1], kv[0]))
+    only_one = rank_missing_facts(check_trials([seed_by_id["NCT06888973"]], extract_facts("lupus", today=today)))
+    assert only_one[0][0] == "age"
     names = dict(ranked)
     assert names["age"] >= 2 and names["pregnancy"] >= 2
     for fact, _ in ranked:
