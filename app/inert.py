@@ -8,7 +8,7 @@ rebuilds it token by token:
 - images become their alt text, so nothing is ever fetched;
 - links become their text, without the address (the only links an answer shows are the trial registry
   pages the renderer itself adds, built from the trial id, never from a document);
-- raw HTML and autolinks are shown as the literal characters, escaped;
+- raw HTML is shown as its literal characters, escaped; autolinks as code (below);
 - bare addresses and e-mail addresses are shown as code: GitHub-flavoured markdown (the chat's renderer)
   turns them into links in plain text, never inside code;
 - every line starts as plain text: a leading `#`, `>`, `-`, `=`, `|` ... is escaped, so no document line
@@ -61,7 +61,7 @@ def _rebuild(tokens: list[Token]) -> str:
             case "link_open" | "link_close":
                 pass  # the link's text stays (its tokens follow), its address goes
             case "html_inline":
-                out.append(_escape(token.content))
+                out.append(_plain(token.content))
             case "em_open" | "em_close" | "strong_open" | "strong_close":
                 out.append(token.markup)
             case "softbreak" | "hardbreak":
