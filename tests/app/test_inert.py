@@ -81,3 +81,16 @@ def test_chat_notes_and_passages_show_no_foreign_link(seed_index):
             html = html_of(markdown)
             assert not re.search(r"<(img|script|h\d)\b", html)
             assert not re.search(r'href="(?!https://clinicaltrials\.gov/study/)', html)
+
+
+def test_doctor_summary_page_shows_hostile_words_without_images_or_links(seed_index):
+    from app.conversation import Conversation
+    from app.summary import doctor_summary
+
+    conversation = Conversation()
+    conversation.replace_statements([f"I'm 40 with lupus {HOSTILE}"])
+    conversation.update(question="q", intent="eligibility", trial_ids=["NCT03171194"], aspects=[], answer="a")
+    page = doctor_summary(conversation, seed_index)
+    assert not re.search(r"<(img|a|script)\b", page.html)
+    assert not re.search(r"<h\d>[^<]*Ignore previous", page.html)
+    assert "official registry" in page.html and "NCT03171194" in page.html
