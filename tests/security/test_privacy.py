@@ -9,6 +9,7 @@ off (the default), so nothing may be found.
 from __future__ import annotations
 
 import asyncio
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from benchmarks.chat_client import ChatClient, fetch_browser_cookie, start_chat_server, stop_chat_server
@@ -21,6 +22,12 @@ PATIENT = [
     f"She also takes {PHRASE.lower()}-mab for her {PHRASE} syndrome. Could she join NCT03171194?",
     "She is not pregnant.",
 ]
+
+
+def run(coroutine):
+    """`coroutine` run in a thread of its own (the browser tests keep a loop running on the main thread)."""
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(asyncio.run, coroutine).result()
 
 
 def holders(folder: Path, phrase: str) -> list[str]:
@@ -54,7 +61,7 @@ def test_a_scripted_chat_leaves_no_patient_text_in_logs_index_files_or_temp(seed
             await client.close()
             return said
 
-        said = asyncio.run(chat())
+        said = run(chat())
         assert "NCT03171194" in said  # the chat really answered about the trial
         ours = files_folders(tmp)
         assert len(ours) == 1, "the server keeps its files in a folder of its own, in its temp folder"
@@ -83,7 +90,7 @@ def test_stopping_one_server_keeps_another_servers_files(seed_settings, seed_ind
                 await client.ask("What are the study groups of NCT03171194?")
                 await client.close()
 
-            asyncio.run(ask(first_url))
+            run(ask(first_url))
             folders = files_folders(tmp)
             assert len(folders) == 2
             kept = [f for f in folders if any(f.rglob("*"))]

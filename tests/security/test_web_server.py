@@ -13,6 +13,7 @@ import socket
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
@@ -65,7 +66,10 @@ def request(url: str, method: str = "GET", headers: dict[str, str] | None = None
 
 
 def run(coroutine):
-    return asyncio.run(coroutine)
+    """Run `coroutine` to its end on a loop of its own, in a thread: in one pytest run with the browser
+    tests, Playwright's sync API keeps an event loop running on the main thread, where asyncio.run fails."""
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(asyncio.run, coroutine).result()
 
 
 # -- sessions -------------------------------------------------------------------------------------------
