@@ -18,6 +18,7 @@ from langchain_core.runnables import RunnableLambda, RunnableSequence
 
 from app import render
 from app import vocabulary as vocab
+from app.addressee import address
 from app.conversation import (
     FOCUS_REFERENCE,
     Conversation,
@@ -26,6 +27,7 @@ from app.conversation import (
     classify,
     corrected_number,
     correction_text,
+    subject_of,
 )
 from app.generators import NOT_FOUND, Draft, Generator, Passage, Statement, make_generator
 from app.intent import Intent, TrialProfile, build_profiles, understand
@@ -45,6 +47,10 @@ from vectorstore.index import TrialIndex
 
 MAX_LISTED = 5
 NOT_ENROLLING = frozenset({"COMPLETED", "TERMINATED", "WITHDRAWN", "SUSPENDED", "ACTIVE_NOT_RECRUITING", "UNKNOWN"})
+# Where the passage shown under each trial of a list comes from: what the trial studies and does.
+LIST_SECTIONS = ("summary", "description", "conditions", "interventions", "arms", "outcomes")
+# The order a list of trials is shown in, by how soon a person could join: recruiting first.
+ENROLLING_ORDER = ("RECRUITING", "NOT_YET_RECRUITING", "ENROLLING_BY_INVITATION")
 ADVICE_REFUSAL = (
     "I can't give medical advice about your own treatment, such as what to take, stop or change. "
     "Please ask your treating clinician. I can tell you what the trial documents say, for example a "
@@ -252,9 +258,12 @@ class Assistant:
             explicit_trials=turn.explicit_trials,
             has_patient=facts is not None and facts.states_anything(),
         )
-        if turn.reread and (turn.intent.states_facts or (turn.intent.kind == "eligibility" and turn.intent.personal)):
+        speaks_of_patient = turn.intent.personal and turn.intent.kind in ("eligibility", "find_trials")
+        if turn.reread and (turn.intent.states_facts or speaks_of_patient):
             said = extract_facts(turn.question, self._today())
-            if said.states_anything():
+            # A search that only names what it looks for ("any lupus trials for me?") states nothing: its
+            # mentions are hypothetical (the context rules), so only facts asserted about the patient count.
+            if said.asserts_anything():
                 facts = conv.add_facts(said, turn.question) if conv else (facts.merge(said) if facts else said)
         if (
             conv is not None
@@ -268,7 +277,9 @@ class Assistant:
             turn.within = list(conv.focus)
         near = _NEAR.search(turn.question)
         if near and turn.intent.kind == "find_trials":
-            turn.place = resolve_place(near.group(1))
+            turn.place = (
+                _home_place(turn) if _SELF_PLACE.fullmatch(near.group(1).strip()) else resolve_place(near.group(1))
+            )
         turn.facts = facts
         if turn.intent.injection:
             turn.warnings.append(INJECTION_WARNING)
@@ -339,14 +350,25 @@ class Assistant:
                 break
         if not picked:
             return turn
+        # Relevance within each status group (a stable sort); a trial no one can join now comes last.
+        picked.sort(key=lambda t: _enrolling_rank(turn.trials[t]))
         if turn.place is not None:
             far = float("inf")
             sites = {t: nearest_site(turn.trials[t], turn.place, vocab.REGISTRY_COUNTRY.get(t[:3])) for t in picked}
-            picked.sort(key=lambda t: sites[t].distance_km if sites[t] else far)
+            picked.sort(key=lambda t: (_enrolling_rank(turn.trials[t]), sites[t].distance_km if sites[t] else far))
             turn.lead = _distance_line(turn.place, sites, picked)
+        # The verdicts (and the lead sentence naming the first trial that may fit) follow the list's order.
+        turn.verdicts.sort(key=lambda v: picked.index(v.trial_id) if v.trial_id in picked else len(picked))
         # The trials were ranked by the hybrid retriever (one query embedding); the passage shown for each
         # is its best lexical match, which needs no second embedding of the same question.
-        hits = self.index.search_lexical(turn.question, k=len(picked) * 4, trial_ids=picked) if _topical(turn) else []
+        # A criterion shown under a trial in a list reads as a claim about the person ("who have received a
+        # biologic agent"), so the passage comes from what the trial is about unless criteria were asked for.
+        sections = None if "criteria" in intent.aspects else list(LIST_SECTIONS)
+        hits = (
+            self.index.search_lexical(turn.question, k=len(picked) * 4, trial_ids=picked, sections=sections)
+            if _topical(turn)
+            else []
+        )
         ordered = [h.chunk for h in hits]
         by_trial: dict[str, list[Chunk]] = {tid: [] for tid in picked}
         for chunk in ordered:
@@ -354,7 +376,12 @@ class Assistant:
         for tid in picked:
             chunks = self.index.chunks(tid)
             if not by_trial[tid]:
-                by_trial[tid] = [c for c in chunks if c.section in ("summary", "description", "conditions")][:1]
+                # What the trial is about, in the order a reader would look; a page without a summary has
+                # its study groups.
+                about = ("summary", "description", "arms", "interventions", "conditions")
+                by_trial[tid] = sorted((c for c in chunks if c.section in about), key=lambda c: about.index(c.section))[
+                    :1
+                ]
             by_trial[tid] += [c for c in chunks if c.section in ("status", "locations")]
         turn.passages = _numbered([c for tid in picked for c in by_trial[tid]])
         return turn
@@ -431,6 +458,11 @@ class Assistant:
                 continue
             out += [*heading, Statement(text=not_stated(tid, prop), kind="notice", style="bullet", trial_id=tid)]
             nearest = [s for s in rest if not any(self._is_reference(c) for c in s.citations)][:1]
+            closer = [c for section in prop.nearest for c in self.index.chunks(tid) if c.section == section][:1]
+            if closer:  # the property's own nearest section (follow-up: the outcomes' time frames, the schedule)
+                turn.passages = [*turn.passages, Passage(n=len(turn.passages) + 1, chunk=closer[0], score=0.0)]
+                text = " — ".join(line.strip() for line in closer[0].text.splitlines() if line.strip())
+                nearest = [Statement(text=text, citations=[closer[0].id], style="bullet", trial_id=tid)]
             if nearest and len(order) == 1:
                 out += [Statement(text=NEAREST_LABEL, kind="notice", trial_id=tid), *nearest]
         return draft.model_copy(update={"statements": out}) if out else draft
@@ -465,7 +497,8 @@ class Assistant:
             chunks=chunks,
             verdicts=turn.verdicts,
             default_trials=intent.trial_ids,
-            allow_empty=intent.kind == "eligibility",
+            # A list of trials is answered by its cited headings (title, status) even when no passage is shown.
+            allow_empty=intent.kind in ("eligibility", "find_trials"),
         )
         warnings = [*turn.warnings, *checked.warnings]
         body = render.statements_markdown(checked.statements, chunks)
@@ -489,12 +522,15 @@ class Assistant:
             shown = sorted(shown, key=lambda v: v.trial_id in closed)
             body = (body + "\n\n" if body else "") + render.verdicts_markdown(shown, facts_line, titles, closed)
             best = {t: v.verdict for t, v in best_verdicts(shown).items()}
-            lead = render.lead_sentence(best, closed, {t: _place(turn.trials[t]) for t in best if t in turn.trials})
+            said = [t for t in (turn.patient, turn.question) if t]
+            who = turn.conversation.subject if turn.conversation is not None else subject_of(said)
+            places = {t: _place(turn.trials[t]) for t in best if t in turn.trials}
+            lead = render.lead_sentence(best, closed, places, who)
             if lead and turn.facts is not None and turn.facts.states_anything():
                 body = f"{lead}\n\n{body}"
             asked = turn.conversation.asked if turn.conversation is not None else []
             open_to_ask = [v for v in shown if v.trial_id not in closed] or shown
-            next_question = _next_question(open_to_ask, asked)
+            next_question = _next_question(open_to_ask, asked, who)
             if next_question:
                 body += f"\n\n{next_question.question}"
             elif turn.facts is None or not turn.facts.states_anything():
@@ -525,10 +561,29 @@ class Assistant:
 
 # "near Chicago", "close to Lyon, France", "around Texas": the place a find question measures from.
 _NEAR = re.compile(
-    r"(?i)\b(?:near|close\s+to|nearby|around|not\s+far\s+from)\s+(?:me\s+in\s+)?"
+    r"(?i)\b(?:near|close\s+to|closest\s+to|nearest\s+to|nearby|around|not\s+far\s+from)\s+(?:me\s+in\s+)?"
     r"([A-Za-z][\w .'\-]*?(?:,\s*[A-Za-z][\w .'\-]*?)?)\s*(?:[?.!;]|$|\bfor\b|\bwith\b|\bthat\b)"
 )
 NEAR_KM = 300  # beyond this, "nothing is close" is said outright
+# "near me", "close to home": the place is the one the person said they live in, this turn or earlier.
+_SELF_PLACE = re.compile(r"(?i)(?:me|us|here|home|my\s+(?:home|area|place|city|town)|where\s+(?:i|we)\s+live)")
+_HOME = re.compile(
+    r"(?i)\b(?:i|we)\s*(?:'m|'re|\s+am|\s+are)?\s*(?:live|living|based|located|staying)\s+(?:in|near)\s+"
+    r"([A-Za-z][\w .'\-]*?(?:,\s*[A-Za-z][\w .'\-]*?)?)\s*(?:[?.!;]|$|\band\b|\bwith\b|\bbut\b)|"
+    r"\b(?:i|we)\s*(?:'m|'re|\s+am|\s+are)\s+from\s+"
+    r"([A-Za-z][\w .'\-]*?(?:,\s*[A-Za-z][\w .'\-]*?)?)\s*(?:[?.!;]|$|\band\b|\bwith\b|\bbut\b)"
+)
+
+
+def _home_place(turn: _Turn) -> Place | None:
+    """The place the person said they live in: this message first, then their earlier turns."""
+    earlier = [t.question for t in reversed(turn.conversation.turns)] if turn.conversation is not None else []
+    for text in [turn.question, *(turn.patient or "",), *earlier]:
+        for m in _HOME.finditer(text):
+            place = resolve_place(m.group(1) or m.group(2))
+            if place is not None:
+                return place
+    return None
 
 
 def _distance_line(place: Place, sites: dict, picked: list[str]) -> str:
@@ -536,7 +591,8 @@ def _distance_line(place: Place, sites: dict, picked: list[str]) -> str:
     placed = [t for t in picked if sites.get(t) is not None]
     if not placed:
         return f"I couldn't place any of these trials' sites to measure the distance from {place.name}."
-    site = sites[placed[0]]
+    closest = min(placed, key=lambda t: sites[t].distance_km)  # the list itself puts enrolling trials first
+    site = sites[closest]
     where = ", ".join(x for x in (site.city, site.country) if x)
     km = (
         "right there"
@@ -544,8 +600,8 @@ def _distance_line(place: Place, sites: dict, picked: list[str]) -> str:
         else f"about {round(site.distance_km, -1) if site.distance_km >= 100 else round(site.distance_km):,.0f} km away"
     )
     if site.distance_km > NEAR_KM:
-        return f"Nothing here is close to {place.name}. The closest is {placed[0]} in {where}, {km}."
-    return f"The closest to {place.name} is {placed[0]} in {where}, {km}."
+        return f"Nothing here is close to {place.name}. The closest is {closest} in {where}, {km}."
+    return f"The closest to {place.name} is {closest} in {where}, {km}."
 
 
 def _place(trial: Trial) -> str:
@@ -640,6 +696,13 @@ def _group_of(condition: str) -> tuple[str, ...]:
     return (condition,)
 
 
+def _enrolling_rank(trial: Trial) -> int:
+    status = (trial.status or "").upper()
+    if status in ENROLLING_ORDER:
+        return ENROLLING_ORDER.index(status)
+    return len(ENROLLING_ORDER) + (status in NOT_ENROLLING)
+
+
 def _in_countries(trial: Trial, countries: list[str]) -> bool:
     places = " ".join(
         " ".join(x for x in (loc.country, loc.city, loc.state, loc.facility) if x) for loc in trial.locations
@@ -675,11 +738,12 @@ def _claimed_trials(draft: Draft, chunks: dict[str, Chunk], intent: Intent) -> l
     return list(dict.fromkeys(out))
 
 
-def _next_question(verdicts: list[TrialVerdict], asked: list[str]) -> NextQuestion | None:
+def _next_question(verdicts: list[TrialVerdict], asked: list[str], who: str = "you") -> NextQuestion | None:
     """The single most useful question: the missing fact deciding most not-ruled-out verdicts, never one
-    already asked in this conversation (an answer the checker could not use is not asked for again)."""
+    already asked in this conversation (an answer the checker could not use is not asked for again),
+    asked about `who` ("your mother": "Has she ever ...")."""
     open_verdicts = [v for v in best_verdicts(verdicts).values() if v.verdict == "possibly_eligible"]
     if not open_verdicts:
         return None
     ranked = [fact for fact, *_ in rank_missing_facts(open_verdicts) if fact not in asked]
-    return NextQuestion(fact=ranked[0], question=question_for(ranked[0])) if ranked else None
+    return NextQuestion(fact=ranked[0], question=address(question_for(ranked[0]), who)) if ranked else None

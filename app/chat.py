@@ -189,7 +189,7 @@ async def on_message(message: cl.Message) -> None:
     reply = cl.Message(content="")
     try:
         answer = await _on_worker(_state["assistant"].ask, message.content, conversation=conversation)
-        rendered: ChatReply = await _on_worker(render_reply, answer, _state["index"])
+        rendered: ChatReply = await _on_worker(render_reply, answer, _state["index"], who=conversation.subject)
     except Exception as exc:  # shown to the user instead of a silent spinner; the traceback goes to the log
         # The stack and the exception's type only: its message may quote the patient's words (privacy).
         stack = "".join(traceback.format_tb(exc.__traceback__))

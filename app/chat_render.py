@@ -26,6 +26,7 @@ from app.models import Answer
 from app.vocabulary import REGISTRY_COUNTRY
 from eligibility.lexicon import find_terms
 from eligibility.models import TrialVerdict
+from eligibility.questions import fact_label
 from ingest.models import Chunk, Citation, Trial
 
 View = Literal["patient", "clinician"]
@@ -39,9 +40,9 @@ VERDICT_LABELS = {
 # What a card says of a trial's best verdict. "Eligible" only ever comes from the checker, and even
 # then the study team decides: the words say so.
 PLAIN_VERDICTS = {
-    "eligible": "**You meet every rule I could check.** The study team makes the final decision.",
-    "possibly_eligible": "**You may fit.** I need a few more answers to be sure.",
-    "ineligible": "**This trial does not fit you.**",
+    "eligible": "**{Who} {meet} every rule I could check.** The study team makes the final decision.",
+    "possibly_eligible": "**{Who} may fit.** I need a few more answers to be sure.",
+    "ineligible": "**This trial does not fit {who}.**",
 }
 # Registry statuses in plain words; those in `app.chain.NOT_ENROLLING` take no one now and are never screened.
 STATUS_WORDS = {
@@ -111,8 +112,10 @@ def marker_name(trial_id: str, title: str) -> str:
     return f"{trial_id} · {inert(title)}"
 
 
-def render_reply(answer: Answer, index: TrialLookup, view: View = "patient") -> ChatReply:
+def render_reply(answer: Answer, index: TrialLookup, view: View = "patient", who: str = "you") -> ChatReply:
     """Lay out `answer` for `view`: streamed text, then the verdicts, next question, sources and notes.
+
+    `who` is the patient as the conversation names them ("you", "your mother": `Conversation.subject`).
 
     The patient view shows one compact card per trial (status, verdict in plain words, a few reasons
     in the second person, each linked to its verbatim criterion); the clinician view the full checker
@@ -133,7 +136,7 @@ def render_reply(answer: Answer, index: TrialLookup, view: View = "patient") -> 
             body = _join(_lead(head) if answer.intent == "eligibility" else head, rest)
             if facts_used:
                 details.append(f"**What you told me:** {facts_used}")
-            details.append(trial_cards(answer.eligibility, index, criteria))
+            details.append(trial_cards(answer.eligibility, index, criteria, who))
         else:
             body = _join(head, rest)
             table = _eligibility_table(answer.eligibility, index, criteria)
@@ -196,7 +199,7 @@ def split_verdicts(body: str) -> tuple[str, str | None, str]:
     return "\n".join(lines[:start]).strip(), facts_used, "\n".join(lines[end:]).strip()
 
 
-def trial_cards(verdicts: list[TrialVerdict], index: TrialLookup, names: dict[str, Citation]) -> str:
+def trial_cards(verdicts: list[TrialVerdict], index: TrialLookup, names: dict[str, Citation], who: str = "you") -> str:
     """One card per trial (its cohorts folded together), in the order the chain ranked them.
 
     `names` receives the citation name of each failed criterion a card links to.
@@ -204,16 +207,20 @@ def trial_cards(verdicts: list[TrialVerdict], index: TrialLookup, names: dict[st
     by_trial: dict[str, list[TrialVerdict]] = {}
     for verdict in verdicts:
         by_trial.setdefault(verdict.trial_id, []).append(verdict)
-    return "\n\n".join(_card(tid, cohorts, index, names) for tid, cohorts in by_trial.items())
+    return "\n\n".join(_card(tid, cohorts, index, names, who) for tid, cohorts in by_trial.items())
 
 
-def second_person(reason: str) -> str:
-    """A checker reason ("the patient's diagnosis (lupus) is not …") said to the patient, as a sentence."""
+def second_person(reason: str, who: str = "you") -> str:
+    """A checker reason ("the patient's diagnosis (lupus) is not …") said to the patient, as a sentence;
+    said to whoever speaks for them when `who` is someone else ("your mother's diagnosis …")."""
     text = " ".join(reason.split())
-    for said, plain in SECOND_PERSON:
-        text = re.sub(said, plain, text, flags=re.IGNORECASE)
+    if who == "you":
+        for said, plain in SECOND_PERSON:
+            text = re.sub(said, plain, text, flags=re.IGNORECASE)
+    else:
+        text = re.sub(r"\bthe patient\b", who, text, flags=re.IGNORECASE)
     if _MEASURED.match(text):
-        text = "your " + text
+        text = ("your " if who == "you" else f"{who}'s ") + text
     text = text[:1].upper() + text[1:]
     return text if text.endswith((".", "?", "!")) else text + "."
 
@@ -244,7 +251,16 @@ def index_overview(trials: Iterable[Trial], top: int = 6) -> str:
     return f"{what}. They study {listed}{more}."
 
 
-def _card(trial_id: str, cohorts: list[TrialVerdict], index: TrialLookup, names: dict[str, Citation]) -> str:
+def _verdict_line(best: str, who: str) -> str:
+    you = who == "you"
+    return PLAIN_VERDICTS[best].format(
+        Who="You" if you else who[:1].upper() + who[1:], who=who, meet="meet" if you else "meets"
+    )
+
+
+def _card(
+    trial_id: str, cohorts: list[TrialVerdict], index: TrialLookup, names: dict[str, Citation], who: str = "you"
+) -> str:
     trial = index.trial(trial_id)
     title = inert(_short(trial.title, TITLE_CHARS)) if trial else ""
     status = (trial.status or "").upper() if trial else ""
@@ -256,22 +272,26 @@ def _card(trial_id: str, cohorts: list[TrialVerdict], index: TrialLookup, names:
         about.append(f"[registry page]({trial.registry_url})")
     lines = [f"**{trial_id}** · {title}" if title else f"**{trial_id}**", "", " · ".join(about), ""]
     if status in NOT_ENROLLING:
-        lines.append("**Not enrolling now.** It takes no new patients, so I did not check it for you.")
+        lines.append(f"**Not enrolling now.** It takes no new patients, so I did not check it for {who}.")
         return _quote("\n".join(lines))
     fitting = [v for v in cohorts if v.verdict != "ineligible"]
     if any(v.verdict == "eligible" for v in fitting):
         best = "eligible"
     else:
         best = "possibly_eligible" if fitting else "ineligible"
-    lines.append(PLAIN_VERDICTS[best])
-    reasons = _reasons(cohorts, fitting, index, names)
+    lines.append(_verdict_line(best, who))
+    reasons = _reasons(cohorts, fitting, index, names, who)
     if reasons:
         lines += ["", *[f"- {reason}" for reason in reasons[:MAX_REASONS]]]
     return _quote("\n".join(lines))
 
 
 def _reasons(
-    cohorts: list[TrialVerdict], fitting: list[TrialVerdict], index: TrialLookup, names: dict[str, Citation]
+    cohorts: list[TrialVerdict],
+    fitting: list[TrialVerdict],
+    index: TrialLookup,
+    names: dict[str, Citation],
+    who: str = "you",
 ) -> list[str]:
     """A card's plain reasons, most telling first: the rules you fail, or what is left to settle."""
     out: list[str] = []
@@ -280,7 +300,7 @@ def _reasons(
         for verdict in sorted(cohorts, key=lambda v: len(v.failed)):
             group = f"{inert(verdict.cohort)} group: " if verdict.cohort else ""
             for item in verdict.failed:
-                said = inert(second_person(item.reason))
+                said = inert(second_person(item.reason, who))
                 if len(out) < MAX_REASONS and not any(said in r for r in out):
                     name = _criterion_name(item.citation, index)
                     names[name] = item.citation
@@ -288,7 +308,7 @@ def _reasons(
         return out
     groups = [inert(v.cohort) for v in fitting if v.cohort]
     if groups:
-        out.append(f"The {_and(groups)} {'group' if len(groups) == 1 else 'groups'} may fit you.")
+        out.append(f"The {_and(groups)} {'group' if len(groups) == 1 else 'groups'} may fit {who}.")
     others = [inert(v.cohort) for v in cohorts if v.verdict == "ineligible" and v.cohort]
     if others:
         out.append(f"Its {_and(others)} {'group is' if len(others) == 1 else 'groups are'} for other patients.")
@@ -378,10 +398,6 @@ def _cell(text: str) -> str:
     return re.sub(r"(?<!\\)\|", r"\|", inert(text))
 
 
-def _humanize_fact(name: str) -> str:
-    return name.replace("_", " ")
-
-
 def _eligibility_table(verdicts: list[TrialVerdict], index: TrialLookup, names: dict[str, Citation]) -> str:
     if not verdicts:
         return ""
@@ -397,7 +413,7 @@ def _eligibility_table(verdicts: list[TrialVerdict], index: TrialLookup, names: 
             name = _criterion_name(item.citation, index)
             names[name] = item.citation
             failed.append(f"{name}: {_cell(item.reason)}")
-        needed = sorted({_humanize_fact(fact) for item in verdict.unknown for fact in item.needs})
+        needed = sorted({fact_label(fact) for item in verdict.unknown for fact in item.needs})
         if verdict.needs_review:
             needed.append(f"{len(verdict.needs_review)} criteria for the study team to review")
         rows.append(

@@ -25,6 +25,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from app.models import NextQuestion
 from eligibility import concepts, lexicon
+from eligibility.context import proxy_relative
 from eligibility.facts import PatientFacts, extract_facts
 
 
@@ -117,6 +118,13 @@ FOCUS_REFERENCE = re.compile(
     r"any\s+of\s+(?:them|these|those)|are\s+(?:they|these|those)|of\s+(?:these|those)|"
     r"(?:these|those|they)\s+(?:still\s+)?(?:open|recruiting|enrolling))\b"
 )
+# "my patient", or a clinical note's opening ("58M with dcSSc", "62 yo F", "Pt is a 45-year-old") with no
+# "I" or "me" in it ("34 F here, could I join?" is the person themself): a clinician describing someone else.
+_MY_PATIENT = re.compile(
+    r"(?i)\b(?:my|our)\s+(?:\d{1,3}[- ]?(?:year|yr)s?[- ]old\s+)?(?:patient|client)\b|"
+    r"^(?!.*\b(?:I|I'm|I've|me|myself)\b)(?:\W*(?:pt\.?|patient)\s+(?:is|has|with)\b|"
+    r"\W*\d{1,3}\s?(?:yo|y/o|y\.o\.|-?year-old)?\s?(?-i:[MF])\b)"
+)
 DRUG_SUFFIXES = ("_last_dose", "_start", "_use")  # the medicine facts eligibility/questions.py asks about
 _QUESTION_START = re.compile(
     r"(?i)^\W*(?:what|which|where|when|who|how|is|are|can|could|does|do|tell|show|list|"
@@ -192,6 +200,12 @@ class Conversation:
     @property
     def patient_texts(self) -> list[str]:
         return [s.words for s in self.statements]
+
+    @property
+    def subject(self) -> str:
+        """Whom the profile is about (see `subject_of`); derived from the statements, so a retraction
+        undoes it."""
+        return subject_of(self.patient_texts)
 
     def add_facts(self, facts: PatientFacts, text: str) -> PatientFacts:
         """Add a statement; a later statement wins over earlier ones (a correction overrides)."""
@@ -285,6 +299,20 @@ class Conversation:
         )
         conv._remerge()
         return conv
+
+
+def subject_of(texts: list[str]) -> str:
+    """Whom the patient texts are about, as an answer names them: "you", "your mother", "your patient".
+
+    The latest text that names someone decides ("my mother has lupus, could she join?"); a later "she's 67"
+    names no one and keeps her."""
+    for words in reversed(texts):
+        relative = proxy_relative(words)
+        if relative is not None:
+            return f"your {relative}"
+        if _MY_PATIENT.search(words):
+            return "your patient"
+    return "you"
 
 
 def correction_text(text: str) -> str:

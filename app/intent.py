@@ -30,7 +30,9 @@ IntentKind = Literal[
 ASPECT_CUES: dict[str, str] = {
     "dose": r"\bdos(e|es|age|ing)\b|\bhow much\b|\bcells?/kg\b|\bhow many (cells|infusions)\b|\bschedule\b|"
     r"\b(infusions?|injections?|cells|drug|treatment) (are |is )?(given|administered|scheduled)\b|\badministered\b|"
-    r"\b(participants|patients|subjects|people) (get|receive)\b|\bwhat do (participants|patients|they) (get|receive)\b",
+    r"\b(participants|patients|subjects|people) (get|receive)\b|\bwhat do (participants|patients|they) (get|receive)\b|"
+    r"\broutes? of administration\b|\badministration\b|\bhow (is|are) (it|they|the \w+) (given|delivered|taken)\b|"
+    r"\b(iv|intravenous\w*|oral\w*|by mouth|subcutaneous\w*|injected|infused)\b",
     "arms": r"\barms?\b|\bstudy groups?\b|\btreatment groups?\b|\bgroups\b|\bplacebo\b|\brandomi[sz]ed to\b",
     "interventions": r"\binterventions?\b|\b(name of the|which) (drug|product|treatment|therapy|medicine)\b|\bdrug name\b|\bwhat (drug|treatment|therapy|product)\b|\bbeing tested\b|"
     r"\b(drug|product) (is|are) (used|given|tested)\b|\bwhat is (tested|given)\b",
@@ -60,7 +62,7 @@ ASPECT_CUES: dict[str, str] = {
     r"\boverview\b|\bgoal\b|\bwhy\b",
     "conditions": r"\bconditions?\b|\bdiseases?\b|\bwhat does (it|the trial|the study) (study|treat|target)\b|\btarget(s|ing)?\b",
     "criteria": r"\b(inclusion|exclusion|eligibility) criteria\b|\bcriteria\b|\brequirements?\b|\bexclu\w*|"
-    r"\binclusions?\b|\bwho can (join|participate|enrol)|\brequired\b|\bmust (have|be)\b|\ballowed\b",
+    r"\binclusions?\b|\bwho can (join|participate|enrol)|\brequir(e|es|ed|ing)\b|\bmust (have|be)\b|\ballowed\b",
     "quality": r"\bdata[- ]quality\b|\bswapped\b|\b(problem|issue|error|mistake)s? (with|in) the (data|record|document|"
     r"criteria|eligibility|page)|\bwarnings?\b",
     "age": r"\b(children|child|kids?|minors?|p(a)?ediatric|adolescents?|teen(ager)?s?|elderly|seniors|older (adults|people|patients))\b|\bages?\b|\bhow old\b|\bage (limit|range)s?\b|\b(minimum|maximum) age\b|\byears? old\b",

@@ -88,6 +88,8 @@ def resolve(text: str) -> Place | None:
     if not parts:
         return None
     head, hints = parts[0], parts[1:]
+    if len(head) < 3 and head not in countries and head not in states:
+        return None  # "me", "la": a two-letter word names a place only as a country or state code
     hint_country = next((countries[h] for h in hints if h in countries), None)
     hint_state = next((states[h] for h in hints if h in states), None)
     if head in countries and not hints:

@@ -15,7 +15,7 @@ import re
 from functools import cache
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from ingest.models import Chunk
 
@@ -32,6 +32,9 @@ class AskedProperty(BaseModel):
     stated: list[str]
     not_when: list[str] = []
     sections_not: list[str] = ["references"]
+    nearest: list[str] = Field(
+        default=[], description="Sections whose passage comes closest when none states it (follow-up: outcomes)"
+    )
 
     @field_validator("asked", "stated", "not_when")
     @classmethod

@@ -9,8 +9,10 @@ from __future__ import annotations
 from app.generators import Statement
 from app.inert import inert
 from app.verify import VERDICT_WORDS
+from eligibility import concepts
 from eligibility.facts import PatientFacts
 from eligibility.models import TrialVerdict, you_said
+from eligibility.questions import fact_label
 from ingest.models import Chunk
 
 MAX_UNKNOWN = 5
@@ -85,7 +87,7 @@ def verdicts_markdown(
             if needs:
                 said = list(dict.fromkeys(q for u in v.unknown for q in u.patient_said))[:MAX_UNKNOWN]
                 out.append(
-                    f"  - Still needed: {', '.join(needs[:MAX_UNKNOWN])}"
+                    f"  - Still needed: {', '.join(fact_label(n) for n in needs[:MAX_UNKNOWN])}"
                     + (f" and {len(needs) - MAX_UNKNOWN} more" if len(needs) > MAX_UNKNOWN else "")
                     + (f" ({_one_line(you_said(said))})" if said else "")
                 )
@@ -94,25 +96,31 @@ def verdicts_markdown(
     return "\n".join(out)
 
 
-def lead_sentence(best: dict[str, str], statuses: dict[str, str], places: dict[str, str]) -> str | None:
+def lead_sentence(
+    best: dict[str, str], statuses: dict[str, str], places: dict[str, str], who: str = "you"
+) -> str | None:
     """One sentence before the details: how many enrolling trials may fit, naming the first and its place.
 
-    `best` maps trial ids to their best verdict, `statuses` to their plain status ("" when unknown) and
-    `places` to a city or country of a site.
+    `best` maps trial ids to their best verdict, `statuses` to their plain status ("" when unknown),
+    `places` to a city or country of a site; `who` is the patient as the answer names them ("your mother").
     """
     fit = [t for t, v in best.items() if v != "ineligible" and t not in statuses]
     closed = [t for t, v in best.items() if v != "ineligible" and t in statuses]
     if not fit:
         if closed:
             return (
-                f"No enrolling trial fits what you've told me; {_count(len(closed))} that may fit "
+                f"No enrolling trial fits what you've told me{_about(who)}; {_count(len(closed))} that may fit "
                 f"{'is' if len(closed) == 1 else 'are'} not enrolling."
             )
-        return "None of these trials fits what you've told me." if best else None
+        return f"None of these trials fits what you've told me{_about(who)}." if best else None
     where = f" in {places[fit[0]]}" if places.get(fit[0]) else ""
     more = f" (and {_count(len(fit) - 1)} more)" if len(fit) > 1 else ""
     word = "trial may" if len(fit) == 1 else "trials may"
-    return f"{_count(len(fit)).capitalize()} {word} fit you and {'is' if len(fit) == 1 else 'are'} enrolling: {fit[0]}{where}{more}."
+    return f"{_count(len(fit)).capitalize()} {word} fit {who} and {'is' if len(fit) == 1 else 'are'} enrolling: {fit[0]}{where}{more}."
+
+
+def _about(who: str) -> str:
+    return "" if who == "you" else f" about {who}"
 
 
 def _count(n: int) -> str:
@@ -142,6 +150,8 @@ def facts_line(facts: PatientFacts) -> str | None:
         if flag is not None:
             parts.append(word if flag else f"not {word}")
     for d in facts.diagnoses:
+        if d.hypothetical:  # a question's topic ("any stem-cell trials?") is not a fact about the patient
+            continue
         prefix = "no " if d.negated else "family history of " if d.family else "past " if d.historical else ""
         parts.append(prefix + d.label)
     for m in [*facts.labs, *facts.scores]:
@@ -152,7 +162,7 @@ def facts_line(facts: PatientFacts) -> str | None:
             if m.positive is False
             else (f"{m.value:g}{' ' + m.unit if m.unit else ''}" if m.value is not None else "")
         )
-        parts.append(f"{m.name} {value}".strip())
+        parts.append(f"{concepts.label(m.name) or m.name} {value}".strip())
     for med in facts.medications:
         state = "not on " if med.negated else "past " if med.current is False else ""
         parts.append(state + med.name)

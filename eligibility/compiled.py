@@ -125,18 +125,20 @@ def compile_criterion(criterion: Criterion, rule: Rule, citation: Citation | Non
 def _structured(trial: Trial) -> list[Compiled]:
     """The record's structured minimum/maximum age and sex, as inclusion criteria citing the facts passage."""
     e = trial.eligibility
-    out = []
-    rules: list[Rule] = []
+    cite = facts_citation(trial)
+    lines = cite.text.splitlines()
+    # Each rule's criterion text is the lines of the facts passage it reads (adjacent, so still a verbatim
+    # span of the cited passage): a failed maximum age shows "Maximum age: 65 Years", not the whole block.
+    rules: list[tuple[Rule, tuple[str, ...]]] = []
     if e.min_age_years is not None or e.max_age_years is not None:
-        rules.append(AgeRule(min=e.min_age_years, max=e.max_age_years))
+        rules.append((AgeRule(min=e.min_age_years, max=e.max_age_years), ("Minimum age:", "Maximum age:")))
     if e.sex in ("female", "male"):
-        rules.append(SexRule(sex=e.sex))
-    if rules:
-        cite = facts_citation(trial)
-        crit = Criterion(
-            id=cite.id, trial_id=trial.trial_id, kind="inclusion", heading_kind="inclusion", text=cite.text
-        )
-        out = [compile_criterion(crit, rule, cite) for rule in rules]
+        rules.append((SexRule(sex=e.sex), ("Sex:",)))
+    out = []
+    for rule, labels in rules:
+        text = "\n".join(line for line in lines if line.startswith(labels)) or cite.text
+        crit = Criterion(id=cite.id, trial_id=trial.trial_id, kind="inclusion", heading_kind="inclusion", text=text)
+        out.append(compile_criterion(crit, rule, cite))
     return out
 
 

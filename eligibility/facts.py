@@ -17,7 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from eligibility import concepts, dates, lexicon
 from eligibility import context as ctx_rules
-from eligibility.context.subject import RELATIVES
+from eligibility.context.subject import RELATIVES, proxy_relative
 
 MAX_TEXT = 50_000  # longer input is cut: a patient description or clinical note is far shorter
 MAX_MENTIONS = 25  # mentions of one name read in context; more repeat the same fact and cost time
@@ -112,6 +112,12 @@ class PatientFacts(_Frozen):
     def procedures(self) -> list[Diagnosis]:
         return [d for d in self.diagnoses if d.category == "procedure"]
 
+    def asserts_anything(self) -> bool:
+        """Whether anything is said about the patient beyond mentions read as hypothetical (a question's
+        topic: "is there a stem-cell study for lupus?" asserts no stem-cell treatment and no lupus)."""
+        asserted = self.model_copy(update={"diagnoses": [d for d in self.diagnoses if not d.hypothetical]})
+        return asserted.states_anything()
+
     def states_anything(self) -> bool:
         """Whether anything is known about the patient (the date the facts were read on is not a fact)."""
         return any(
@@ -167,6 +173,11 @@ _AGE_PATTERNS = (
         r"(\d{1,3})\b"
         r"(?!\s*(?:kg|lbs|pounds|weeks?|months?|days?|%|mg|cm|/))"
     ),
+)
+# "my husband, 52, has AS", "my son (12) has JIA": the age set beside the relative the message asks for.
+_RELATIVE_AGE = re.compile(
+    r"(?i)\b(?:my|our) (" + "|".join(RELATIVES) + r")(?:\s*,\s*|\s*\(\s*|\s+)(\d{1,3})\b"
+    r"(?=\s*[,)]|\s+(?:has|had|was|is|with|and|who|just)\b)"
 )
 _FEMALE = re.compile(r"(?i)\b(?:woman|female|girl|lady|mrs|ms)\b|\b\d{1,3} ?(?:yo |y/o |year[- ]old )?F\b")
 _MALE = re.compile(r"(?i)\b(?:man|male|boy|gentleman|mr)\b|\b\d{1,3} ?(?:yo |y/o |year[- ]old )?M\b")
@@ -512,6 +523,17 @@ def extract_facts(text: str, today: date | None = None) -> PatientFacts:
             sex = "female" if first_f > first_m else "male"
             spans["sex"] = (f[-1] if first_f > first_m else mm[-1]).group(0)
             break
+    # A relative the message asks for is the patient ("my wife, 45, has lupus: could she join?"): their
+    # word gives the sex and the number beside it the age. A relative not asked for is family history.
+    relative = proxy_relative(text)
+    if relative is not None:
+        pronoun = RELATIVES[relative]
+        if sex is None and pronoun in ("she", "he"):
+            sex = "female" if pronoun == "she" else "male"
+            spans["sex"] = f"my {relative}"
+        beside = [m for m in _RELATIVE_AGE.finditer(text) if m.group(1).lower() == relative]
+        if age is None and beside and 0 < float(beside[-1].group(2)) < 120:
+            age, spans["age"] = float(beside[-1].group(2)), beside[-1].group(0)
     weight = None
     for m in _WEIGHT.finditer(text):
         value = float(m.group(1))

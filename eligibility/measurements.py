@@ -75,8 +75,10 @@ def _pattern(concept_id: str) -> re.Pattern[str]:
         number = r"1\s*:\s*(?P<titre>\d+)|" + number
     if c.roman:
         number += r"|\b(?:vi|iv|v|iii|ii|i)\b"
+    # A number followed by ":<digits>" is a time or a ratio, not the value; a colon ending the clause
+    # ("eGFR 95: could I join?") is punctuation.
     return re.compile(
-        rf"(?i)(?<![\w-])(?:{'|'.join(c.patient)})(?![\w]){_FILLER}(?P<n>{number})(?![\d:])"
+        rf"(?i)(?<![\w-])(?:{'|'.join(c.patient)})(?![\w]){_FILLER}(?P<n>{number})(?!\d|\s*:\s*\d)"
         rf"(?:\s*(?P<unit>{'|'.join(quantities.UNITS)})(?![\w]))?"
     )
 

@@ -104,3 +104,42 @@ def _condition_question(term: lexicon.Term) -> str:
 def _with_article(label: str) -> str:
     """ "a psychiatric disorder", "a cardiac arrhythmia"; uncountable names stay bare ("lupus nephritis")."""
     return f"a {label}" if label.endswith(_COUNTABLE) else label
+
+
+_FIXED_LABELS = {
+    "diagnosis": "diagnosis",
+    "disease_duration": "time since diagnosis",
+    "prednisone_dose": "steroid dose",
+    "latent_tb": "latent tuberculosis test",
+    "tb": "tuberculosis",
+    "hiv": "HIV",
+    "malignancy": "cancer history",
+    "infection": "current infection",
+    "arthritis_symptoms": "joint symptoms",
+}
+_DRUG_SUFFIX_WORDS = {"_last_dose": "last dose", "_start": "start date", "_use": "use"}
+
+
+def fact_label(fact: str) -> str:
+    """The fact in a few plain words for a list ("anti-dsDNA antibody", "rituximab (last dose)"), never the
+    checker's internal name."""
+    if fact in _FIXED_LABELS:
+        return _FIXED_LABELS[fact]
+    if fact in concepts.MEASUREMENTS:
+        return concepts.MEASUREMENTS[fact].label
+    if fact.endswith("_uln") and fact[:-4] in concepts.MEASUREMENTS:
+        return f"{concepts.MEASUREMENTS[fact[:-4]].label} (times the upper limit of normal)"
+    if fact in concepts.SEROLOGY:
+        return concepts.SEROLOGY[fact].label
+    for suffix, words in _DRUG_SUFFIX_WORDS.items():
+        name = fact[: -len(suffix)]
+        if fact.endswith(suffix) and _is_drug(name):
+            what = "any of the listed medicines" if name == "drug" else DRUG_NAMES.get(name, name.replace("_", " "))
+            return f"{what} ({words})"
+    if fact in lexicon.TERM_BY_NAME:
+        return lexicon.TERM_BY_NAME[fact].label
+    for suffix, words in (("_active", "active now?"), ("_date", "when")):
+        name = fact[: -len(suffix)]
+        if fact.endswith(suffix) and name in lexicon.TERM_BY_NAME:
+            return f"{lexicon.TERM_BY_NAME[name].label} ({words})"
+    return fact.replace("_", " ")

@@ -416,7 +416,12 @@ def _aspect(aspect: str, trial: Trial, chunks: list[Chunk], question: str) -> li
             keep=(lambda c: any(c.title.lower().startswith(k) for k in wants)) if wants else None,
         )
     if aspect == "locations":
-        return _locations(trial, chunks)
+        sites = _locations(trial, chunks)
+        sponsor = [] if sites else _section_lines(tid, chunks, ["sponsor"], limit=2)
+        if sponsor:  # no site listed: say so, and name who runs it, which is where a person would ask
+            notice = f"{tid}'s documents list no study sites; they name its sponsor:"
+            return [Statement(text=notice, kind="notice", style="bullet", trial_id=tid), *sponsor]
+        return sites
     if aspect == "investigators":
         return _section_lines(tid, chunks, ["investigators"], limit=4)
     if aspect == "references":

@@ -385,7 +385,8 @@ def is_score(concept_id: str) -> bool:
 
 
 def label(concept_id: str) -> str | None:
-    c = MEASUREMENTS.get(concept_id)
+    """The plain-language name of a measurement, score or serology test; None for an unknown id."""
+    c: Concept | SerologyTest | None = MEASUREMENTS.get(concept_id) or SEROLOGY.get(concept_id)
     return c.label if c else None
 
 

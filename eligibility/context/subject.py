@@ -37,11 +37,13 @@ _MY_RELATIVE = re.compile(
 _ASKING_FOR = {
     "he": re.compile(
         r"(?i)\b(?:(?:can|could|would|is|does|will|might|may|should)\s+he|for\s+him|enrol+\s+him|"
-        r"he\s+(?:qualify|be\s+eligible|join|take\s+part|participate))\b"
+        r"he\s+(?:(?:can|could|would|might|may|will)\s+(?:possibly\s+)?)?(?:qualify|be\s+eligible|join|enrol+|"
+        r"take\s+part|participate|get\s+into|sign\s+up))\b"
     ),
     "she": re.compile(
         r"(?i)\b(?:(?:can|could|would|is|does|will|might|may|should)\s+she|for\s+her\b(?!\s+\w+\s+\w+ment)|"
-        r"enrol+\s+her|she\s+(?:qualify|be\s+eligible|join|take\s+part|participate))\b"
+        r"enrol+\s+her|she\s+(?:(?:can|could|would|might|may|will)\s+(?:possibly\s+)?)?(?:qualify|be\s+eligible|"
+        r"join|enrol+|take\s+part|participate|get\s+into|sign\s+up))\b"
     ),
 }
 _NAMED_ASK = re.compile(

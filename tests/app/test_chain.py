@@ -197,3 +197,23 @@ def test_asking_when_a_trial_ends_says_when_the_record_has_no_completion_date(bo
     answer = bot.ask("When does NCT06888973 finish?")
     assert "no completion date" in answer.answer and "Start date: 2025-03-15" in answer.answer
     assert "no completion date" not in bot.ask("When does NCT03171194 finish?").answer
+
+
+def test_a_trial_listing_no_sites_says_so_and_names_its_sponsor(bot):
+    answer = bot.ask("Where does KCT0004337 take place?")
+    assert "no study sites" in answer.answer and "Hanyang University Seoul Hospital" in answer.answer
+    assert any(c.section == "sponsor" for c in answer.citations)
+
+
+def test_follow_up_not_stated_says_so_and_offers_the_outcomes_time_frame_not_the_dosing_schedule(bot):
+    answer = bot.ask("How long is the follow-up in NCT03929120?")
+    assert "don't say how long participants are followed up" in answer.answer
+    assert "Time frame: 6 months" in answer.answer.split("Nearest related passage")[1]
+    # an infusion "at month 3" is a schedule, not a statement of follow-up length
+    schedule = bot.ask("How long will I be followed up in NCT04356287?")
+    assert "don't say how long participants are followed up" in schedule.answer
+
+
+def test_the_route_of_administration_is_a_question_about_what_participants_receive(bot):
+    answer = bot.ask("What's the route of administration in NCT03171194?")
+    assert "IV infusion" in answer.answer and any(c.section in ("arms", "interventions") for c in answer.citations)

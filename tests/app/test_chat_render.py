@@ -111,7 +111,11 @@ def test_eligibility_table_cites_failed_criteria_and_lists_missing_facts(seed_in
     assert len(rows) == 2
     failed_name = "NCT03171194 · Eligibility · exclusion #2"
     assert "✗ ineligible" in rows[0] and failed_name in rows[0] and "eGFR 25 is below 30" in rows[0]
-    assert "| SLE |" in rows[1] and "? possibly eligible" in rows[1] and "disease duration, sledai" in rows[1]
+    assert (
+        "| SLE |" in rows[1]
+        and "? possibly eligible" in rows[1]
+        and "SLEDAI lupus activity score, time since diagnosis" in rows[1]
+    )
     assert "- **NCT03171194**" not in reply.markdown  # the chain's bullet list gave way to the table
     assert "Facts used: age 45; eGFR 25" in reply.details
     assert "| Trial |" not in reply.body  # streamed text stays short; the table is sent in one piece
@@ -323,6 +327,13 @@ def test_a_trial_no_group_of_which_fits_gives_its_closest_groups_reasons_first(s
     assert reasons[0].startswith("> - SLE group: your age 15 is below the minimum of 18.")
     assert reasons[1].startswith("> - RA group: your diagnosis (lupus) is not rheumatoid arthritis.")
     assert len(reasons) == 3 and "This trial does not fit you." in card
+
+    # A carer asking for their mother reads about her, not about themselves.
+    hers = render_reply(answer, seed_index, who="your mother").details.split("\n\n")[0]
+    assert "This trial does not fit your mother." in hers
+    assert "SLE group: your mother's age 15 is below the minimum of 18." in hers
+    assert "RA group: your mother's diagnosis (lupus) is not rheumatoid arthritis." in hers
+    assert "You " not in hers and "your diagnosis" not in hers
 
 
 def test_translation_override_keeps_every_chainlit_key_and_drops_the_llm_warning():

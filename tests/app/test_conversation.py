@@ -155,3 +155,41 @@ def test_near_a_city_says_how_far_the_closest_site_is(bot):
     assert "closest" in far.answer.lower() and " km" in far.answer
     close = bot.ask("Any scleroderma trials near Montreal?")
     assert "NCT04356287" in close.answer.split("\n")[0] and "Nothing here is close" not in close.answer
+
+
+def test_a_status_filter_is_answered_by_the_listed_trials_not_by_a_refusal(bot):
+    from app.generators import NOT_FOUND
+
+    chat = Conversation()
+    bot.ask("I have lupus nephritis. Are there stem-cell trials for it?", conversation=chat)
+    answer = bot.ask("which of these are still recruiting?", conversation=chat)
+    assert "KCT0004337" in answer.answer and NOT_FOUND not in answer.answer
+
+
+def test_near_me_is_the_place_the_person_said_they_live_in(bot):
+    chat = Conversation()
+    bot.ask("I'm based in Boston and I have systemic sclerosis.", conversation=chat)
+    answer = bot.ask("Is there anything near me?", conversation=chat)
+    assert "Boston" in answer.answer and "Montreal" in answer.answer
+    # with no place said, "near me" resolves to nothing rather than to a town called "Me"
+    alone = bot.ask("Any lupus trials near me?")
+    assert "closest" not in alone.answer.lower()
+
+
+def test_a_list_shows_what_each_trial_is_about_not_a_criterion_that_reads_as_a_claim(bot):
+    answer = bot.ask("I have lupus nephritis. Are there stem-cell trials for it?")
+    listed = [c for c in answer.citations if c.section not in ("status", "eligibility.facts")]
+    passages = [c for c in listed if not any(f.citation.id == c.id for v in answer.eligibility for f in v.failed)]
+    assert passages and not any(c.section.startswith("eligibility") for c in passages)
+    # the question's topic is not a fact about the person
+    assert "stem cell therapy" not in (answer.answer.split("Facts used:")[1].splitlines()[0])
+    criteria = bot.ask("Which trials require a kidney biopsy?")
+    assert any(c.section.startswith("eligibility") for c in criteria.citations)
+
+
+def test_closest_to_a_city_orders_by_distance_and_a_summaryless_trial_shows_its_groups(bot):
+    answer = bot.ask("I have systemic sclerosis. Which trial is closest to Toronto?")
+    assert "Toronto" in answer.answer and "Montreal" in answer.answer.split("\n")[0]
+    # NCT04356287's page has no summary: it is shown by its study groups, not by its sites
+    listed = [c for c in answer.citations if c.trial_id == "NCT04356287" and c.section not in ("status",)]
+    assert listed and listed[0].section in ("arms", "interventions", "description", "conditions")

@@ -139,6 +139,36 @@ def test_asking_for_someone_makes_them_the_patient(text, mention):
     assert not ctx(text, mention).family
 
 
+@pytest.mark.parametrize(
+    "text, mention",
+    [
+        ("My grandmother has lupus with kidney involvement. Is there anything she could join?", "lupus"),
+        ("my brother has scleroderma - anything he might qualify for?", "scleroderma"),
+        ("Our daughter was diagnosed with JIA. Is there a study she can take part in?", "JIA"),
+    ],
+)
+def test_asking_with_a_modal_after_the_pronoun_still_makes_them_the_patient(text, mention):
+    assert not ctx(text, mention).family
+
+
+@pytest.mark.parametrize(
+    "text, age, sex",
+    [
+        ("My dad, 66, has RA. Could he join?", 66, "male"),
+        ("my sister (29) has lupus; would she qualify?", 29, "female"),
+        ("Is my wife eligible? She has SLE.", None, "female"),
+        # a relative who is only family history gives neither age nor sex
+        ("My father, 81, had a heart attack. I have lupus.", None, None),
+        ("my son 3 weeks ago had a fever", None, None),
+    ],
+)
+def test_the_relative_asked_for_gives_age_and_sex(text, age, sex):
+    from eligibility.facts import extract_facts
+
+    facts = extract_facts(text)
+    assert (facts.age, facts.sex) == (age, sex)
+
+
 def test_proxy_keeps_other_relatives_as_family():
     text = "My son has lupus and my mother had breast cancer; can he take part?"
     assert not ctx(text, "lupus").family

@@ -98,7 +98,7 @@ def test_every_failure_is_cited(seed_by_id, today):
         for v in check_trial(trial, extract_facts(case["patient"], today=today)):
             for f in v.failed:
                 assert f.citation.trial_id == trial.trial_id
-                assert f.citation.text == f.criterion
+                assert f.criterion in f.citation.text  # a verbatim span of the cited passage
                 assert f.citation.section in ("eligibility.inclusion", "eligibility.exclusion", "eligibility.facts")
                 assert f.reason and "\n" not in f.reason
 

@@ -44,6 +44,9 @@ CASES = [
     ("SLEDAI-2K of 8", "sledai", 8.0, "SLEDAI-2K of 8"),
     ("mRSS 24", "mrss", 24.0, "mRSS 24"),
     ("DAS28-CRP 4.6", "das28", 4.6, "DAS28-CRP 4.6"),
+    # a colon that ends the clause is punctuation, not a ratio or a time
+    ("eGFR 61: is that enough for the study?", "egfr", 61.0, "eGFR 61"),
+    ("Hb 9.8: low again", "hemoglobin", 9.8, "Hb 9.8"),
 ]
 
 
@@ -64,6 +67,7 @@ def test_measurements_keep_value_and_span(text, name, value, span):
         "C3 0.8",  # a complement level needs its unit (C3 is also a vertebra)
         "proteinuria 2",  # grams or milligrams a day: not known
         "platelets 45 %",
+        "creatinine 10:45 draw",  # a clock time
     ],
 )
 def test_implausible_or_unitless_values_are_not_facts(text):

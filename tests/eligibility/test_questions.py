@@ -121,3 +121,13 @@ def test_examples(fact, question):
 
 def test_an_unforeseen_name_still_gets_a_sentence():
     assert question_for("some_new_fact") == "Could you tell me more about your some new fact?"
+
+
+def test_every_fact_has_a_plain_label_not_its_internal_name(fact_names):
+    from eligibility.questions import fact_label
+
+    for fact in fact_names:
+        label = fact_label(fact)
+        assert label and "_" not in label, (fact, label)
+    assert fact_label("dsdna") == "anti-dsDNA antibody"
+    assert fact_label("rituximab_last_dose") == "rituximab (last dose)"

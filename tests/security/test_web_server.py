@@ -66,8 +66,7 @@ def request(url: str, method: str = "GET", headers: dict[str, str] | None = None
 
 
 def run(coroutine):
-    """Run `coroutine` to its end on a loop of its own, in a thread: in one pytest run with the browser
-    tests, Playwright's sync API keeps an event loop running on the main thread, where asyncio.run fails."""
+    # A thread of its own: the browser tests' Playwright (sync API) may leave an event loop running in this one.
     with ThreadPoolExecutor(max_workers=1) as pool:
         return pool.submit(asyncio.run, coroutine).result()
 
