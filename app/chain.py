@@ -70,6 +70,10 @@ RULES_REFUSAL = (
     "and eligibility is always decided by the rule checker."
 )
 START_OVER = "Starting over: I've forgotten everything you told me in this conversation. What would you like to know?"
+ACKNOWLEDGED = (
+    "All right. You can ask about a trial (what it studies, its dose, sites or status), tell me more about the "
+    "patient, or ask which trials might fit."
+)
 INJECTION_WARNING = (
     "The question contained instructions to change how answers are made or checked; they were ignored "
     "and the rule checker's verdicts are shown as always."
@@ -140,6 +144,9 @@ class Assistant:
         if kind is TurnKind.META:
             conv.reset()
             return Answer(answer=START_OVER, intent="meta", backend="rules")
+        if kind is TurnKind.ACKNOWLEDGEMENT:  # "no" or "thanks" with nothing asked: not a search for "no"
+            facts = conv.facts.to_json() if conv.facts is not None else {}
+            return Answer(answer=ACKNOWLEDGED, intent="meta", backend="rules", facts=facts)
         lead: str | None = None
         if kind is TurnKind.ANSWER and conv.pending is not None:
             restated = answer_text(conv.pending.fact, question)
@@ -529,10 +536,13 @@ class Assistant:
             if lead and turn.facts is not None and turn.facts.states_anything():
                 body = f"{lead}\n\n{body}"
             asked = turn.conversation.asked if turn.conversation is not None else []
-            open_to_ask = [v for v in shown if v.trial_id not in closed] or shown
+            # A trial that takes no one now is never asked about: an answer could not help anyone join it.
+            open_to_ask = [v for v in shown if v.trial_id not in closed]
             next_question = _next_question(open_to_ask, asked, who)
             if next_question:
                 body += f"\n\n{next_question.question}"
+            elif not open_to_ask:
+                pass  # every trial shown is closed: the lead sentence said so, and no fact would change it
             elif turn.facts is None or not turn.facts.states_anything():
                 body += "\n\nTell me about the patient (age, diagnosis, medicines, lab values) to check the criteria."
         trials_cited = {c.trial_id for c in citations} | {v.trial_id for v in shown}

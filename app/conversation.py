@@ -26,6 +26,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from app.models import NextQuestion
 from eligibility import concepts, lexicon
 from eligibility.context import proxy_relative
+from eligibility.context.subject import asks_about, named_relative
 from eligibility.facts import PatientFacts, extract_facts
 
 
@@ -35,6 +36,7 @@ class TurnKind(StrEnum):
     RETRACTION = "retraction"  # "that was my brother, not me"
     META = "meta"  # "start over"
     RECHECK = "recheck"  # "and now?": the last check again, with the profile as it is now
+    ACKNOWLEDGEMENT = "acknowledgement"  # "no", "ok", "thanks" with no question pending: nothing to search for
     OTHER = "other"  # a question or new facts: the answer chain reads it
 
 
@@ -126,6 +128,11 @@ _MY_PATIENT = re.compile(
     r"\W*\d{1,3}\s?(?:yo|y/o|y\.o\.|-?year-old)?\s?(?-i:[MF])\b)"
 )
 DRUG_SUFFIXES = ("_last_dose", "_start", "_use")  # the medicine facts eligibility/questions.py asks about
+# A reply that carries nothing but assent, refusal or thanks.
+_BARE_REPLY = re.compile(
+    r"(?i)\W*(?:(?:no+|nope|nah|yes|yeah|yep|ok(?:ay)?|sure|fine|alright|right|got\s+it|i\s+see|thanks?(?:\s+you)?|"
+    r"thank\s+you(?:\s+very\s+much)?|cheers|great|cool|good)\W*){1,3}"
+)
 _QUESTION_START = re.compile(
     r"(?i)^\W*(?:what|which|where|when|who|how|is|are|can|could|does|do|tell|show|list|"
     r"find|compare|and)\b"
@@ -144,6 +151,8 @@ def classify(text: str, pending: NextQuestion | None) -> TurnKind:
         return TurnKind.CORRECTION
     if pending is not None and _answers(text):
         return TurnKind.ANSWER
+    if _BARE_REPLY.fullmatch(text):
+        return TurnKind.ACKNOWLEDGEMENT
     return TurnKind.OTHER
 
 
@@ -238,8 +247,14 @@ class Conversation:
 
     def _remerge(self) -> PatientFacts | None:
         facts: PatientFacts | None = None
+        relative = patient_relative(self.patient_texts)
         for s in self.statements:
-            facts = s.facts if facts is None else facts.merge(s.facts)
+            said = s.facts
+            if relative is not None and named_relative(s.words) == relative and proxy_relative(s.words) is None:
+                # "My daughter is 19 and has lupus nephritis" read as family history until a later turn asked
+                # "is she eligible?": re-read it as the patient's own facts.
+                said = extract_facts(s.words, s.facts.today, patient=relative)
+            facts = said if facts is None else facts.merge(said)
         self.facts = facts
         return facts
 
@@ -306,13 +321,29 @@ def subject_of(texts: list[str]) -> str:
 
     The latest text that names someone decides ("my mother has lupus, could she join?"); a later "she's 67"
     names no one and keeps her."""
-    for words in reversed(texts):
-        relative = proxy_relative(words)
-        if relative is not None:
-            return f"your {relative}"
-        if _MY_PATIENT.search(words):
-            return "your patient"
+    relative = patient_relative(texts)
+    if relative is not None:
+        return f"your {relative}"
+    if any(_MY_PATIENT.search(words) for words in texts):
+        return "your patient"
     return "you"
+
+
+def patient_relative(texts: list[str]) -> str | None:
+    """The relative the conversation is about: one a message names and asks for ("my son has JIA, can he
+    take part?"), or one named earlier and asked about later by pronoun ("My daughter is 19 and has lupus
+    nephritis", then "Is she eligible?"). A relative only mentioned stays family history."""
+    found: str | None = None
+    named: str | None = None
+    for words in texts:
+        asked = proxy_relative(words)
+        if asked is not None:
+            found = asked
+            continue
+        named = named_relative(words) or named
+        if named is not None and asks_about(words, named):
+            found = named
+    return found
 
 
 def correction_text(text: str) -> str:

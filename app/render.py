@@ -82,7 +82,7 @@ def verdicts_markdown(
             title = titles.get(f.citation.id) or _section_title(f.citation.section, v.cohort)
             mark = f"[{f.citation.trial_id} · {inert(title)}]"
             out.append(f"  - Not met ({f.kind}): {_one_line(f.criterion)} — {_one_line(f.reason)} {mark}")
-        if v.verdict != "ineligible":
+        if v.verdict != "ineligible" and v.trial_id not in not_enrolling:  # a closed trial is not screened further
             needs = list(dict.fromkeys(n for u in v.unknown for n in u.needs))
             if needs:
                 said = list(dict.fromkeys(q for u in v.unknown for q in u.patient_said))[:MAX_UNKNOWN]

@@ -97,7 +97,7 @@ def test_eligibility_shows_checker_verdicts_with_cited_failures(bot):
 
 
 def test_possibly_eligible_asks_one_most_useful_question(bot):
-    answer = bot.ask("Could I join NCT03171194? I'm 40 and have SLE.")
+    answer = bot.ask("Could I join KCT0004337? I'm 40 and have lupus nephritis.")
     assert [v.verdict for v in answer.eligibility] == ["possibly_eligible"]
     assert answer.next_question and answer.next_question.question in answer.answer
 

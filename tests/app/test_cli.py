@@ -54,6 +54,10 @@ def test_check_prints_facts_and_cited_verdicts(index_dir):
     cited = [f["citation"]["id"] for f in verdict["failed"]]
     assert any("rituximab" in f["criterion"] for f in verdict["failed"]), verdict["failed"]
     assert all(c.startswith("NCT03171194:eligibility") for c in cited)
+    # Every fact keeps the patient's own words, and a failed criterion quotes them.
+    assert out["facts"]["spans"]["age"] == "34-year-old"
+    [failed] = [f for f in verdict["failed"] if "rituximab" in f["criterion"]]
+    assert failed["reason"].endswith("(you said: 'rituximab 2 months ago')"), failed["reason"]
 
 
 def test_check_of_a_trial_not_indexed_is_a_usage_error(index_dir):
@@ -100,7 +104,7 @@ def test_ask_conversation_file_carries_the_state_and_the_summary_reads_it(index_
     first = one_json(
         run_cli(
             "ask",
-            "I'm 61 and have SLE. Could I join NCT03171194?",
+            "I'm 61 and have systemic sclerosis. Could I join NCT04356287?",
             "--conversation",
             str(state),
             "--json",
@@ -108,11 +112,11 @@ def test_ask_conversation_file_carries_the_state_and_the_summary_reads_it(index_
         )
     )
     assert first["facts"]["age"] == 61 and first["next_question"]["question"].endswith("?")
-    second = one_json(run_cli("ask", "sorry, 71 not 61", "--conversation", str(state), "--json", index=index_dir))
-    assert second["facts"]["age"] == 71
-    assert [v["verdict"] for v in second["eligibility"] if v["trial_id"] == "NCT03171194"] == ["ineligible"]
+    second = one_json(run_cli("ask", "sorry, 16 not 61", "--conversation", str(state), "--json", index=index_dir))
+    assert second["facts"]["age"] == 16
+    assert [v["verdict"] for v in second["eligibility"] if v["trial_id"] == "NCT04356287"] == ["ineligible"]
     page = one_json(run_cli("ask", "-", "--summary", "--conversation", str(state), "--json", index=index_dir))
-    assert "sorry, 71 not 61" in page["markdown"] and "NCT03171194" in page["markdown"]
+    assert "sorry, 16 not 61" in page["markdown"] and "NCT04356287" in page["markdown"]
     assert page["html"].startswith("<!doctype html>") and "<main>" in page["html"]
 
 

@@ -87,8 +87,18 @@ def test_turn_kinds_with_a_pending_question(text, kind):
     assert classify(text, ASKED) is kind
 
 
-def test_a_bare_no_without_a_pending_question_is_not_an_answer():
-    assert classify("No", None) is TurnKind.OTHER
+def test_a_bare_no_without_a_pending_question_is_not_an_answer_nor_a_search():
+    for text in ("No", "ok thanks", "Thank you!", "yes."):
+        assert classify(text, None) is TurnKind.ACKNOWLEDGEMENT
+    assert classify("No, but I have lupus", None) is TurnKind.OTHER
+
+
+def test_a_closed_trial_is_never_asked_about_and_a_bare_no_after_it_is_not_searched(bot):
+    chat = Conversation()
+    first = bot.ask("I'm 45 with SLE. Could I take part in NCT03171194?", conversation=chat)
+    assert first.next_question is None and "not enrolling" in first.answer
+    then = bot.ask("no", conversation=chat)
+    assert then.intent == "meta" and "I don't have" not in then.answer and then.facts["age"] == 45
 
 
 def test_answers_are_restated_for_the_fact_asked():
@@ -117,11 +127,11 @@ def test_state_round_trips_through_json():
 
 def test_no_answers_the_question_and_it_is_never_asked_twice(bot):
     chat = Conversation()
-    first = bot.ask("I'm 45 and I have lupus. Could I join NCT03171194?", conversation=chat)
+    first = bot.ask("I'm 45 and I have lupus nephritis. Could I join KCT0004337?", conversation=chat)
     asked = first.next_question
     assert asked is not None
     second = bot.ask("No", conversation=chat)
-    assert second.intent == "eligibility" and {c.trial_id for c in second.citations} >= {"NCT03171194"}
+    assert second.intent == "eligibility" and {c.trial_id for c in second.citations} >= {"KCT0004337"}
     assert second.next_question is None or second.next_question.fact != asked.fact
 
 
@@ -193,3 +203,13 @@ def test_closest_to_a_city_orders_by_distance_and_a_summaryless_trial_shows_its_
     # NCT04356287's page has no summary: it is shown by its study groups, not by its sites
     listed = [c for c in answer.citations if c.trial_id == "NCT04356287" and c.section not in ("status",)]
     assert listed and listed[0].section in ("arms", "interventions", "description", "conditions")
+
+
+def test_a_relative_named_earlier_and_asked_about_later_becomes_the_patient(bot):
+    chat = Conversation()
+    bot.ask("Our daughter got a lupus nephritis diagnosis when she was 17; she is 19 now.", conversation=chat)
+    answer = bot.ask("Is she eligible for KCT0004337?", conversation=chat)
+    assert chat.subject == "your daughter" and chat.facts.age == 19
+    assert any(d.name == "lupus_nephritis" and not d.family for d in chat.facts.diagnoses)
+    assert answer.next_question is None or "you" not in answer.next_question.question.lower().split()
+    assert "your daughter" in answer.answer

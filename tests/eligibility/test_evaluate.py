@@ -15,8 +15,8 @@ def test_issue_example_rituximab_within_6_months(seed_by_id, today):
     assert f.kind == "exclusion" and f.criterion.startswith("Having received belimumab within 3 months")
     assert f.citation.id == "NCT03171194:eligibility.exclusion:11"
     assert f.citation.section == "eligibility.exclusion" and f.citation.text == f.criterion
-    assert f.reason == "rituximab 2 months ago is within the 6 months window (you said: 'rituximab')"
-    assert f.patient_said == ["rituximab"]
+    assert f.reason == "rituximab 2 months ago is within the 6 months window (you said: 'rituximab 2 months ago')"
+    assert f.patient_said == ["rituximab 2 months ago"]
 
 
 def test_without_the_exposure_the_same_patient_is_possibly_eligible(seed_by_id, today):
@@ -65,6 +65,22 @@ def test_structured_age_is_a_rule_citing_the_facts_chunk(seed_by_id, today):
     [f] = [f for f in v.failed if f.citation.section == "eligibility.facts"]
     assert f.citation.id == "NCT03171194:eligibility.facts:1"
     assert f.reason == "age 70 is above the maximum of 65 (you said: '70-year-old')" and f.kind == "inclusion"
+
+
+def test_structured_sex_is_a_rule_citing_the_facts_chunk(seed_by_id, today):
+    seed = seed_by_id["NCT03171194"]
+    # The same record limited to women (a new source hash, so the checker compiles it afresh).
+    women_only = seed.model_copy(
+        update={"eligibility": seed.eligibility.model_copy(update={"sex": "female"}), "source_hash": "women-only"}
+    )
+    [v] = check_trial(women_only, extract_facts("41-year-old man with SLE", today=today))
+    assert v.verdict == "ineligible"
+    [f] = [f for f in v.failed if f.citation.section == "eligibility.facts"]
+    assert "man" in f.reason, f.reason
+    [w] = check_trial(women_only, extract_facts("41-year-old woman with SLE", today=today))
+    assert all(f.citation.section != "eligibility.facts" for f in w.failed)
+    [u] = check_trial(women_only, extract_facts("41 years old, SLE", today=today))
+    assert any(x.needs == ["sex"] for x in u.unknown)
 
 
 def test_unknown_age_is_asked_not_guessed(seed_by_id, today):
