@@ -191,7 +191,9 @@ async def on_message(message: cl.Message) -> None:
         answer = await _on_worker(_state["assistant"].ask, message.content, conversation=conversation)
         rendered: ChatReply = await _on_worker(render_reply, answer, _state["index"], who=conversation.subject)
     except Exception as exc:  # shown to the user instead of a silent spinner; the traceback goes to the log
-        traceback.print_exc(file=sys.stderr)
+        # The stack and the exception's type only: its message may quote the patient's words (privacy).
+        stack = "".join(traceback.format_tb(exc.__traceback__))
+        print(f"answering a message failed: {type(exc).__name__}\n{stack}", file=sys.stderr, flush=True)
         await cl.ErrorMessage(
             content=f"Sorry, answering that failed ({type(exc).__name__}: {exc}). "
             f"Please rephrase or try again; the server log has the details."

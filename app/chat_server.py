@@ -11,6 +11,8 @@ from __future__ import annotations
 import asyncio
 import os
 import sys
+import tempfile
+from pathlib import Path
 
 from app.web_security import SecurityMiddleware, WebPolicy, bind_sessions_to_browsers, session_browser
 from trialfinder.settings import PROJECT_ROOT, Settings
@@ -49,10 +51,18 @@ def serve(host: str, port: int, settings: Settings) -> None:
     # The CORS middleware is built when chainlit.server is imported, so the origins go in first. Empty
     # means same-origin only: Starlette then sends no Access-Control-Allow-Origin at all (never `*`).
     config.project.allow_origins = list(settings.allowed_origins)
+    # Chainlit writes each session's elements (the cited passages a click opens) under one `.files`
+    # folder, by default the app root's, and deletes that whole folder when a server stops: two servers
+    # on one checkout would delete each other's files. Each server gets a folder of its own instead,
+    # owner-only, in the temp folder, which Chainlit removes at its stop.
+    files = Path(tempfile.mkdtemp(prefix="trialfinder-chat-files-"))
+    chainlit_config.FILES_DIRECTORY = files
 
     import uvicorn
     from chainlit import server as chainlit_server
     from chainlit.session import WebsocketSession
+
+    chainlit_server.FILES_DIRECTORY = files  # bound at its import; set again in case it came first
 
     from app import chat
 
