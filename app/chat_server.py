@@ -33,6 +33,9 @@ def _import_chainlit_config():
     return chainlit_config
 
 
+SOCKET_MESSAGE_BYTES = 8 * 1024 * 1024
+
+
 def serve(host: str, port: int, settings: Settings) -> None:
     """Run the chat on http://host:port until the process is stopped.
 
@@ -68,6 +71,9 @@ def serve(host: str, port: int, settings: Settings) -> None:
 
     chat.configure(settings)
     _configure_login(settings)
+    # Engine.IO closes the socket, without a word to the user, on a message over its 1 MB default. A message
+    # up to SOCKET_MESSAGE_BYTES reaches the chat instead, whose own limit answers it in plain words.
+    chainlit_server.sio.eio.max_http_buffer_size = SOCKET_MESSAGE_BYTES
     # Registered after chainlit.socket's own handler (imported by chainlit.server), which it wraps.
     bind_sessions_to_browsers(chainlit_server.sio, WebsocketSession.get_by_id)
     app = secured_app(chainlit_server.app, settings, WebsocketSession.get_by_id)
