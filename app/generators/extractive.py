@@ -67,7 +67,7 @@ class ExtractiveGenerator:
             statements = []
             aspects = intent.aspects or ["summary"]
             if intent.kind == "compare" and aspects == ["summary"]:
-                aspects = ["conditions", "phase", "status", "enrollment", "dose"]
+                aspects = ["conditions", "age", "sex", "phase", "status", "enrollment", "dose", "locations"]
             focus = _focus_words(question, intent, trials)
             for tid in intent.trial_ids[:MAX_TRIALS] or list(by_trial)[:3]:
                 trial = trials.get(tid)

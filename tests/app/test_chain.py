@@ -247,3 +247,10 @@ def test_a_trial_of_the_broader_disease_is_listed_for_the_narrower_one_but_not_t
     assert "NCT03929120" not in narrower  # one level only: not every connective-tissue-disease trial
     broader = cited_trials(bot.ask("Are there trials for systemic lupus erythematosus?"))
     assert "NCT03171194" in broader
+
+
+def test_compare_gives_each_trial_its_age_limits_status_and_sites(bot):
+    answer = bot.ask("compare NCT04356287 and NCT03171194")
+    first, second = answer.answer.split("**NCT03171194")[:2]
+    assert "Minimum age: 18 Years" in first and "Montreal" in first and "Status: Recruiting" in first
+    assert "Maximum age: 65 Years" in second and "Atlanta" in second and "Status: Completed" in second
