@@ -14,7 +14,7 @@ import threading
 from dataclasses import dataclass, field
 from datetime import date
 
-from langchain_core.runnables import RunnableLambda, RunnableSequence
+from langchain_core.runnables import RunnableLambda, RunnableSerializable
 
 from app import render
 from app import vocabulary as vocab
@@ -32,14 +32,15 @@ from app.conversation import (
 from app.generators import NOT_FOUND, Draft, Generator, Passage, Statement, make_generator
 from app.intent import Intent, TrialProfile, build_profiles, understand
 from app.models import Answer, NextQuestion
-from app.places import Place, nearest_site
+from app.places import Place, nearest_site, site_km
 from app.places import resolve as resolve_place
 from app.refusal import NEAREST_LABEL, NOT_ABOUT_THIS_TRIAL, asked_property, not_stated, stating_chunks
 from app.search import rank_trials
 from app.verify import QUALITY_CODES, best_verdicts, claim_trials, find_claim, gate, quality_warnings, with_trial
-from eligibility.evaluate import check_trial, question_for, rank_missing_facts
+from eligibility.evaluate import check_trial, rank_missing_facts
 from eligibility.facts import PatientFacts, extract_facts
 from eligibility.models import TrialVerdict
+from eligibility.questions import question_for
 from ingest.models import Chunk, Trial
 from trialfinder.ids import TRIAL_ID_MENTION
 from trialfinder.settings import Settings
@@ -98,6 +99,26 @@ class _Turn:
     trials: dict[str, Trial] = field(default_factory=dict)
     verdicts: list[TrialVerdict] = field(default_factory=list)
     draft: Draft | None = None
+
+    # Each step fills the state the next steps read; these say so, and fail loudly if a step runs early.
+    @property
+    def understood(self) -> Intent:
+        if self.intent is None:
+            raise RuntimeError("a chain step read the intent before the 'understand' step set it")
+        return self.intent
+
+    @property
+    def answered(self) -> Answer:
+        if self.answer is None:
+            raise RuntimeError("the chain ended before the 'verify' step set the answer")
+        return self.answer
+
+    @property
+    def drafted(self) -> Draft:
+        if self.draft is None:
+            raise RuntimeError("a chain step read the draft before the 'draft' step set it")
+        return self.draft
+
     warnings: list[str] = field(default_factory=list)
     answer: Answer | None = None
 
@@ -112,7 +133,7 @@ class Assistant:
         self._lock = threading.Lock()
         self._profiles: list[TrialProfile] | None = None
         self._known: set[str] | None = None
-        self._chain: RunnableSequence = (
+        self._chain: RunnableSerializable[_Turn, _Turn] = (
             RunnableLambda(self._understand, name="understand")
             | RunnableLambda(self._retrieve, name="retrieve")
             | RunnableLambda(self._draft, name="draft")
@@ -145,8 +166,8 @@ class Assistant:
             conv.reset()
             return Answer(answer=START_OVER, intent="meta", backend="rules")
         if kind is TurnKind.ACKNOWLEDGEMENT:  # "no" or "thanks" with nothing asked: not a search for "no"
-            facts = conv.facts.to_json() if conv.facts is not None else {}
-            return Answer(answer=ACKNOWLEDGED, intent="meta", backend="rules", facts=facts)
+            profile = conv.facts.to_json() if conv.facts is not None else {}
+            return Answer(answer=ACKNOWLEDGED, intent="meta", backend="rules", facts=profile)
         lead: str | None = None
         if kind is TurnKind.ANSWER and conv.pending is not None:
             restated = answer_text(conv.pending.fact, question)
@@ -186,7 +207,7 @@ class Assistant:
         if again is None:
             facts = render.facts_line(conv.facts) if conv.facts is not None else None
             conv.pending = None
-            text = lead + (f" What I know so far: {facts}." if facts else "")
+            text = (lead or "") + (f" What I know so far: {facts}." if facts else "")
             return Answer(
                 answer=text,
                 intent=kind.value,
@@ -214,7 +235,7 @@ class Assistant:
     # -- caches ---------------------------------------------------------------------------------------
     def _catalog(self) -> tuple[set[str], list[TrialProfile]]:
         with self._lock:
-            if self._profiles is None:
+            if self._profiles is None or self._known is None:
                 trials = self.index.trials()
                 self._profiles = build_profiles(trials)
                 self._known = {t.trial_id for t in trials}
@@ -230,13 +251,14 @@ class Assistant:
     # -- steps ----------------------------------------------------------------------------------------
     def _run(self, turn: _Turn) -> Answer:
         turn = self._chain.invoke(turn)
-        answer = turn.answer
+        answer = turn.answered
         if turn.conversation is not None:
-            intent = turn.intent
+            intent = turn.understood
             referred = intent.trial_ids
             if intent.kind == "find_trials" or not referred:
                 # A list puts all its trials in focus: "which ones are still open?", "these".
-                referred = [s.trial_id for s in (turn.draft.statements if turn.draft else []) if s.style == "heading"]
+                headings = turn.draft.statements if turn.draft is not None else []
+                referred = [s.trial_id for s in headings if s.style == "heading" and s.trial_id is not None]
             turn.conversation.update(
                 question=turn.question,
                 intent=intent.kind,
@@ -265,8 +287,8 @@ class Assistant:
             explicit_trials=turn.explicit_trials,
             has_patient=facts is not None and facts.states_anything(),
         )
-        speaks_of_patient = turn.intent.personal and turn.intent.kind in ("eligibility", "find_trials")
-        if turn.reread and (turn.intent.states_facts or speaks_of_patient):
+        speaks_of_patient = turn.understood.personal and turn.understood.kind in ("eligibility", "find_trials")
+        if turn.reread and (turn.understood.states_facts or speaks_of_patient):
             said = extract_facts(turn.question, self._today())
             # A search that only names what it looks for ("any lupus trials for me?") states nothing: its
             # mentions are hypothetical (the context rules), so only facts asserted about the patient count.
@@ -275,25 +297,25 @@ class Assistant:
         if (
             conv is not None
             and conv.focus
-            and not turn.intent.trial_ids
+            and not turn.understood.trial_ids
             and FOCUS_REFERENCE.search(turn.question)
-            and turn.intent.kind in ("find_trials", "trial_fact")
+            and turn.understood.kind in ("find_trials", "trial_fact")
         ):
             # "which ones are still open?" filters the listed trials, it does not search anew.
             turn.intent = turn.intent.model_copy(update={"kind": "find_trials"})
             turn.within = list(conv.focus)
         near = _NEAR.search(turn.question)
-        if near and turn.intent.kind == "find_trials":
+        if near and turn.understood.kind == "find_trials":
             turn.place = (
                 _home_place(turn) if _SELF_PLACE.fullmatch(near.group(1).strip()) else resolve_place(near.group(1))
             )
         turn.facts = facts
-        if turn.intent.injection:
+        if turn.understood.injection:
             turn.warnings.append(INJECTION_WARNING)
         return turn
 
     def _retrieve(self, turn: _Turn) -> _Turn:
-        intent = turn.intent
+        intent = turn.understood
         k = self.settings.retrieve_k
         if intent.kind in ("out_of_scope", "unknown_trial"):
             return turn
@@ -329,7 +351,7 @@ class Assistant:
 
     def _retrieve_trials(self, turn: _Turn) -> _Turn:
         """Trials for a find question: hybrid trial ranking, filtered by the countries and statuses asked."""
-        intent = turn.intent
+        intent = turn.understood
         facts = turn.facts if turn.facts is not None and turn.facts.states_anything() else None
         query = " ".join([turn.question, *(name for c in intent.conditions for name in _group_of(c))])
         ranked = rank_trials(
@@ -347,6 +369,8 @@ class Assistant:
                 continue
             if intent.countries and not _in_countries(trial, intent.countries):
                 continue
+            if intent.phases and not any(p in (trial.phase or "").upper().split("/") for p in intent.phases):
+                continue
             if intent.conditions and not _about_conditions(trial, intent.conditions):
                 continue
             turn.trials[trial.trial_id] = trial
@@ -360,9 +384,8 @@ class Assistant:
         # Relevance within each status group (a stable sort); a trial no one can join now comes last.
         picked.sort(key=lambda t: _enrolling_rank(turn.trials[t]))
         if turn.place is not None:
-            far = float("inf")
             sites = {t: nearest_site(turn.trials[t], turn.place, vocab.REGISTRY_COUNTRY.get(t[:3])) for t in picked}
-            picked.sort(key=lambda t: (_enrolling_rank(turn.trials[t]), sites[t].distance_km if sites[t] else far))
+            picked.sort(key=lambda t: (_enrolling_rank(turn.trials[t]), site_km(sites[t])))
             turn.lead = _distance_line(turn.place, sites, picked)
         # The verdicts (and the lead sentence naming the first trial that may fit) follow the list's order.
         turn.verdicts.sort(key=lambda v: picked.index(v.trial_id) if v.trial_id in picked else len(picked))
@@ -394,7 +417,7 @@ class Assistant:
         return turn
 
     def _draft(self, turn: _Turn) -> _Turn:
-        intent = turn.intent
+        intent = turn.understood
         if intent.kind == "out_of_scope":
             text = {"medical advice": ADVICE_REFUSAL, "greeting": GREETING, "injection": RULES_REFUSAL}.get(
                 intent.reason or "", UNRELATED_REFUSAL
@@ -415,14 +438,14 @@ class Assistant:
             turn.draft = self.generator.draft(turn.question, intent, turn.passages, turn.trials)
             turn.draft = self._honest(turn)
             if intent.unknown_ids:
-                turn.draft = turn.draft.model_copy(
+                turn.draft = turn.drafted.model_copy(
                     update={
                         "statements": [
                             Statement(
                                 text=f"I don't have {', '.join(intent.unknown_ids)} in the trial documents.",
                                 kind="notice",
                             ),
-                            *turn.draft.statements,
+                            *turn.drafted.statements,
                         ]
                     }
                 )
@@ -432,9 +455,9 @@ class Assistant:
         """For a question asking a property the documents often leave out (payment, results, follow-up...),
         each trial either cites the passage stating it or says its documents don't; only then the nearest
         related passage is offered, labelled as such (app/refusal.py)."""
-        draft = turn.draft
-        prop = asked_property(turn.question) if turn.intent.kind != "definition" else None
-        if prop is None or draft is None:
+        draft = turn.drafted
+        prop = asked_property(turn.question) if turn.understood.kind != "definition" else None
+        if prop is None:
             return draft
         by_trial: dict[str, list[Statement]] = {}
         order: list[str] = []
@@ -488,9 +511,9 @@ class Assistant:
         return chunk is not None and chunk.section in NOT_ABOUT_THIS_TRIAL
 
     def _verify(self, turn: _Turn) -> _Turn:
-        intent = turn.intent
+        intent = turn.understood
         chunks = {p.chunk.id: p.chunk for p in turn.passages}
-        claimed = _claimed_trials(turn.draft, chunks, intent)
+        claimed = _claimed_trials(turn.drafted, chunks, intent)
         for tid in claimed:
             if tid not in {v.trial_id for v in turn.verdicts}:
                 trial = turn.trials.get(tid) or self.index.trial(tid)
@@ -500,7 +523,7 @@ class Assistant:
                         trial, turn.facts or self._no_facts(), rules=self.index.store.compiled_rules
                     )
         checked = gate(
-            turn.draft,
+            turn.drafted,
             chunks=chunks,
             verdicts=turn.verdicts,
             default_trials=intent.trial_ids,
@@ -563,7 +586,7 @@ class Assistant:
             eligibility=shown,
             warnings=list(dict.fromkeys(warnings)),
             intent=intent.kind,
-            backend=turn.draft.backend,
+            backend=turn.drafted.backend,
             next_question=next_question,
         )
         return turn
@@ -690,7 +713,7 @@ _LISTING_WORDS = frozenset(
 def _topical(turn: _Turn) -> bool:
     """Whether a find question names a topic; "what trials do you have?" does not, so each trial is shown
     by its summary rather than by a passage that happens to share a word with the question."""
-    intent = turn.intent
+    intent = turn.understood
     if intent.conditions or intent.countries or intent.statuses:
         return True
     return any(
@@ -735,9 +758,14 @@ def _about_conditions(trial: Trial, conditions: list[str]) -> bool:
     )
     norm = vocab.normalized(text)
     return all(
-        any(vocab.contains_phrase(norm, name) for name in _group_of(c) if name not in vocab.CASE_SENSITIVE)
+        any(vocab.contains_phrase(norm, name) for name in _widened(c) if name not in vocab.CASE_SENSITIVE)
         for c in conditions
     )
+
+
+def _widened(condition: str) -> tuple[str, ...]:
+    """The condition's names and those of the diseases it is a kind of (a lupus trial takes lupus nephritis)."""
+    return tuple(name for group in (_group_of(condition), *vocab.BROADER.get(condition, ())) for name in group)
 
 
 def _claimed_trials(draft: Draft, chunks: dict[str, Chunk], intent: Intent) -> list[str]:

@@ -21,7 +21,7 @@ from functools import partial
 from typing import Any, TypeVar
 
 import chainlit as cl
-from chainlit.input_widget import TextInput
+from chainlit.input_widget import InputWidget, TextInput
 
 from app import chat_store
 from app.chat_profile import apply_profile_edit, profile_fields
@@ -105,7 +105,7 @@ def _conversation() -> Conversation:
 
 async def _send_profile(conversation: Conversation) -> None:
     """Show the patient facts understood so far in the chat settings panel, editable."""
-    inputs = [
+    inputs: list[InputWidget] = [
         TextInput(
             id=f.id,
             label=f.label,
@@ -227,7 +227,9 @@ async def on_message(message: cl.Message) -> None:
         answer = await _on_worker(_state["assistant"].ask, message.content, conversation=conversation)
         rendered: ChatReply = await _on_worker(render_reply, answer, _state["index"], who=conversation.subject)
     except Exception as exc:  # shown to the user instead of a silent spinner; the traceback goes to the log
-        traceback.print_exc(file=sys.stderr)
+        # The stack and the exception's type only: its message may quote the patient's words (privacy).
+        stack = "".join(traceback.format_tb(exc.__traceback__))
+        print(f"answering a message failed: {type(exc).__name__}\n{stack}", file=sys.stderr, flush=True)
         await cl.ErrorMessage(
             content=f"Sorry, answering that failed ({type(exc).__name__}: {exc}). "
             f"Please rephrase or try again; the server log has the details."
@@ -239,7 +241,8 @@ async def on_message(message: cl.Message) -> None:
         await reply.stream_token(("\n\n" if rendered.body else "") + rendered.details)
     # "page" elements open only when their citation is clicked (in the chat as a page with a back
     # button, in the widget as a dialog); Chainlit opens every new "side" element by itself.
-    reply.elements = [cl.Text(name=p.name, content=p.content, display="page") for p in rendered.passages]
+    # Chainlit annotates `Message.elements` with an unbound TypeVar (ElementBased), so no list type fits it.
+    reply.elements = [cl.Text(name=p.name, content=p.content, display="page") for p in rendered.passages]  # type: ignore[misc]
     await reply.send()
     await _save(conversation)
     if conversation.patient_texts != profile_before:  # re-sent only when it changed

@@ -7,6 +7,8 @@ therefore becomes a `Passage` whose name is the citation marker the answer text 
 
 Two views: the patient view (the default in the chat and the widget) shows one compact card per trial,
 in plain words, narrow enough for a 360 px widget; the clinician view shows the checker's full table.
+Text from documents (titles, passages, criteria, notes) goes through `app.inert.inert`: it shows as
+words, never as an image, a link, HTML or a heading of ours.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from pydantic import BaseModel, ConfigDict
 
 from app.chain import NOT_ENROLLING
 from app.generators.extractive import ExtractiveGenerator
+from app.inert import inert
 from app.models import Answer
 from app.vocabulary import REGISTRY_COUNTRY
 from eligibility.lexicon import find_terms
@@ -106,7 +109,7 @@ class ChatReply(BaseModel):
 
 def marker_name(trial_id: str, title: str) -> str:
     """The citation marker text (without brackets) for a passage of `trial_id` titled `title`."""
-    return f"{trial_id} · {title}"
+    return f"{trial_id} · {inert(title)}"
 
 
 def render_reply(answer: Answer, index: TrialLookup, view: View = "patient", who: str = "you") -> ChatReply:
@@ -169,6 +172,8 @@ def _asked_for(answer: Answer, index: TrialLookup, names: dict[str, Citation]) -
     """The citation name of the first criterion the next question settles, so its text is one click away."""
     fact = answer.next_question.fact if answer.next_question else None
     for verdict in answer.eligibility:
+        if verdict.verdict == "ineligible":  # a group the patient is already out of is not why we ask
+            continue
         for item in verdict.unknown:
             if fact in item.needs and item.citation is not None:
                 name = _criterion_name(item.citation, index)
@@ -243,7 +248,7 @@ def index_overview(trials: Iterable[Trial], top: int = 6) -> str:
     what = f"I know **{count:,} clinical {'trial' if count == 1 else 'trials'}**"
     if not ranked:
         return what + "."
-    listed = _and([f"{label} ({n})" if n > 1 else label for label, n in ranked])
+    listed = _and([inert(f"{label} ({n})" if n > 1 else label) for label, n in ranked])
     more = ", among others" if len(studied) > top else ""
     return f"{what}. They study {listed}{more}."
 
@@ -259,12 +264,12 @@ def _card(
     trial_id: str, cohorts: list[TrialVerdict], index: TrialLookup, names: dict[str, Citation], who: str = "you"
 ) -> str:
     trial = index.trial(trial_id)
-    title = _short(trial.title, TITLE_CHARS) if trial else ""
+    title = inert(_short(trial.title, TITLE_CHARS)) if trial else ""
     status = (trial.status or "").upper() if trial else ""
     about = [STATUS_WORDS.get(status, status.replace("_", " ").capitalize()) if status else "Status not stated"]
     where = _where(trial) if trial else None
     if where:
-        about.append(where)
+        about.append(inert(where))
     if trial and trial.registry_url:
         about.append(f"[registry page]({trial.registry_url})")
     lines = [f"**{trial_id}** · {title}" if title else f"**{trial_id}**", "", " · ".join(about), ""]
@@ -295,18 +300,18 @@ def _reasons(
     if not fitting:
         # The group closest to fitting (fewest rules failed) is most likely the patient's own: its reasons first.
         for verdict in sorted(cohorts, key=lambda v: len(v.failed)):
-            group = f"{verdict.cohort} group: " if verdict.cohort else ""
+            group = f"{inert(verdict.cohort)} group: " if verdict.cohort else ""
             for item in verdict.failed:
-                said = second_person(item.reason, who)
+                said = inert(second_person(item.reason, who))
                 if len(out) < MAX_REASONS and not any(said in r for r in out):
                     name = _criterion_name(item.citation, index)
                     names[name] = item.citation
                     out.append(f"{group}{said if not group else said[:1].lower() + said[1:]} {name}")
         return out
-    groups = [v.cohort for v in fitting if v.cohort]
+    groups = [inert(v.cohort) for v in fitting if v.cohort]
     if groups:
         out.append(f"The {_and(groups)} {'group' if len(groups) == 1 else 'groups'} may fit {who}.")
-    others = [v.cohort for v in cohorts if v.verdict == "ineligible" and v.cohort]
+    others = [inert(v.cohort) for v in cohorts if v.verdict == "ineligible" and v.cohort]
     if others:
         out.append(f"Its {_and(others)} {'group is' if len(others) == 1 else 'groups are'} for other patients.")
     needs = {need for v in fitting for item in v.unknown for need in item.needs}
@@ -389,8 +394,10 @@ def _criterion_name(citation: Citation, index: TrialLookup) -> str:
 
 
 def _cell(text: str) -> str:
-    text = " ".join(text.split()).replace("|", "\\|")
-    return text if len(text) <= CELL_CHARS else text[: CELL_CHARS - 1].rstrip() + "…"
+    text = " ".join(text.split())
+    text = text if len(text) <= CELL_CHARS else text[: CELL_CHARS - 1].rstrip() + "…"
+    # A pipe ends the table cell unless escaped; `inert` already escapes one that opens the text.
+    return re.sub(r"(?<!\\)\|", r"\|", inert(text))
 
 
 def _eligibility_table(verdicts: list[TrialVerdict], index: TrialLookup, names: dict[str, Citation]) -> str:
@@ -471,17 +478,18 @@ def _patient_notes(answer: Answer, passages: dict[str, str]) -> str:
 
 
 def _clean_warning(warning: str) -> str:
-    """One line; a trial id repeated as a prefix ("NCT1: NCT1: ...") said once; no escaped line breaks."""
+    """One line; a trial id repeated as a prefix ("NCT1: NCT1: ...") said once; no escaped line breaks;
+    inert (a note may quote a document's sentence)."""
     text = " ".join(warning.replace("\\n", " ").split())
-    return re.sub(r"^([A-Z]{3}\d{7,8}): \1: ", r"\1: ", text)
+    return inert(re.sub(r"^([A-Z]{3}\d{7,8}): \1: ", r"\1: ", text))
 
 
 def _passage_text(citations: list[Citation], index: TrialLookup) -> str:
     # The passage's name is already its page's or dialog's title; the content starts with the trial's.
     trial = index.trial(citations[0].trial_id)
-    parts = [f"**{trial.title}**"] if trial else []
+    parts = [f"**{inert(trial.title)}**"] if trial else []
     for citation in citations:
-        parts.append(_quote(citation.text))
+        parts.append(_quote(inert(citation.text)))
     if trial and trial.registry_url:
         parts.append(f"Registry page: [{trial.trial_id}]({trial.registry_url})")
     return "\n\n".join(parts)

@@ -11,6 +11,8 @@ from __future__ import annotations
 import asyncio
 import os
 import sys
+import tempfile
+from pathlib import Path
 from typing import Any
 
 from app import chat_store
@@ -33,6 +35,9 @@ def _import_chainlit_config():
     return chainlit_config
 
 
+SOCKET_MESSAGE_BYTES = 8 * 1024 * 1024
+
+
 def serve(host: str, port: int, settings: Settings) -> None:
     """Run the chat on http://host:port until the process is stopped.
 
@@ -51,15 +56,26 @@ def serve(host: str, port: int, settings: Settings) -> None:
     # The CORS middleware is built when chainlit.server is imported, so the origins go in first. Empty
     # means same-origin only: Starlette then sends no Access-Control-Allow-Origin at all (never `*`).
     config.project.allow_origins = list(settings.allowed_origins)
+    # Chainlit writes each session's elements (the cited passages a click opens) under one `.files`
+    # folder, by default the app root's, and deletes that whole folder when a server stops: two servers
+    # on one checkout would delete each other's files. Each server gets a folder of its own instead,
+    # owner-only, in the temp folder, which Chainlit removes at its stop.
+    files = Path(tempfile.mkdtemp(prefix="trialfinder-chat-files-"))
+    chainlit_config.FILES_DIRECTORY = files
 
     import uvicorn
     from chainlit import server as chainlit_server
     from chainlit.session import WebsocketSession
 
+    chainlit_server.FILES_DIRECTORY = files  # bound at its import; set again in case it came first
+
     from app import chat
 
     chat.configure(settings)
     _configure_login(settings)
+    # Engine.IO closes the socket, without a word to the user, on a message over its 1 MB default. A message
+    # up to SOCKET_MESSAGE_BYTES reaches the chat instead, whose own limit answers it in plain words.
+    chainlit_server.sio.eio.max_http_buffer_size = SOCKET_MESSAGE_BYTES
     # Registered after chainlit.socket's own handler (imported by chainlit.server), which it wraps.
     bind_sessions_to_browsers(chainlit_server.sio, WebsocketSession.get_by_id)
     inner: Any = chainlit_server.app

@@ -26,6 +26,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from app.models import NextQuestion
 from eligibility import concepts, lexicon
 from eligibility.context import proxy_relative
+from eligibility.context.subject import asks_about, named_relative
 from eligibility.facts import PatientFacts, extract_facts
 
 
@@ -246,8 +247,14 @@ class Conversation:
 
     def _remerge(self) -> PatientFacts | None:
         facts: PatientFacts | None = None
+        relative = patient_relative(self.patient_texts)
         for s in self.statements:
-            facts = s.facts if facts is None else facts.merge(s.facts)
+            said = s.facts
+            if relative is not None and named_relative(s.words) == relative and proxy_relative(s.words) is None:
+                # "My daughter is 19 and has lupus nephritis" read as family history until a later turn asked
+                # "is she eligible?": re-read it as the patient's own facts.
+                said = extract_facts(s.words, s.facts.today, patient=relative)
+            facts = said if facts is None else facts.merge(said)
         self.facts = facts
         return facts
 
@@ -314,13 +321,29 @@ def subject_of(texts: list[str]) -> str:
 
     The latest text that names someone decides ("my mother has lupus, could she join?"); a later "she's 67"
     names no one and keeps her."""
-    for words in reversed(texts):
-        relative = proxy_relative(words)
-        if relative is not None:
-            return f"your {relative}"
-        if _MY_PATIENT.search(words):
-            return "your patient"
+    relative = patient_relative(texts)
+    if relative is not None:
+        return f"your {relative}"
+    if any(_MY_PATIENT.search(words) for words in texts):
+        return "your patient"
     return "you"
+
+
+def patient_relative(texts: list[str]) -> str | None:
+    """The relative the conversation is about: one a message names and asks for ("my son has JIA, can he
+    take part?"), or one named earlier and asked about later by pronoun ("My daughter is 19 and has lupus
+    nephritis", then "Is she eligible?"). A relative only mentioned stays family history."""
+    found: str | None = None
+    named: str | None = None
+    for words in texts:
+        asked = proxy_relative(words)
+        if asked is not None:
+            found = asked
+            continue
+        named = named_relative(words) or named
+        if named is not None and asks_about(words, named):
+            found = named
+    return found
 
 
 def correction_text(text: str) -> str:

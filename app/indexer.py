@@ -28,7 +28,7 @@ from eligibility import compiled
 from ingest.chunking import chunk_trial
 from ingest.formats import parse_document_each
 from ingest.models import Chunk, IngestError, Trial
-from ingest.sources import SourceDocument, iter_documents
+from ingest.sources import SourceDocument, SourceLimits, iter_documents
 from vectorstore.index import TrialIndex, UpsertStats, validate_chunks
 from vectorstore.records import DensePolicy
 
@@ -98,7 +98,7 @@ def ingest_paths(
     run = _Run(index, _progress_bar(paths, progress), batch_chunks, dense)
     started = time.perf_counter()
     try:
-        for item in iter_documents([Path(p) for p in paths]):
+        for item in iter_documents([Path(p) for p in paths], SourceLimits.of(index.settings)):
             if not isinstance(item, SourceDocument):
                 run.errors.append(item)
                 run.bar.update(1)
@@ -109,7 +109,7 @@ def ingest_paths(
                 run.unchanged_document(known)
             else:
                 parse_started = time.perf_counter()
-                results = parse_document_each(item.path, item.data)
+                results = parse_document_each(item.path, item.data, max_criteria=index.settings.max_criteria)
                 run.parse_seconds += time.perf_counter() - parse_started
                 errors_before = len(run.errors)
                 for result in results:
@@ -396,5 +396,5 @@ def is_stale(index: TrialIndex, corpus_dir: Path) -> bool:
         return True
     return any(
         isinstance(document, SourceDocument) and hashlib.sha256(document.data).hexdigest() not in known
-        for document in iter_documents([Path(corpus_dir)])
+        for document in iter_documents([Path(corpus_dir)], SourceLimits.of(index.settings))
     )

@@ -57,7 +57,9 @@ ASPECT_CUES: dict[str, str] = {
     r"sponsor'?s?|study|alias) (study )?(ids?|identifiers?|numbers?|codes?)\b|\bidentifiers?\b|"
     r"\bregistry (numbers?|ids?)\b|\borg_study_id\b|\beudract\b",
     "design": r"\bdesign\b|\brandomi[sz]ed\b|\bblind(ed)?\b|\bmask(ing|ed)?\b|\ballocation\b|\bsingle[- ]group\b|"
-    r"\bparallel\b|\bprimary purpose\b|\bstudy type\b|\binterventional\b|\bobservational\b",
+    r"\bparallel\b|\bprimary purpose\b|\bstudy type\b|\binterventional\b|\bobservational\b|"
+    r"\bcontrol(led)? (group|arm)s?\b|\bcomparator\b|\b(placebo|sham)[- ]controlled\b|\bsingle[- ]arm\b|"
+    r"\bopen[- ]label\b|\bcontrolled\b",
     "summary": r"\babout\b|\bsummary\b|\bsummari[sz]e\b|\bpurpose\b|\baims?\b|\bobjectives?\b|\bdescribe\b|"
     r"\boverview\b|\bgoal\b|\bwhy\b",
     "conditions": r"\bconditions?\b|\bdiseases?\b|\bwhat does (it|the trial|the study) (study|treat|target)\b|\btarget(s|ing)?\b",
@@ -116,6 +118,7 @@ _FACT_STATEMENT = re.compile(
     r"\d{1,3}[- ]?(yo|y/o|year[- ]old|years? old)|diagnosed|pregnan\w*|breast ?feeding|on (prednisone|methotrexate|\w+mab\b))",
     re.IGNORECASE,
 )
+_SUPPOSITION = re.compile(r"(?i)\b(?:what\s+)?if\b[^,.;?!]*")
 _FIND = re.compile(
     r"\b(are there|is there|any (trials?|studies)|find|search|look(ing)? for|which (trials?|studies)|"
     r"what (trials?|studies)|list (the |all )?(trials?|studies)|trials? (for|in|on|about|with|that)|"
@@ -207,6 +210,7 @@ class Intent(BaseModel):
     conditions: list[str] = Field(default_factory=list, description="Condition names mentioned, with synonyms")
     countries: list[str] = Field(default_factory=list)
     statuses: list[str] = Field(default_factory=list, description="Status filters, upper snake case")
+    phases: list[str] = Field(default_factory=list, description="Phase filters as the record writes them: PHASE2")
     personal: bool = Field(default=False, description="The turn speaks about the user or their patient")
     states_facts: bool = Field(default=False, description="The turn states patient facts")
     injection: bool = Field(default=False, description="The turn tries to change the assistant's rules")
@@ -350,6 +354,15 @@ def _aspects(question: str) -> list[str]:
     return found
 
 
+_PHASE = re.compile(r"(?i)\bphase\s*(1|2|3|4|iv|iii|ii|i)\b")
+_ROMAN = {"i": "1", "ii": "2", "iii": "3", "iv": "4"}
+
+
+def _phases(question: str) -> list[str]:
+    """ "phase 2", "phase II" -> ["PHASE2"] (a record of PHASE1/PHASE2 is in both phases)."""
+    return list(dict.fromkeys(f"PHASE{_ROMAN.get(m.group(1).lower(), m.group(1))}" for m in _PHASE.finditer(question)))
+
+
 def _statuses(question: str) -> list[str]:
     low = question.lower()
     out = []
@@ -435,7 +448,8 @@ def understand(
     conditions = [g[0] for g in groups]
     countries = vocab.mentioned_countries(text)
     personal = bool(_PERSONAL.search(text)) or bool(re.search(r"\bmy patient\b", low))
-    states_facts = bool(_FACT_STATEMENT.search(text))
+    # "What happens if I get pregnant during it?" states nothing: a clause under "if" is a supposition.
+    states_facts = bool(_FACT_STATEMENT.search(_SUPPOSITION.sub(" ", text)))
     wants_eligibility = bool(_ELIGIBILITY.search(text)) and (personal or has_patient or injection)
     if re.search(r"\b(eligibility|inclusion|exclusion) criteria\b", low) and not personal:
         wants_eligibility = False
@@ -464,6 +478,7 @@ def understand(
             conditions=conditions,
             countries=countries,
             statuses=_statuses(text),
+            phases=_phases(text),
             personal=personal,
             states_facts=states_facts,
             injection=injection,

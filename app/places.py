@@ -157,3 +157,8 @@ def nearest_site(trial: Trial, place: Place, registry_country: str | None = None
                 distance_km=km,
             )
     return best
+
+
+def site_km(site: NearestSite | None) -> float:
+    """The site's distance, infinitely far when no site could be placed (sorted last, never "within")."""
+    return site.distance_km if site is not None else float("inf")

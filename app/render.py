@@ -1,8 +1,15 @@
-"""Markdown for answers: statements with citation markers, and the rule checker's verdict table."""
+"""Markdown for answers: statements with citation markers, and the rule checker's verdict table.
+
+Every piece of text that comes from a document or from the person (statements, criteria, reasons,
+section titles) goes through `app.inert.inert` first, so it shows as words and nothing else.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from app.generators import Statement
+from app.inert import inert
 from app.verify import VERDICT_WORDS
 from eligibility import concepts
 from eligibility.facts import PatientFacts
@@ -15,7 +22,7 @@ MAX_UNKNOWN = 5
 
 def marker(chunk: Chunk) -> str:
     """The citation marker shown after a sentence, e.g. `[NCT03171194 · Study groups]`."""
-    return f"[{chunk.trial_id} · {chunk.title}]"
+    return f"[{chunk.trial_id} · {inert(chunk.title)}]"
 
 
 def statements_markdown(statements: list[Statement], chunks: dict[str, Chunk]) -> str:
@@ -38,7 +45,7 @@ def statements_markdown(statements: list[Statement], chunks: dict[str, Chunk]) -
 
     for s in statements:
         marks = " ".join(dict.fromkeys(marker(chunks[c]) for c in s.citations if c in chunks))
-        text = s.text.strip()
+        text = inert(s.text.strip())
         if s.style == "heading":
             flush()
             block(f"**{text}**" + (f" {marks}" if marks else ""))
@@ -75,7 +82,7 @@ def verdicts_markdown(
         out.append(f"- **{_label(v)}**: {VERDICT_WORDS[v.verdict]}{closed}")
         for f in v.failed:
             title = titles.get(f.citation.id) or _section_title(f.citation.section, v.cohort)
-            mark = f"[{f.citation.trial_id} · {title}]"
+            mark = f"[{f.citation.trial_id} · {inert(title)}]"
             out.append(f"  - Not met ({f.kind}): {_one_line(f.criterion)} — {_one_line(f.reason)} {mark}")
         if v.verdict != "ineligible" and v.trial_id not in not_enrolling:  # a closed trial is not screened further
             needs = list(dict.fromkeys(n for u in v.unknown for n in u.needs))
@@ -92,7 +99,7 @@ def verdicts_markdown(
 
 
 def lead_sentence(
-    best: dict[str, str], statuses: dict[str, str], places: dict[str, str], who: str = "you"
+    best: Mapping[str, str], statuses: Mapping[str, str], places: Mapping[str, str], who: str = "you"
 ) -> str | None:
     """One sentence before the details: how many enrolling trials may fit, naming the first and its place.
 
@@ -123,8 +130,8 @@ def _count(n: int) -> str:
 
 
 def _one_line(text: str) -> str:
-    """Criterion text on one line, so a multi-line criterion stays inside its list item."""
-    return " ".join(text.split())
+    """Criterion text on one line, so a multi-line criterion stays inside its list item; inert."""
+    return inert(" ".join(text.split()))
 
 
 def _section_title(section: str, cohort: str | None) -> str:
@@ -161,4 +168,4 @@ def facts_line(facts: PatientFacts) -> str | None:
     for med in facts.medications:
         state = "not on " if med.negated else "past " if med.current is False else ""
         parts.append(state + med.name)
-    return "; ".join(parts) or None
+    return inert("; ".join(parts)) if parts else None

@@ -30,9 +30,10 @@ from pydantic import BaseModel, ConfigDict
 from app import places
 from app import vocabulary as vocab
 from app.verify import best_verdicts
-from eligibility.evaluate import check_trials, question_for, rank_missing_facts
+from eligibility.evaluate import check_trials, rank_missing_facts
 from eligibility.facts import PatientFacts, extract_facts
 from eligibility.models import TrialVerdict
+from eligibility.questions import question_for
 from ingest.models import Citation, Trial
 from vectorstore.index import TrialIndex
 
@@ -179,12 +180,13 @@ def rank_trials(
 
 
 def reasons_for(
-    trial: Trial, best: TrialVerdict, conditions: list[str], index: TrialIndex
+    trial: Trial, best: TrialVerdict | None, conditions: list[str], index: TrialIndex
 ) -> tuple[list[str], list[Citation]]:
-    """Why a trial is listed and what the checker found: matched condition, failed and unknown criteria."""
+    """Why a trial is listed and what the checker found: matched condition, failed and unknown criteria.
+    `best` is None for a trial the checker returned no verdict for (no criteria it could read)."""
     reasons: list[str] = []
     citations: list[Citation] = []
-    cohort = f" ({best.cohort} cohort)" if best.cohort else ""
+    cohort = f" ({best.cohort} cohort)" if best is not None and best.cohort else ""
     studied = vocab.normalized(" ".join([*trial.conditions, *trial.keywords, trial.title]))
     for name in conditions:
         names = [n for g in vocab.mentioned_groups(name) for n in g if n not in vocab.CASE_SENSITIVE] or [name]
@@ -201,6 +203,9 @@ def reasons_for(
             )
             if holder is not None:
                 citations.append(holder.citation())
+    if best is None:
+        reasons.append("The rule checker found no criteria it could check: the study team decides.")
+        return reasons[:MAX_REASONS], list({c.id: c for c in citations}.values())
     if best.verdict == "eligible":
         reasons.append(f"Rule checker{cohort}: every inclusion criterion met and no exclusion applies.")
     for f in best.failed:
@@ -278,24 +283,23 @@ def search_trials(
     )
     if hide_ineligible:
         ranked = [r for r in ranked if r.best is None or r.best.verdict != "ineligible"]
-    sites = {}
+    sites: dict[str, places.NearestSite | None] = {}
     if place is not None:
         sites = {
             r.trial.trial_id: places.nearest_site(r.trial, place, vocab.REGISTRY_COUNTRY.get(r.trial.trial_id[:3]))
             for r in ranked
         }
         if within_km is not None:
-            ranked = [r for r in ranked if sites[r.trial.trial_id] and sites[r.trial.trial_id].distance_km <= within_km]
-        far = float("inf")
+            ranked = [r for r in ranked if places.site_km(sites[r.trial.trial_id]) <= within_km]
         ranked = sorted(
             ranked,
             key=lambda r: (
                 r.best is not None and r.best.verdict == "ineligible",
-                sites[r.trial.trial_id].distance_km if sites[r.trial.trial_id] else far,
+                places.site_km(sites[r.trial.trial_id]),
             ),
         )
     ranked = ranked[:limit]
-    rows = []
+    rows: list[dict[str, object]] = []
     for r in ranked:
         best = r.best
         reasons, citations = reasons_for(r.trial, best, conditions, index)
@@ -305,11 +309,13 @@ def search_trials(
                 "title": r.trial.title,
                 "status": r.trial.status,
                 "score": float(r.score),
-                "verdict": best.verdict,
+                # no verdict: nothing the checker could read, so it is unknown, never "eligible"
+                "verdict": best.verdict if best is not None else "possibly_eligible",
                 "reasons": reasons,
                 "citations": [c.model_dump() for c in citations],
             }
         )
-        if place is not None and sites.get(r.trial.trial_id) is not None:
-            rows[-1]["nearest_site"] = sites[r.trial.trial_id].model_dump()
+        site = sites.get(r.trial.trial_id)
+        if site is not None:
+            rows[-1]["nearest_site"] = site.model_dump()
     return {"trials": rows, "next_question": next_question([r.best for r in ranked if r.best is not None])}

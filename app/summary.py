@@ -5,6 +5,10 @@ It holds the profile in the person's own words (each statement with its turn) an
 what is still unknown, the trial's status and its site nearest to the user's place with the contact the
 record gives (the site's facility, the overall investigators). Nothing here is new judgement: it
 re-states the checker's verdicts for the facts as they are now.
+
+Every text from a document or from the person goes through `app.inert.inert`, and the HTML is rendered
+with images, links and raw HTML switched off: the page is printed and handed on, so it must show words only
+and load nothing.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ from pydantic import BaseModel, ConfigDict
 
 from app import vocabulary as vocab
 from app.conversation import Conversation
+from app.inert import inert
 from app.places import Place, nearest_site
 from app.verify import VERDICT_WORDS, best_verdicts
 from eligibility.evaluate import check_trial
@@ -38,7 +43,7 @@ class Summary(BaseModel):
 def doctor_summary(conversation: Conversation, index: TrialIndex, place: Place | None = None) -> Summary:
     """The page for the conversation's profile and trials in focus (see the module docstring)."""
     lines = ["# Clinical trial summary for my doctor", "", DISCLAIMER, "", "## What I said about the patient", ""]
-    lines += [f'- (turn {s.turn + 1}) "{s.words}"' for s in conversation.statements] or ["- (nothing yet)"]
+    lines += [f'- (turn {s.turn + 1}) "{inert(s.words)}"' for s in conversation.statements] or ["- (nothing yet)"]
     trial_ids = conversation.focus or [tid for t in conversation.turns for tid in t.trial_ids]
     lines += ["", "## Trials", ""]
     if not trial_ids:
@@ -48,16 +53,16 @@ def doctor_summary(conversation: Conversation, index: TrialIndex, place: Place |
         trial = index.trial(tid)
         if trial is None:
             continue
-        lines += [f"### {tid}: {trial.title}", ""]
+        lines += [f"### {tid}: {inert(trial.title)}", ""]
         lines.append(f"- Status: {(trial.status or 'not stated').replace('_', ' ').lower()}")
         if facts is not None:
             verdicts = check_trial(trial, facts, rules=index.store.compiled_rules)
             for v in best_verdicts(verdicts).values():
-                cohort = f" ({v.cohort} cohort)" if v.cohort else ""
+                cohort = f" ({inert(v.cohort)} cohort)" if v.cohort else ""
                 lines.append(f"- Checker's verdict{cohort}: **{VERDICT_WORDS[v.verdict]}**")
                 for f in v.failed:
                     lines.append(
-                        f"  - Not met ({f.kind}): {' '.join(f.criterion.split())} — {f.reason} "
+                        f"  - Not met ({f.kind}): {inert(' '.join(f.criterion.split()))} — {inert(f.reason)} "
                         f"[{f.citation.trial_id} · {f.citation.section}]"
                     )
                 needs = list(dict.fromkeys(n for u in v.unknown for n in u.needs))
@@ -67,18 +72,19 @@ def doctor_summary(conversation: Conversation, index: TrialIndex, place: Place |
                     lines.append(f"  - … and {len(needs) - 8} more open questions")
         site = nearest_site(trial, place, vocab.REGISTRY_COUNTRY.get(tid[:3])) if place is not None else None
         if site is not None:
-            lines.append(f"- Nearest site: {site.name}, {site.city}, {site.country} (about {site.distance_km:,.0f} km)")
+            where = inert(f"{site.name}, {site.city}, {site.country}")
+            lines.append(f"- Nearest site: {where} (about {site.distance_km:,.0f} km)")
         elif trial.locations:
             loc = trial.locations[0]
-            lines.append("- Site: " + ", ".join(x for x in (loc.facility, loc.city, loc.country) if x))
-        contacts = [i.name + (f" ({i.role})" if i.role else "") for i in trial.investigators]
+            lines.append("- Site: " + inert(", ".join(x for x in (loc.facility, loc.city, loc.country) if x)))
+        contacts = [inert(i.name + (f" ({i.role})" if i.role else "")) for i in trial.investigators]
         lines.append(
             f"- Contact: {'; '.join(contacts) if contacts else 'the record names no contact'}"
-            + (f"; sponsor {trial.sponsor}" if trial.sponsor else "")
+            + (f"; sponsor {inert(trial.sponsor)}" if trial.sponsor else "")
         )
         lines.append("")
     markdown = "\n".join(lines).rstrip() + "\n"
-    body = MarkdownIt("commonmark", {"html": False}).render(markdown)
+    body = MarkdownIt("commonmark", {"html": False}).disable(["image", "link", "autolink"]).render(markdown)
     html = (
         '<!doctype html><html lang="en"><head><meta charset="utf-8"><title>'
         f"{escape('Clinical trial summary')}</title><style>body{{font-family:sans-serif;max-width:48rem;"

@@ -129,16 +129,23 @@ def best_verdicts(verdicts: Iterable[TrialVerdict]) -> dict[str, TrialVerdict]:
     return best
 
 
-def claim_trials(statement: Statement, chunks: dict[str, Chunk], default: list[str]) -> list[str]:
-    named = find_ids(statement.text)
+def claim_trials(statement: Statement, chunks: dict[str, Chunk], focus: list[str]) -> list[str]:
+    """The trials an eligibility claim is about.
+
+    `focus` holds the trials the user named or the conversation is about. An id written in the
+    statement counts only when it is one of them: a statement's words may come from a document, and an
+    id a document mentions (a sister trial, a previous study) must never pull another trial's verdict into
+    the answer. Otherwise the cited passages' trials, the statement's own trial, or the focus decide.
+    """
+    named = [t for t in find_ids(statement.text) if t in focus]
     if named:
-        return list(dict.fromkeys(named))
+        return named
     cited = [chunks[c].trial_id for c in statement.citations if c in chunks]
     if cited:
         return list(dict.fromkeys(cited))
     if statement.trial_id:
         return [statement.trial_id]
-    return list(default)
+    return list(focus)
 
 
 def check_claim(
@@ -183,8 +190,9 @@ def gate(
     """Apply the gate to a draft.
 
     `chunks` are the passages the generator was given (a citation to anything else is dropped),
-    `verdicts` the checker's verdicts for the trials in play, `default_trials` the trials a claim without
-    an id or citation is taken to be about (the turn's trials). `allow_empty`: the answer's substance is
+    `verdicts` the checker's verdicts for the trials in play, `default_trials` the turn's trials (named by the
+    user or in the conversation's focus): the only trials an id written in a claim may point to, and the
+    trials a claim without a citation is taken to be about. `allow_empty`: the answer's substance is
     shown elsewhere (the checker's verdicts), so an empty draft needs no "I don't have that".
     """
     best = best_verdicts(verdicts)

@@ -1,6 +1,7 @@
 """Word lists shared by the turn understanding, the search query builder and the gate.
 
-Kept apart from the logic so a clinician can extend the synonyms without reading the parsers.
+The condition synonyms are derived from the concept registry (eligibility/concepts/*.yaml): a clinician
+extends them there, once, for the checker and the search alike.
 """
 
 from __future__ import annotations
@@ -8,42 +9,81 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 
-# Groups of names for the same condition or product; a mention of any member matches every member.
-# Short upper-case abbreviations that are also English words are in CASE_SENSITIVE below.
-SYNONYM_GROUPS: tuple[tuple[str, ...], ...] = (
-    ("systemic lupus erythematosus", "lupus", "sle"),
-    ("lupus nephritis", "renal lupus", "nephritis"),
-    ("lupus cytopenia", "cytopenia"),
-    ("systemic sclerosis", "scleroderma", "ssc"),
-    ("rheumatoid arthritis", "ra"),
-    ("ankylosing spondylitis", "spondylitis", "as"),
-    ("dermatomyositis", "polymyositis", "myositis", "jdm", "juvenile dermatomyositis"),
-    ("interstitial lung disease", "ild", "lung fibrosis", "pulmonary fibrosis"),
-    ("connective tissue disease", "connective tissue disorder", "connective tissue disorders", "ctd"),
-    ("juvenile idiopathic arthritis", "jia"),
-    ("autoimmune disease", "autoimmune diseases", "autoimmune"),
-    (
-        "mesenchymal stem cells",
-        "mesenchymal stromal cells",
-        "mesenchymal stem cell",
-        "msc",
-        "mscs",
-        "stem cell",
-        "stem cells",
-        "stem-cell",
-        "stromal cells",
-        "ucmsc",
-        "bmd-mscs",
-    ),
+import exrex
+
+from eligibility import concepts as registry
+from eligibility import lexicon
+
+# Search synonyms come from the concept registry (eligibility/concepts): one group per disease or procedure
+# and one per condition group ("autoimmune disease"), so the words a search expands a condition into are
+# the words the checker reads it by. A group is the plain label first, then every spelling of its names
+# (registry spellings are small regular expressions, enumerated by exrex; one that stands for more than
+# _MAX_SPELLINGS strings is left to its label and the other names).
+_SEARCHED = frozenset({"disease", "procedure"})
+_MAX_SPELLINGS = 64
+
+
+def _spellings(pattern: str, lower: bool = True) -> list[str]:
+    # "transplant\w*" is spelled by its stem: the open ending only lets the checker read inflections.
+    plain = pattern.replace("\\b", "").replace("\\w*", "")
+    if exrex.count(plain, limit=2) > _MAX_SPELLINGS:
+        return []
+    out = [" ".join(w.split()) for w in exrex.generate(plain, limit=2)]
+    return [w.lower() if lower else w for w in out if w.strip()]
+
+
+def _group(label: str, patterns: tuple[str, ...], abbreviations: tuple[str, ...] = ()) -> tuple[str, ...]:
+    names = [label.lower()]
+    for p in patterns:
+        names += _spellings(p)
+    for a in abbreviations:
+        names += [w.lower() for w in _spellings(a, lower=False)]
+    names = list(dict.fromkeys(names))
+    # A spelling holding a shorter one ("mesenchymal stem cells" holds "stem cell") finds nothing more and
+    # would only weigh the query towards its words; the label stays first whatever it holds.
+    return (names[0], *(n for n in names[1:] if not any(m != n and f" {m} " in f" {n} " for m in names[1:])))
+
+
+# Registry id -> its group, in registry order (longer, more specific entries first).
+_GROUP_BY_ID: dict[str, tuple[str, ...]] = {
+    **{
+        c.id: _group(c.label, c.names, c.case_sensitive)
+        for c in registry.CONDITIONS.values()
+        if c.category in _SEARCHED
+    },
+    **{g.id: _group(min(_spellings(g.phrases[-1]), key=len), g.phrases) for g in registry.CONDITION_GROUPS.values()},
+}
+# Product words of cell therapies that name no clinical concept, so the registry has no entry for them.
+_PRODUCT_GROUPS: tuple[tuple[str, ...], ...] = (
     ("umbilical cord", "umbilical cord-derived", "cord-derived"),
     ("bone marrow", "marrow-derived", "bone marrow-derived"),
-    ("multiple sclerosis",),
-    ("sjogren's syndrome", "sjögren's syndrome", "sjogren", "sjögren"),
-    ("vasculitis", "anca associated vasculitis"),
 )
+# Groups of names for the same condition or product; a mention of any member matches every member.
+SYNONYM_GROUPS: tuple[tuple[str, ...], ...] = (*_GROUP_BY_ID.values(), *_PRODUCT_GROUPS)
 
-# Abbreviations that only count when written in capitals ("AS", not "as").
-CASE_SENSITIVE = {"as", "ra", "ms", "ssc", "sle", "jdm", "ild", "ctd", "jia"}
+
+# A condition's group label -> the groups of the conditions it is directly a kind of (lupus nephritis -> SLE):
+# a trial of the broader disease takes patients with the narrower one, never the other way round. One level
+# only: a lupus nephritis patient is not looking for every connective-tissue-disease trial.
+BROADER: dict[str, tuple[tuple[str, ...], ...]] = {
+    group[0]: tuple(_GROUP_BY_ID[p] for p in registry.CONDITIONS[cid].parents if p in _GROUP_BY_ID)
+    for cid, group in _GROUP_BY_ID.items()
+    if cid in registry.CONDITIONS
+}
+
+
+def _written_abbreviations() -> dict[str, tuple[str, ...]]:
+    out: dict[str, tuple[str, ...]] = {}
+    for c in registry.CONDITIONS.values():
+        if c.category in _SEARCHED:
+            for written in (w for a in c.case_sensitive for w in _spellings(a, lower=False)):
+                out[written.lower()] = (*out.get(written.lower(), ()), written)
+    return out
+
+
+# Abbreviations that only count when written in capitals ("AS", not "as"): lower case -> written forms.
+# Search leaves them out of query words; mentions are found by the checker's lexicon, which knows them.
+CASE_SENSITIVE: dict[str, tuple[str, ...]] = _written_abbreviations()
 
 COUNTRY_WORDS: dict[str, str] = {
     "korea": "korea",
@@ -364,29 +404,23 @@ def contains_phrase(norm_text: str, phrase: str) -> bool:
 
 
 def mentioned_groups(text: str) -> list[tuple[str, ...]]:
-    """The synonym groups a text mentions, honouring the capitals rule for short abbreviations.
+    """The synonym groups a text mentions, found by the checker's own lexicon (capitals rule for short
+    abbreviations, abbreviations that mean something else in context, the words only patients use).
 
-    A group matched only through a name inside a longer matched name is left out: "lupus nephritis"
-    names lupus nephritis, not lupus in general.
+    A name inside a longer matched name counts once, for the longer: "lupus nephritis" names lupus
+    nephritis, not lupus in general.
     """
+    ids = [term.name for _, _, term in lexicon.find_terms(text, patient=True)]
+    ids += [gid for gid, pattern in _GROUP_PATTERNS if pattern.search(text)]
+    found = [_GROUP_BY_ID[i] for i in dict.fromkeys(ids) if i in _GROUP_BY_ID]
     norm = normalized(text)
-    found: list[tuple[tuple[str, ...], str]] = []
-    for group in SYNONYM_GROUPS:
-        for name in group:
-            if name in CASE_SENSITIVE:
-                if re.search(rf"\b{re.escape(name.upper())}s?\b", text) or (
-                    name == "ssc" and re.search(r"\bSSc\b", text)
-                ):
-                    found.append((group, name))
-                    break
-            elif contains_phrase(norm, name):
-                found.append((group, name))
-                break
-    return [
-        group
-        for group, name in found
-        if not any(other != name and len(other) > len(name) and f" {name} " in normalized(other) for _, other in found)
-    ]
+    found += [g for g in _PRODUCT_GROUPS if any(contains_phrase(norm, n) for n in g)]
+    return found
+
+
+_GROUP_PATTERNS = tuple(
+    (g.id, re.compile("|".join(rf"(?i:\b{p}\b)" for p in g.phrases))) for g in registry.CONDITION_GROUPS.values()
+)
 
 
 def mentioned_countries(text: str) -> list[str]:
@@ -452,14 +486,12 @@ def concepts(text: str) -> set[str]:
 
 @lru_cache(maxsize=100_000)
 def _concepts(text: str) -> frozenset[str]:
-    from eligibility.lexicon import find_drugs
-
     low = text.lower()
     keys = {w[:6] if len(w) > 6 and not w[0].isdigit() else w for w in re.findall(r"[a-z0-9]+", low)}
     norm = normalized(text)
     for n, members in enumerate(CONCEPT_SETS):
         if any(contains_phrase(norm, m) or ("/" in m and m in low) for m in members):
             keys.add(f"@{n}")
-    if _DRUG_WORDS.search(text) or find_drugs(text, with_classes=False):
+    if _DRUG_WORDS.search(text) or lexicon.find_drugs(text, with_classes=False):
         keys.add("@drug")
     return frozenset(keys)

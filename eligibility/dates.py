@@ -68,23 +68,31 @@ def _parse(words: str, default: date) -> date | None:
 def date_in(clause: str, today: date) -> date | None:
     """The date a clause refers to: "six weeks ago", "2026-03-01", "09/14/2026", "11/2025", "Aug 2026",
     "last March", "last week"."""
+    found = find_date(clause, today)
+    return found[0] if found else None
+
+
+def find_date(clause: str, today: date) -> tuple[date, int, int] | None:
+    """The date a clause refers to, with the offsets of the words that say it (see `date_in`)."""
     m = _AGO.search(clause)
     if m:
         n = units.number(m.group(1))
         if n is not None:
-            return back(today, n, m.group(2))
+            return back(today, n, m.group(2)), m.start(), m.end()
     for pattern in (_ISO_DATE, _NUMERIC_DATE, _NAMED_DATE):
         m = pattern.search(clause)
         if m:
-            return _parse(m.group(0), today.replace(day=15))
+            parsed = _parse(m.group(0), today.replace(day=15))
+            return (parsed, m.start(), m.end()) if parsed is not None else None
     m = _MONTH_SLASH_YEAR.search(clause)
     if m:
-        return date(int(m.group(2)), int(m.group(1)), 15)
+        return date(int(m.group(2)), int(m.group(1)), 15), m.start(), m.end()
     m = _LAST_MONTH_NAME.search(clause)
     if m:
         named = _parse(m.group(1), today.replace(day=15))
         if named is not None:
-            return named if named < today.replace(day=1) else named - relativedelta(years=1)
+            when = named if named < today.replace(day=1) else named - relativedelta(years=1)
+            return when, m.start(), m.end()
     m = _LAST_PERIOD.search(clause)
     if m:
         word = (m.group(1) or m.group(2)).lower()
@@ -95,7 +103,7 @@ def date_in(clause: str, today: date) -> date | None:
             "yesterday": relativedelta(days=1),
             "today": relativedelta(),
         }[word]
-        return _minus(today, step)
+        return _minus(today, step), m.start(), m.end()
     return None
 
 

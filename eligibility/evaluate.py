@@ -210,12 +210,18 @@ def check_trials(trials: Iterable[Trial], facts: PatientFacts, rules: RuleLoader
     return out
 
 
+# Facts every person knows and that settle a criterion outright: asked before any other fact a trial needs.
+FIRST_ASKED = ("age", "sex")
+
+
 def rank_missing_facts(verdicts: list[TrialVerdict]) -> list[tuple[str, int]]:
-    """Unknown facts with the number of (not already ineligible) verdicts that need them, best first."""
+    """Unknown facts with the number of (not already ineligible) verdicts that need them, best first:
+    age and sex first when any verdict needs them, then the fact most verdicts need."""
     counts: Counter[str] = Counter()
     for v in verdicts:
         if v.verdict == "ineligible":
             continue
         needs = {n for u in v.unknown for n in u.needs}
         counts.update(needs)
-    return sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
+    first = {name: i for i, name in enumerate(FIRST_ASKED)}
+    return sorted(counts.items(), key=lambda kv: (first.get(kv[0], len(first)), -kv[1], kv[0]))

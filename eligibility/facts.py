@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from datetime import date, timedelta
 from functools import cache
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -153,7 +153,7 @@ class PatientFacts(_Frozen):
         data["today"] = max(self.today, later.today)
         return PatientFacts.model_validate(data)
 
-    def to_json(self) -> dict:
+    def to_json(self) -> dict[str, Any]:
         """The facts as plain JSON (what `check --json` prints under "facts")."""
         return self.model_dump(mode="json", exclude_defaults=False)
 
@@ -235,7 +235,7 @@ _POSITIVE = frozenset({"positive", "pos", "+", "reactive", "seropositive"})
 
 
 @cache
-def _test_patterns() -> tuple[tuple[str, re.Pattern[str]], tuple[re.Pattern[str], ...]]:
+def _test_patterns() -> tuple[tuple[tuple[str, re.Pattern[str]], ...], tuple[re.Pattern[str], ...]]:
     """One pattern per test ("RF negative", "positive for anti-CCP"), and the list forms that state
     several at once ("positive ANA and anti-dsDNA", "RF and anti-CCP both negative")."""
     single = tuple(
@@ -290,12 +290,12 @@ def _labs(text: str, read: list[Measurement]) -> list[Measurement]:
             )
     for name, positive, start, end in _test_results(text):
         prev = found.get(name)
-        value = prev.value if prev and prev.value is not None and name == "ana" else None
+        titre = prev.value if prev and name == "ana" else None  # "ANA 1:320, positive": the titre stays
         found[name] = Measurement(
-            name=name, value=value, positive=positive, normalized=value, span=text[start:end], start=start, end=end
+            name=name, value=titre, positive=positive, normalized=titre, span=text[start:end], start=start, end=end
         )
-    if "ana" in found and found["ana"].value is not None and found["ana"].positive is None:
-        ana = found["ana"]
+    ana = found.get("ana")
+    if ana is not None and ana.value is not None and ana.positive is None:
         found["ana"] = ana.model_copy(update={"positive": ana.value >= 40})
     return list(found.values())
 
@@ -304,7 +304,7 @@ def _labs(text: str, read: list[Measurement]) -> list[Measurement]:
 # diagnoses and medications
 
 
-def _diagnoses(text: str, today: date) -> list[Diagnosis]:
+def _diagnoses(text: str, today: date, patient: str | None) -> list[Diagnosis]:
     found: dict[str, Diagnosis] = {}
     seen: dict[str, int] = {}
     for start, end, term in lexicon.find_terms(text, patient=True):
@@ -313,7 +313,7 @@ def _diagnoses(text: str, today: date) -> list[Diagnosis]:
             continue
         if term.category == "symptom" and dates.duration_days(text[end : end + 40], today) is None:
             continue
-        ctx = ctx_rules.context(text, start, end)
+        ctx = ctx_rules.context(text, start, end, patient)
         left, right = ctx_rules.clause_bounds(text, start, end)
         clause = text[left:right]
         after = text[end:right]
@@ -422,14 +422,18 @@ def _weight(d: Diagnosis) -> int:
     return 2 if not (d.negated or d.family or d.hypothetical) else 1
 
 
-def _medications(text: str, today: date) -> list[Medication]:
+# How far after a drug its date may start and still be quoted with it ("rituximab, last dose in 11/2025").
+_DATE_REACH = 30
+
+
+def _medications(text: str, today: date, patient: str | None) -> list[Medication]:
     found: dict[str, Medication] = {}
     seen: dict[str, int] = {}
     for start, end, name, _is_class in lexicon.find_drugs(text):
         seen[name] = seen.get(name, 0) + 1
         if seen[name] > MAX_MENTIONS:
             continue
-        ctx = ctx_rules.context(text, start, end)
+        ctx = ctx_rules.context(text, start, end, patient)
         if ctx.family or ctx.hypothetical:
             continue
         left, right = ctx_rules.clause_bounds(text, start, end)
@@ -443,7 +447,8 @@ def _medications(text: str, today: date) -> list[Medication]:
             unit = m.group(2).lower()
             per_kg = bool(m.group(3))
             freq = 1 / 7 if m.group(4) else 2.0 if m.group(5) else 3.0 if m.group(6) else 1.0
-        last = dates.date_in(after, today) or dates.date_in(before, today)
+        dated_after = dates.find_date(after, today)
+        last = dated_after[0] if dated_after else dates.date_in(before, today)
         duration = dates.duration_days(after, today) or dates.duration_days(before, today)
         stopped = bool(_STOPPED.search(before + after[:40]))
         past = bool(_PAST_CUE.search(before[-40:] + " " + after[:40]))
@@ -467,6 +472,9 @@ def _medications(text: str, today: date) -> list[Medication]:
             last = today
         classes = sorted(lexicon.drug_classes(name))
         span_end = end if not m else end + near_after.find(m.group(0)) + len(m.group(0))
+        if dated_after and dated_after[1] <= _DATE_REACH:
+            # "rituximab in 11/2025": the date is part of what the patient said about the drug.
+            span_end = max(span_end, end + dated_after[2])
         med = Medication(
             name=name,
             classes=classes,
@@ -492,11 +500,12 @@ def _medications(text: str, today: date) -> list[Medication]:
 # ---------------------------------------------------------------------------------------------
 
 
-def extract_facts(text: str, today: date | None = None) -> PatientFacts:
+def extract_facts(text: str, today: date | None = None, patient: str | None = None) -> PatientFacts:
     """Typed facts about one patient from free text (patient's words or a clinician's note).
 
-    `today` resolves relative times ("2 months ago"); default: the real date. Never raises on any
-    string: unrecognised text simply yields no facts.
+    `today` resolves relative times ("2 months ago"); default: the real date. `patient` names the relative
+    known from the conversation to be the patient ("daughter"), so "my daughter is 19" is about the patient
+    even when this text does not ask for her. Never raises on any string: unrecognised text yields no facts.
     """
     from eligibility import measurements  # imported here: it builds on this module's Measurement
 
@@ -508,14 +517,14 @@ def extract_facts(text: str, today: date | None = None) -> PatientFacts:
         matches = list(pattern.finditer(text))
         for m in matches:
             value = float(m.group(1))
-            if 0 < value < 120 and not ctx_rules.context(text, m.start(1), m.end(1)).family:
+            if 0 < value < 120 and not ctx_rules.context(text, m.start(1), m.end(1), patient).family:
                 age, spans["age"] = value, m.group(0)
         if age is not None:
             break
     sex = None
     for female, male in ((_FEMALE, _MALE), (_FEMALE_WEAK, _MALE_WEAK)):
-        f = [m for m in female.finditer(text) if not ctx_rules.context(text, m.start(), m.end()).family]
-        mm = [m for m in male.finditer(text) if not ctx_rules.context(text, m.start(), m.end()).family]
+        f = [m for m in female.finditer(text) if not ctx_rules.context(text, m.start(), m.end(), patient).family]
+        mm = [m for m in male.finditer(text) if not ctx_rules.context(text, m.start(), m.end(), patient).family]
         if f or mm:
             first_f = f[-1].start() if f else -1
             first_m = mm[-1].start() if mm else -1
@@ -525,7 +534,7 @@ def extract_facts(text: str, today: date | None = None) -> PatientFacts:
             break
     # A relative the message asks for is the patient ("my wife, 45, has lupus: could she join?"): their
     # word gives the sex and the number beside it the age. A relative not asked for is family history.
-    relative = proxy_relative(text)
+    relative = patient or proxy_relative(text)
     if relative is not None:
         pronoun = RELATIVES[relative]
         if sex is None and pronoun in ("she", "he"):
@@ -539,18 +548,19 @@ def extract_facts(text: str, today: date | None = None) -> PatientFacts:
         value = float(m.group(1))
         weight = value * 0.4536 if m.group(2).lower().startswith(("lb", "pound")) else value
         spans["weight_kg"] = m.group(0)
-    pregnant = _flag(text, _PREGNANT, spans, "pregnant")
-    if _NOT_PREGNANT.search(text):
-        pregnant, spans["pregnant"] = False, _NOT_PREGNANT.search(text).group(0)
+    pregnant = _flag(text, _PREGNANT, spans, "pregnant", patient)
+    denied = _NOT_PREGNANT.search(text)
+    if denied:
+        pregnant, spans["pregnant"] = False, denied.group(0)
     if sex == "male":
         pregnant = False
-    breastfeeding = _flag(text, _BREASTFEEDING, spans, "breastfeeding")
+    breastfeeding = _flag(text, _BREASTFEEDING, spans, "breastfeeding", patient)
     if sex == "male":
         breastfeeding = False
     labs, scores = measurements.read(text)
     diagnoses = [
         d
-        for d in _diagnoses(text, today)
+        for d in _diagnoses(text, today, patient)
         if d.name not in ("malignancy",) or not re.search(r"(?i)breast[- ]?feeding", d.span)
     ]
     return PatientFacts(
@@ -563,17 +573,17 @@ def extract_facts(text: str, today: date | None = None) -> PatientFacts:
         diagnoses=diagnoses,
         labs=_labs(text, labs),
         scores=scores,
-        medications=_medications(text, today),
+        medications=_medications(text, today, patient),
         medications_complete=bool(_MEDS_COMPLETE.search(text)),
         history_complete=bool(_HISTORY_COMPLETE.search(text)),
         spans=spans,
     )
 
 
-def _flag(text: str, pattern: re.Pattern, spans: dict, key: str) -> bool | None:
+def _flag(text: str, pattern: re.Pattern[str], spans: dict[str, str], key: str, patient: str | None) -> bool | None:
     value = None
     for m in pattern.finditer(text):
-        ctx = ctx_rules.context(text, m.start(), m.end())
+        ctx = ctx_rules.context(text, m.start(), m.end(), patient)
         if ctx.family or ctx.hypothetical:
             continue
         value = not ctx.negated

@@ -9,6 +9,7 @@ meet a trial's "systemic lupus erythematosus" and "MabThera" count as "anti-CD20
 from __future__ import annotations
 
 import re
+from typing import TypeVar
 
 from eligibility import concepts, prefilter
 
@@ -27,15 +28,15 @@ GROUPS: tuple[tuple[str, tuple[str, ...]], ...] = tuple(
 )
 
 
-def _compile(term: Term, lay: bool = False) -> re.Pattern:
+def _compile(term: Term, lay: bool = False) -> re.Pattern[str]:
     parts = [rf"(?i:\b{p}\b)" for p in term.patterns + (term.lay if lay else ())]
     parts += [rf"\b{p}\b" for p in term.case_sensitive]
     return re.compile("|".join(parts))
 
 
-TERM_PATTERNS: tuple[tuple[Term, re.Pattern], ...] = tuple((t, _compile(t)) for t in TERMS)
+TERM_PATTERNS: tuple[tuple[Term, re.Pattern[str]], ...] = tuple((t, _compile(t)) for t in TERMS)
 # Patients also use lay words ("sugar diabetes", "high blood pressure") that criteria never do.
-PATIENT_TERM_PATTERNS: tuple[tuple[Term, re.Pattern], ...] = tuple((t, _compile(t, lay=True)) for t in TERMS)
+PATIENT_TERM_PATTERNS: tuple[tuple[Term, re.Pattern[str]], ...] = tuple((t, _compile(t, lay=True)) for t in TERMS)
 GROUP_PATTERNS = tuple((re.compile(rf"(?i)\b{p}\b"), names) for p, names in GROUPS)
 _TERM_GATE = prefilter.Gate(prefilter.starts(t.patterns + t.case_sensitive) for t in TERMS)
 _PATIENT_TERM_GATE = prefilter.Gate(prefilter.starts(t.patterns + t.lay + t.case_sensitive) for t in TERMS)
@@ -55,7 +56,11 @@ def ancestors(name: str) -> frozenset[str]:
     return frozenset(seen)
 
 
-def earliest_longest(hits: list[tuple]) -> list[tuple]:
+# A mention found in text: (start, end, what was found, ...).
+Hit = TypeVar("Hit", bound="tuple[int, int, *tuple[object, ...]]")
+
+
+def earliest_longest(hits: list[Hit]) -> list[Hit]:
     """Non-overlapping mentions from (start, end, ...) hits: earliest first, the longest at a start."""
     hits.sort(key=lambda h: (h[0], -(h[1] - h[0])))
     out, end = [], -1
@@ -94,7 +99,7 @@ ALL_CLASSES = frozenset(c for d in DRUGS for c in d.classes)
 CLASS_PHRASES: tuple[tuple[str, str], ...] = tuple((p, c.id) for c in concepts.DRUG_CLASSES.values() for p in c.phrases)
 
 
-def _compile_drug(d: Drug) -> re.Pattern:
+def _compile_drug(d: Drug) -> re.Pattern[str]:
     return re.compile("|".join(rf"(?i:\b{p}\b)" for p in d.patterns))
 
 

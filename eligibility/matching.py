@@ -33,7 +33,8 @@ from eligibility.rules import (
     SexRule,
 )
 
-CHRONIC = frozenset({"hiv", "htlv"})  # infections that do not go away: a history of them is current
+# Infections that do not go away (registry flag `chronic`): a history of them is current.
+CHRONIC = frozenset(c.id for c in concepts.CONDITIONS.values() if c.chronic)
 _OP_WORDS = {"<": "below", "<=": "at or below", ">": "above", ">=": "at or above"}
 
 
@@ -245,6 +246,11 @@ def sex(rule: SexRule, idx: FactIndex) -> Outcome:
     )
 
 
+def _inactive(name: str) -> bool:
+    term = lexicon.TERM_BY_NAME.get(name)
+    return term is not None and term.inactive
+
+
 def _matches(names: list[str], except_names: list[str], idx: FactIndex) -> list[Diagnosis]:
     out, seen = [], set()
     exc = set(except_names)
@@ -296,6 +302,10 @@ def condition(rule: ConditionRule, idx: FactIndex) -> Outcome:
             one = _said(d.span)
             if rule.timing == "ever":
                 return Outcome(True, f"the patient has a history of {d.label}", said=one)
+            if rule.timing == "current" and d.name not in rule.names and _inactive(d.name):
+                # "No active tuberculosis" and a stated latent tuberculosis: the patient named the inactive state.
+                false_reason = f"{d.label} is not active {rule.label}"
+                continue
             current = not d.historical or d.category in ("disease", "symptom") or d.name in CHRONIC
             if rule.timing in ("current", "unspecified"):
                 if current:

@@ -37,6 +37,7 @@ from eligibility.rules import (
     SerologyRule,
     SexRule,
 )
+from ingest.models import Criterion
 
 MAX_CRITERION = 5_000
 
@@ -84,6 +85,7 @@ OTHER_PERSON = re.compile(
     r"|\b(?:or|and|and/or)\s+(?:their\s+)?(?P<also>family members?|caregivers?|parents?|partners?|spouses?|"
     r"relatives?|siblings?)\b"
     r"|^\W*(?P<group>[^.:;]{2,60}?\bgroup)\s*:?\s*$"
+    r"|\b(?P<healthy>healthy (?:volunteers?|subjects?|participants?|individuals?) (?:arm|group|cohort))\b"
 )
 # "Subjects age 8-17 will assent with their parents": how consent is taken, not who may enter.
 CONSENT_PROCESS = re.compile(
@@ -96,6 +98,7 @@ CONDITIONAL_PREFIX = (
     re.compile(
         r"(?i)^\W*\(\s*(?:for|in|applies to)\s+(?P<cond>[^()]{2,80}?)\s*(?:only)?\s*\)\s*:?\s*(?P<then>\S.*)$", re.S
     ),
+    re.compile(r"(?i)^\W*\(\s*(?P<cond>[^()]{2,80}?)\s+only\s*\)\s*:?\s*(?P<then>\S.*)$", re.S),
     re.compile(r"(?i)^\W*(?:if|when|for)\s+(?P<cond>[^,:;()]{2,80}?)\s*[,:]\s*(?P<then>\S.*)$", re.S),
     re.compile(r"(?i)^\W*(?P<cond>(?:ages?|aged)\b[^:;,]{0,30}?\d[^:;,]{0,20}?)\s*:\s*(?P<then>\S.*)$", re.S),
 )
@@ -103,7 +106,12 @@ _COND_SEX = (
     ("female", re.compile(r"(?i)\b(?:women|woman|females?|girls?|mothers?)\b")),
     ("male", re.compile(r"(?i)\b(?:men|man|males?|boys?|fathers?)\b")),
 )
-_CHILDBEARING = re.compile(r"(?i)\b(?:of\s+)?(?:child-?\s?bearing|reproductive|childbearing)\s+(?:potential|age)\b")
+_CHILDBEARING = re.compile(
+    r"(?i)\b(?:of\s+)?(?:child-?\s?bearing|reproductive|childbearing)\s+(?:potential|age)\b"
+    r"|\b(?:who (?:are )?)?(?:(?:able|capable) (?:to|of)|who (?:can|could|may|might)) (?:become|becoming|get|getting) pregnant\b"
+)
+# The words before "pregnant" that make it a possibility rather than a state.
+POTENTIAL_PREGNANCY = re.compile(r"(?i)\b(?:become|becoming|get|getting)\s*$")
 # Words of a condition that name a group without narrowing it further.
 _COND_FILLER = frozenset(
     [
@@ -181,11 +189,15 @@ NEGATED_BEFORE = re.compile(
 NEG_SCOPE = re.compile(r"(?i)(?:^|[\s(])(?:no|not|without|never|free of|absence of|negative for)\b[^.;:!?]*$")
 
 
+# Character ranges (start, end) of a criterion's text.
+Spans = list[tuple[int, int]]
+
+
 @dataclass
 class Atom:
     start: int
     end: int
-    rule: object
+    rule: Rule
     kind: str
 
 
@@ -245,7 +257,7 @@ _NO_PEOPLE = re.compile(
 )
 
 
-def _age_atoms(text: str, taken) -> list[Atom]:
+def _age_atoms(text: str, taken: Spans) -> list[Atom]:
     """Age bounds: "Over 18 years", "Age: 19~45", "Patients younger than 25 years old", "20-70 age"."""
     atoms = []
     for q in quantities.find(text):
@@ -277,7 +289,7 @@ _OTHER_NUMBER = re.compile(r"\d|;|\.\s")
 _LIST_GAP = re.compile(r"(?i)[\s,()/]*(?:or|and|and/or)?[\s,()/]*")
 
 
-def _measure_rule(concept: concepts.Concept, q: quantities.Quantity, written: str):
+def _measure_rule(concept: concepts.Concept, q: quantities.Quantity, written: str) -> Rule | None:
     """The rule of one quantity bound to a registry concept, or None when its unit is not the concept's.
     A score keeps both its bounds in one `ScoreRule`; a lab or measurement is one `LabRule` per bound."""
     bounds = []
@@ -318,7 +330,7 @@ _CONCEPT_GATE = prefilter.Gate(prefilter.starts(c.criteria) for c in concepts.ME
 _QUALIFYING = re.compile(r"(?i)(?:corrected|adjusted)\s+for\s*$")
 
 
-def _measure_atoms(text: str, taken, default: str) -> list[Atom]:
+def _measure_atoms(text: str, taken: Spans, default: str) -> list[Atom]:
     """Registry measurements (eligibility/concepts) with the quantity written after or just before
     their name: "Life expectancy lower than 3 months", "Temperature <38°C", "Greater than 37 weeks
     gestation", "ASA physical status I-III"."""
@@ -375,13 +387,13 @@ def _measure_atoms(text: str, taken, default: str) -> list[Atom]:
     # connector between them ("or", "and", "/" by the criterion's kind) more tightly than anything else
     # in the criterion. "Anemia (Hb < 9 g/dL)": a name of the same concept is part of the bounded mention.
     for (s, e, concept), (s2, _, concept2) in reversed(list(itertools.pairwise(names))):
-        q = bound.get(s2)
-        if q is None or s in bound or not _free(taken, s, e) or not _LIST_GAP.fullmatch(text[e:s2]):
+        shared_bound = bound.get(s2)
+        if shared_bound is None or s in bound or not _free(taken, s, e) or not _LIST_GAP.fullmatch(text[e:s2]):
             continue
         i = at[s2]
         shared = atoms[i].rule
         if concept is not concept2:
-            rule = _measure_rule(concept, q, text[q.start : q.end].strip())
+            rule = _measure_rule(concept, shared_bound, text[shared_bound.start : shared_bound.end].strip())
             if rule is None:
                 continue
             # "AST, ALT > 5 x ULN" names either in an exclusion and both in an inclusion; under a negation
@@ -392,7 +404,7 @@ def _measure_atoms(text: str, taken, default: str) -> list[Atom]:
         atoms[i] = Atom(s, atoms[i].end, shared, atoms[i].kind)
         at[s] = i
         taken.append((s, e))
-        bound[s] = q
+        bound[s] = shared_bound
     return atoms
 
 
@@ -400,7 +412,7 @@ def _atom_kind(concept: concepts.Concept) -> str:
     return "score" if concept.kind == "score" else "lab"
 
 
-def _serology_atoms(text: str, taken) -> list[Atom]:
+def _serology_atoms(text: str, taken: Spans) -> list[Atom]:
     if not re.search(r"(?i)\bpositive|\bpresence of", text):
         return []
     atoms = []
@@ -421,7 +433,7 @@ _DOSE = re.compile(
 )
 
 
-def _dose_atoms(text: str, taken) -> list[Atom]:
+def _dose_atoms(text: str, taken: Spans) -> list[Atom]:
     atoms = []
     for m in _DOSE.finditer(text):
         op_raw = (m.group("op1") or m.group("op2")).lower()
@@ -442,7 +454,7 @@ def _dose_atoms(text: str, taken) -> list[Atom]:
     return atoms
 
 
-def _window_days(m: re.Match) -> float:
+def _window_days(m: re.Match[str]) -> float:
     for i in range(1, 6):
         if m.group(f"n{i}"):
             return _days(m.group(f"n{i}"), m.group(f"u{i}"))
@@ -457,7 +469,7 @@ _DURATION_SUBJECT = re.compile(
 _TIME_UNIT = re.compile(r"(?i)^(?:day|week|wk|month|mo|year|yr|hour|hr)s?$")
 
 
-def _duration_atoms(text: str, taken, cohort_names: list[str]) -> list[Atom]:
+def _duration_atoms(text: str, taken: Spans, cohort_names: list[str]) -> list[Atom]:
     """How long the disease or its symptoms lasted: "disease duration up to 5 years", "symptoms for more
     than 6 weeks but less than 12 months"."""
     for m in _DURATION_SUBJECT.finditer(text):
@@ -480,7 +492,7 @@ def _duration_atoms(text: str, taken, cohort_names: list[str]) -> list[Atom]:
     return []
 
 
-def _pregnancy_atoms(text: str, taken) -> list[Atom]:
+def _pregnancy_atoms(text: str, taken: Spans) -> list[Atom]:
     atoms = []
     for m in re.finditer(
         r"(?i)\b(non-?)?(?:pregnan(?:t|cy)(?: test)?|(?:breast[- ]?feeding|breast feeding|nursing|"
@@ -490,6 +502,9 @@ def _pregnancy_atoms(text: str, taken) -> list[Atom]:
         if not _free(taken, m.start(), m.end()):
             continue
         if re.search(r"(?i)\b(?:if|risk of|contracepti\w+)\b[^.;]{0,30}$", text[: m.start()]):
+            continue
+        if POTENTIAL_PREGNANCY.search(text[: m.start()]):
+            # "able to become pregnant", "planning to get pregnant": a possibility, not a pregnancy.
             continue
         word = m.group(0).lower()
         name = "pregnancy" if "pregnan" in word else "breastfeeding"
@@ -508,22 +523,18 @@ def _pregnancy_atoms(text: str, taken) -> list[Atom]:
 
 
 ALLERGY_CUE = re.compile(r"(?i)\b(?:allerg\w*|hypersensitivit\w*|anaphyla\w*)")
-ALLERGENS = (
-    ("allergy_contrast", r"contrast"),
-    ("allergy_murine", r"(?:mouse|murine) proteins?"),
-    ("allergy_mab", r"monoclonal antibod\w*"),
-    ("allergy_methotrexate", r"methotrexate|\bmtx\b"),
-    ("allergy_penicillin", r"penicillin\w*"),
-    ("allergy_streptomycin", r"streptomycin"),
+# The substances of the registry's allergies, by canonical name (conditions.yaml: allergen).
+ALLERGENS = tuple(
+    (c.id, c.allergen) for c in concepts.CONDITIONS.values() if c.category == "allergy" and c.allergen is not None
 )
 
 
-def _allergy_atoms(text: str, taken) -> list[Atom]:
+def _allergy_atoms(text: str, taken: Spans) -> list[Atom]:
     cue = ALLERGY_CUE.search(text)
     if not cue:
         return []
-    end = re.compile(r"[.;](?:\s|$)").search(text, cue.end())
-    end = end.start() if end else len(text)
+    stop = re.compile(r"[.;](?:\s|$)").search(text, cue.end())
+    end = stop.start() if stop else len(text)
     region = text[cue.start() : end]
     names = [n for n, p in ALLERGENS if re.search(rf"(?i){p}", region)]
     if not names:
@@ -533,7 +544,7 @@ def _allergy_atoms(text: str, taken) -> list[Atom]:
     return [Atom(cue.start(), end, ConditionRule(names=names, timing="ever", label=label), "condition")]
 
 
-def _exposure_atoms(text: str, taken) -> list[Atom]:
+def _exposure_atoms(text: str, taken: Spans) -> list[Atom]:
     mentions = []
     for s, e, name, is_class in lexicon.find_drugs(text):
         if not _free(taken, s, e) or SKIP_DRUG_CONTEXT.search(text[max(0, s - 80) : s]):
@@ -548,7 +559,8 @@ def _exposure_atoms(text: str, taken) -> list[Atom]:
     if min_dur:
         windows = [w for w in windows if not (min_dur.start() <= w[0] < min_dur.end() + 12)]
     half_life = bool(HALF_LIFE.search(text))
-    groups: list[list] = []
+    # Drug mentions sharing one time window: (window, mentions), a window being (start, end, days).
+    groups: list[tuple[tuple[int, int, float] | None, list[tuple[int, int, str, bool]]]] = []
     for mention in mentions:
         s, e, name, is_class = mention
         seg_end = text.find(";", e)
@@ -566,7 +578,7 @@ def _exposure_atoms(text: str, taken) -> list[Atom]:
         ):
             groups[-1][1].append(mention)
         else:
-            groups.append([window, [mention]])
+            groups.append((window, [mention]))
     atoms = []
     for window, members in groups:
         s, e = members[0][0], members[-1][1]
@@ -624,20 +636,20 @@ def exception_regions(text: str) -> list[tuple[int, int]]:
     return regions
 
 
-def _inside(regions, pos: int) -> bool:
+def _inside(regions: Spans, pos: int) -> bool:
     return any(a <= pos < b for a, b in regions)
 
 
-def _condition_atoms(text: str, taken, criterion_kind: str, cohort_names: list[str]) -> list[Atom]:
+def _condition_atoms(text: str, taken: Spans, criterion_kind: str, cohort_names: list[str]) -> list[Atom]:
     regions = exception_regions(text)
     found = []
     for s, e, term in lexicon.find_terms(text):
         if _free(taken, s, e) and term.category != "allergy":
             found.append((s, e, term.name, term.category, term.label))
-    for pattern, names in lexicon.GROUP_PATTERNS:
+    for pattern, members in lexicon.GROUP_PATTERNS:
         for m in pattern.finditer(text):
             if _free(taken, m.start(), m.end()) and all(not (f[0] < m.end() and m.start() < f[1]) for f in found):
-                found.append((m.start(), m.end(), "group:" + ",".join(names), "disease", m.group(0)))
+                found.append((m.start(), m.end(), "group:" + ",".join(members), "disease", m.group(0)))
     found.sort()
     except_names = [f[2] for f in found if _inside(regions, f[0]) and not f[2].startswith("group:")]
     main = [f for f in found if not _inside(regions, f[0])]
@@ -659,6 +671,7 @@ def _condition_atoms(text: str, taken, criterion_kind: str, cohort_names: list[s
         # cannot tell which, so a patient who has it goes to review rather than out.
         other_than_studied = other and not unbound and any(n in cohort_names for n in names)
         names = unbound or names
+        rule: Rule
         if all(n in lexicon.PRIMARY_DISEASES for n in names):
             qual = re.search(
                 r"(?i)\b(SLICC|ACR(?: \(?\d{4}\)?)?|\d{4} American College of Rheumatology|"
@@ -720,11 +733,20 @@ _OR_GAP = re.compile(r"(?i)\bor\b|and/or|\beither\b|\be\.g\.|\bincluding\b|\bsuc
 _AND_GAP = re.compile(r"(?i)\band\b|\bwith\b|\bplus\b|\brequiring\b|\bwithout\b|\bin conjunction\b|\bdefined\b")
 
 
+# A line break inside one criterion: ingest joins wrapped lines, so what is left are sub-items it kept under
+# their lead ("the following are exclusionary:" then one item a line, bullets stripped by `_clean`).
+_NEW_ITEM = re.compile(r"\n")
+
+
 def _gap_kind(gap: str, default: str) -> str:
     if re.fullmatch(r"\s*\(\s*", gap):
         return "and"  # "X (its definition)"
     gap_clean = re.sub(r"\([^)]*\)", " ", gap)
     if ";" in gap_clean and not _OR_GAP.search(gap_clean):
+        return default
+    if _NEW_ITEM.search(gap_clean):
+        # Sub-items of a list kept in one criterion: each is its own requirement, joined as the list's kind
+        # joins them (any exclusion excludes, every inclusion is required).
         return default
     if _OR_GAP.search(gap_clean):
         return "or"
@@ -745,7 +767,7 @@ def _open_paren(text: str, pos: int) -> int:
     return stack[-1] if stack else -1
 
 
-def _combine(atoms: list[Atom], text: str, default: str):
+def _combine(atoms: list[Atom], text: str, default: str) -> Rule:
     """Atoms joined by their connectors: AND binds tighter than OR; parentheses group."""
     if len(atoms) == 1:
         return atoms[0].rule
@@ -777,7 +799,7 @@ def _combine(atoms: list[Atom], text: str, default: str):
     return _combine_flat(atoms, text, default)
 
 
-def _combine_flat(atoms: list[Atom], text: str, default: str):
+def _combine_flat(atoms: list[Atom], text: str, default: str) -> Rule:
     if len(atoms) == 1:
         return atoms[0].rule
     kinds = [_gap_kind(text[a.end : b.start], default) for a, b in zip(atoms, atoms[1:], strict=False)]
@@ -836,6 +858,23 @@ def _atoms(text: str, kind: str, cohort_names: list[str]) -> list[Atom]:
 
 
 _DEPENDENT = re.compile(r"(?i)^\s*-?\s*(?:dependent|requiring|treated|controlled)\s*$")
+# A treatment the checker has no concept for, bound to the disease named right after it: "radiotherapy for
+# prostate cancer", "radiation to the pelvis for cervical cancer". Bare "treatment"/"therapy" is left out:
+# "treatment for active tuberculosis" is about having tuberculosis.
+_UNREAD_THERAPY = re.compile(
+    r"(?i)\b(?:radiotherapy|radiation(?: therapy)?|irradiation|chemoradiation|chemoradiotherapy|"
+    r"(?:surgical|ablative|local|definitive|curative|systemic|hormonal|endocrine|targeted)\s+"
+    r"(?:therapy|therapies|treatment|resection)|resection|ablation)"
+    r"(?:\s+(?:to|of|on)\s+(?:the\s+)?[a-z-]+)?\s+"
+    r"(?:given\s+|received\s+|administered\s+)?(?:for|to treat|against)\s+(?:the\s+)?(?:treatment of\s+)?"
+    r"(?:(?:this|their|the|any)\s+)?$"
+)
+
+
+def _is_procedure(rule: Rule) -> bool:
+    return isinstance(rule, ConditionRule) and all(
+        (t := lexicon.TERM_BY_NAME.get(n)) is not None and t.category == "procedure" for n in rule.names
+    )
 
 
 def _bind_therapies(atoms: list[Atom], text: str) -> list[Atom]:
@@ -861,6 +900,33 @@ def _bind_therapies(atoms: list[Atom], text: str) -> list[Atom]:
             if _DEPENDENT.match(gap):
                 out.append(Atom(a.start, b.end, AllOf(rules=[b.rule, a.rule]), "condition"))
                 i += 2
+                continue
+        if (
+            b is not None
+            and a.kind == "condition"
+            and b.kind == "condition"
+            and _is_procedure(a.rule)
+            and BOUND_TO.match(text[a.end : b.start])
+        ):
+            # "surgery for colon cancer", "stem-cell transplant for lymphoma": both must hold, and when both do
+            # the procedure may still have been for something else.
+            label = getattr(b.rule, "label", None) or text[b.start : b.end]
+            rule = Qualified(
+                rule=AllOf(rules=[a.rule, b.rule]), note=f"the procedure is bound to {label}", review_when=[True]
+            )
+            out.append(Atom(a.start, b.end, rule, "condition"))
+            i += 2
+            continue
+        if a.kind == "condition" and not _is_procedure(a.rule):
+            before = text[(out[-1].end if out else 0) : a.start]
+            therapy = _UNREAD_THERAPY.search(before)
+            if therapy:
+                # No therapy without the disease it treats: absent disease decides, present disease is reviewed.
+                label = getattr(a.rule, "label", None) or text[a.start : a.end]
+                note = f"the therapy ({therapy.group(0).split()[0].lower()}) is bound to {label}"
+                start = (out[-1].end if out else 0) + therapy.start()
+                out.append(Atom(start, a.end, Qualified(rule=a.rule, note=note, review_when=[True]), "condition"))
+                i += 1
                 continue
         out.append(a)
         i += 1
@@ -997,7 +1063,7 @@ def _is_category(name: str) -> bool:
     return any(any(b in lexicon.ancestors(t) for t in lexicon.TERM_BY_NAME if t != b) for b in below)
 
 
-def parse_text(text: str, kind: str = "inclusion", cohort: str | None = None, studied: tuple[str, ...] = ()):
+def parse_text(text: str, kind: str = "inclusion", cohort: str | None = None, studied: tuple[str, ...] = ()) -> Rule:
     """The rule of one criterion's text (`kind` decides the default connector of a list).
 
     `studied` names the diseases the trial studies (canonical names): "another autoimmune disease" or
@@ -1012,32 +1078,37 @@ def parse_text(text: str, kind: str = "inclusion", cohort: str | None = None, st
     # Looked for before field labels are stripped too: "Control group: …", "Donors: …".
     other = OTHER_PERSON.search(text) or OTHER_PERSON.search(raw.strip())
     if other:
-        who = (other.group("who") or other.group("also") or other.group("group")).strip().lower()
+        who = (
+            (other.group("who") or other.group("also") or other.group("group") or other.group("healthy"))
+            .strip()
+            .lower()
+        )
         return NeedsReview(text=raw, reason=f"the criterion is about someone other than the patient ({who})")
     conditional = _conditional(text, kind, cohort, studied)
     if conditional is not None:
         return conditional
-    if REVIEW.search(text):
+    judgement = REVIEW.search(text)
+    if judgement:
         return NeedsReview(
-            text=raw, reason="needs a clinician's judgement (" + REVIEW.search(text).group(0) + ")", subjective=True
+            text=raw, reason="needs a clinician's judgement (" + judgement.group(0) + ")", subjective=True
         )
     cohort_names = [*cohort_disease_names(cohort), *(n for n in studied if n not in cohort_disease_names(cohort))]
     alternatives = _alternatives(text, kind, cohort, studied)
     if alternatives is not None:
         return alternatives
-    conditional = re.search(r"(?i)\b(?:if|subjects with|patients with)\b(?P<cond>.*?)\bmust\b(?P<then>.*)$", text, re.S)
-    if conditional:
-        cond_atoms = [a for a in _atoms(conditional.group("cond"), "inclusion", cohort_names) if a.kind == "condition"]
+    requirement = re.search(r"(?i)\b(?:if|subjects with|patients with)\b(?P<cond>.*?)\bmust\b(?P<then>.*)$", text, re.S)
+    if requirement:
+        cond_atoms = [a for a in _atoms(requirement.group("cond"), "inclusion", cohort_names) if a.kind == "condition"]
         if not cond_atoms:
             return NeedsReview(text=raw, reason="a conditional requirement the checker cannot decide")
-        then_text = conditional.group("then")
+        then_text = requirement.group("then")
         then_atoms = _atoms(then_text, "inclusion", cohort_names)
         then = (
             _qualify(_combine(_qualify_atoms(then_atoms, then_text), then_text, "and"), then_text)
             if then_atoms
             else NeedsReview(text=raw, reason="a requirement the checker cannot decide")
         )
-        return Implies(condition=_combine(cond_atoms, conditional.group("cond"), "or"), then=then)
+        return Implies(condition=_combine(cond_atoms, requirement.group("cond"), "or"), then=then)
     atoms = _atoms(text, kind, cohort_names)
     if not atoms:
         if (
@@ -1076,7 +1147,7 @@ def parse_text(text: str, kind: str = "inclusion", cohort: str | None = None, st
     return rule
 
 
-def _conditional(text: str, kind: str, cohort: str | None, studied: tuple[str, ...]):
+def _conditional(text: str, kind: str, cohort: str | None, studied: tuple[str, ...]) -> Rule | None:
     """A criterion led by the condition it applies under, as Implies (inclusion) or AllOf (exclusion).
 
     The condition is what the patient must match for the rest to apply; words of it the checker does not
@@ -1141,7 +1212,7 @@ ROMAN = re.compile(r"(?:(?<=\s)|^|(?<=:))\(?(i{1,3}|iv|v)\)\s*")
 LETTERED = re.compile(r"(?:(?<=\s)|^|(?<=:))\(?([a-f])\)\s+")
 
 
-def _split(text: str, marker: re.Pattern) -> tuple[str, list[str]] | None:
+def _split(text: str, marker: re.Pattern[str]) -> tuple[str, list[str]] | None:
     marks = list(marker.finditer(text))
     if len(marks) < 2 or marks[0].group(1) not in ("i", "a") or marks[1].group(1) not in ("ii", "b"):
         return None
@@ -1151,7 +1222,7 @@ def _split(text: str, marker: re.Pattern) -> tuple[str, list[str]] | None:
     return head, [p for p in parts if p]
 
 
-def _alternatives(text: str, kind: str, cohort: str | None, studied: tuple[str, ...] = ()):
+def _alternatives(text: str, kind: str, cohort: str | None, studied: tuple[str, ...] = ()) -> Rule | None:
     """Enumerated sub-items: "i) … or ii) …", "a) … b) …", or lines joined by a trailing "or"."""
     split = _split(text, ROMAN)
     joiner = "or"
@@ -1467,13 +1538,12 @@ def _qualify_atoms(atoms: list[Atom], text: str) -> list[Atom]:
 
     def wrap(i: int, word: str, qualifier: str | None = None) -> None:
         a = atoms[i]
-        negated = isinstance(a.rule, Not)
-        inner = a.rule.rule if negated else a.rule
-        if inner.kind != "qualified":
+        inner = a.rule.rule if isinstance(a.rule, Not) else a.rule
+        if not isinstance(inner, Qualified):
             # "No uncontrolled hypertension" is not(uncontrolled hypertension): the qualifier stays inside
             # the negation, so controlled hypertension is never read as a violation.
             rule = Qualified(rule=inner, note=f"the criterion adds '{word}'", qualifier=qualifier)
-            atoms[i] = Atom(a.start, a.end, Not(rule=rule) if negated else rule, a.kind)
+            atoms[i] = Atom(a.start, a.end, Not(rule=rule) if isinstance(a.rule, Not) else rule, a.kind)
 
     for m in POST_QUALIFIER.finditer(text):
         prev = [i for i, a in enumerate(atoms) if a.end <= m.start()]
@@ -1501,7 +1571,7 @@ def _stated_form(word: str) -> str | None:
     return word if word in QUALIFIER_WORDS else None
 
 
-def _qualify(rule, text: str, atoms: list[Atom] | None = None):
+def _qualify(rule: Rule, text: str, atoms: list[Atom] | None = None) -> Rule:
     exc = EXCEPTION_QUALIFIER.search(text)
     if exc:
         rule = Qualified(rule=rule, note=f"the criterion adds '{exc.group(0)}'", review_when=[True])
@@ -1510,14 +1580,14 @@ def _qualify(rule, text: str, atoms: list[Atom] | None = None):
     return rule
 
 
-def parse_rule(criterion, studied: tuple[str, ...] = ()) -> Rule:
+def parse_rule(criterion: Criterion, studied: tuple[str, ...] = ()) -> Rule:
     """The typed rule of a `Criterion` (deterministic, no LLM, never raises).
 
     `studied`: the canonical diseases of the trial's conditions and title (`studied_diseases`).
     """
-    text = getattr(criterion, "text", "") or ""
+    text = criterion.text
     try:
-        return parse_text(text, getattr(criterion, "kind", "inclusion"), getattr(criterion, "cohort", None), studied)
+        return parse_text(text, criterion.kind, criterion.cohort, studied)
     except (ValueError, KeyError, IndexError, TypeError, re.error) as exc:
         # A criterion the recogniser trips on is reviewed by a person, never dropped or failed.
         return NeedsReview(text=text, reason=f"could not be parsed ({type(exc).__name__}: {exc})")

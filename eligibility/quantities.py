@@ -319,22 +319,38 @@ def _unit(raw: str | None) -> str | None:
     return re.sub(r"\s+", " ", raw).strip() if raw else None
 
 
+def _text(fields: dict[str, object], name: str) -> str | None:
+    """A named word of a match (operator, unit), None when the match has none."""
+    value = fields.get(name)
+    return value if isinstance(value, str) else None
+
+
+def _bound(fields: dict[str, object], name: str) -> float | None:
+    """A named number of a match (converted by the number's parse action), None when the match has none."""
+    value = fields.get(name)
+    return value if isinstance(value, float) else None
+
+
 def _quantity(tokens: pp.ParseResults, start: int, end: int, text: str) -> Quantity | None:
-    unit = _unit(tokens.get("unit") or tokens.get("unit1"))
-    if "n" in tokens and "hi" not in tokens:
-        op = tokens.get("op") or tokens.get("post")
-        n = tokens["n"]
+    fields: dict[str, object] = tokens.as_dict()
+    unit = _unit(_text(fields, "unit") or _text(fields, "unit1"))
+    hi = _bound(fields, "hi")
+    n = _bound(fields, "n")
+    if n is not None and hi is None:
+        op = _text(fields, "op") or _text(fields, "post")
         if op in (">", ">="):
             return Quantity(start, end, text, n, None, low_inclusive=op == ">=", unit=unit)
         return Quantity(start, end, text, None, n, high_inclusive=op == "<=", unit=unit)
-    if "hi" in tokens:
-        lo = tokens.get("lo", tokens.get("n"))
-        hi = tokens["hi"]
-        op1 = tokens.get("op", ">=")
-        op2 = tokens.get("op2", "<=")
+    if hi is not None:
+        lo = _bound(fields, "lo")
+        lo = n if lo is None else lo
+        if lo is None:
+            return None
+        op1 = _text(fields, "op") or ">="
+        op2 = _text(fields, "op2") or "<="
         if op1 in ("<", "<=") and op2 in (">", ">="):  # "≤40 and ≥20": written high bound first
             lo, hi, op1, op2 = hi, lo, op2, op1
-        low_unit = _unit(tokens.get("unit1")) if tokens.get("unit") else None
+        low_unit = _unit(_text(fields, "unit1")) if _text(fields, "unit") else None
         same_unit = low_unit is None or low_unit.lower().rstrip("s") == (unit or "").lower().rstrip("s")
         if op1 not in (">", ">=") or op2 not in ("<", "<=") or (same_unit and lo > hi):
             return None

@@ -92,6 +92,24 @@ class Settings(BaseSettings):
         default=PROJECT_ROOT / "var" / "chats.sqlite3",
         description="The SQLite file of saved chats (only with save_chats); created with its tables at start.",
     )
+    # -- ingest bounds: a trial record is kilobytes and has tens of criteria (docs/SECURITY.md) --
+    max_file_bytes: int = Field(
+        default=64 * 1024 * 1024,
+        ge=1024,
+        description="Largest plain file ingested (archives are read member by member); a larger one is an "
+        "ingest error naming it, and the other documents are still ingested.",
+    )
+    max_member_bytes: int = Field(
+        default=256 * 1024 * 1024,
+        ge=1024,
+        description="Largest archive member ingested; a larger one is an ingest error naming it.",
+    )
+    max_criteria: int = Field(
+        default=2000,
+        ge=1,
+        description="Most eligibility criteria one trial may have; a trial with more is an ingest error naming "
+        "it (real trials have tens), so one document cannot make every eligibility check slow.",
+    )
     # -- the chat server's bounds (docs/SECURITY.md) --
     max_request_bytes: int = Field(
         default=1_048_576,

@@ -67,7 +67,7 @@ class ExtractiveGenerator:
             statements = []
             aspects = intent.aspects or ["summary"]
             if intent.kind == "compare" and aspects == ["summary"]:
-                aspects = ["conditions", "phase", "status", "enrollment", "dose"]
+                aspects = ["conditions", "age", "sex", "phase", "status", "enrollment", "dose", "locations"]
             focus = _focus_words(question, intent, trials)
             for tid in intent.trial_ids[:MAX_TRIALS] or list(by_trial)[:3]:
                 trial = trials.get(tid)
@@ -388,6 +388,11 @@ def _aspect(aspect: str, trial: Trial, chunks: list[Chunk], question: str) -> li
                     text="The trial documents give no completion date.", kind="notice", style="bullet", trial_id=tid
                 ),
             )
+        if not found:  # a record without dates still says whether it has ended: its status
+            status = _field(tid, chunks, "Status", trial.status, ["status"])
+            if status:
+                notice = "The trial documents give no start or completion date; they give its status:"
+                return [Statement(text=notice, kind="notice", style="bullet", trial_id=tid), *status]
         return found
     if aspect == "sponsor":
         return _section_lines(tid, chunks, ["sponsor"], limit=2)
@@ -643,6 +648,8 @@ def _find(question: str, intent: Intent, by_trial: dict[str, list[Chunk]], trial
         if trial is None:
             continue
         out += _heading(trial, chunks)
+        if intent.phases:  # "which trials are phase 2?": the phase is the answer, cited
+            out += _field(tid, chunks, "Phase", trial.phase, ["status"])
         best = next((c for c in chunks if c.section not in ("status",)), None)
         if best is not None:
             lines = list(dict.fromkeys(line.strip() for line in best.text.splitlines() if line.strip()))

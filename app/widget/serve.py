@@ -2,7 +2,9 @@
 
 The page is `demo.html`, which embeds the chat server at http://127.0.0.1:8000; `--chat-server`
 points it at another address (the browser tests use a free port). Being on another port makes the
-embed a real cross-origin one, so it also exercises the chat server's allowed origins (CORS).
+embed a real cross-origin one, so it also exercises the chat server's allowed origins (CORS, the
+socket.io handshake, CSP frame-ancestors): the chat must list this page's origin in
+TRIALFINDER_ALLOWED_ORIGINS, as `make widget-demo` does.
 
     python -m app.widget.serve --port 8001 [--host 127.0.0.1] [--chat-server http://127.0.0.1:8000]
 """
@@ -59,7 +61,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     server = make_server(args.host, args.port, args.chat_server)
     print(
-        f"widget demo: http://{args.host}:{args.port}/ embedding {args.chat_server} (start the chat with `make chat`)",
+        f"widget demo: http://{args.host}:{args.port}/ embedding {args.chat_server}; the chat must allow this "
+        f"page's origin: TRIALFINDER_ALLOWED_ORIGINS='[\"http://{args.host}:{args.port}\"]' trialfinder chat "
+        "(`make widget-demo` starts both)",
         file=sys.stderr,
         flush=True,
     )

@@ -215,8 +215,21 @@ class Condition(BaseModel):
         description="A primary rheumatologic diagnosis: naming one and not a cohort's disease means not having it",
     )
     ambiguous: tuple[Ambiguity, ...] = Field(default=(), description="Abbreviations with another meaning somewhere")
+    allergen: str | None = Field(default=None, description="For an allergy: the substance alone (regex)")
+    chronic: bool = Field(default=False, description="An infection that does not go away: a history of it is current")
+    inactive: bool = Field(
+        default=False,
+        description="An inactive state of its parents (latent TB): a history of them, never an active one",
+    )
 
     _patterns_compile = field_validator("names", "case_sensitive", "lay")(_compiles)
+
+    @field_validator("allergen")
+    @classmethod
+    def _allergen_compiles(cls, v: str | None) -> str | None:
+        if v is not None:
+            re.compile(v)
+        return v
 
     @model_validator(mode="after")
     def _ambiguities_are_abbreviations(self) -> Condition:

@@ -25,13 +25,20 @@ from eligibility.context.rules import (
 from eligibility.context.subject import proxy_relative
 
 TOKEN = re.compile(r"\w+|[^\w\s]")
+# A cue's reach (max_scope) counts words, and a hyphenated name is one word: "belimumab BLISS-LN study" has one
+# word between the drug and "study", as "voclosporin AURORA study" does.
+SCOPE_WORD = re.compile(r"\w+(?:[-/]\w+)*|[^\w\s]")
 PUNCT_END = re.compile(r"[.;:!?\n]")
+# A colon before a bare result ends no clause: "HBV/HCV/HIV: all negative" gives the list its result.
+_RESULT_VALUE = re.compile(
+    r"(?i)[ \t]*(?:(?:all|both)[ \t]+)?(?:negative|neg|positive|pos|non-?reactive|reactive)[ \t]*(?=[.;,\n]|$)"
+)
 WINDOW = 200  # a clause longer than this is cut: cues far away do not apply
 FORWARD_REACH = 120  # characters a forward negation reaches across a list
 BACKWARD_REACH = 60  # characters of list a backward cue reaches back over
 LIST_GLUE = re.compile(
     r"(?i)^[\s,/&]*(?:(?:[\w'’/+-]+\s*){1,4}[,/&]\s*|(?:[\w'’/+-]+\s*){1,4}\b(?:and|or|nor)\b\s*)*"
-    r"(?:[\w'’/+-]+\s*){0,4}?(?:all|both|each|were|was|are|is|tested)?\s*$"
+    r"(?:[\w'’/+-]+\s*){0,4}?:?\s*(?:all|both|each|were|was|are|is|tested)?\s*$"
 )
 
 
@@ -122,9 +129,10 @@ def clause_bounds(text: str, start: int, end: int) -> tuple[int, int]:
         if not _decimal_point(text, m.start()):
             left = m.end()
     for m in PUNCT_END.finditer(text, end, hi):
-        if not _decimal_point(text, m.start()):
-            right = m.start()
-            break
+        if _decimal_point(text, m.start()) or (m.group(0) == ":" and _RESULT_VALUE.match(text, m.end())):
+            continue
+        right = m.start()
+        break
     for cue in cues(text):
         if cue.rule.direction is Direction.TERMINATE:
             if left <= cue.start and cue.end <= start:
@@ -134,8 +142,9 @@ def clause_bounds(text: str, start: int, end: int) -> tuple[int, int]:
     return left, right
 
 
-def context(text: str, start: int, end: int) -> Context:
-    """ConText flags for the mention text[start:end]."""
+def context(text: str, start: int, end: int, patient: str | None = None) -> Context:
+    """ConText flags for the mention text[start:end]. `patient` names the relative already known to be the
+    patient (a conversation that asked for "my daughter" earlier); otherwise the text itself decides."""
     left, right = clause_bounds(text, start, end)
     before_cues = [c for c in cues(text) if left <= c.start and c.end <= start]
     after_cues = [c for c in cues(text) if end <= c.start and c.end <= right]
@@ -158,7 +167,7 @@ def context(text: str, start: int, end: int) -> Context:
     elif any(c.rule.category is Category.NEGATED_EXISTENCE and _negates_backward(text, end, c) for c in backward):
         negated = True
 
-    patient = proxy_relative(text)
+    patient = patient or proxy_relative(text)
 
     def modifies(c: Cue, categories: tuple[Category, ...]) -> bool:
         # The relative the message asks for is the patient: "my son" then names the patient, not family.
@@ -187,7 +196,7 @@ def context(text: str, start: int, end: int) -> Context:
 
 
 def _within(text: str, a: int, b: int, rule: ContextRule) -> bool:
-    return rule.max_scope is None or len(TOKEN.findall(text[a:b])) <= rule.max_scope
+    return rule.max_scope is None or len(SCOPE_WORD.findall(text[a:b])) <= rule.max_scope
 
 
 def _negates_forward(text: str, cue: Cue, start: int, end: int) -> bool:

@@ -59,11 +59,12 @@ def parse_document(path: str, data: bytes) -> list[Trial]:
     return trials
 
 
-def parse_document_each(path: str, data: bytes) -> list[Trial | IngestError]:
+def parse_document_each(path: str, data: bytes, *, max_criteria: int | None = None) -> list[Trial | IngestError]:
     """Like `parse_document`, but one bad study of a multi-study document costs only itself.
 
     Returns the trials and, in document order, an `IngestError` (path, line, message) for each document
-    or study that could not be read. Never raises for bad input.
+    or study that could not be read, and for each trial with more than `max_criteria` eligibility
+    criteria (TRIALFINDER_MAX_CRITERIA; unset: no limit). Never raises for bad input.
     """
     try:
         results = _dispatch(path, data)
@@ -74,6 +75,15 @@ def parse_document_each(path: str, data: bytes) -> list[Trial | IngestError]:
     for result in results:
         if isinstance(result, ParseError):
             out.append(IngestError(path=path, line=result.line, message=result.message))
+        elif max_criteria is not None and len(result.eligibility.criteria()) > max_criteria:
+            out.append(
+                IngestError(
+                    path=path,
+                    message=f"{result.trial_id} has {len(result.eligibility.criteria()):,} eligibility criteria, more "
+                    f"than any trial document ({max_criteria:,} at most, TRIALFINDER_MAX_CRITERIA); skipped. Check "
+                    "that the file is one trial's record, or raise the limit.",
+                )
+            )
         else:
             out.append(result.model_copy(update={"source_path": path, "source_hash": result.source_hash or file_hash}))
     return out

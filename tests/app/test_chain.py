@@ -217,3 +217,40 @@ def test_follow_up_not_stated_says_so_and_offers_the_outcomes_time_frame_not_the
 def test_the_route_of_administration_is_a_question_about_what_participants_receive(bot):
     answer = bot.ask("What's the route of administration in NCT03171194?")
     assert "IV infusion" in answer.answer and any(c.section in ("arms", "interventions") for c in answer.citations)
+
+
+def test_a_find_filtered_by_phase_lists_only_trials_in_that_phase_with_the_phase_cited(bot):
+    answer = bot.ask("Which trials are phase II?")
+    assert cited_trials(answer) == ["NCT04356287"] and "Phase: Phase 1/Phase 2" in answer.answer
+
+
+def test_design_questions_in_plain_words_reach_the_design_passage(bot):
+    answer = bot.ask("Is there a control group in NCT03929120?")
+    assert "SINGLE_GROUP" in answer.answer.replace("Single group", "SINGLE_GROUP") or "Model:" in answer.answer
+    assert any(c.section == "design" for c in answer.citations)
+
+
+def test_a_record_without_dates_answers_when_it_ended_with_its_status(bot):
+    answer = bot.ask("When did NCT03929120 finish?")
+    assert "no start or completion date" in answer.answer and "Status: Completed" in answer.answer
+
+
+def test_a_supposition_is_not_a_patient_fact_and_the_unstated_answer_says_so(bot):
+    answer = bot.ask("What happens if I become pregnant during NCT03171194?")
+    assert answer.intent != "eligibility" and not answer.eligibility
+    assert "don't say what happens if a participant becomes pregnant" in answer.answer
+
+
+def test_a_trial_of_the_broader_disease_is_listed_for_the_narrower_one_but_not_the_reverse(bot):
+    narrower = cited_trials(bot.ask("I have lupus nephritis. Which trials could I join?"))
+    assert "NCT06888973" in narrower  # its lupus cohort takes lupus nephritis patients
+    assert "NCT03929120" not in narrower  # one level only: not every connective-tissue-disease trial
+    broader = cited_trials(bot.ask("Are there trials for systemic lupus erythematosus?"))
+    assert "NCT03171194" in broader
+
+
+def test_compare_gives_each_trial_its_age_limits_status_and_sites(bot):
+    answer = bot.ask("compare NCT04356287 and NCT03171194")
+    first, second = answer.answer.split("**NCT03171194")[:2]
+    assert "Minimum age: 18 Years" in first and "Montreal" in first and "Status: Recruiting" in first
+    assert "Maximum age: 65 Years" in second and "Atlanta" in second and "Status: Completed" in second

@@ -54,6 +54,10 @@ def test_check_prints_facts_and_cited_verdicts(index_dir):
     cited = [f["citation"]["id"] for f in verdict["failed"]]
     assert any("rituximab" in f["criterion"] for f in verdict["failed"]), verdict["failed"]
     assert all(c.startswith("NCT03171194:eligibility") for c in cited)
+    # Every fact keeps the patient's own words, and a failed criterion quotes them.
+    assert out["facts"]["spans"]["age"] == "34-year-old"
+    [failed] = [f for f in verdict["failed"] if "rituximab" in f["criterion"]]
+    assert failed["reason"].endswith("(you said: 'rituximab 2 months ago')"), failed["reason"]
 
 
 def test_check_of_a_trial_not_indexed_is_a_usage_error(index_dir):

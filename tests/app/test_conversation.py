@@ -203,3 +203,13 @@ def test_closest_to_a_city_orders_by_distance_and_a_summaryless_trial_shows_its_
     # NCT04356287's page has no summary: it is shown by its study groups, not by its sites
     listed = [c for c in answer.citations if c.trial_id == "NCT04356287" and c.section not in ("status",)]
     assert listed and listed[0].section in ("arms", "interventions", "description", "conditions")
+
+
+def test_a_relative_named_earlier_and_asked_about_later_becomes_the_patient(bot):
+    chat = Conversation()
+    bot.ask("Our daughter got a lupus nephritis diagnosis when she was 17; she is 19 now.", conversation=chat)
+    answer = bot.ask("Is she eligible for KCT0004337?", conversation=chat)
+    assert chat.subject == "your daughter" and chat.facts.age == 19
+    assert any(d.name == "lupus_nephritis" and not d.family for d in chat.facts.diagnoses)
+    assert answer.next_question is None or "you" not in answer.next_question.question.lower().split()
+    assert "your daughter" in answer.answer

@@ -29,6 +29,24 @@ def test_a_bad_document_is_reported_and_the_others_still_ingest(make_settings, w
     index.close()
 
 
+def test_size_and_criteria_bounds_give_one_error_each_and_lose_nothing_else(make_settings, write_study, tmp_path):
+    docs = tmp_path / "docs"
+    write_study(docs, "NCT91000011", "Good lupus study")
+    many = "\n".join(f"* Criterion number {n} about lupus" for n in range(12))
+    write_study(docs, "NCT91000012", "Study with a long list", criteria=f"Inclusion Criteria:\n\n{many}")
+    big = write_study(docs, "NCT91000013", "Study in a huge file", summary="Lupus. " * 2000)
+    index = TrialIndex.open(make_settings(max_file_bytes=8192, max_criteria=10))
+    report = ingest_paths([docs], index, progress=False)
+
+    assert [t.trial_id for t in report.trials] == ["NCT91000011"]
+    errors = {e.path: e.message for e in report.errors}
+    assert set(errors) == {str(docs / "NCT91000012.json"), str(big)}
+    assert "NCT91000012 has 12 eligibility criteria" in errors[str(docs / "NCT91000012.json")]
+    assert "TRIALFINDER_MAX_FILE_BYTES" in errors[str(big)]
+    assert [t.trial_id for t in index.trials()] == ["NCT91000011"]
+    index.close()
+
+
 def test_report_matches_the_index_and_the_contract_shape(make_settings, write_study, tmp_path):
     docs = tmp_path / "docs"
     write_study(docs, "NCT91000003", "Study three")
@@ -107,9 +125,9 @@ def _count_parses(monkeypatch) -> list[str]:
     parsed: list[str] = []
     real = pipeline.parse_document_each
 
-    def counting(path, data):
+    def counting(path, data, **limits):
         parsed.append(path)
-        return real(path, data)
+        return real(path, data, **limits)
 
     monkeypatch.setattr(pipeline, "parse_document_each", counting)
     return parsed

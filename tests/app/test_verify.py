@@ -134,3 +134,16 @@ def test_quality_warnings_name_the_trial():
         ],
     )
     assert quality_warnings([trial]) == ["KCT0004337: Inclusion and exclusion headings look swapped (line 27)"]
+
+
+def test_an_id_written_in_a_claim_outside_the_focus_does_not_choose_the_trial():
+    # A document of NCT03171194 mentioning another trial: the claim is about the cited trial, never the
+    # mentioned one, whose verdict was not asked for.
+    draft = Draft(
+        backend="test",
+        statements=[Statement(text="You are not eligible for NCT04356287.", citations=[AGE.id])],
+    )
+    checked = gate(draft, chunks=CHUNKS, verdicts=[verdict("possibly_eligible")], default_trials=["NCT03171194"])
+    texts = [s.text for s in checked.statements]
+    assert texts == ["The rule checker's verdict for NCT03171194: possibly eligible."]
+    assert not any("NCT04356287 was not checked" in w for w in checked.warnings)

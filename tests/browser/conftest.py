@@ -18,6 +18,7 @@ import sys
 import time
 import urllib.request
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -119,23 +120,24 @@ def demo_port() -> int:
     return free_port()
 
 
-@pytest.fixture(scope="session")
-def chat_server(seed_index, seed_settings, artifacts, demo_port) -> Iterator[Server]:
-    """`trialfinder chat` over the seed index, allowing only the demo page's origin to embed it."""
+@contextmanager
+def run_chat_server(index_dir: Path, log: Path, allowed_origins: list[str] | None = None) -> Iterator[Server]:
+    """`trialfinder chat` (extractive backend) over `index_dir` on a free loopback port, stopped on exit."""
     port = free_port()
     env = {
         **os.environ,
-        "TRIALFINDER_INDEX_DIR": str(seed_settings.index_dir),
+        "TRIALFINDER_INDEX_DIR": str(index_dir),
         "TRIALFINDER_BACKEND": "extractive",
-        "TRIALFINDER_ALLOWED_ORIGINS": json.dumps([f"http://127.0.0.1:{demo_port}"]),
         "HF_HUB_OFFLINE": "1",
         "TRANSFORMERS_OFFLINE": "1",
         "PYTHONUNBUFFERED": "1",
     }
+    if allowed_origins is not None:
+        env["TRIALFINDER_ALLOWED_ORIGINS"] = json.dumps(allowed_origins)
     server = _start(
         [sys.executable, "-m", "app.cli", "chat", "--host", "127.0.0.1", "--port", str(port)],
         env,
-        artifacts / "chat-server.log",
+        log,
         f"http://127.0.0.1:{port}",
         "/health",
     )
@@ -143,6 +145,15 @@ def chat_server(seed_index, seed_settings, artifacts, demo_port) -> Iterator[Ser
         yield server
     finally:
         _stop(server.process)
+
+
+@pytest.fixture(scope="session")
+def chat_server(seed_index, seed_settings, artifacts, demo_port) -> Iterator[Server]:
+    """`trialfinder chat` over the seed index, allowing only the demo page's origin to embed it."""
+    with run_chat_server(
+        seed_settings.index_dir, artifacts / "chat-server.log", [f"http://127.0.0.1:{demo_port}"]
+    ) as server:
+        yield server
 
 
 @pytest.fixture(scope="session")
@@ -240,3 +251,9 @@ def browser_page(chromium_browser) -> Iterator[RecordedPage]:
         yield recorded
     finally:
         context.close()
+
+
+@pytest.fixture(scope="session")
+def start_chat_server():
+    """`run_chat_server`, for tests that serve an index of their own."""
+    return run_chat_server

@@ -60,7 +60,9 @@ def test_lay_patient_journey_one_plain_question_at_a_time(chat_server, browser_p
         asked.append(question)
         reply = "I'm 16" if re.search(r"\bhow old\b", question, re.IGNORECASE) else "No"
         answer = ask(page, reply, turn_timings)
-    assert len(asked) >= 2, "the journey never asked a plain question"
+    assert asked and re.search(r"\bhow old\b", asked[0], re.IGNORECASE), asked  # age first: everyone knows it
+    assert "(RA)" not in asked[0]  # the rule cited for a question is one of a group the patient may still join
+    assert len(QUESTION.findall(plain(answer))) == 1, "the next question follows, one at a time"
     # Render once: each answer's cards arrive in a single streamed token, never word by word.
     with_cards = [frame for frame in browser_page.stream_tokens if "I need a few more answers to be sure" in frame]
     assert 0 < len(with_cards) == len(asked) + 1, f"{len(with_cards)} tokens carried cards for {len(asked) + 1} answers"

@@ -10,8 +10,8 @@ from pydantic import ValidationError
 
 from eligibility import concepts, lexicon, questions
 from eligibility.facts import Measurement, PatientFacts, extract_facts
-from eligibility.matching import FactIndex, dependencies, evaluate
-from eligibility.parsing import parse_text
+from eligibility.matching import CHRONIC, FactIndex, dependencies, evaluate
+from eligibility.parsing import ALLERGENS, parse_text
 
 ALL = sorted(concepts.MEASUREMENTS.values(), key=lambda c: c.id)
 
@@ -223,3 +223,9 @@ def test_an_ambiguity_must_name_an_abbreviation_of_its_entry_and_a_context(tmp_p
         concepts.load(_write(tmp_path, base % "{abbreviation: XY, means: x, preceded_by: 'z'}"))
     with pytest.raises(concepts.RegistryError, match="context"):
         concepts.load(_write(tmp_path, base % "{abbreviation: AB, means: x}"))
+
+
+def test_allergens_and_chronic_infections_are_registry_flags():
+    allergies = {c.id for c in concepts.CONDITIONS.values() if c.category == "allergy"}
+    assert {name for name, _ in ALLERGENS} == allergies
+    assert CHRONIC == {c.id for c in concepts.CONDITIONS.values() if c.chronic} >= {"hiv"}

@@ -54,6 +54,8 @@ def test_a_bad_rule_is_refused_with_its_field():
         ("never had tuberculosis nor hepatitis", ["tuberculosis", "hepatitis"]),
         ("Without any evidence of lymphoma", ["lymphoma"]),
         ("Pregnancy test negative", ["Pregnancy"]),
+        ("Hep B/Hep C/HIV: all negative", ["Hep B", "Hep C", "HIV"]),
+        ("HTLV: neg. Lupus since 2015", ["HTLV"]),
     ],
 )
 def test_negated_lists(text, mentions):
@@ -102,6 +104,25 @@ def test_questions_and_requests_are_not_patient_facts(text, mention):
     assert ctx(text, mention).hypothetical
 
 
+@pytest.mark.parametrize(
+    "text, name",
+    [
+        ("I read about the belimumab BLISS-LN study, could I join?", "belimumab"),
+        ("Any news on the abatacept ASTRA-2 trial?", "abatacept"),
+        ("My rheumatologist mentioned a tocilizumab study", "tocilizumab"),
+    ],
+)
+def test_a_drug_in_a_trial_name_is_not_a_treatment_taken(text, name, today):
+    assert all(m.name != name for m in extract_facts(text, today=today).medications)
+
+
+def test_a_drug_taken_in_a_trial_is_still_taken(today):
+    names = [
+        m.name for m in extract_facts("I received rituximab in the RITUX-3 trial in 2020", today=today).medications
+    ]
+    assert names == ["rituximab"]
+
+
 def test_a_question_after_a_statement_keeps_the_statement(today):
     assert not ctx("I have lupus, can I join?", "lupus").hypothetical
     d = diag("I have had a stem cell transplant. Is there a study for me?", "stem_cell_therapy", today)
@@ -123,6 +144,18 @@ def test_stem_cell_question_gives_no_history(today):
     ],
 )
 def test_family_history(text, mention):
+    assert ctx(text, mention).family
+
+
+@pytest.mark.parametrize(
+    "text, mention",
+    [
+        ("My husband has lupus; I have rheumatoid arthritis.", "lupus"),
+        ("I have SLE and my partner has type 2 diabetes", "type 2 diabetes"),
+        ("a friend of mine had a stem cell transplant", "stem cell transplant"),
+    ],
+)
+def test_someone_elses_condition_is_not_the_patients(text, mention):
     assert ctx(text, mention).family
 
 
@@ -167,6 +200,23 @@ def test_the_relative_asked_for_gives_age_and_sex(text, age, sex):
 
     facts = extract_facts(text)
     assert (facts.age, facts.sex) == (age, sex)
+
+
+@pytest.mark.parametrize(
+    "text, relative",
+    [
+        ("My daughter is 19 and has lupus nephritis", "daughter"),
+        ("our son (8) has juvenile arthritis", "son"),
+        ("My wife was recently diagnosed with scleroderma", "wife"),
+        # the past, or a writer who speaks of themselves, keeps the relative as family history
+        ("My mother had breast cancer.", None),
+        ("My sister has lupus and I have RA", None),
+    ],
+)
+def test_a_message_describing_a_relative_and_not_the_writer_is_about_the_relative(text, relative):
+    from eligibility.context import proxy_relative
+
+    assert proxy_relative(text) == relative
 
 
 def test_proxy_keeps_other_relatives_as_family():
@@ -224,3 +274,10 @@ def test_the_age_of_the_person_asked_for(today):
 @pytest.mark.parametrize("text", ["My SLEDAI is 6 and my eGFR is 95", "my platelet count is 120", "our dog is 9"])
 def test_a_measurement_or_non_person_after_my_is_never_an_age(text):
     assert extract_facts(text).age is None
+
+
+@pytest.mark.parametrize("text", ["Negative for hepatitis B and C.", "Hep B/C: negative", "never had hepatitis B or C"])
+def test_a_coordination_naming_hepatitis_once_negates_both(text, today):
+    for name in ("hbv", "hcv"):
+        d = diag(text, name, today)
+        assert d is not None and d.negated, (text, name)

@@ -50,3 +50,16 @@ def test_medication_dates_reach_the_facts():
     by = {m.name: m for m in f.medications}
     assert by["rituximab"].last_taken == date(2025, 11, 15)
     assert by["methotrexate"].started == date(2026, 9, 14)
+
+
+@pytest.mark.parametrize(
+    "text, span",
+    [
+        ("Had rituximab in 11/2025.", "rituximab in 11/2025"),
+        ("abatacept, last infusion Aug 2026", "abatacept, last infusion Aug 2026"),
+        ("tocilizumab six weeks ago", "tocilizumab six weeks ago"),
+    ],
+)
+def test_a_drug_is_quoted_with_the_date_said_about_it(text, span):
+    [med] = extract_facts(text, today=TODAY).medications
+    assert med.span == span and med.last_taken is not None

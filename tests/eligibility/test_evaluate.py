@@ -15,8 +15,8 @@ def test_issue_example_rituximab_within_6_months(seed_by_id, today):
     assert f.kind == "exclusion" and f.criterion.startswith("Having received belimumab within 3 months")
     assert f.citation.id == "NCT03171194:eligibility.exclusion:11"
     assert f.citation.section == "eligibility.exclusion" and f.citation.text == f.criterion
-    assert f.reason == "rituximab 2 months ago is within the 6 months window (you said: 'rituximab')"
-    assert f.patient_said == ["rituximab"]
+    assert f.reason == "rituximab 2 months ago is within the 6 months window (you said: 'rituximab 2 months ago')"
+    assert f.patient_said == ["rituximab 2 months ago"]
 
 
 def test_without_the_exposure_the_same_patient_is_possibly_eligible(seed_by_id, today):
@@ -67,6 +67,22 @@ def test_structured_age_is_a_rule_citing_the_facts_chunk(seed_by_id, today):
     assert f.reason == "age 70 is above the maximum of 65 (you said: '70-year-old')" and f.kind == "inclusion"
 
 
+def test_structured_sex_is_a_rule_citing_the_facts_chunk(seed_by_id, today):
+    seed = seed_by_id["NCT03171194"]
+    # The same record limited to women (a new source hash, so the checker compiles it afresh).
+    women_only = seed.model_copy(
+        update={"eligibility": seed.eligibility.model_copy(update={"sex": "female"}), "source_hash": "women-only"}
+    )
+    [v] = check_trial(women_only, extract_facts("41-year-old man with SLE", today=today))
+    assert v.verdict == "ineligible"
+    [f] = [f for f in v.failed if f.citation.section == "eligibility.facts"]
+    assert "man" in f.reason, f.reason
+    [w] = check_trial(women_only, extract_facts("41-year-old woman with SLE", today=today))
+    assert all(f.citation.section != "eligibility.facts" for f in w.failed)
+    [u] = check_trial(women_only, extract_facts("41 years old, SLE", today=today))
+    assert any(x.needs == ["sex"] for x in u.unknown)
+
+
 def test_unknown_age_is_asked_not_guessed(seed_by_id, today):
     [v] = check_trial(seed_by_id["NCT03171194"], extract_facts("woman with SLE", today=today))
     assert v.verdict == "possibly_eligible"
@@ -92,7 +108,10 @@ def test_adversarial_text_changes_nothing(seed_by_id, today):
 def test_rank_missing_facts_and_questions(seed_by_id, today):
     verdicts = check_trials(list(seed_by_id.values()), extract_facts("woman with lupus", today=today))
     ranked = rank_missing_facts(verdicts)
-    assert ranked == sorted(ranked, key=lambda kv: (-kv[1], kv[0]))
+    # age first (everyone knows it and it settles a criterion outright), then by how many verdicts need a fact
+    assert ranked[0][0] == "age" and ranked[1:] == sorted(ranked[1:], key=lambda kv: (-kv[1], kv[0]))
+    only_one = rank_missing_facts(check_trials([seed_by_id["NCT06888973"]], extract_facts("lupus", today=today)))
+    assert only_one[0][0] == "age"
     names = dict(ranked)
     assert names["age"] >= 2 and names["pregnancy"] >= 2
     for fact, _ in ranked:

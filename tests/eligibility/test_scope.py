@@ -32,12 +32,15 @@ def _violated(value, kind: str) -> bool:
         "Other prior malignancy within the past 5 years",
         "A second malignancy",
         "History of another cancer, except treated basal cell carcinoma of the skin",
+        "No other prior malignancy except adequately treated squamous cell skin cancer",
     ],
 )
 def test_other_cancer_is_not_the_cancer_the_trial_studies(criterion, today):
     studied = studied_diseases(["Breast Cancer"], "Adjuvant therapy in women with early breast cancer")
-    value = _value(criterion, "52-year-old woman with breast cancer", today, "exclusion", studied)
-    assert not _violated(value, "exclusion")
+    # Written as an exclusion or as a negated inclusion, the studied cancer never counts as the "other" one.
+    for kind in ("exclusion", "inclusion"):
+        value = _value(criterion, "52-year-old woman with breast cancer", today, kind, studied)
+        assert not _violated(value, kind), kind
 
 
 def test_another_autoimmune_disease_excludes_the_studied_one_and_its_parents(today):
@@ -76,6 +79,11 @@ def test_another_autoimmune_disease_excludes_the_studied_one_and_its_parents(tod
             "40-year-old woman with rheumatoid arthritis, eGFR 20",
             "40-year-old woman with lupus nephritis, eGFR 20",
         ),
+        (
+            "(Psoriatic arthritis arm only) DAS28 of more than 3.2",
+            "47-year-old man with ankylosing spondylitis, DAS28 2.1",
+            "47-year-old man with psoriatic arthritis, DAS28 2.1",
+        ),
     ],
 )
 def test_a_conditional_criterion_applies_only_when_its_condition_holds(criterion, outside, inside_violating, today):
@@ -88,6 +96,19 @@ def test_childbearing_potential_is_proven_only_by_pregnancy(today):
     assert _value(criterion, "60-year-old man", today) is True
     assert _value(criterion, "29-year-old woman, 10 weeks pregnant", today) is False
     assert _value(criterion, "29-year-old woman", today) is not False
+
+
+@pytest.mark.parametrize(
+    "criterion",
+    [
+        "Women able to become pregnant must agree to use effective birth control",
+        "Females who could get pregnant: negative urine pregnancy test at screening",
+    ],
+)
+def test_being_able_to_become_pregnant_is_not_being_pregnant(criterion, today):
+    # A possibility of pregnancy never requires one: a man or a non-pregnant woman is not failed by it.
+    assert _value(criterion, "63-year-old man", today) is not False
+    assert _value(criterion, "31-year-old woman, not pregnant", today) is not False
 
 
 # --- criteria about someone else ---------------------------------------------------------------------
@@ -103,6 +124,9 @@ def test_childbearing_potential_is_proven_only_by_pregnancy(today):
         "Spouses of enrolled participants with no history of cancer",
         "Kidney donors: age 25 to 60",
         "Subjects without hypertension group:",
+        "Participants in the healthy volunteer arm: no heart disease and no cancer",
+        "Study partner aged 21 or older who sees the participant weekly",
+        "Bone marrow donor: a matched sibling younger than 55",
     ],
 )
 def test_criteria_about_someone_else_never_decide_for_the_patient(criterion, today):
@@ -136,6 +160,25 @@ def test_a_negated_inclusion_keeps_its_qualifier(criterion, patient, today):
     assert _value(criterion, "55-year-old man, no medical history", today) is not False
 
 
+@pytest.mark.parametrize(
+    ("criterion", "kind"), [("No active tuberculosis", "inclusion"), ("Active TB infection", "exclusion")]
+)
+def test_an_inactive_state_is_not_the_active_disease(criterion, kind, today):
+    # Latent tuberculosis is-a tuberculosis, but not an active one (conditions.yaml: inactive).
+    assert not _violated(_value(criterion, "38-year-old woman with latent TB on isoniazid", today, kind), kind)
+    assert _violated(_value(criterion, "38-year-old woman with tuberculosis", today, kind), kind)
+
+
+def test_an_excluded_kind_of_a_disease_never_widens_to_the_disease(today):
+    # Type 1 diabetes is-a diabetes: a diabetic of the other type is not excluded, while the parent term
+    # still takes in every kind.
+    assert not _violated(
+        _value("Type I diabetes mellitus", "61-year-old man with T2DM", today, "exclusion"), "exclusion"
+    )
+    assert _violated(_value("Type one diabetes", "19-year-old with type 1 diabetes", today, "exclusion"), "exclusion")
+    assert _violated(_value("Diabetes mellitus", "61-year-old man with T2DM", today, "exclusion"), "exclusion")
+
+
 def test_a_drug_qualifying_a_disease_is_not_an_alternative(today):
     criterion = "Unstable insulin-requiring diabetes mellitus"
     # Not "insulin or diabetes": a diabetic on metformin is not excluded by it.
@@ -155,6 +198,23 @@ def test_therapy_bound_to_a_disease_is_not_a_history_of_that_disease(today):
     # A history of the cancer treated by surgery alone does not violate it.
     assert _value(criterion, "61-year-old woman with ovarian cancer treated by surgery", today) is not False
     assert _value(criterion, "61-year-old woman, no prior chemotherapy", today) is True
+
+
+@pytest.mark.parametrize(
+    "criterion",
+    [
+        "Previous radiotherapy for prostate cancer",
+        "Radiation to the pelvis for any cancer",
+        "Prior surgery for colon cancer",
+        "Stem cell transplant for lymphoma in the past",
+    ],
+)
+def test_an_excluded_therapy_for_a_disease_is_not_the_disease(criterion, today):
+    # Having the disease does not prove the therapy: never excluded by the disease alone.
+    patient = "70-year-old man with prostate cancer and lymphoma on watchful waiting"
+    assert not _violated(_value(criterion, patient, today, "exclusion"), "exclusion")
+    # Without the disease there was no therapy for it: decided, not asked.
+    assert _value(criterion, "70-year-old man, never had cancer", today, "exclusion") is False
 
 
 # --- legacy headings split into their items ------------------------------------------------------------
@@ -233,3 +293,17 @@ def test_an_unread_alternative_keeps_a_failed_read_one_from_deciding(criterion, 
 def test_words_coordinated_inside_a_phrase_are_not_alternatives(criterion):
     rule = parse_text(criterion, "inclusion")
     assert "an alternative the checker did not read" not in rule.model_dump_json()
+
+
+# --- sub-items kept under their lead in one criterion ---------------------------------------------------
+
+NESTED = """Younger than 16 years. For outpatients, any of the following:
+- known cirrhosis of the liver
+- active cancer treatment
+- current pregnancy"""
+
+
+def test_sub_items_on_their_own_lines_are_joined_as_their_list_joins_them(today):
+    # Each line is its own exclusion: the age alone excludes, without the lines below it.
+    assert _value(NESTED, "14-year-old boy with asthma", today, "exclusion") is True
+    assert _value(NESTED, "30-year-old woman, 12 weeks pregnant", today, "exclusion") is True

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from ingest.models import IngestError
-from ingest.sources import SourceDocument, iter_documents
+from ingest.sources import SourceDocument, SourceLimits, iter_documents
 
 CORPUS = Path(__file__).resolve().parents[2] / "data" / "corpora" / "autoimmune.tar.xz"
 XML = Path(__file__).parent / "fixtures" / "xml"
@@ -122,3 +122,28 @@ def test_the_bundled_autoimmune_corpus_streams_with_member_paths():
     assert documents[0].path == f"{CORPUS}!NCT0000xxxx/NCT00004784.xml"
     assert all(d.data.startswith(b"<clinical_study>") for d in documents)
     assert len({d.path for d in documents}) == 213
+
+
+def test_a_file_over_the_size_limit_is_an_error_entry_and_the_rest_still_come(tmp_path):
+    small = tmp_path / "a.xml"
+    small.write_bytes(MEMBERS["json/study.json"])
+    big = tmp_path / "b.xml"
+    big.write_bytes(b"<x>" + b" " * 5000 + b"</x>")
+    results = list(iter_documents([tmp_path], SourceLimits(max_file_bytes=4096)))
+    assert results[0] == SourceDocument(path=str(small), data=small.read_bytes())
+    assert isinstance(results[1], IngestError) and results[1].path == str(big)
+    assert "5,007 bytes" in results[1].message and "TRIALFINDER_MAX_FILE_BYTES" in results[1].message
+    assert len(results) == 2
+
+
+@pytest.mark.parametrize("name, builder", [("c.zip", make_zip), ("c.tar.gz", lambda p: make_tar(p, "w:gz"))])
+def test_an_archive_member_over_its_limit_is_named_and_the_others_still_come(tmp_path, name, builder):
+    archive = builder(tmp_path / name)
+    limit = max(len(data) for data in MEMBERS.values()) - 1  # the largest member is one byte too large
+    results = list(iter_documents([archive], SourceLimits(max_member_bytes=limit)))
+    refused = [r for r in results if isinstance(r, IngestError)]
+    assert [r.path for r in refused] == [f"{archive}!{m}" for m, data in MEMBERS.items() if len(data) > limit]
+    assert len(refused) == 1 and "TRIALFINDER_MAX_MEMBER_BYTES" in refused[0].message
+    assert [r.path.split("!")[1] for r in results if isinstance(r, SourceDocument)] == [
+        m for m, data in MEMBERS.items() if len(data) <= limit
+    ]

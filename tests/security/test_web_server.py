@@ -238,6 +238,9 @@ def test_an_over_long_message_gets_a_plain_answer_and_the_chat_goes_on(server):
         assert "NCT" not in long.everything and len(client.profile_events) == 1  # not answered, profile untouched
         short = await client.ask("What are the study groups of NCT03171194?")
         assert "NCT03171194" in short.everything
+        # over Engine.IO's 1 MB default: still a plain answer, not a silent disconnect
+        huge = await client.ask("x" * 1_200_000)
+        assert "1,200,000 characters" in huge.everything
         await client.close()
 
     run(scenario())
