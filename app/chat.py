@@ -22,6 +22,7 @@ from typing import Any, TypeVar
 
 import chainlit as cl
 from chainlit.input_widget import InputWidget, TextInput
+from chainlit.types import ThreadDict
 
 from app import chat_store
 from app.chat_profile import apply_profile_edit, profile_fields
@@ -187,7 +188,7 @@ async def start() -> None:
 
 
 @cl.on_chat_resume
-async def resume(thread: dict[str, Any]) -> None:
+async def resume(thread: ThreadDict) -> None:
     """A saved chat reopened (a reload, or a new visit from the same browser): its profile comes back."""
     conversation = chat_store.restore(thread)
     cl.user_session.set("conversation", conversation)

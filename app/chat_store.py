@@ -23,6 +23,7 @@ import json
 import os
 import secrets
 import sqlite3
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote, unquote
@@ -116,12 +117,12 @@ def state_metadata(conversation: Conversation) -> dict[str, Any]:
     return {STATE_KEY: conversation.state().model_dump(mode="json")}
 
 
-def restore(thread: dict[str, Any]) -> Conversation:
+def restore(thread: Mapping[str, object]) -> Conversation:
     """The conversation saved in a thread's metadata (an empty one when the thread has none)."""
     metadata = thread.get("metadata") or {}
     if isinstance(metadata, str):  # SQLite hands JSON columns back as text
         metadata = json.loads(metadata)
-    saved = metadata.get(STATE_KEY)
+    saved = metadata.get(STATE_KEY) if isinstance(metadata, dict) else None
     return Conversation.from_state(ConversationState.model_validate(saved)) if saved else Conversation()
 
 
