@@ -22,7 +22,9 @@ from typing import Any, TypeVar
 
 import chainlit as cl
 from chainlit.input_widget import InputWidget, TextInput
+from chainlit.types import ThreadDict
 
+from app import chat_store
 from app.chat_profile import apply_profile_edit, profile_fields
 from app.chat_render import ChatReply, index_overview, render_reply
 from app.conversation import Conversation, TurnKind, classify
@@ -125,6 +127,32 @@ FIRST_SCREEN_NOTE = (
 )
 
 
+KEPT_NOTE = (
+    "Your conversation is saved on this server for this browser only, so it is still here after a reload or a restart."
+)
+NOT_KEPT_NOTE = "Conversations are not saved: reloading the page starts a new one and nothing you type is stored."
+
+
+def _first_screen_note() -> str:
+    kept = KEPT_NOTE if _state["settings"].save_chats else NOT_KEPT_NOTE
+    return f"{FIRST_SCREEN_NOTE} {kept}"
+
+
+async def _save(conversation: Conversation) -> None:
+    """Keep the dialogue state in the thread (saved chats only: without a data layer nothing is written).
+
+    The session's copy is updated too: Chainlit writes the session into the thread's metadata again when
+    the browser disconnects, and a stale copy there would undo this turn."""
+    from chainlit.data import get_data_layer
+
+    if (data_layer := get_data_layer()) is None or not cl.context.session.has_first_interaction:
+        return
+    metadata = chat_store.state_metadata(conversation)
+    for key, value in metadata.items():
+        cl.user_session.set(key, value)
+    await data_layer.update_thread(thread_id=cl.context.session.thread_id, metadata=metadata)
+
+
 @cl.set_starters
 async def starters(user: Any = None, language: str | None = None) -> list[cl.Starter]:
     """The first screen's example questions."""
@@ -139,7 +167,7 @@ async def first_screen(user: Any = None, language: str | None = None) -> list[cl
     return [
         cl.ChatProfile(
             name="trialfinder",
-            markdown_description=f"{_state['overview']}\n\n{FIRST_SCREEN_NOTE}",
+            markdown_description=f"{_state['overview']}\n\n{_first_screen_note()}",
             icon="/public/favicon.svg",
             default=True,
         )
@@ -156,7 +184,15 @@ async def start() -> None:
     await _send_profile(_conversation())
     if cl.user_session.get("client_type") == "copilot":
         examples = " or ".join(f"“{message}”" for _, message in STARTERS[:2])
-        await cl.Message(content=f"{_state['overview']}\n\n{FIRST_SCREEN_NOTE}\n\nFor example: {examples}.").send()
+        await cl.Message(content=f"{_state['overview']}\n\n{_first_screen_note()}\n\nFor example: {examples}.").send()
+
+
+@cl.on_chat_resume
+async def resume(thread: ThreadDict) -> None:
+    """A saved chat reopened (a reload, or a new visit from the same browser): its profile comes back."""
+    conversation = chat_store.restore(thread)
+    cl.user_session.set("conversation", conversation)
+    await _send_profile(conversation)
 
 
 @cl.on_settings_update
@@ -176,6 +212,7 @@ async def profile_updated(values: dict[str, Any]) -> None:
     summary = await _on_worker(apply_profile_edit, conversation, values, today)
     await _send_profile(conversation)
     await cl.Message(content=summary, author="patient profile").send()
+    await _save(conversation)
 
 
 @cl.on_message
@@ -208,6 +245,7 @@ async def on_message(message: cl.Message) -> None:
     # Chainlit annotates `Message.elements` with an unbound TypeVar (ElementBased), so no list type fits it.
     reply.elements = [cl.Text(name=p.name, content=p.content, display="page") for p in rendered.passages]  # type: ignore[misc]
     await reply.send()
+    await _save(conversation)
     if conversation.patient_texts != profile_before:  # re-sent only when it changed
         await _send_profile(conversation)
 

@@ -13,7 +13,9 @@ import os
 import sys
 import tempfile
 from pathlib import Path
+from typing import Any
 
+from app import chat_store
 from app.web_security import SecurityMiddleware, WebPolicy, bind_sessions_to_browsers, session_browser
 from trialfinder.settings import PROJECT_ROOT, Settings
 
@@ -76,7 +78,10 @@ def serve(host: str, port: int, settings: Settings) -> None:
     chainlit_server.sio.eio.max_http_buffer_size = SOCKET_MESSAGE_BYTES
     # Registered after chainlit.socket's own handler (imported by chainlit.server), which it wraps.
     bind_sessions_to_browsers(chainlit_server.sio, WebsocketSession.get_by_id)
-    app = secured_app(chainlit_server.app, settings, WebsocketSession.get_by_id)
+    inner: Any = chainlit_server.app
+    if chat_store.enable(settings, chainlit_server.app) and not settings.auth_header:
+        inner = chat_store.BrowserLogin(inner)  # each browser signed in as itself (app.chat_store)
+    app = secured_app(inner, settings, WebsocketSession.get_by_id)
 
     async def run() -> None:
         server = uvicorn.Server(

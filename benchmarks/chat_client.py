@@ -30,12 +30,18 @@ from trialfinder.settings import PROJECT_ROOT
 
 
 def start_chat_server(
-    index_dir: Path, log: Path, env: Mapping[str, str] | None = None, start_seconds: float = 180
+    index_dir: Path,
+    log: Path,
+    env: Mapping[str, str] | None = None,
+    start_seconds: float = 180,
+    port: int | None = None,
 ) -> tuple[subprocess.Popen, str]:
-    """`trialfinder chat` over `index_dir` on a free loopback port, in its own process group; (process, url)."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
+    """`trialfinder chat` over `index_dir` on `port` (default: a free loopback port), in its own process
+    group; (process, url)."""
+    if port is None:
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            port = sock.getsockname()[1]
     environ = {
         **os.environ,
         "PYTHONPATH": str(PROJECT_ROOT),
@@ -113,6 +119,7 @@ class ChatClient:
     cookie: str | None = None
     origin: str | None = None
     transports: tuple[str, ...] = ("websocket",)
+    thread_id: str = ""  # a saved thread to resume (saved chats only)
     profile_events: list[Any] = field(default_factory=list)
     events: list[tuple[str, Any]] = field(default_factory=list)
     _sio: socketio.AsyncClient | None = None
@@ -153,7 +160,7 @@ class ChatClient:
             socketio_path="/ws/socket.io",
             headers=headers,
             transports=list(self.transports),
-            auth={"clientType": "webapp", "sessionId": self.session_id, "threadId": "", "userEnv": "{}"},
+            auth={"clientType": "webapp", "sessionId": self.session_id, "threadId": self.thread_id, "userEnv": "{}"},
             wait_timeout=timeout,
         )
         # The server then runs the chat start (welcome, empty profile) as a task of its own.

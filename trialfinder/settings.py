@@ -82,9 +82,15 @@ class Settings(BaseSettings):
         '(CORS, socket.io handshake, CSP frame-ancestors), JSON list, e.g. ["https://hospital.example"]. '
         "Empty (default): only the chat's own origin. `*` is refused: any site could then read a patient's chat.",
     )
-    persist_profiles: bool = Field(
+    save_chats: bool = Field(
         default=False,
-        description="Keep patient profiles beyond the chat session (off: nothing is stored server-side).",
+        description="Keep each browser's chats (messages, cited passages and the patient profile) in the "
+        "SQLite file `chats_db`, so they survive a server restart and can be resumed. Off (default): "
+        "nothing is stored server-side and the first screen says so.",
+    )
+    chats_db: Path = Field(
+        default=PROJECT_ROOT / "var" / "chats.sqlite3",
+        description="The SQLite file of saved chats (only with save_chats); created with its tables at start.",
     )
     # -- ingest bounds: a trial record is kilobytes and has tens of criteria (docs/SECURITY.md) --
     max_file_bytes: int = Field(
