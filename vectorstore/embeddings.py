@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -21,18 +22,22 @@ _lock = threading.Lock()
 _threads_lock = threading.Lock()
 # Queries (a few short texts) run on one thread: on a busy 2-core machine torch's spinning OpenMP threads
 # made a single query take ~1 s instead of ~25 ms (measured: p50 976 ms vs 24 ms at load average 8).
-# Batches also run on one thread while the machine is already busy (load average >= cores): measured
-# 21 texts/s on one thread vs 12-15 on two at load 7; on an idle machine two threads are faster.
 SINGLE_THREAD_MAX_TEXTS = 4
+# Batches: whether one thread or all cores is faster depends on what else runs on the machine (at load 6 on
+# 2 cores one thread gave 22.9 chunks/s against 19.4 on two; on an idle machine two win). The load average
+# cannot tell, since it counts this process's own threads: an ingest on two threads pushes it to >= 2 and
+# then judged the machine busy (49 vs 72.7 chunks/s for plain sentence-transformers). So a large job is
+# cut into slices of PROBE_BATCHES batches (longest texts first, as sentence-transformers sorts), the first
+# two slices are timed on one thread and on all threads, the faster runs the rest, and the race is rerun
+# every REPROBE_SLICES slices because the neighbours come and go.
+PROBE_BATCHES = 4
+REPROBE_SLICES = 16
 
 
-def _one_thread_is_faster(count: int) -> bool:
-    if count <= SINGLE_THREAD_MAX_TEXTS:
-        return True
-    try:
-        return os.getloadavg()[0] >= (os.cpu_count() or 1)
-    except OSError:
-        return False
+def _work(texts: list[str], max_tokens: int) -> float:
+    """Rough token count of `texts` (about 4 characters a word piece, truncated at the model's limit),
+    so that two slices of different lengths compare by tokens per second."""
+    return float(sum(min(len(t) / 4 + 2, max_tokens) for t in texts))
 
 
 def resolve_model_path(model_name: str) -> Path:
@@ -77,24 +82,49 @@ class Embedder:
         return int(self._model.get_embedding_dimension())
 
     def embed(self, texts: list[str]) -> np.ndarray:
-        """Embed `texts` in batches; returns an array of shape (len(texts), dim)."""
+        """Embed `texts` in batches; returns an array of shape (len(texts), dim), in the order of `texts`."""
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
-        if not _one_thread_is_faster(len(texts)):
-            return self._encode(texts)
+        with _threads_lock:
+            if len(texts) <= SINGLE_THREAD_MAX_TEXTS:
+                return self._encode_on(list(texts), 1)
+            return self._encode_racing(texts)
+
+    def _encode_racing(self, texts: list[str]) -> np.ndarray:
         import torch
 
-        with _threads_lock:
-            threads = torch.get_num_threads()
-            torch.set_num_threads(1)
-            try:
-                return self._encode(texts)
-            finally:
-                torch.set_num_threads(threads)
+        cores = torch.get_num_threads()
+        order = sorted(range(len(texts)), key=lambda i: -len(texts[i]))
+        step = self.batch_size * PROBE_BATCHES
+        slices = [order[start : start + step] for start in range(0, len(order), step)]
+        out = np.empty((len(texts), self.dim), dtype=np.float32)
+        rates: dict[int, float] = {}
+        max_tokens = int(self._model.get_max_seq_length() or 512)
+        for number, positions in enumerate(slices):
+            if number % REPROBE_SLICES == 0:
+                rates.clear()
+            untried = [t for t in (1, cores) if t not in rates]
+            threads = untried[0] if untried and len(slices) > 1 else max(rates, key=rates.__getitem__, default=cores)
+            batch = [texts[i] for i in positions]
+            started = time.perf_counter()
+            out[positions] = self._encode_on(batch, threads)
+            rates[threads] = _work(batch, max_tokens) / max(time.perf_counter() - started, 1e-9)
+        return out
+
+    def _encode_on(self, texts: list[str], threads: int) -> np.ndarray:
+        import torch
+
+        previous = torch.get_num_threads()
+        torch.set_num_threads(threads)
+        try:
+            return self._encode(texts)
+        finally:
+            torch.set_num_threads(previous)
 
     def _encode(self, texts: list[str]) -> np.ndarray:
+        # A local model folder may lack a Normalize module; normalising twice costs microseconds.
         vectors = self._model.encode(
-            list(texts),
+            texts,
             batch_size=self.batch_size,
             normalize_embeddings=True,
             convert_to_numpy=True,
