@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
+import orjson
 from pydantic import TypeAdapter
 
 from eligibility.matching import Outcome, dependencies, empty_index, evaluate
@@ -77,7 +78,7 @@ class Compiled:
         self.key = criterion.kind + rule_json  # identical rules share outcomes within one check
         self.deps = deps  # patient facts the outcome depends on (`matching.dependencies`)
         self.static = static  # the outcome for a patient who mentioned none of `deps`
-        # Its verdict entry, built by the checker on first use (False: the criterion is satisfied).
+        # Its verdict entry for that outcome, built by the checker on first use (False: it is satisfied).
         self.static_entry: Entry | Literal[False] | None = None
         self._citation = citation  # None: the criterion's own passage (`_criterion_citation`)
         self._rule = rule
@@ -100,13 +101,26 @@ class Compiled:
         return self._citation
 
     @property
+    def citation_or_fields(self) -> Citation | dict[str, str]:
+        """The citation, or its fields while it is not built (for a caller validating many at once)."""
+        return self._citation if self._citation is not None else _citation_fields(self.criterion)
+
+    def keep_citation(self, citation: Citation) -> None:
+        """Keep the citation a caller built from `citation_or_fields`."""
+        self._citation = citation
+
+    @property
     def cites_itself(self) -> bool:
         """The citation is the criterion's own passage (so the stored form need not repeat it)."""
         return self._citation is None or self._citation == _criterion_citation(self.criterion)
 
 
+def _citation_fields(c: Criterion) -> dict[str, str]:
+    return {"id": c.id, "trial_id": c.trial_id, "section": f"eligibility.{c.kind}", "text": c.text}
+
+
 def _criterion_citation(c: Criterion) -> Citation:
-    return Citation(id=c.id, trial_id=c.trial_id, section=f"eligibility.{c.kind}", text=c.text)
+    return Citation.model_validate(_citation_fields(c))
 
 
 @dataclass(frozen=True)
@@ -215,7 +229,10 @@ def is_current(payload: str) -> bool:
     return payload.startswith(f'{{"compiler":"{COMPILER_VERSION}",')
 
 
-_DEPS: dict[tuple[str, ...], frozenset[str]] = {}  # the same few dependency sets recur across trials
+# The same few dependency sets and empty-patient outcomes recur across trials: one object each.
+_DEPS: dict[tuple[str, ...], frozenset[str]] = {}
+_OUTCOMES: dict[tuple[bool | None, str, tuple[str, ...], bool], Outcome] = {}
+_OUTCOMES_LIMIT = 200_000
 
 
 def loads(trial: Trial, payload: str) -> tuple[CompiledCohort, ...] | None:
@@ -227,7 +244,7 @@ def loads(trial: Trial, payload: str) -> tuple[CompiledCohort, ...] | None:
     """
     if not is_current(payload):
         return None
-    data = json.loads(payload)
+    data = orjson.loads(payload)
     if data["trial_id"] != trial.trial_id or data["source_hash"] != trial.source_hash or not trial.source_hash:
         return None
     stored = data["cohorts"]
@@ -250,15 +267,13 @@ def loads(trial: Trial, payload: str) -> tuple[CompiledCohort, ...] | None:
             frozen = _DEPS.get(key)
             if frozen is None:
                 frozen = _DEPS[key] = frozenset(key)
-            items.append(
-                Compiled(
-                    criterion,
-                    frozen,
-                    Outcome(value, reason, tuple(needs), review),
-                    citation=citation,
-                    rule_json=rule_json,
-                )
-            )
+            fields = (value, reason, tuple(needs), review)
+            static = _OUTCOMES.get(fields)
+            if static is None:
+                if len(_OUTCOMES) >= _OUTCOMES_LIMIT:
+                    _OUTCOMES.clear()
+                static = _OUTCOMES[fields] = Outcome(*fields)
+            items.append(Compiled(criterion, frozen, static, citation=citation, rule_json=rule_json))
         if expected != len(own):
             return None
         cohorts.append(CompiledCohort(cohort["name"], tuple(items)))

@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 
 from eligibility import compiled
 from eligibility.compiled import Compiled, CompiledCohort
+from eligibility.entries import build_entries, entry_fields, entry_kind
 from eligibility.facts import PatientFacts
 from eligibility.matching import FactIndex, Outcome, evaluate
 from eligibility.models import (
@@ -24,7 +25,6 @@ from eligibility.models import (
     TrialVerdict,
     UnknownCriterion,
     VerdictName,
-    you_said,
 )
 from eligibility.questions import question_for  # noqa: F401  (part of this module's API, DESIGN.md)
 from ingest.models import Trial
@@ -37,14 +37,6 @@ _ENTRIES: dict[tuple[EntryKind, str, str, Outcome], Entry] = {}
 
 # Stored compiled payloads of trials by id, as the record store gives them (`RecordStore.compiled_rules`).
 RuleLoader = Callable[[list[str]], Mapping[str, str]]
-
-
-def _entry_kind(criterion_kind: str, out: Outcome) -> EntryKind | None:
-    """Where an outcome goes in the verdict: "failed", "unknown", "review" or None (satisfied)."""
-    if out.value is None:
-        return "unknown" if out.needs else "review"
-    violated = (out.value is False) if criterion_kind == "inclusion" else (out.value is True)
-    return "failed" if violated else None
 
 
 def _cached(trial: Trial) -> tuple[CompiledCohort, ...] | None:
@@ -106,36 +98,29 @@ def _entry(kind: EntryKind, item: Compiled, out: Outcome) -> Entry:
     return hit
 
 
-# Quotes of the patient in a reason: a few, each short, so a reason stays one readable line.
-MAX_QUOTES = 2
-QUOTE_CHARS = 80
-
-
-def _quoted(said: tuple[str, ...]) -> list[str]:
-    return [q if len(q) <= QUOTE_CHARS else q[: QUOTE_CHARS - 1].rstrip() + "…" for q in said[:MAX_QUOTES]]
-
-
 def _build_entry(kind: EntryKind, item: Compiled, out: Outcome) -> Entry:
-    c = item.criterion
-    quotes = _quoted(out.said)
-    hit: Entry
-    if kind == "unknown":
-        hit = UnknownCriterion(
-            criterion=c.text, kind=c.kind, needs=list(out.needs), citation=item.citation, patient_said=quotes
-        )
-    elif kind == "review":
-        hit = ReviewCriterion(
-            criterion=c.text,
-            kind=c.kind,
-            citation=item.citation,
-            reason=out.reason or "the checker cannot decide this criterion",
-        )
-    else:
-        reason = out.reason or ("inclusion criterion not met" if c.kind == "inclusion" else "exclusion applies")
-        if quotes:
-            reason = f"{reason} ({you_said(quotes)})"
-        hit = FailedCriterion(criterion=c.text, kind=c.kind, reason=reason, citation=item.citation, patient_said=quotes)
-    return hit
+    return build_entries(kind, [entry_fields(kind, item.criterion, item.citation, out)])[0]
+
+
+def _build_static_entries(items: Sequence[Compiled]) -> None:
+    """Each criterion's entry for a patient who mentioned none of its facts (`Compiled.static_entry`, False
+    when that satisfies it), built for a whole cohort on its first check: one validation per entry kind."""
+    pending: dict[EntryKind, tuple[list[Compiled], list[dict[str, object]]]] = {}
+    for item in items:
+        if item.static_entry is not None:  # shared with a cohort checked before (the record's age and sex)
+            continue
+        kind = entry_kind(item.criterion.kind, item.static)
+        if kind is None:
+            item.static_entry = False
+            continue
+        waiting, fields = pending.setdefault(kind, ([], []))
+        waiting.append(item)
+        fields.append(entry_fields(kind, item.criterion, item.citation_or_fields, item.static))
+    for kind, (waiting, fields) in pending.items():
+        for item, entry in zip(waiting, build_entries(kind, fields), strict=True):
+            item.static_entry = entry
+            if entry.citation is not None:
+                item.keep_citation(entry.citation)
 
 
 def _verdict(trial: Trial, cohort: CompiledCohort, idx: FactIndex, memo: dict[str, Outcome]) -> TrialVerdict:
@@ -146,17 +131,15 @@ def _verdict(trial: Trial, cohort: CompiledCohort, idx: FactIndex, memo: dict[st
     for item in cohort.items:
         entry: Entry | None
         if item.deps.isdisjoint(keys):
-            if item.static_entry is None:
-                kind = _entry_kind(item.criterion.kind, item.static)
-                # Built once per compiled criterion; a satisfied one is marked False.
-                item.static_entry = _build_entry(kind, item, item.static) if kind else False
+            if item.static_entry is None:  # the cohort's first check in this process: all its entries at once
+                _build_static_entries(cohort.items)
             entry = item.static_entry or None
         else:
             out = memo.get(item.key)
             if out is None:
                 out = evaluate(item.rule, idx, item.criterion.kind)
                 memo[item.key] = out
-            kind = _entry_kind(item.criterion.kind, out)
+            kind = entry_kind(item.criterion.kind, out)
             entry = _entry(kind, item, out) if kind else None
         match entry:
             case FailedCriterion():
