@@ -21,13 +21,14 @@ from functools import partial
 from typing import Any, TypeVar
 
 import chainlit as cl
-from chainlit.input_widget import InputWidget, TextInput
+from chainlit.input_widget import InputWidget, Select, TextInput
 from chainlit.types import ThreadDict
 
 from app import chat_store
-from app.chat_profile import apply_profile_edit, profile_fields
+from app.chat_profile import ProfileField, apply_profile_edit, profile_fields
 from app.chat_render import ChatReply, index_overview, render_reply
 from app.conversation import Conversation, TurnKind, classify
+from app.models import Answer
 from trialfinder.settings import Settings
 
 T = TypeVar("T")
@@ -104,19 +105,25 @@ def _conversation() -> Conversation:
     return conversation
 
 
-async def _send_profile(conversation: Conversation) -> None:
-    """Show the patient facts understood so far in the chat settings panel, editable."""
-    inputs: list[InputWidget] = [
-        TextInput(
-            id=f.id,
-            label=f.label,
-            initial=f.initial,
-            description=f.description,
-            placeholder=f.placeholder,
-            multiline=f.multiline,
+def _widget(f: ProfileField) -> InputWidget:
+    if f.widget == "select":
+        return Select(
+            id=f.id, label=f.label, values=list(f.options), initial_value=f.initial, description=f.description
         )
-        for f in profile_fields(conversation)
-    ]
+    return TextInput(
+        id=f.id,
+        label=f.label,
+        initial=f.initial,
+        description=f.description,
+        placeholder=f.placeholder,
+        multiline=f.multiline,
+    )
+
+
+async def _send_profile(conversation: Conversation) -> None:
+    """Show the patient facts understood so far in the chat settings panel, as editable fields."""
+    saved = _state["settings"].save_chats if "settings" in _state else False
+    inputs: list[InputWidget] = [_widget(f) for f in profile_fields(conversation, saved=saved)]
     await cl.ChatSettings(inputs).send()
 
 
@@ -212,6 +219,10 @@ async def profile_updated(values: dict[str, Any]) -> None:
     summary = await _on_worker(apply_profile_edit, conversation, values, today)
     await _send_profile(conversation)
     await cl.Message(content=summary, author="patient profile").send()
+    # The last check or search, run again at once with the edited profile.
+    answer = await _on_worker(_state["assistant"].recheck, conversation, "Checked again with the edited profile.")
+    if answer is not None:
+        await _reply(answer, conversation)
     await _save(conversation)
 
 
@@ -223,10 +234,9 @@ async def on_message(message: cl.Message) -> None:
         await cl.Message(content=refusal).send()
         return
     profile_before = conversation.patient_texts
-    reply = cl.Message(content="")
     try:
         answer = await _on_worker(_state["assistant"].ask, message.content, conversation=conversation)
-        rendered: ChatReply = await _on_worker(render_reply, answer, _state["index"], who=conversation.subject)
+        await _reply(answer, conversation)
     except Exception as exc:  # shown to the user instead of a silent spinner; the traceback goes to the log
         # The stack and the exception's type only: its message may quote the patient's words (privacy).
         stack = "".join(traceback.format_tb(exc.__traceback__))
@@ -236,6 +246,15 @@ async def on_message(message: cl.Message) -> None:
             f"Please rephrase or try again; the server log has the details."
         ).send()
         return
+    await _save(conversation)
+    if conversation.patient_texts != profile_before:  # re-sent only when it changed
+        await _send_profile(conversation)
+
+
+async def _reply(answer: Answer, conversation: Conversation) -> None:
+    """Send `answer` laid out for the chat: the text streamed, then the cards or table and the cited passages."""
+    rendered: ChatReply = await _on_worker(render_reply, answer, _state["index"], who=conversation.subject)
+    reply = cl.Message(content="")
     await _stream(reply, rendered.body)
     if rendered.details:
         # The cards (or table) and notes arrive as one token: the message is drawn with them once.
@@ -245,9 +264,6 @@ async def on_message(message: cl.Message) -> None:
     # Chainlit annotates `Message.elements` with an unbound TypeVar (ElementBased), so no list type fits it.
     reply.elements = [cl.Text(name=p.name, content=p.content, display="page") for p in rendered.passages]  # type: ignore[misc]
     await reply.send()
-    await _save(conversation)
-    if conversation.patient_texts != profile_before:  # re-sent only when it changed
-        await _send_profile(conversation)
 
 
 async def _stream(message: cl.Message, text: str) -> None:
