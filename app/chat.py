@@ -25,8 +25,8 @@ from chainlit.input_widget import InputWidget, Select, TextInput
 from chainlit.types import ThreadDict
 
 from app import chat_store
-from app.chat_profile import ProfileField, apply_profile_edit, profile_fields
-from app.chat_render import ChatReply, index_overview, render_reply
+from app.chat_profile import ProfileField, apply_profile_edit, profile_fields, statements_from_fields
+from app.chat_render import ChatReply, View, index_overview, render_reply
 from app.conversation import Conversation, TurnKind, classify
 from app.models import Answer
 from trialfinder.settings import Settings
@@ -120,10 +120,28 @@ def _widget(f: ProfileField) -> InputWidget:
     )
 
 
+VIEWS = {"Patient: plain cards": "patient", "Clinician: full checker table, side-by-side comparisons": "clinician"}
+
+
+def _view() -> View:
+    """How answers are laid out in this session: the patient view unless the user chose the clinician one
+    (the widget, a small corner of someone else's page, always shows the patient view)."""
+    if cl.user_session.get("client_type") == "copilot":
+        return "patient"
+    return "clinician" if cl.user_session.get("view") == "clinician" else "patient"
+
+
 async def _send_profile(conversation: Conversation) -> None:
-    """Show the patient facts understood so far in the chat settings panel, as editable fields."""
+    """Show the view setting and the patient facts understood so far, as editable fields, in the chat
+    settings panel."""
     saved = _state["settings"].save_chats if "settings" in _state else False
-    inputs: list[InputWidget] = [_widget(f) for f in profile_fields(conversation, saved=saved)]
+    fields = profile_fields(conversation, saved=saved)
+    cl.user_session.set("profile_form", {f.id: f.initial for f in fields})
+    inputs: list[InputWidget] = [_widget(f) for f in fields]
+    if cl.user_session.get("client_type") != "copilot":
+        inputs.insert(
+            0, Select(id="view", label="Show answers for", items=VIEWS, initial_value=_view(), description="")
+        )
     await cl.ChatSettings(inputs).send()
 
 
@@ -206,6 +224,12 @@ async def resume(thread: ThreadDict) -> None:
 async def profile_updated(values: dict[str, Any]) -> None:
     """The user corrected the patient profile: replace the facts and say what they now are."""
     conversation = _conversation()
+    view = values.pop("view", None)
+    if view in VIEWS.values() and view != _view():
+        cl.user_session.set("view", view)
+        await cl.Message(content=f"Answers are now laid out for a {view}.", author="settings").send()
+    if statements_from_fields(values) == statements_from_fields(cl.user_session.get("profile_form") or {}):
+        return  # only the view changed
     edited = "\n".join(str(v) for v in values.values())
     if len(edited) > _state["settings"].max_profile_chars:
         await cl.Message(
@@ -253,7 +277,9 @@ async def on_message(message: cl.Message) -> None:
 
 async def _reply(answer: Answer, conversation: Conversation) -> None:
     """Send `answer` laid out for the chat: the text streamed, then the cards or table and the cited passages."""
-    rendered: ChatReply = await _on_worker(render_reply, answer, _state["index"], who=conversation.subject)
+    rendered: ChatReply = await _on_worker(
+        render_reply, answer, _state["index"], view=_view(), who=conversation.subject
+    )
     reply = cl.Message(content="")
     await _stream(reply, rendered.body)
     if rendered.details:
