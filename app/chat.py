@@ -28,6 +28,7 @@ from app import chat_store
 from app.chat_profile import ProfileField, apply_profile_edit, profile_fields, statements_from_fields
 from app.chat_render import ChatReply, View, index_overview, render_reply
 from app.conversation import Conversation, TurnKind, classify
+from app.handoff import can_hand_off, handoff
 from app.models import Answer
 from trialfinder.settings import Settings
 
@@ -289,7 +290,27 @@ async def _reply(answer: Answer, conversation: Conversation) -> None:
     # button, in the widget as a dialog); Chainlit opens every new "side" element by itself.
     # Chainlit annotates `Message.elements` with an unbound TypeVar (ElementBased), so no list type fits it.
     reply.elements = [cl.Text(name=p.name, content=p.content, display="page") for p in rendered.passages]  # type: ignore[misc]
+    if answer.eligibility and can_hand_off(conversation):
+        reply.actions = [cl.Action(name=HANDOFF_ACTION, payload={}, label="Summary for my doctor", icon="file-text")]
     await reply.send()
+
+
+HANDOFF_ACTION = "doctor_summary"
+HANDOFF_NOTE = (
+    "Your summary for your doctor, from what you told me and the checker's current verdicts: a printable page "
+    "(HTML), the same page as Markdown, and the trials and verdicts as a FHIR R4 file for clinical systems."
+)
+
+
+@cl.action_callback(HANDOFF_ACTION)
+async def hand_off(action: cl.Action) -> None:
+    """The "Summary for my doctor" button: the hand-off files for this conversation, to download."""
+    files = await _on_worker(handoff, _conversation(), _state["index"])
+    elements = [
+        cl.File(name=name, content=content.encode(), mime=mime, display="inline")
+        for name, mime, content in files.files()
+    ]
+    await cl.Message(content=HANDOFF_NOTE, elements=elements, author="summary").send()
 
 
 async def _stream(message: cl.Message, text: str) -> None:
