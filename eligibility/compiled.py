@@ -20,15 +20,17 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Sequence
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Generic, TypeVar
 
 import orjson
 from pydantic import TypeAdapter
 
+from eligibility.entries import FAILED_LIST, REVIEW_LIST, UNKNOWN_LIST, entry_fields, entry_kind
 from eligibility.matching import Outcome, dependencies, empty_index, evaluate
-from eligibility.models import Entry
+from eligibility.models import FailedCriterion, ReviewCriterion, UnknownCriterion
 from eligibility.parsing import parse_rule, studied_diseases
 from eligibility.rules import AgeRule, NeedsReview, Rule, SexRule
 from ingest.models import Citation, Criterion, Trial
@@ -58,7 +60,7 @@ class Compiled:
     """One criterion with its dependencies and empty-patient outcome; the rule and the citation are built on
     first use (most criteria of a check need neither: see the module docstring)."""
 
-    __slots__ = ("criterion", "key", "deps", "static", "static_entry", "_citation", "_rule", "_rule_json")
+    __slots__ = ("criterion", "key", "deps", "static", "_citation", "_rule", "_rule_json")
 
     def __init__(
         self,
@@ -78,8 +80,6 @@ class Compiled:
         self.key = criterion.kind + rule_json  # identical rules share outcomes within one check
         self.deps = deps  # patient facts the outcome depends on (`matching.dependencies`)
         self.static = static  # the outcome for a patient who mentioned none of `deps`
-        # Its verdict entry for that outcome, built by the checker on first use (False: it is satisfied).
-        self.static_entry: Entry | Literal[False] | None = None
         self._citation = citation  # None: the criterion's own passage (`_criterion_citation`)
         self._rule = rule
         self._rule_json = rule_json
@@ -105,10 +105,6 @@ class Compiled:
         """The citation, or its fields while it is not built (for a caller validating many at once)."""
         return self._citation if self._citation is not None else _citation_fields(self.criterion)
 
-    def keep_citation(self, citation: Citation) -> None:
-        """Keep the citation a caller built from `citation_or_fields`."""
-        self._citation = citation
-
     @property
     def cites_itself(self) -> bool:
         """The citation is the criterion's own passage (so the stored form need not repeat it)."""
@@ -123,10 +119,76 @@ def _criterion_citation(c: Criterion) -> Citation:
     return Citation.model_validate(_citation_fields(c))
 
 
-@dataclass(frozen=True)
+E = TypeVar("E", FailedCriterion, UnknownCriterion, ReviewCriterion)
+
+
+@dataclass(frozen=True, slots=True)
+class Static(Generic[E]):
+    """A cohort's entries of one kind for a patient who said nothing, with their criteria's positions."""
+
+    positions: tuple[int, ...]
+    entries: tuple[E, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class EmptyVerdict:
+    """A cohort's verdict entries for a patient who said nothing, and the criteria each patient fact touches:
+    a check starts from the entries and re-evaluates only the touched criteria."""
+
+    failed: Static[FailedCriterion]
+    unknown: Static[UnknownCriterion]
+    review: Static[ReviewCriterion]
+    by_fact: dict[str, tuple[int, ...]]
+
+    def touched(self, facts: AbstractSet[str]) -> set[int]:
+        """Positions of the criteria whose outcome depends on one of the patient's `facts`."""
+        return {p for fact in self.by_fact.keys() & facts for p in self.by_fact[fact]}
+
+
 class CompiledCohort:
-    name: str | None
-    items: tuple[Compiled, ...]
+    """A cohort's criteria compiled, in order, with its `empty` verdict (built on its first check)."""
+
+    __slots__ = ("name", "items", "_empty")
+
+    def __init__(self, name: str | None, items: tuple[Compiled, ...]) -> None:
+        self.name = name
+        self.items = items
+        self._empty: EmptyVerdict | None = None
+
+    @property
+    def empty(self) -> EmptyVerdict:
+        if self._empty is None:
+            self._empty = _empty_verdict(self.items)
+        return self._empty
+
+
+def _empty_verdict(items: tuple[Compiled, ...]) -> EmptyVerdict:
+    # A first check builds this for every cohort it meets, so the loop builds plain fields inline (an empty
+    # patient has no words to quote) and validates them in one call per kind (`entries`): half the cost of
+    # building each entry alone.
+    kinds: dict[str, tuple[list[int], list[dict[str, object]]]] = {k: ([], []) for k in ("failed", "unknown", "review")}
+    by_fact: dict[str, list[int]] = {}
+    for position, item in enumerate(items):
+        for fact in item.deps:
+            by_fact.setdefault(fact, []).append(position)
+        out, c = item.static, item.criterion
+        kind = entry_kind(c.kind, out)
+        if kind is None:
+            continue
+        cite = item._citation or {"id": c.id, "trial_id": c.trial_id, "section": f"eligibility.{c.kind}", "text": c.text}
+        if kind == "unknown":
+            fields: dict[str, object] = {"criterion": c.text, "kind": c.kind, "needs": list(out.needs), "citation": cite}
+        else:
+            fields = entry_fields(kind, c, cite, out)
+        positions, listed = kinds[kind]
+        positions.append(position)
+        listed.append(fields)
+    return EmptyVerdict(
+        failed=Static(tuple(kinds["failed"][0]), tuple(FAILED_LIST.validate_python(kinds["failed"][1]))),
+        unknown=Static(tuple(kinds["unknown"][0]), tuple(UNKNOWN_LIST.validate_python(kinds["unknown"][1]))),
+        review=Static(tuple(kinds["review"][0]), tuple(REVIEW_LIST.validate_python(kinds["review"][1]))),
+        by_fact={fact: tuple(positions) for fact, positions in by_fact.items()},
+    )
 
 
 def compile_criterion(criterion: Criterion, rule: Rule, citation: Citation | None = None) -> Compiled:

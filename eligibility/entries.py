@@ -20,14 +20,13 @@ QUOTE_CHARS = 80
 
 # One list validation per entry kind: pydantic builds a list of entries from plain fields in one call at
 # about half the cost of a model call each (measured), and a first check builds one for most criteria.
+FAILED_LIST: TypeAdapter[list[FailedCriterion]] = TypeAdapter(list[FailedCriterion])
+UNKNOWN_LIST: TypeAdapter[list[UnknownCriterion]] = TypeAdapter(list[UnknownCriterion])
+REVIEW_LIST: TypeAdapter[list[ReviewCriterion]] = TypeAdapter(list[ReviewCriterion])
 _LISTS: dict[
     EntryKind,
     TypeAdapter[list[FailedCriterion]] | TypeAdapter[list[UnknownCriterion]] | TypeAdapter[list[ReviewCriterion]],
-] = {
-    "failed": TypeAdapter(list[FailedCriterion]),
-    "unknown": TypeAdapter(list[UnknownCriterion]),
-    "review": TypeAdapter(list[ReviewCriterion]),
-}
+] = {"failed": FAILED_LIST, "unknown": UNKNOWN_LIST, "review": REVIEW_LIST}
 
 
 def entry_kind(criterion_kind: str, out: Outcome) -> EntryKind | None:

@@ -11,9 +11,10 @@ from __future__ import annotations
 import gc
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from operator import itemgetter
 
 from eligibility import compiled
-from eligibility.compiled import Compiled, CompiledCohort
+from eligibility.compiled import Compiled, CompiledCohort, E, Static
 from eligibility.entries import build_entries, entry_fields, entry_kind
 from eligibility.facts import PatientFacts
 from eligibility.matching import FactIndex, Outcome, evaluate
@@ -102,60 +103,54 @@ def _build_entry(kind: EntryKind, item: Compiled, out: Outcome) -> Entry:
     return build_entries(kind, [entry_fields(kind, item.criterion, item.citation, out)])[0]
 
 
-def _build_static_entries(items: Sequence[Compiled]) -> None:
-    """Each criterion's entry for a patient who mentioned none of its facts (`Compiled.static_entry`, False
-    when that satisfies it), built for a whole cohort on its first check: one validation per entry kind."""
-    pending: dict[EntryKind, tuple[list[Compiled], list[dict[str, object]]]] = {}
-    for item in items:
-        if item.static_entry is not None:  # shared with a cohort checked before (the record's age and sex)
-            continue
-        kind = entry_kind(item.criterion.kind, item.static)
-        if kind is None:
-            item.static_entry = False
-            continue
-        waiting, fields = pending.setdefault(kind, ([], []))
-        waiting.append(item)
-        fields.append(entry_fields(kind, item.criterion, item.citation_or_fields, item.static))
-    for kind, (waiting, fields) in pending.items():
-        for item, entry in zip(waiting, build_entries(kind, fields), strict=True):
-            item.static_entry = entry
-            if entry.citation is not None:
-                item.keep_citation(entry.citation)
+def _merged(static: Static[E], touched: set[int], new: list[tuple[int, E]]) -> list[E]:
+    """The empty-patient entries of one kind with those of the `touched` criteria replaced by their `new`
+    ones (position, entry), in criterion order."""
+    if not new and touched.isdisjoint(static.positions):
+        return list(static.entries)
+    kept = [(p, e) for p, e in zip(static.positions, static.entries, strict=True) if p not in touched]
+    kept.extend(new)
+    kept.sort(key=itemgetter(0))
+    return [e for _, e in kept]
 
 
 def _verdict(trial: Trial, cohort: CompiledCohort, idx: FactIndex, memo: dict[str, Outcome]) -> TrialVerdict:
-    failed: list[FailedCriterion] = []
-    unknown: list[UnknownCriterion] = []
-    review: list[ReviewCriterion] = []
-    keys = idx.keys
-    for item in cohort.items:
-        entry: Entry | None
-        if item.deps.isdisjoint(keys):
-            if item.static_entry is None:  # the cohort's first check in this process: all its entries at once
-                _build_static_entries(cohort.items)
-            entry = item.static_entry or None
-        else:
-            out = memo.get(item.key)
-            if out is None:
-                out = evaluate(item.rule, idx, item.criterion.kind)
-                memo[item.key] = out
-            kind = entry_kind(item.criterion.kind, out)
-            entry = _entry(kind, item, out) if kind else None
-        match entry:
-            case FailedCriterion():
-                failed.append(entry)
-            case UnknownCriterion():
-                unknown.append(entry)
-            case ReviewCriterion():
-                review.append(entry)
-    verdict: VerdictName = "ineligible" if failed else "possibly_eligible" if (unknown or review) else "eligible"
+    """The cohort's verdict: its empty-patient entries, with the criteria that depend on a fact the patient
+    stated evaluated for this patient."""
+    empty = cohort.empty
+    touched = empty.touched(idx.keys)
+    failed: list[tuple[int, FailedCriterion]] = []
+    unknown: list[tuple[int, UnknownCriterion]] = []
+    review: list[tuple[int, ReviewCriterion]] = []
+    for position in touched:
+        item = cohort.items[position]
+        out = memo.get(item.key)
+        if out is None:
+            out = evaluate(item.rule, idx, item.criterion.kind)
+            memo[item.key] = out
+        kind = entry_kind(item.criterion.kind, out)
+        if kind is None:
+            continue
+        match _entry(kind, item, out):
+            case FailedCriterion() as entry:
+                failed.append((position, entry))
+            case UnknownCriterion() as entry:
+                unknown.append((position, entry))
+            case ReviewCriterion() as entry:
+                review.append((position, entry))
+    failed_all = _merged(empty.failed, touched, failed)
+    unknown_all = _merged(empty.unknown, touched, unknown)
+    review_all = _merged(empty.review, touched, review)
+    verdict: VerdictName = (
+        "ineligible" if failed_all else "possibly_eligible" if (unknown_all or review_all) else "eligible"
+    )
     return TrialVerdict(
         trial_id=trial.trial_id,
         cohort=cohort.name,
         verdict=verdict,
-        failed=failed,
-        unknown=unknown,
-        needs_review=review,
+        failed=failed_all,
+        unknown=unknown_all,
+        needs_review=review_all,
         warnings=[w.message for w in trial.warnings],
     )
 
