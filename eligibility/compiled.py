@@ -175,9 +175,14 @@ def _empty_verdict(items: tuple[Compiled, ...]) -> EmptyVerdict:
         kind = entry_kind(c.kind, out)
         if kind is None:
             continue
-        cite = item._citation or {"id": c.id, "trial_id": c.trial_id, "section": f"eligibility.{c.kind}", "text": c.text}
+        cite = item._citation or _citation_fields(c)
         if kind == "unknown":
-            fields: dict[str, object] = {"criterion": c.text, "kind": c.kind, "needs": list(out.needs), "citation": cite}
+            fields: dict[str, object] = {
+                "criterion": c.text,
+                "kind": c.kind,
+                "needs": list(out.needs),
+                "citation": cite,
+            }
         else:
             fields = entry_fields(kind, c, cite, out)
         positions, listed = kinds[kind]
