@@ -157,11 +157,14 @@ _DEFINITION = re.compile(
     r"\s*(?:mean|stand for|refer to|means|measure)?\s*[?.!]?\s*$",
     re.IGNORECASE,
 )
+# What may follow a count of trials ("compare these two for me", "both side by side"); a noun there means
+# something else is counted ("the two infusions", "both men and women").
+_COUNT_ENDS = "trials|studies|ones|for|please|side|again|now|in|on|by|with|against|to|and"
 _PRONOUN = re.compile(
     r"\b(it|its|it's|that one|this one|that (trial|study|pilot)|this (trial|study|pilot)|the same (trial|study)|"
     r"the (trial|study)|there|they|them|these (trials|studies)|those (trials|studies)|"
     r"(?<=compare )(these|those))\b|"
-    r"\b((these|those|the) (two|three|four)|both)(?=\s*($|[?.!,;:]|of (them|these|those)\b|(trials|studies|ones)\b))",
+    r"\b((these|those|the) (two|three|four)|both)(?=\s*($|[?.!,;:]|(of (them|these|those)|" + _COUNT_ENDS + r")\b))",
     re.IGNORECASE,
 )
 # "compare these two", "the first three", "both": how many of the trials in focus, in the order they were
@@ -169,7 +172,7 @@ _PRONOUN = re.compile(
 # "both of them", not "the two infusions" or "both men and women".
 _COUNTED = re.compile(
     r"\b(?:(?:these|those|the|first)\s+(?:first\s+)?(two|three|four)|(both))"
-    r"(?=\s*(?:$|[?.!,;:]|of\s+(?:them|these|those)\b|(?:trials|studies|ones)\b))",
+    r"(?=\s*(?:$|[?.!,;:]|(?:of\s+(?:them|these|those)|" + _COUNT_ENDS + r")\b))",
     re.IGNORECASE,
 )
 _COUNTS = {"two": 2, "three": 3, "four": 4, "both": 2}

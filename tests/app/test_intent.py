@@ -162,7 +162,13 @@ def test_comparing_described_trials_resolves_all_of_them(catalog):
 
 @pytest.mark.parametrize(
     "question, count",
-    [("compare both", 2), ("Compare these two", 2), ("can you compare the two studies?", 2), ("compare them", 3)],
+    [
+        ("compare both", 2),
+        ("Compare these two", 2),
+        ("compare those two side by side for me", 2),
+        ("can you compare the two studies?", 2),
+        ("compare them", 3),
+    ],
 )
 def test_a_count_of_the_trials_in_focus_takes_that_many_in_their_order(catalog, question, count):
     focus = ["NCT04356287", "NCT06888973", "NCT03929120"]
