@@ -7,7 +7,10 @@ is involved, so the same question always routes the same way and an LLM backend 
 from __future__ import annotations
 
 import re
+import threading
+from bisect import bisect_right
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -278,6 +281,62 @@ def _descriptor_terms(desc: str) -> list[tuple[str, ...]]:
     return terms
 
 
+@dataclass(frozen=True)
+class _FieldText:
+    """The texts at one field position of every profile, joined by newlines so one `str.find` scans them all.
+
+    A normalized phrase (" a b ") holds no newline, so a match never spans two profiles' texts.
+    """
+
+    text: str
+    starts: list[int]  # offset of each profile's text in `text`
+    weights: list[int]
+
+
+class _ProfileScan:
+    """`TrialProfile` texts laid out for phrase lookup over thousands of trials at once."""
+
+    def __init__(self, profiles: Sequence[TrialProfile]):
+        self.profiles = profiles
+        width = max((len(p.fields) for p in profiles), default=0)
+        self.fields = []
+        for position in range(width):
+            texts = [p.fields[position][1] if position < len(p.fields) else "" for p in profiles]
+            weights = [p.fields[position][0] if position < len(p.fields) else 0 for p in profiles]
+            starts, offset = [], 0
+            for text in texts:
+                starts.append(offset)
+                offset += len(text) + 1
+            self.fields.append(_FieldText("\n".join(texts), starts, weights))
+
+    def best_weights(self, names: list[str]) -> dict[int, int]:
+        """Per profile (by position) containing one of the normalized `names`: the weight of its strongest
+        field containing one."""
+        best: dict[int, int] = {}
+        for field in self.fields:
+            for name in names:
+                at = field.text.find(name)
+                while at != -1:
+                    which = bisect_right(field.starts, at) - 1
+                    if field.weights[which] > best.get(which, 0):
+                        best[which] = field.weights[which]
+                    at = field.text.find(name, at + 1)
+        return best
+
+
+_scan_lock = threading.Lock()
+_last_scan: _ProfileScan | None = None
+
+
+def _scan_of(profiles: Sequence[TrialProfile]) -> _ProfileScan:
+    # The caller caches its profile list (one per index); its layout is kept for as long as that list is.
+    global _last_scan
+    with _scan_lock:
+        if _last_scan is None or _last_scan.profiles is not profiles:
+            _last_scan = _ProfileScan(profiles)
+        return _last_scan
+
+
 def match_description(desc: str, profiles: Sequence[TrialProfile]) -> list[str]:
     """Trials best matching a description such as "Mayo", "scleroderma" or "lupus pilot".
 
@@ -287,21 +346,17 @@ def match_description(desc: str, profiles: Sequence[TrialProfile]) -> list[str]:
     terms = _descriptor_terms(desc)
     if not terms:
         return []
-    scores: dict[str, int] = {}
-    for profile in profiles:
-        total = 0
-        for term in terms:
-            best = 0
-            for weight, text in profile.fields:
-                if weight > best and any(vocab.contains_phrase(text, name) for name in term):
-                    best = weight
-            total += best
-        if total:
-            scores[profile.trial_id] = total
+    # Phrases are found by scanning each field position of all profiles at once (`_ProfileScan`): a Python
+    # loop over thousands of profiles per term was most of an answer's time on a large index.
+    scan = _scan_of(profiles)
+    scores: dict[int, int] = {}
+    for term in terms:
+        for which, weight in scan.best_weights([vocab.normalized(name) for name in term]).items():
+            scores[which] = scores.get(which, 0) + weight
     if not scores:
         return []
     top = max(scores.values())
-    return [p.trial_id for p in profiles if scores.get(p.trial_id) == top]
+    return [p.trial_id for which, p in enumerate(profiles) if scores.get(which) == top]
 
 
 def _inside(inner: tuple[int, int], outer: tuple[int, int]) -> bool:
