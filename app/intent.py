@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import re
 import threading
-from bisect import bisect_right
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
@@ -282,19 +281,16 @@ def _descriptor_terms(desc: str) -> list[tuple[str, ...]]:
 
 
 @dataclass(frozen=True)
-class _FieldText:
-    """The texts at one field position of every profile, joined by newlines so one `str.find` scans them all.
+class _FieldWords:
+    """The texts at one field position of every profile, with the profiles each word occurs in."""
 
-    A normalized phrase (" a b ") holds no newline, so a match never spans two profiles' texts.
-    """
-
-    text: str
-    starts: list[int]  # offset of each profile's text in `text`
+    texts: list[str]
     weights: list[int]
+    where: dict[str, list[int]]  # word -> positions (in the profile list) of the profiles whose text has it
 
 
 class _ProfileScan:
-    """`TrialProfile` texts laid out for phrase lookup over thousands of trials at once."""
+    """`TrialProfile` texts indexed by word, so a phrase lookup visits only the profiles holding its words."""
 
     def __init__(self, profiles: Sequence[TrialProfile]):
         self.profiles = profiles
@@ -303,24 +299,31 @@ class _ProfileScan:
         for position in range(width):
             texts = [p.fields[position][1] if position < len(p.fields) else "" for p in profiles]
             weights = [p.fields[position][0] if position < len(p.fields) else 0 for p in profiles]
-            starts, offset = [], 0
-            for text in texts:
-                starts.append(offset)
-                offset += len(text) + 1
-            self.fields.append(_FieldText("\n".join(texts), starts, weights))
+            where: dict[str, list[int]] = {}
+            for which, text in enumerate(texts):
+                for word in set(text.split()):
+                    where.setdefault(word, []).append(which)
+            self.fields.append(_FieldWords(texts, weights, where))
 
     def best_weights(self, names: list[str]) -> dict[int, int]:
-        """Per profile (by position) containing one of the normalized `names`: the weight of its strongest
-        field containing one."""
+        """Per profile (by position) containing one of the normalized `names` as whole words: the weight of
+        its strongest field containing one."""
         best: dict[int, int] = {}
         for field in self.fields:
             for name in names:
-                at = field.text.find(name)
-                while at != -1:
-                    which = bisect_right(field.starts, at) - 1
+                words = name.split()
+                if words:
+                    # A normalized text is its words joined by single spaces: it can only hold the phrase if
+                    # it holds each of its words; one word is then a match, longer phrases are checked.
+                    candidates = set(field.where.get(words[0], ()))
+                    for word in words[1:]:
+                        candidates.intersection_update(field.where.get(word, ()))
+                    found = candidates if len(words) == 1 else {w for w in candidates if name in field.texts[w]}
+                else:  # a name without words matches where `contains_phrase` would: texts holding its spaces
+                    found = {w for w, text in enumerate(field.texts) if name in text}
+                for which in found:
                     if field.weights[which] > best.get(which, 0):
                         best[which] = field.weights[which]
-                    at = field.text.find(name, at + 1)
         return best
 
 
@@ -346,8 +349,8 @@ def match_description(desc: str, profiles: Sequence[TrialProfile]) -> list[str]:
     terms = _descriptor_terms(desc)
     if not terms:
         return []
-    # Phrases are found by scanning each field position of all profiles at once (`_ProfileScan`): a Python
-    # loop over thousands of profiles per term was most of an answer's time on a large index.
+    # Phrases are looked up through a word index of the profiles (`_ProfileScan`): a Python loop over
+    # thousands of profiles per term was most of an answer's time on a large index.
     scan = _scan_of(profiles)
     scores: dict[int, int] = {}
     for term in terms:
