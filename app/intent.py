@@ -161,9 +161,13 @@ _DEFINITION = re.compile(
 )
 _PRONOUN = re.compile(
     r"\b(it|its|it's|that one|this one|that (trial|study|pilot)|this (trial|study|pilot)|the same (trial|study)|"
-    r"the (trial|study)|there|they|them|these (trials|studies)|those (trials|studies))\b",
+    r"the (trial|study)|there|they|them|these (trials|studies)|those (trials|studies)|(these|those|the) (two|three|four)|"
+    r"both( of them)?|(?<=compare )(these|those))\b",
     re.IGNORECASE,
 )
+# "compare these two", "the first three": how many of the trials in focus, in the order they were shown.
+_COUNTED = re.compile(r"\b(?:these|those|the|first)\s+(?:first\s+)?(two|three|four)\b", re.IGNORECASE)
+_COUNTS = {"two": 2, "three": 3, "four": 4}
 DESCRIPTOR = re.compile(
     r"\b(?:the|that|this)\s+(?P<desc>[\w\-'’ .]{2,60}?)\s+(?P<noun>trial|study|one|pilot|protocol|project)\b",
     re.IGNORECASE,
@@ -525,6 +529,8 @@ def understand(
         )
     ):
         trial_ids = list(previous_trials)
+        if counted := _COUNTED.search(text):
+            trial_ids = trial_ids[: _COUNTS[counted.group(1).lower()]]
         resolved_by = "context"
 
     def make(kind: IntentKind, **extra) -> Intent:
