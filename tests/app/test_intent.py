@@ -63,6 +63,33 @@ def test_descriptions_resolve_to_trials(catalog, description, expected):
     assert match_description(description, catalog[1]) == expected
 
 
+@pytest.mark.parametrize(
+    "description",
+    ["stem cell lupus", "mesenchymal stromal cells", "lung disease trial", "Mayo sclerosis", "cells lupus nephritis"],
+)
+def test_description_matching_by_word_index_equals_a_plain_scan(catalog, description):
+    # The word index must find exactly the profiles a phrase lookup in every profile text finds: a phrase
+    # whose words all occur, but not side by side, must not match.
+    from app import vocabulary as vocab
+    from app.intent import _descriptor_terms
+
+    profiles = catalog[1]
+    scores: dict[str, int] = {}
+    for profile in profiles:
+        total = sum(
+            max(
+                (w for w, text in profile.fields if any(vocab.contains_phrase(text, name) for name in term)),
+                default=0,
+            )
+            for term in _descriptor_terms(description)
+        )
+        if total:
+            scores[profile.trial_id] = total
+    top = max(scores.values(), default=None)
+    expected = [p.trial_id for p in profiles if top is not None and scores.get(p.trial_id) == top]
+    assert match_description(description, profiles) == expected
+
+
 def test_described_trials_in_questions(catalog):
     intent = ask(catalog, "What is the dose in the scleroderma study?")
     assert intent.trial_ids == ["NCT04356287"] and intent.resolved_by == "description"
