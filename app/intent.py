@@ -159,15 +159,25 @@ _DEFINITION = re.compile(
     r"\s*(?:mean|stand for|refer to|means|measure)?\s*[?.!]?\s*$",
     re.IGNORECASE,
 )
+# What may follow a count of trials ("compare these two for me", "both side by side"); a noun there means
+# something else is counted ("the two infusions", "both men and women").
+_COUNT_ENDS = "trials|studies|ones|for|please|side|again|now|in|on|by|with|against|to|and"
 _PRONOUN = re.compile(
     r"\b(it|its|it's|that one|this one|that (trial|study|pilot)|this (trial|study|pilot)|the same (trial|study)|"
-    r"the (trial|study)|there|they|them|these (trials|studies)|those (trials|studies)|(these|those|the) (two|three|four)|"
-    r"both( of them)?|(?<=compare )(these|those))\b",
+    r"the (trial|study)|there|they|them|these (trials|studies)|those (trials|studies)|"
+    r"(?<=compare )(these|those))\b|"
+    r"\b((these|those|the) (two|three|four)|both)(?=\s*($|[?.!,;:]|(of (them|these|those)|" + _COUNT_ENDS + r")\b))",
     re.IGNORECASE,
 )
-# "compare these two", "the first three": how many of the trials in focus, in the order they were shown.
-_COUNTED = re.compile(r"\b(?:these|those|the|first)\s+(?:first\s+)?(two|three|four)\b", re.IGNORECASE)
-_COUNTS = {"two": 2, "three": 3, "four": 4}
+# "compare these two", "the first three", "both": how many of the trials in focus, in the order they were
+# shown. A count stands for trials only where nothing else is counted: "compare both", "the two studies",
+# "both of them", not "the two infusions" or "both men and women".
+_COUNTED = re.compile(
+    r"\b(?:(?:these|those|the|first)\s+(?:first\s+)?(two|three|four)|(both))"
+    r"(?=\s*(?:$|[?.!,;:]|(?:of\s+(?:them|these|those)|" + _COUNT_ENDS + r")\b))",
+    re.IGNORECASE,
+)
+_COUNTS = {"two": 2, "three": 3, "four": 4, "both": 2}
 DESCRIPTOR = re.compile(
     r"\b(?:the|that|this)\s+(?P<desc>[\w\-'’ .]{2,60}?)\s+(?P<noun>trial|study|one|pilot|protocol|project)\b",
     re.IGNORECASE,
@@ -530,7 +540,7 @@ def understand(
     ):
         trial_ids = list(previous_trials)
         if counted := _COUNTED.search(text):
-            trial_ids = trial_ids[: _COUNTS[counted.group(1).lower()]]
+            trial_ids = trial_ids[: _COUNTS[(counted.group(1) or counted.group(2)).lower()]]
         resolved_by = "context"
 
     def make(kind: IntentKind, **extra) -> Intent:

@@ -185,3 +185,24 @@ def test_comparing_described_trials_resolves_all_of_them(catalog):
     assert intent.kind == "compare" and {"NCT03171194", "KCT0004337"} <= set(intent.trial_ids)
     # Without a comparison the same words ask to find trials, not for a term's meaning.
     assert ask(catalog, "What are the lupus trials?").kind == "find_trials"
+
+
+@pytest.mark.parametrize(
+    "question, count",
+    [
+        ("compare both", 2),
+        ("Compare these two", 2),
+        ("compare those two side by side for me", 2),
+        ("can you compare the two studies?", 2),
+        ("compare them", 3),
+    ],
+)
+def test_a_count_of_the_trials_in_focus_takes_that_many_in_their_order(catalog, question, count):
+    focus = ["NCT04356287", "NCT06888973", "NCT03929120"]
+    intent = ask(catalog, question, previous_trials=focus, previous_kind="find_trials")
+    assert intent.kind == "compare" and intent.trial_ids == focus[:count] and intent.resolved_by == "context"
+
+
+def test_two_of_something_else_is_no_reference_to_the_trials_in_focus(catalog):
+    focus = ["NCT04356287", "NCT06888973", "NCT03929120"]
+    assert ask(catalog, "How far apart are the two infusions?", previous_trials=focus).trial_ids == []
