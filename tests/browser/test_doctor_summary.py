@@ -37,7 +37,8 @@ def test_the_summary_button_gives_the_page_and_a_fhir_bundle(chat_server, browse
         assert response.ok, (url, response.status)
         return response.text()
 
-    assert "NCT04356287" in fetched("trial-summary.html")
+    html = fetched("trial-summary.html")
+    assert "NCT04356287" in html and re.search(r"verdict[^<]*: <strong>[a-z ]+</strong>", html), html[:2000]
     assert "52 year old woman with systemic sclerosis" in fetched("trial-summary.md")
     bundle = json.loads(fetched("trial-summary.fhir.json"))
     assert bundle["resourceType"] == "Bundle"
