@@ -1,8 +1,12 @@
 """A generated corpus of N trials in ClinicalTrials.gov API v2 JSON, made by recombining real sections.
 
-Each synthetic study takes its title and conditions from one real record of the legacy XML archive, and
-its summary, arms and interventions, outcomes, eligibility and locations from other randomly chosen
-records, so texts, criteria layouts and sizes are real while the trials are new. Ids are `NCT9xxxxxxx`
+Each synthetic study takes its title, conditions, keywords and summary from one real record of the legacy
+XML archive, and its status, sponsor, design, arms and interventions, outcomes, eligibility and locations
+from other randomly chosen records, so texts, criteria layouts and sizes are real while the trials are new.
+The title, conditions and summary stay together because they describe one study (a summary of another
+study under the title would make an incoherent trial), and because they are what the compact dense
+policy embeds, so a re-keyed trial's profile text equals that of a real record (benchmarks/scale.py reuses
+the archive index's vector for it instead of embedding it again). Ids are `NCT9xxxxxxx`
 (a range no real study uses). Deterministic for a given seed. Written as JSONL (one study per line).
 
     python -m benchmarks.synth --count 10000 --out benchmarks/out/synth-10000.jsonl
@@ -19,9 +23,11 @@ from pathlib import Path
 
 from defusedxml import ElementTree
 
-from trialfinder.settings import PROJECT_ROOT
+from trialfinder.settings import PROJECT_ROOT, Settings
 
-ARCHIVE = PROJECT_ROOT.parent / "shared" / "corpus" / "ctgov-xml-2023-02.tar.xz"
+# Under TRIALFINDER_SHARED_DIR (default ../shared beside the repository), as `trialfinder eval --external`
+# finds it, so a checkout elsewhere (a git worktree) can point at the shared data.
+ARCHIVE = Settings().shared_dir / "corpus" / "ctgov-xml-2023-02.tar.xz"
 OUT_DIR = PROJECT_ROOT / "benchmarks" / "out"
 
 
@@ -173,7 +179,7 @@ def synthesize(records: list[dict], count: int, seed: int = 7) -> list[dict]:
                 "identificationModule": {"nctId": f"NCT9{i:07d}", **base["identification"]},
                 "statusModule": pick()["status"],
                 "sponsorCollaboratorsModule": pick()["sponsor"],
-                "descriptionModule": pick()["description"],
+                "descriptionModule": base["description"],
                 "conditionsModule": base["conditions"],
                 "designModule": pick()["design"],
                 "armsInterventionsModule": pick()["arms"],
