@@ -207,6 +207,28 @@ def write_corpus(count: int, out: Path | None = None, seed: int = 7) -> Path:
     return out
 
 
+def write_shards(count: int, folder: Path | None = None, per_file: int = 1000, seed: int = 7) -> list[Path]:
+    """The corpus of `count` studies as JSONL files of `per_file` studies each (reused when already there).
+
+    A bulk ingest reads a folder of files document by document, so memory follows one file, not the corpus;
+    the first `k * per_file` studies of a corpus are the same for any `count`, so a smaller ingest can read
+    a prefix of the files.
+    """
+    folder = folder or OUT_DIR / f"synth-{count}-by-{per_file}"
+    paths = [folder / f"part-{start // per_file:05d}.jsonl" for start in range(0, count, per_file)]
+    if all(p.is_file() for p in paths):
+        return paths
+    folder.mkdir(parents=True, exist_ok=True)
+    studies = synthesize(read_archive(), count, seed)
+    for path, start in zip(paths, range(0, count, per_file), strict=True):
+        tmp = path.with_suffix(".tmp")
+        with tmp.open("w", encoding="utf-8") as handle:
+            for study in studies[start : start + per_file]:
+                handle.write(json.dumps(study, ensure_ascii=False) + "\n")
+        tmp.replace(path)
+    return paths
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.synth", description=__doc__.split("\n\n")[0])
     parser.add_argument("--count", type=int, default=10_000)
