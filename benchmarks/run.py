@@ -694,7 +694,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--scale-count", type=int, default=100_000, help="trials on the Chroma server (--only scale)")
     parser.add_argument(
-        "--scale-embedded", type=int, default=25_000, help="trials in the embedded-client index (--only scale)"
+        "--scale-embedded", type=int, default=10_000, help="trials in the embedded-client index (--only scale)"
     )
     args = parser.parse_args(argv)
     if args.only == "scale":

@@ -258,7 +258,7 @@ def _point(stage: dict, ingest_s: float) -> dict:
 # ---------------------------------------------------------------- the whole section
 
 
-def bench_scale(archive_index: Path, count: int = 100_000, embedded: int = 25_000, sessions: int = 10) -> dict:
+def bench_scale(archive_index: Path, count: int = 100_000, embedded: int = 10_000, sessions: int = 10) -> dict:
     from benchmarks.reuse import ReusingEmbedder, archive_vectors
     from benchmarks.synth import ARCHIVE, write_shards
     from vectorstore.embeddings import Embedder
