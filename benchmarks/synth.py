@@ -234,10 +234,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--count", type=int, default=10_000)
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--out", type=Path)
+    parser.add_argument("--shards", action="store_true", help="write JSONL files of 1,000 studies (write_shards)")
     args = parser.parse_args(argv)
     if not ARCHIVE.is_file():
         print(f"benchmarks.synth: the archive {ARCHIVE} is missing", file=sys.stderr)
         return 2
+    if args.shards:
+        print("\n".join(map(str, write_shards(args.count, args.out, seed=args.seed))))
+        return 0
     print(write_corpus(args.count, args.out, args.seed))
     return 0
 
