@@ -21,13 +21,15 @@ from functools import partial
 from typing import Any, TypeVar
 
 import chainlit as cl
-from chainlit.input_widget import InputWidget, TextInput
+from chainlit.input_widget import InputWidget, Select, TextInput
 from chainlit.types import ThreadDict
 
 from app import chat_store
-from app.chat_profile import apply_profile_edit, profile_fields
-from app.chat_render import ChatReply, index_overview, render_reply
+from app.chat_profile import ProfileField, apply_profile_edit, profile_fields, statements_from_fields
+from app.chat_render import ChatReply, View, index_overview, render_reply
 from app.conversation import Conversation, TurnKind, classify
+from app.handoff import can_hand_off, handoff
+from app.models import Answer
 from trialfinder.settings import Settings
 
 T = TypeVar("T")
@@ -104,19 +106,43 @@ def _conversation() -> Conversation:
     return conversation
 
 
-async def _send_profile(conversation: Conversation) -> None:
-    """Show the patient facts understood so far in the chat settings panel, editable."""
-    inputs: list[InputWidget] = [
-        TextInput(
-            id=f.id,
-            label=f.label,
-            initial=f.initial,
-            description=f.description,
-            placeholder=f.placeholder,
-            multiline=f.multiline,
+def _widget(f: ProfileField) -> InputWidget:
+    if f.widget == "select":
+        return Select(
+            id=f.id, label=f.label, values=list(f.options), initial_value=f.initial, description=f.description
         )
-        for f in profile_fields(conversation)
-    ]
+    return TextInput(
+        id=f.id,
+        label=f.label,
+        initial=f.initial,
+        description=f.description,
+        placeholder=f.placeholder,
+        multiline=f.multiline,
+    )
+
+
+VIEWS = {"Patient: plain cards": "patient", "Clinician: full checker table, side-by-side comparisons": "clinician"}
+
+
+def _view() -> View:
+    """How answers are laid out in this session: the patient view unless the user chose the clinician one
+    (the widget, a small corner of someone else's page, always shows the patient view)."""
+    if cl.user_session.get("client_type") == "copilot":
+        return "patient"
+    return "clinician" if cl.user_session.get("view") == "clinician" else "patient"
+
+
+async def _send_profile(conversation: Conversation) -> None:
+    """Show the view setting and the patient facts understood so far, as editable fields, in the chat
+    settings panel."""
+    saved = _state["settings"].save_chats if "settings" in _state else False
+    fields = profile_fields(conversation, saved=saved)
+    cl.user_session.set("profile_form", {f.id: f.initial for f in fields})
+    inputs: list[InputWidget] = [_widget(f) for f in fields]
+    if cl.user_session.get("client_type") != "copilot":
+        inputs.insert(
+            0, Select(id="view", label="Show answers for", items=VIEWS, initial_value=_view(), description="")
+        )
     await cl.ChatSettings(inputs).send()
 
 
@@ -199,6 +225,12 @@ async def resume(thread: ThreadDict) -> None:
 async def profile_updated(values: dict[str, Any]) -> None:
     """The user corrected the patient profile: replace the facts and say what they now are."""
     conversation = _conversation()
+    view = values.pop("view", None)
+    if view in VIEWS.values() and view != _view():
+        cl.user_session.set("view", view)
+        await cl.Message(content=f"Answers are now laid out for a {view}.", author="settings").send()
+    if statements_from_fields(values) == statements_from_fields(cl.user_session.get("profile_form") or {}):
+        return  # only the view changed
     edited = "\n".join(str(v) for v in values.values())
     if len(edited) > _state["settings"].max_profile_chars:
         await cl.Message(
@@ -212,6 +244,10 @@ async def profile_updated(values: dict[str, Any]) -> None:
     summary = await _on_worker(apply_profile_edit, conversation, values, today)
     await _send_profile(conversation)
     await cl.Message(content=summary, author="patient profile").send()
+    # The last check or search, run again at once with the edited profile.
+    answer = await _on_worker(_state["assistant"].recheck, conversation, "Checked again with the edited profile.")
+    if answer is not None:
+        await _reply(answer, conversation)
     await _save(conversation)
 
 
@@ -223,10 +259,9 @@ async def on_message(message: cl.Message) -> None:
         await cl.Message(content=refusal).send()
         return
     profile_before = conversation.patient_texts
-    reply = cl.Message(content="")
     try:
         answer = await _on_worker(_state["assistant"].ask, message.content, conversation=conversation)
-        rendered: ChatReply = await _on_worker(render_reply, answer, _state["index"], who=conversation.subject)
+        await _reply(answer, conversation)
     except Exception as exc:  # shown to the user instead of a silent spinner; the traceback goes to the log
         # The stack and the exception's type only: its message may quote the patient's words (privacy).
         stack = "".join(traceback.format_tb(exc.__traceback__))
@@ -236,6 +271,17 @@ async def on_message(message: cl.Message) -> None:
             f"Please rephrase or try again; the server log has the details."
         ).send()
         return
+    await _save(conversation)
+    if conversation.patient_texts != profile_before:  # re-sent only when it changed
+        await _send_profile(conversation)
+
+
+async def _reply(answer: Answer, conversation: Conversation) -> None:
+    """Send `answer` laid out for the chat: the text streamed, then the cards or table and the cited passages."""
+    rendered: ChatReply = await _on_worker(
+        render_reply, answer, _state["index"], view=_view(), who=conversation.subject
+    )
+    reply = cl.Message(content="")
     await _stream(reply, rendered.body)
     if rendered.details:
         # The cards (or table) and notes arrive as one token: the message is drawn with them once.
@@ -244,10 +290,27 @@ async def on_message(message: cl.Message) -> None:
     # button, in the widget as a dialog); Chainlit opens every new "side" element by itself.
     # Chainlit annotates `Message.elements` with an unbound TypeVar (ElementBased), so no list type fits it.
     reply.elements = [cl.Text(name=p.name, content=p.content, display="page") for p in rendered.passages]  # type: ignore[misc]
+    if answer.eligibility and can_hand_off(conversation):
+        reply.actions = [cl.Action(name=HANDOFF_ACTION, payload={}, label="Summary for my doctor", icon="file-text")]
     await reply.send()
-    await _save(conversation)
-    if conversation.patient_texts != profile_before:  # re-sent only when it changed
-        await _send_profile(conversation)
+
+
+HANDOFF_ACTION = "doctor_summary"
+HANDOFF_NOTE = (
+    "Your summary for your doctor, from what you told me and the checker's current verdicts: a printable page "
+    "(HTML), the same page as Markdown, and the trials and verdicts as a FHIR R4 file for clinical systems."
+)
+
+
+@cl.action_callback(HANDOFF_ACTION)
+async def hand_off(action: cl.Action) -> None:
+    """The "Summary for my doctor" button: the hand-off files for this conversation, to download."""
+    files = await _on_worker(handoff, _conversation(), _state["index"])
+    elements = [
+        cl.File(name=name, content=content.encode(), mime=mime, display="inline")
+        for name, mime, content in files.files()
+    ]
+    await cl.Message(content=HANDOFF_NOTE, elements=elements, author="summary").send()
 
 
 async def _stream(message: cl.Message, text: str) -> None:

@@ -20,6 +20,7 @@ from typing import Literal, Protocol
 from pydantic import BaseModel, ConfigDict
 
 from app.chain import NOT_ENROLLING
+from app.compare import comparison_table
 from app.generators.extractive import ExtractiveGenerator
 from app.inert import inert
 from app.models import Answer
@@ -141,6 +142,11 @@ def render_reply(answer: Answer, index: TrialLookup, view: View = "patient", who
             body = _join(head, rest)
             table = _eligibility_table(answer.eligibility, index, criteria)
             details.append(_join(table, f"Facts used: {facts_used}" if facts_used else ""))
+    if view == "clinician" and answer.intent == "compare":
+        side_by_side = comparison_table(body, {name: cites[0] for name, cites in names.items()})
+        if side_by_side is not None:
+            body = "The trials side by side, each cell quoting the passage it links to:"
+            details.append(side_by_side)
     if question:
         why = _asked_for(answer, index, criteria) if view == "patient" else None
         label = "Next question" if view == "patient" else "To narrow this down"

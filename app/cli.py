@@ -255,8 +255,21 @@ def cmd_ask(args: argparse.Namespace) -> int:
     )
     if conversation is not None:
         _save_conversation(args.conversation, conversation)
-    _emit(args, answer.model_dump(mode="json"), _human_answer)
+    human: Callable[[dict], str] = _human_answer
+    if args.view:
+        from app.chat_render import render_reply
+
+        who = conversation.subject if conversation is not None else "you"
+        reply = render_reply(answer, index, view=args.view, who=who)
+        human = lambda _: _viewed(reply)  # noqa: E731  (the same layout the chat shows)
+    _emit(args, answer.model_dump(mode="json"), human)
     return EXIT_OK
+
+
+def _viewed(reply) -> str:
+    """A chat reply as text: the answer laid out for its view, then each cited passage it links to."""
+    passages = [f"- {p.name}: {' '.join(p.content.split())[:200]}" for p in reply.passages]
+    return reply.markdown + ("\n\nPassages:\n" + "\n".join(passages) if passages else "")
 
 
 def _load_conversation(path: str):
@@ -501,6 +514,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--summary",
         action="store_true",
         help="with --conversation: print the one-page summary for a doctor (Markdown; --json adds HTML)",
+    )
+    p.add_argument(
+        "--view",
+        choices=("patient", "clinician"),
+        help="lay the text out as the chat does: patient (plain cards) or clinician (the checker's full table, "
+        "comparisons side by side); --json output is unchanged",
     )
     p.set_defaults(func=cmd_ask)
 

@@ -72,6 +72,7 @@ class ConversationState(BaseModel):
     focus: list[str] = Field(default_factory=list, description="The trials in focus, most recent last")
     pending: NextQuestion | None = Field(default=None, description="The question last asked")
     asked: list[str] = Field(default_factory=list, description="Facts already asked about (never asked again)")
+    about: str | None = Field(default=None, description="Whom an edited profile is about (`Conversation.about`)")
 
 
 Turn = TurnRecord  # the chat's name for a finished turn
@@ -202,6 +203,9 @@ class Conversation:
     focus: list[str] = field(default_factory=list)
     pending: NextQuestion | None = None
     asked: list[str] = field(default_factory=list)
+    # Whom the profile was about when its form was last saved: the form's items ("no hepatitis B") name no
+    # one, so "your mother" would otherwise become "you".
+    about: str | None = None
     facts: PatientFacts | None = None
     lock: threading.RLock = field(default_factory=threading.RLock, repr=False, compare=False)
 
@@ -214,7 +218,8 @@ class Conversation:
     def subject(self) -> str:
         """Whom the profile is about (see `subject_of`); derived from the statements, so a retraction
         undoes it."""
-        return subject_of(self.patient_texts)
+        named = subject_of(self.patient_texts)
+        return self.about if named == "you" and self.about is not None else named
 
     def add_facts(self, facts: PatientFacts, text: str) -> PatientFacts:
         """Add a statement; a later statement wins over earlier ones (a correction overrides)."""
@@ -227,6 +232,7 @@ class Conversation:
     def replace_statements(self, texts: list[str], today: date | None = None) -> PatientFacts | None:
         """The profile edited as a whole (the chat's profile form): re-read every statement."""
         with self.lock:
+            self.about = self.subject
             self.statements = [Statement(turn=len(self.turns), words=t, facts=extract_facts(t, today)) for t in texts]
             self._remerge()
             return self.facts
@@ -243,7 +249,7 @@ class Conversation:
     def reset(self) -> None:
         with self.lock:
             self.statements, self.turns, self.focus, self.asked = [], [], [], []
-            self.pending, self.facts = None, None
+            self.pending, self.facts, self.about = None, None, None
 
     def _remerge(self) -> PatientFacts | None:
         facts: PatientFacts | None = None
@@ -301,6 +307,7 @@ class Conversation:
                 focus=list(self.focus),
                 pending=self.pending,
                 asked=list(self.asked),
+                about=self.about,
             )
 
     @classmethod
@@ -311,6 +318,7 @@ class Conversation:
             focus=list(state.focus),
             pending=state.pending,
             asked=list(state.asked),
+            about=state.about,
         )
         conv._remerge()
         return conv

@@ -7,7 +7,9 @@ is involved, so the same question always routes the same way and an LLM backend 
 from __future__ import annotations
 
 import re
+import threading
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -157,11 +159,25 @@ _DEFINITION = re.compile(
     r"\s*(?:mean|stand for|refer to|means|measure)?\s*[?.!]?\s*$",
     re.IGNORECASE,
 )
+# What may follow a count of trials ("compare these two for me", "both side by side"); a noun there means
+# something else is counted ("the two infusions", "both men and women").
+_COUNT_ENDS = "trials|studies|ones|for|please|side|again|now|in|on|by|with|against|to|and"
 _PRONOUN = re.compile(
     r"\b(it|its|it's|that one|this one|that (trial|study|pilot)|this (trial|study|pilot)|the same (trial|study)|"
-    r"the (trial|study)|there|they|them|these (trials|studies)|those (trials|studies))\b",
+    r"the (trial|study)|there|they|them|these (trials|studies)|those (trials|studies)|"
+    r"(?<=compare )(these|those))\b|"
+    r"\b((these|those|the) (two|three|four)|both)(?=\s*($|[?.!,;:]|(of (them|these|those)|" + _COUNT_ENDS + r")\b))",
     re.IGNORECASE,
 )
+# "compare these two", "the first three", "both": how many of the trials in focus, in the order they were
+# shown. A count stands for trials only where nothing else is counted: "compare both", "the two studies",
+# "both of them", not "the two infusions" or "both men and women".
+_COUNTED = re.compile(
+    r"\b(?:(?:these|those|the|first)\s+(?:first\s+)?(two|three|four)|(both))"
+    r"(?=\s*(?:$|[?.!,;:]|(?:of\s+(?:them|these|those)|" + _COUNT_ENDS + r")\b))",
+    re.IGNORECASE,
+)
+_COUNTS = {"two": 2, "three": 3, "four": 4, "both": 2}
 DESCRIPTOR = re.compile(
     r"\b(?:the|that|this)\s+(?P<desc>[\w\-'’ .]{2,60}?)\s+(?P<noun>trial|study|one|pilot|protocol|project)\b",
     re.IGNORECASE,
@@ -278,6 +294,66 @@ def _descriptor_terms(desc: str) -> list[tuple[str, ...]]:
     return terms
 
 
+@dataclass(frozen=True)
+class _FieldWords:
+    """The texts at one field position of every profile, with the profiles each word occurs in."""
+
+    texts: list[str]
+    weights: list[int]
+    where: dict[str, list[int]]  # word -> positions (in the profile list) of the profiles whose text has it
+
+
+class _ProfileScan:
+    """`TrialProfile` texts indexed by word, so a phrase lookup visits only the profiles holding its words."""
+
+    def __init__(self, profiles: Sequence[TrialProfile]):
+        self.profiles = profiles
+        width = max((len(p.fields) for p in profiles), default=0)
+        self.fields = []
+        for position in range(width):
+            texts = [p.fields[position][1] if position < len(p.fields) else "" for p in profiles]
+            weights = [p.fields[position][0] if position < len(p.fields) else 0 for p in profiles]
+            where: dict[str, list[int]] = {}
+            for which, text in enumerate(texts):
+                for word in set(text.split()):
+                    where.setdefault(word, []).append(which)
+            self.fields.append(_FieldWords(texts, weights, where))
+
+    def best_weights(self, names: list[str]) -> dict[int, int]:
+        """Per profile (by position) containing one of the normalized `names` as whole words: the weight of
+        its strongest field containing one."""
+        best: dict[int, int] = {}
+        for field in self.fields:
+            for name in names:
+                words = name.split()
+                if words:
+                    # A normalized text is its words joined by single spaces: it can only hold the phrase if
+                    # it holds each of its words; one word is then a match, longer phrases are checked.
+                    candidates = set(field.where.get(words[0], ()))
+                    for word in words[1:]:
+                        candidates.intersection_update(field.where.get(word, ()))
+                    found = candidates if len(words) == 1 else {w for w in candidates if name in field.texts[w]}
+                else:  # a name without words matches where `contains_phrase` would: texts holding its spaces
+                    found = {w for w, text in enumerate(field.texts) if name in text}
+                for which in found:
+                    if field.weights[which] > best.get(which, 0):
+                        best[which] = field.weights[which]
+        return best
+
+
+_scan_lock = threading.Lock()
+_last_scan: _ProfileScan | None = None
+
+
+def _scan_of(profiles: Sequence[TrialProfile]) -> _ProfileScan:
+    # The caller caches its profile list (one per index); its layout is kept for as long as that list is.
+    global _last_scan
+    with _scan_lock:
+        if _last_scan is None or _last_scan.profiles is not profiles:
+            _last_scan = _ProfileScan(profiles)
+        return _last_scan
+
+
 def match_description(desc: str, profiles: Sequence[TrialProfile]) -> list[str]:
     """Trials best matching a description such as "Mayo", "scleroderma" or "lupus pilot".
 
@@ -287,21 +363,17 @@ def match_description(desc: str, profiles: Sequence[TrialProfile]) -> list[str]:
     terms = _descriptor_terms(desc)
     if not terms:
         return []
-    scores: dict[str, int] = {}
-    for profile in profiles:
-        total = 0
-        for term in terms:
-            best = 0
-            for weight, text in profile.fields:
-                if weight > best and any(vocab.contains_phrase(text, name) for name in term):
-                    best = weight
-            total += best
-        if total:
-            scores[profile.trial_id] = total
+    # Phrases are looked up through a word index of the profiles (`_ProfileScan`): a Python loop over
+    # thousands of profiles per term was most of an answer's time on a large index.
+    scan = _scan_of(profiles)
+    scores: dict[int, int] = {}
+    for term in terms:
+        for which, weight in scan.best_weights([vocab.normalized(name) for name in term]).items():
+            scores[which] = scores.get(which, 0) + weight
     if not scores:
         return []
     top = max(scores.values())
-    return [p.trial_id for p in profiles if scores.get(p.trial_id) == top]
+    return [p.trial_id for which, p in enumerate(profiles) if scores.get(which) == top]
 
 
 def _inside(inner: tuple[int, int], outer: tuple[int, int]) -> bool:
@@ -467,6 +539,8 @@ def understand(
         )
     ):
         trial_ids = list(previous_trials)
+        if counted := _COUNTED.search(text):
+            trial_ids = trial_ids[: _COUNTS[(counted.group(1) or counted.group(2)).lower()]]
         resolved_by = "context"
 
     def make(kind: IntentKind, **extra) -> Intent:

@@ -40,16 +40,21 @@ class Summary(BaseModel):
     html: str
 
 
+def summarised_trials(conversation: Conversation) -> list[str]:
+    """The trials a hand-off is about: those in focus, else every trial the conversation discussed."""
+    return list(dict.fromkeys(conversation.focus or [tid for t in conversation.turns for tid in t.trial_ids]))
+
+
 def doctor_summary(conversation: Conversation, index: TrialIndex, place: Place | None = None) -> Summary:
     """The page for the conversation's profile and trials in focus (see the module docstring)."""
     lines = ["# Clinical trial summary for my doctor", "", DISCLAIMER, "", "## What I said about the patient", ""]
     lines += [f'- (turn {s.turn + 1}) "{inert(s.words)}"' for s in conversation.statements] or ["- (nothing yet)"]
-    trial_ids = conversation.focus or [tid for t in conversation.turns for tid in t.trial_ids]
+    trial_ids = summarised_trials(conversation)
     lines += ["", "## Trials", ""]
     if not trial_ids:
         lines.append("No trial was discussed yet.")
     facts = conversation.facts
-    for tid in dict.fromkeys(trial_ids):
+    for tid in trial_ids:
         trial = index.trial(tid)
         if trial is None:
             continue

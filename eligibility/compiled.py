@@ -20,14 +20,17 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Sequence
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Generic, TypeVar
 
+import orjson
 from pydantic import TypeAdapter
 
+from eligibility.entries import FAILED_LIST, REVIEW_LIST, UNKNOWN_LIST, entry_fields, entry_kind
 from eligibility.matching import Outcome, dependencies, empty_index, evaluate
-from eligibility.models import Entry
+from eligibility.models import FailedCriterion, ReviewCriterion, UnknownCriterion
 from eligibility.parsing import parse_rule, studied_diseases
 from eligibility.rules import AgeRule, NeedsReview, Rule, SexRule
 from ingest.models import Citation, Criterion, Trial
@@ -57,7 +60,7 @@ class Compiled:
     """One criterion with its dependencies and empty-patient outcome; the rule and the citation are built on
     first use (most criteria of a check need neither: see the module docstring)."""
 
-    __slots__ = ("criterion", "key", "deps", "static", "static_entry", "_citation", "_rule", "_rule_json")
+    __slots__ = ("criterion", "key", "deps", "static", "_citation", "_rule", "_rule_json")
 
     def __init__(
         self,
@@ -77,8 +80,6 @@ class Compiled:
         self.key = criterion.kind + rule_json  # identical rules share outcomes within one check
         self.deps = deps  # patient facts the outcome depends on (`matching.dependencies`)
         self.static = static  # the outcome for a patient who mentioned none of `deps`
-        # Its verdict entry, built by the checker on first use (False: the criterion is satisfied).
-        self.static_entry: Entry | Literal[False] | None = None
         self._citation = citation  # None: the criterion's own passage (`_criterion_citation`)
         self._rule = rule
         self._rule_json = rule_json
@@ -100,19 +101,99 @@ class Compiled:
         return self._citation
 
     @property
+    def citation_or_fields(self) -> Citation | dict[str, str]:
+        """The citation, or its fields while it is not built (for a caller validating many at once)."""
+        return self._citation if self._citation is not None else _citation_fields(self.criterion)
+
+    @property
     def cites_itself(self) -> bool:
         """The citation is the criterion's own passage (so the stored form need not repeat it)."""
         return self._citation is None or self._citation == _criterion_citation(self.criterion)
 
 
+def _citation_fields(c: Criterion) -> dict[str, str]:
+    return {"id": c.id, "trial_id": c.trial_id, "section": f"eligibility.{c.kind}", "text": c.text}
+
+
 def _criterion_citation(c: Criterion) -> Citation:
-    return Citation(id=c.id, trial_id=c.trial_id, section=f"eligibility.{c.kind}", text=c.text)
+    return Citation.model_validate(_citation_fields(c))
 
 
-@dataclass(frozen=True)
+E = TypeVar("E", FailedCriterion, UnknownCriterion, ReviewCriterion)
+
+
+@dataclass(frozen=True, slots=True)
+class Static(Generic[E]):
+    """A cohort's entries of one kind for a patient who said nothing, with their criteria's positions."""
+
+    positions: tuple[int, ...]
+    entries: tuple[E, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class EmptyVerdict:
+    """A cohort's verdict entries for a patient who said nothing, and the criteria each patient fact touches:
+    a check starts from the entries and re-evaluates only the touched criteria."""
+
+    failed: Static[FailedCriterion]
+    unknown: Static[UnknownCriterion]
+    review: Static[ReviewCriterion]
+    by_fact: dict[str, tuple[int, ...]]
+
+    def touched(self, facts: AbstractSet[str]) -> set[int]:
+        """Positions of the criteria whose outcome depends on one of the patient's `facts`."""
+        return {p for fact in self.by_fact.keys() & facts for p in self.by_fact[fact]}
+
+
 class CompiledCohort:
-    name: str | None
-    items: tuple[Compiled, ...]
+    """A cohort's criteria compiled, in order, with its `empty` verdict (built on its first check)."""
+
+    __slots__ = ("name", "items", "_empty")
+
+    def __init__(self, name: str | None, items: tuple[Compiled, ...]) -> None:
+        self.name = name
+        self.items = items
+        self._empty: EmptyVerdict | None = None
+
+    @property
+    def empty(self) -> EmptyVerdict:
+        if self._empty is None:
+            self._empty = _empty_verdict(self.items)
+        return self._empty
+
+
+def _empty_verdict(items: tuple[Compiled, ...]) -> EmptyVerdict:
+    # A first check builds this for every cohort it meets, so the loop builds plain fields inline (an empty
+    # patient has no words to quote) and validates them in one call per kind (`entries`): half the cost of
+    # building each entry alone.
+    kinds: dict[str, tuple[list[int], list[dict[str, object]]]] = {k: ([], []) for k in ("failed", "unknown", "review")}
+    by_fact: dict[str, list[int]] = {}
+    for position, item in enumerate(items):
+        for fact in item.deps:
+            by_fact.setdefault(fact, []).append(position)
+        out, c = item.static, item.criterion
+        kind = entry_kind(c.kind, out)
+        if kind is None:
+            continue
+        cite = item._citation or _citation_fields(c)
+        if kind == "unknown":
+            fields: dict[str, object] = {
+                "criterion": c.text,
+                "kind": c.kind,
+                "needs": list(out.needs),
+                "citation": cite,
+            }
+        else:
+            fields = entry_fields(kind, c, cite, out)
+        positions, listed = kinds[kind]
+        positions.append(position)
+        listed.append(fields)
+    return EmptyVerdict(
+        failed=Static(tuple(kinds["failed"][0]), tuple(FAILED_LIST.validate_python(kinds["failed"][1]))),
+        unknown=Static(tuple(kinds["unknown"][0]), tuple(UNKNOWN_LIST.validate_python(kinds["unknown"][1]))),
+        review=Static(tuple(kinds["review"][0]), tuple(REVIEW_LIST.validate_python(kinds["review"][1]))),
+        by_fact={fact: tuple(positions) for fact, positions in by_fact.items()},
+    )
 
 
 def compile_criterion(criterion: Criterion, rule: Rule, citation: Citation | None = None) -> Compiled:
@@ -215,7 +296,10 @@ def is_current(payload: str) -> bool:
     return payload.startswith(f'{{"compiler":"{COMPILER_VERSION}",')
 
 
-_DEPS: dict[tuple[str, ...], frozenset[str]] = {}  # the same few dependency sets recur across trials
+# The same few dependency sets and empty-patient outcomes recur across trials: one object each.
+_DEPS: dict[tuple[str, ...], frozenset[str]] = {}
+_OUTCOMES: dict[tuple[bool | None, str, tuple[str, ...], bool], Outcome] = {}
+_OUTCOMES_LIMIT = 200_000
 
 
 def loads(trial: Trial, payload: str) -> tuple[CompiledCohort, ...] | None:
@@ -227,7 +311,7 @@ def loads(trial: Trial, payload: str) -> tuple[CompiledCohort, ...] | None:
     """
     if not is_current(payload):
         return None
-    data = json.loads(payload)
+    data = orjson.loads(payload)
     if data["trial_id"] != trial.trial_id or data["source_hash"] != trial.source_hash or not trial.source_hash:
         return None
     stored = data["cohorts"]
@@ -250,15 +334,13 @@ def loads(trial: Trial, payload: str) -> tuple[CompiledCohort, ...] | None:
             frozen = _DEPS.get(key)
             if frozen is None:
                 frozen = _DEPS[key] = frozenset(key)
-            items.append(
-                Compiled(
-                    criterion,
-                    frozen,
-                    Outcome(value, reason, tuple(needs), review),
-                    citation=citation,
-                    rule_json=rule_json,
-                )
-            )
+            fields = (value, reason, tuple(needs), review)
+            static = _OUTCOMES.get(fields)
+            if static is None:
+                if len(_OUTCOMES) >= _OUTCOMES_LIMIT:
+                    _OUTCOMES.clear()
+                static = _OUTCOMES[fields] = Outcome(*fields)
+            items.append(Compiled(criterion, frozen, static, citation=citation, rule_json=rule_json))
         if expected != len(own):
             return None
         cohorts.append(CompiledCohort(cohort["name"], tuple(items)))

@@ -11,9 +11,11 @@ from __future__ import annotations
 import gc
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from operator import itemgetter
 
 from eligibility import compiled
-from eligibility.compiled import Compiled, CompiledCohort
+from eligibility.compiled import Compiled, CompiledCohort, E, Static
+from eligibility.entries import build_entries, entry_fields, entry_kind
 from eligibility.facts import PatientFacts
 from eligibility.matching import FactIndex, Outcome, evaluate
 from eligibility.models import (
@@ -24,7 +26,6 @@ from eligibility.models import (
     TrialVerdict,
     UnknownCriterion,
     VerdictName,
-    you_said,
 )
 from eligibility.questions import question_for  # noqa: F401  (part of this module's API, DESIGN.md)
 from ingest.models import Trial
@@ -37,14 +38,6 @@ _ENTRIES: dict[tuple[EntryKind, str, str, Outcome], Entry] = {}
 
 # Stored compiled payloads of trials by id, as the record store gives them (`RecordStore.compiled_rules`).
 RuleLoader = Callable[[list[str]], Mapping[str, str]]
-
-
-def _entry_kind(criterion_kind: str, out: Outcome) -> EntryKind | None:
-    """Where an outcome goes in the verdict: "failed", "unknown", "review" or None (satisfied)."""
-    if out.value is None:
-        return "unknown" if out.needs else "review"
-    violated = (out.value is False) if criterion_kind == "inclusion" else (out.value is True)
-    return "failed" if violated else None
 
 
 def _cached(trial: Trial) -> tuple[CompiledCohort, ...] | None:
@@ -106,73 +99,58 @@ def _entry(kind: EntryKind, item: Compiled, out: Outcome) -> Entry:
     return hit
 
 
-# Quotes of the patient in a reason: a few, each short, so a reason stays one readable line.
-MAX_QUOTES = 2
-QUOTE_CHARS = 80
-
-
-def _quoted(said: tuple[str, ...]) -> list[str]:
-    return [q if len(q) <= QUOTE_CHARS else q[: QUOTE_CHARS - 1].rstrip() + "…" for q in said[:MAX_QUOTES]]
-
-
 def _build_entry(kind: EntryKind, item: Compiled, out: Outcome) -> Entry:
-    c = item.criterion
-    quotes = _quoted(out.said)
-    hit: Entry
-    if kind == "unknown":
-        hit = UnknownCriterion(
-            criterion=c.text, kind=c.kind, needs=list(out.needs), citation=item.citation, patient_said=quotes
-        )
-    elif kind == "review":
-        hit = ReviewCriterion(
-            criterion=c.text,
-            kind=c.kind,
-            citation=item.citation,
-            reason=out.reason or "the checker cannot decide this criterion",
-        )
-    else:
-        reason = out.reason or ("inclusion criterion not met" if c.kind == "inclusion" else "exclusion applies")
-        if quotes:
-            reason = f"{reason} ({you_said(quotes)})"
-        hit = FailedCriterion(criterion=c.text, kind=c.kind, reason=reason, citation=item.citation, patient_said=quotes)
-    return hit
+    return build_entries(kind, [entry_fields(kind, item.criterion, item.citation, out)])[0]
+
+
+def _merged(static: Static[E], touched: set[int], new: list[tuple[int, E]]) -> list[E]:
+    """The empty-patient entries of one kind with those of the `touched` criteria replaced by their `new`
+    ones (position, entry), in criterion order."""
+    if not new and touched.isdisjoint(static.positions):
+        return list(static.entries)
+    kept = [(p, e) for p, e in zip(static.positions, static.entries, strict=True) if p not in touched]
+    kept.extend(new)
+    kept.sort(key=itemgetter(0))
+    return [e for _, e in kept]
 
 
 def _verdict(trial: Trial, cohort: CompiledCohort, idx: FactIndex, memo: dict[str, Outcome]) -> TrialVerdict:
-    failed: list[FailedCriterion] = []
-    unknown: list[UnknownCriterion] = []
-    review: list[ReviewCriterion] = []
-    keys = idx.keys
-    for item in cohort.items:
-        entry: Entry | None
-        if item.deps.isdisjoint(keys):
-            if item.static_entry is None:
-                kind = _entry_kind(item.criterion.kind, item.static)
-                # Built once per compiled criterion; a satisfied one is marked False.
-                item.static_entry = _build_entry(kind, item, item.static) if kind else False
-            entry = item.static_entry or None
-        else:
-            out = memo.get(item.key)
-            if out is None:
-                out = evaluate(item.rule, idx, item.criterion.kind)
-                memo[item.key] = out
-            kind = _entry_kind(item.criterion.kind, out)
-            entry = _entry(kind, item, out) if kind else None
-        match entry:
-            case FailedCriterion():
-                failed.append(entry)
-            case UnknownCriterion():
-                unknown.append(entry)
-            case ReviewCriterion():
-                review.append(entry)
-    verdict: VerdictName = "ineligible" if failed else "possibly_eligible" if (unknown or review) else "eligible"
+    """The cohort's verdict: its empty-patient entries, with the criteria that depend on a fact the patient
+    stated evaluated for this patient."""
+    empty = cohort.empty
+    touched = empty.touched(idx.keys)
+    failed: list[tuple[int, FailedCriterion]] = []
+    unknown: list[tuple[int, UnknownCriterion]] = []
+    review: list[tuple[int, ReviewCriterion]] = []
+    for position in touched:
+        item = cohort.items[position]
+        out = memo.get(item.key)
+        if out is None:
+            out = evaluate(item.rule, idx, item.criterion.kind)
+            memo[item.key] = out
+        kind = entry_kind(item.criterion.kind, out)
+        if kind is None:
+            continue
+        match _entry(kind, item, out):
+            case FailedCriterion() as entry:
+                failed.append((position, entry))
+            case UnknownCriterion() as entry:
+                unknown.append((position, entry))
+            case ReviewCriterion() as entry:
+                review.append((position, entry))
+    failed_all = _merged(empty.failed, touched, failed)
+    unknown_all = _merged(empty.unknown, touched, unknown)
+    review_all = _merged(empty.review, touched, review)
+    verdict: VerdictName = (
+        "ineligible" if failed_all else "possibly_eligible" if (unknown_all or review_all) else "eligible"
+    )
     return TrialVerdict(
         trial_id=trial.trial_id,
         cohort=cohort.name,
         verdict=verdict,
-        failed=failed,
-        unknown=unknown,
-        needs_review=review,
+        failed=failed_all,
+        unknown=unknown_all,
+        needs_review=review_all,
         warnings=[w.message for w in trial.warnings],
     )
 

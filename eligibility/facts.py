@@ -325,7 +325,7 @@ def _diagnoses(text: str, today: date, patient: str | None) -> list[Diagnosis]:
         elif when is not None:
             onset = when
         else:
-            onset = dates.since_year(clause, today)
+            onset = dates.since_year(clause, today) or _since(text, right, today)
         historical = ctx.historical
         if (
             term.category in ("cancer", "infection", "procedure")
@@ -424,6 +424,24 @@ def _weight(d: Diagnosis) -> int:
 
 # How far after a drug its date may start and still be quoted with it ("rituximab, last dose in 11/2025").
 _DATE_REACH = 30
+_SINCE = re.compile(r"(?i)\s*,?\s*since\s+")
+
+
+def _since(text: str, right: int, today: date) -> date | None:
+    """When "since ..." right after a clause says it began: "on prednisone since January 2023", "lupus
+    nephritis since 2021", "since 3 months". ConText ends a clause at "since" (a termination cue, so it
+    scopes no negation beyond it), but what follows is still the start of the drug or the condition."""
+    m = _SINCE.match(text, right)
+    if m is None:
+        return None
+    words = text[m.start() : m.end() + 25]
+    found = dates.find_date(words, today)
+    if found is not None and found[1] <= m.end() - m.start():
+        return found[0] if found[0] <= today else None
+    duration = dates.duration_days(words, today)
+    if duration is not None:
+        return today - timedelta(days=duration)
+    return dates.since_year(words, today)
 
 
 def _medications(text: str, today: date, patient: str | None) -> list[Medication]:
@@ -463,7 +481,10 @@ def _medications(text: str, today: date, patient: str | None) -> list[Medication
         else:
             current = None
         started = None
-        if re.search(r"(?i)\bstart(?:ed|ing)\b", before[-40:] + after[:30]) and last is not None:
+        since = _since(text, right, today)
+        if since is not None and not (ctx.negated or stopped):
+            started, current = since, True
+        elif re.search(r"(?i)\bstart(?:ed|ing)\b", before[-40:] + after[:30]) and last is not None:
             started, last = last, None
             current = True if not stopped else current
         elif current and duration is not None:

@@ -21,18 +21,14 @@ _lock = threading.Lock()
 _threads_lock = threading.Lock()
 # Queries (a few short texts) run on one thread: on a busy 2-core machine torch's spinning OpenMP threads
 # made a single query take ~1 s instead of ~25 ms (measured: p50 976 ms vs 24 ms at load average 8).
-# Batches also run on one thread while the machine is already busy (load average >= cores): measured
-# 21 texts/s on one thread vs 12-15 on two at load 7; on an idle machine two threads are faster.
+# Batches run as plain sentence-transformers runs them (torch's own thread count): an earlier rule that
+# dropped them to one thread whenever the load average reached the core count also fired on the load the
+# ingest itself makes, and left the Embedder at 0.68x plain sentence-transformers (make bench).
 SINGLE_THREAD_MAX_TEXTS = 4
 
 
 def _one_thread_is_faster(count: int) -> bool:
-    if count <= SINGLE_THREAD_MAX_TEXTS:
-        return True
-    try:
-        return os.getloadavg()[0] >= (os.cpu_count() or 1)
-    except OSError:
-        return False
+    return count <= SINGLE_THREAD_MAX_TEXTS
 
 
 def resolve_model_path(model_name: str) -> Path:

@@ -67,7 +67,17 @@ class ExtractiveGenerator:
             statements = []
             aspects = intent.aspects or ["summary"]
             if intent.kind == "compare" and aspects == ["summary"]:
-                aspects = ["conditions", "age", "sex", "phase", "status", "enrollment", "dose", "locations"]
+                aspects = [
+                    "conditions",
+                    "age",
+                    "sex",
+                    "key_criteria",
+                    "phase",
+                    "status",
+                    "enrollment",
+                    "dose",
+                    "locations",
+                ]
             focus = _focus_words(question, intent, trials)
             for tid in intent.trial_ids[:MAX_TRIALS] or list(by_trial)[:3]:
                 trial = trials.get(tid)
@@ -239,6 +249,28 @@ def _criteria_sections(question: str) -> set[str]:
     if inc and not exc:
         return {"eligibility.inclusion", "eligibility"}
     return {"eligibility.inclusion", "eligibility.exclusion", "eligibility"}
+
+
+# Criteria per kind a comparison quotes: the first ones a trial lists, usually its defining ones.
+KEY_CRITERIA = 2
+
+
+def _key_criteria(trial: Trial, chunks: list[Chunk]) -> list[Statement]:
+    """The first inclusion and exclusion criteria of a trial, for a side-by-side comparison."""
+    out = []
+    for kind, label in (("eligibility.inclusion", "Inclusion"), ("eligibility.exclusion", "Exclusion")):
+        # In the document's order (`line`), not the retrieval's.
+        listed = sorted((c for c in chunks if c.section == kind), key=lambda c: c.line or 0)[:KEY_CRITERIA]
+        out += [
+            Statement(
+                text=f"{label}{f' ({c.cohort})' if c.cohort else ''}: {c.text}",
+                citations=[c.id],
+                style="bullet",
+                trial_id=trial.trial_id,
+            )
+            for c in listed
+        ]
+    return out
 
 
 def _criteria(trial: Trial, chunks: list[Chunk], question: str) -> list[Statement]:
@@ -441,6 +473,8 @@ def _aspect(aspect: str, trial: Trial, chunks: list[Chunk], question: str) -> li
         return _section_lines(tid, chunks, ["conditions"], limit=1)
     if aspect == "criteria":
         return _criteria(trial, chunks, question)
+    if aspect == "key_criteria":
+        return _key_criteria(trial, chunks)
     if aspect == "age":
         return _age(trial, chunks)
     if aspect == "sex":
@@ -637,7 +671,11 @@ def _trial_facts(
         facts = _summary(trial, chunks)
     if not facts:
         facts = [Statement(text=NOT_FOUND, kind="notice", style="bullet", trial_id=trial.trial_id)]
-    return out + facts
+    # Two aspects may quote the same line (a cohort's age criterion is also one of its first criteria).
+    unique: dict[str, Statement] = {}
+    for statement in facts:
+        unique.setdefault(statement.text, statement)
+    return out + list(unique.values())
 
 
 def _find(question: str, intent: Intent, by_trial: dict[str, list[Chunk]], trials: dict[str, Trial]) -> list[Statement]:

@@ -11,9 +11,8 @@ import json
 import re
 from pathlib import Path
 
-from app.chat_profile import PROFILE_FIELD, apply_profile_edit, facts_from_statements, profile_fields
+from app.chat_profile import facts_from_statements
 from app.chat_render import index_overview, marker_name, render_reply, second_person, split_verdicts
-from app.conversation import Conversation
 from app.models import Answer, NextQuestion
 from app.web_security import strip_external_resources
 from app.widget.serve import DEFAULT_CHAT_SERVER, demo_html
@@ -250,23 +249,6 @@ def test_profile_rereads_statements_and_a_later_one_wins():
     assert {d.name for d in facts.diagnoses} == {"sle"}
     assert [m.name for m in facts.labs] == ["egfr"]
     assert facts_from_statements([]) is None
-
-
-def test_editing_the_profile_replaces_the_session_facts():
-    conversation = Conversation()
-    conversation.add_facts(facts_from_statements(["I'm 34 with SLE and eGFR 95"]), "I'm 34 with SLE and eGFR 95")
-    field = profile_fields(conversation)[0]
-    assert field.initial == "I'm 34 with SLE and eGFR 95"
-    assert "age 34" in field.description
-
-    summary = apply_profile_edit(conversation, {PROFILE_FIELD: "I'm 70 with SLE\n\n"}, today="2026-01-15")
-
-    assert conversation.facts.age == 70
-    assert conversation.facts.labs == []  # the deleted eGFR statement no longer counts
-    assert conversation.patient_texts == ["I'm 70 with SLE"]
-    assert "age 70" in summary
-    apply_profile_edit(conversation, {PROFILE_FIELD: ""})
-    assert conversation.facts is None and "nothing yet" in profile_fields(conversation)[0].description
 
 
 def test_served_page_keeps_only_same_origin_resources():

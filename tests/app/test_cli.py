@@ -126,3 +126,15 @@ def test_a_broken_conversation_file_is_a_usage_error(index_dir, tmp_path):
     done = run_cli("ask", "No", "--conversation", str(state), "--json", index=index_dir)
     assert done.returncode == 2 and "conversation file" in done.stdout + done.stderr
     assert state.read_text(encoding="utf-8") == "{not json"  # nothing lost
+
+
+def test_ask_view_lays_the_answer_out_as_the_chat_does(seed_index, seed_settings):
+    question = "compare NCT03171194 and NCT04356287"
+    clinician = run_cli("ask", question, "--view", "clinician", index=seed_settings.index_dir)
+    patient = run_cli("ask", question, "--view", "patient", index=seed_settings.index_dir)
+    as_json = run_cli("ask", question, "--view", "clinician", "--json", index=seed_settings.index_dir)
+
+    assert clinician.returncode == patient.returncode == as_json.returncode == 0
+    assert "| | NCT03171194 | NCT04356287 |" in clinician.stdout and "Passages:" in clinician.stdout
+    assert "| |" not in patient.stdout
+    assert json.loads(as_json.stdout)["intent"] == "compare"  # --json keeps the contract's Answer

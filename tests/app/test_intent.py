@@ -63,6 +63,33 @@ def test_descriptions_resolve_to_trials(catalog, description, expected):
     assert match_description(description, catalog[1]) == expected
 
 
+@pytest.mark.parametrize(
+    "description",
+    ["stem cell lupus", "mesenchymal stromal cells", "lung disease trial", "Mayo sclerosis", "cells lupus nephritis"],
+)
+def test_description_matching_by_word_index_equals_a_plain_scan(catalog, description):
+    # The word index must find exactly the profiles a phrase lookup in every profile text finds: a phrase
+    # whose words all occur, but not side by side, must not match.
+    from app import vocabulary as vocab
+    from app.intent import _descriptor_terms
+
+    profiles = catalog[1]
+    scores: dict[str, int] = {}
+    for profile in profiles:
+        total = sum(
+            max(
+                (w for w, text in profile.fields if any(vocab.contains_phrase(text, name) for name in term)),
+                default=0,
+            )
+            for term in _descriptor_terms(description)
+        )
+        if total:
+            scores[profile.trial_id] = total
+    top = max(scores.values(), default=None)
+    expected = [p.trial_id for p in profiles if top is not None and scores.get(p.trial_id) == top]
+    assert match_description(description, profiles) == expected
+
+
 def test_described_trials_in_questions(catalog):
     intent = ask(catalog, "What is the dose in the scleroderma study?")
     assert intent.trial_ids == ["NCT04356287"] and intent.resolved_by == "description"
@@ -158,3 +185,24 @@ def test_comparing_described_trials_resolves_all_of_them(catalog):
     assert intent.kind == "compare" and {"NCT03171194", "KCT0004337"} <= set(intent.trial_ids)
     # Without a comparison the same words ask to find trials, not for a term's meaning.
     assert ask(catalog, "What are the lupus trials?").kind == "find_trials"
+
+
+@pytest.mark.parametrize(
+    "question, count",
+    [
+        ("compare both", 2),
+        ("Compare these two", 2),
+        ("compare those two side by side for me", 2),
+        ("can you compare the two studies?", 2),
+        ("compare them", 3),
+    ],
+)
+def test_a_count_of_the_trials_in_focus_takes_that_many_in_their_order(catalog, question, count):
+    focus = ["NCT04356287", "NCT06888973", "NCT03929120"]
+    intent = ask(catalog, question, previous_trials=focus, previous_kind="find_trials")
+    assert intent.kind == "compare" and intent.trial_ids == focus[:count] and intent.resolved_by == "context"
+
+
+def test_two_of_something_else_is_no_reference_to_the_trials_in_focus(catalog):
+    focus = ["NCT04356287", "NCT06888973", "NCT03929120"]
+    assert ask(catalog, "How far apart are the two infusions?", previous_trials=focus).trial_ids == []

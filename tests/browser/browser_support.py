@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import socket
 import time
 from urllib.parse import urlsplit
@@ -24,7 +25,10 @@ LOCAL_SCHEMES = {"data", "blob", "about", "chrome-error"}
 SERVER_START_SECONDS = 120
 ANSWER_SECONDS = 60
 # The disclaimer ends every answer the chat sends, so an answer containing it is complete.
-ANSWER_DONE = "Not medical advice: the study team decides who can join."
+# The last line of every answer: the patient view's disclaimer, or the clinician view's.
+ANSWER_DONE = re.compile(
+    r"Not medical advice: (?:the study team decides who can join|talk to the study team or your doctor)\."
+)
 
 
 def free_port() -> int:

@@ -89,8 +89,10 @@ def test_eligibility_conversation_over_three_turns_ends_with_a_card_per_trial(ch
     page.screenshot(path=str(artifacts / "chat-eligibility.png"))
 
     page.locator("#chat-settings-open-modal").click()
-    profile = page.get_by_role("dialog").locator("textarea").first
-    expect(profile).to_have_value(re.compile(r"I'm 34 and I have SLE"))
+    dialog = page.get_by_role("dialog")  # the profile as fields, filled with what was understood
+    expect(dialog.locator("#age")).to_have_value("34")
+    expect(dialog.locator("#diagnoses")).to_have_value(re.compile("lupus", re.IGNORECASE))
+    expect(dialog.locator("#tests")).to_have_value(re.compile(r"eGFR[^;]*95", re.IGNORECASE))
     assert_stayed_on_loopback(browser_page)
 
 
@@ -103,13 +105,14 @@ def test_correcting_the_profile_changes_the_next_verdict(chat_server, browser_pa
 
     page.locator("#chat-settings-open-modal").click()
     dialog = page.get_by_role("dialog")
-    dialog.locator("textarea").first.fill("I'm 15 and I have SLE")
+    dialog.locator("#age").fill("15")
     dialog.get_by_role("button", name=re.compile("confirm", re.IGNORECASE)).click()
     notice = page.locator('[data-step-type="assistant_message"]', has_text="Patient profile updated.")
     expect(notice).to_contain_text("Understood: age 15")
 
-    send(page, "Am I eligible for NCT06888973?")
+    # The edit re-runs the last check at once: no need to ask again.
     answer = answer_number(page, 3)  # the profile notice is the second assistant message
+    expect(answer).to_contain_text("Checked again with the edited profile.")
     card = answer.locator("blockquote", has_text="NCT06888973").first
     expect(card).to_contain_text("This trial does not fit you.")  # its lupus group takes adults only
     expect(card).to_contain_text("SLE group: your age 15 is below the minimum of 18")

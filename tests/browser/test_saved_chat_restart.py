@@ -58,8 +58,8 @@ def test_a_restart_keeps_the_thread_the_profile_and_the_citations(
         expect(page.locator('[data-step-type="user_message"]').first).to_contain_text("lupus nephritis")
         page.screenshot(path=str(screenshots / "chat-resumed.png"))
         page.locator("#chat-settings-open-modal").click()
-        profile = page.get_by_role("dialog").locator("textarea").first
-        expect(profile).to_have_value(re.compile("lupus nephritis"))
+        expect(page.get_by_role("dialog").locator("#diagnoses")).to_have_value(re.compile("lupus nephritis"))
+        expect(page.get_by_role("dialog").locator("#age")).to_have_value("41")
         page.keyboard.press("Escape")
 
         answer.locator("a.element-link", has_text="NCT03171194 · Study groups").first.click()

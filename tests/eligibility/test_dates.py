@@ -63,3 +63,38 @@ def test_medication_dates_reach_the_facts():
 def test_a_drug_is_quoted_with_the_date_said_about_it(text, span):
     [med] = extract_facts(text, today=TODAY).medications
     assert med.span == span and med.last_taken is not None
+
+
+@pytest.mark.parametrize(
+    "text, drug, started",
+    [
+        ("on prednisone 10 mg daily since January 2023", "prednisone", date(2023, 1, 15)),
+        ("I have taken hydroxychloroquine since 2019", "hydroxychloroquine", date(2019, 7, 1)),
+        ("methotrexate since 3 months", "methotrexate", date(2026, 9, 5)),
+    ],
+)
+def test_since_a_date_is_when_a_current_drug_started(text, drug, started):
+    med = next(m for m in extract_facts(text, TODAY).medications if m.name == drug)
+    assert (med.started, med.current) == (started, True)
+
+
+def test_a_drug_not_taken_since_a_date_did_not_start_then():
+    (med,) = extract_facts("not on rituximab since 2020", TODAY).medications
+    assert med.negated and med.started is None
+
+
+@pytest.mark.parametrize(
+    "text, onset",
+    [
+        ("lupus nephritis since March 2021", date(2021, 3, 15)),
+        ("I have had type 2 diabetes since 2010, well controlled", date(2010, 7, 1)),
+    ],
+)
+def test_since_a_date_is_when_a_condition_began(text, onset):
+    diagnoses = [d for d in extract_facts(text, TODAY).diagnoses if not d.negated]
+    assert diagnoses and all(d.onset == onset for d in diagnoses)
+
+
+def test_since_an_event_without_a_date_gives_no_date():
+    (med,) = extract_facts("on prednisone since I was a child", TODAY).medications
+    assert med.started is None
