@@ -833,13 +833,25 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-write", action="store_true", help="print only; leave results.json and RESULTS.md")
     parser.add_argument(
         "--only",
-        choices=["checker", "embedding"],
+        choices=["checker", "embedding", "scale"],
         help="run one section alone and print its figures as JSON (results.json and RESULTS.md are left as they are)",
     )
     parser.add_argument(
         "--archive-index", type=Path, default=ARCHIVE_INDEX, help="archive index read by --only (read-only)"
     )
+    parser.add_argument("--scale-count", type=int, default=100_000, help="trials on the Chroma server (--only scale)")
+    parser.add_argument(
+        "--scale-embedded", type=int, default=10_000, help="trials in the embedded-client index (--only scale)"
+    )
     args = parser.parse_args(argv)
+    if args.only == "scale":
+        from benchmarks.scale import bench_scale, write_scale
+
+        scale = bench_scale(args.archive_index, args.scale_count, args.scale_embedded)
+        if not args.no_write:
+            write_scale(scale)
+        print(json.dumps(scale, indent=1))
+        return 0
     if args.only == "checker":
         print(json.dumps(bench_checker_only(args.archive_index), indent=1))
         return 0

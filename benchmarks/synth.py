@@ -1,8 +1,12 @@
 """A generated corpus of N trials in ClinicalTrials.gov API v2 JSON, made by recombining real sections.
 
-Each synthetic study takes its title and conditions from one real record of the legacy XML archive, and
-its summary, arms and interventions, outcomes, eligibility and locations from other randomly chosen
-records, so texts, criteria layouts and sizes are real while the trials are new. Ids are `NCT9xxxxxxx`
+Each synthetic study takes its title, conditions, keywords and summary from one real record of the legacy
+XML archive, and its status, sponsor, design, arms and interventions, outcomes, eligibility and locations
+from other randomly chosen records, so texts, criteria layouts and sizes are real while the trials are new.
+The title, conditions and summary stay together because they describe one study (a summary of another
+study under the title would make an incoherent trial), and because they are what the compact dense
+policy embeds, so a re-keyed trial's profile text equals that of a real record (benchmarks/scale.py reuses
+the archive index's vector for it instead of embedding it again). Ids are `NCT9xxxxxxx`
 (a range no real study uses). Deterministic for a given seed. Written as JSONL (one study per line).
 
     python -m benchmarks.synth --count 10000 --out benchmarks/out/synth-10000.jsonl
@@ -19,9 +23,11 @@ from pathlib import Path
 
 from defusedxml import ElementTree
 
-from trialfinder.settings import PROJECT_ROOT
+from trialfinder.settings import PROJECT_ROOT, Settings
 
-ARCHIVE = PROJECT_ROOT.parent / "shared" / "corpus" / "ctgov-xml-2023-02.tar.xz"
+# Under TRIALFINDER_SHARED_DIR (default ../shared beside the repository), as `trialfinder eval --external`
+# finds it, so a checkout elsewhere (a git worktree) can point at the shared data.
+ARCHIVE = Settings().shared_dir / "corpus" / "ctgov-xml-2023-02.tar.xz"
 OUT_DIR = PROJECT_ROOT / "benchmarks" / "out"
 
 
@@ -173,7 +179,7 @@ def synthesize(records: list[dict], count: int, seed: int = 7) -> list[dict]:
                 "identificationModule": {"nctId": f"NCT9{i:07d}", **base["identification"]},
                 "statusModule": pick()["status"],
                 "sponsorCollaboratorsModule": pick()["sponsor"],
-                "descriptionModule": pick()["description"],
+                "descriptionModule": base["description"],
                 "conditionsModule": base["conditions"],
                 "designModule": pick()["design"],
                 "armsInterventionsModule": pick()["arms"],
@@ -201,15 +207,41 @@ def write_corpus(count: int, out: Path | None = None, seed: int = 7) -> Path:
     return out
 
 
+def write_shards(count: int, folder: Path | None = None, per_file: int = 1000, seed: int = 7) -> list[Path]:
+    """The corpus of `count` studies as JSONL files of `per_file` studies each (reused when already there).
+
+    A bulk ingest reads a folder of files document by document, so memory follows one file, not the corpus;
+    the first `k * per_file` studies of a corpus are the same for any `count`, so a smaller ingest can read
+    a prefix of the files.
+    """
+    folder = folder or OUT_DIR / f"synth-{count}-by-{per_file}"
+    paths = [folder / f"part-{start // per_file:05d}.jsonl" for start in range(0, count, per_file)]
+    if all(p.is_file() for p in paths):
+        return paths
+    folder.mkdir(parents=True, exist_ok=True)
+    studies = synthesize(read_archive(), count, seed)
+    for path, start in zip(paths, range(0, count, per_file), strict=True):
+        tmp = path.with_suffix(".tmp")
+        with tmp.open("w", encoding="utf-8") as handle:
+            for study in studies[start : start + per_file]:
+                handle.write(json.dumps(study, ensure_ascii=False) + "\n")
+        tmp.replace(path)
+    return paths
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.synth", description=__doc__.split("\n\n")[0])
     parser.add_argument("--count", type=int, default=10_000)
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--out", type=Path)
+    parser.add_argument("--shards", action="store_true", help="write JSONL files of 1,000 studies (write_shards)")
     args = parser.parse_args(argv)
     if not ARCHIVE.is_file():
         print(f"benchmarks.synth: the archive {ARCHIVE} is missing", file=sys.stderr)
         return 2
+    if args.shards:
+        print("\n".join(map(str, write_shards(args.count, args.out, seed=args.seed))))
+        return 0
     print(write_corpus(args.count, args.out, args.seed))
     return 0
 
