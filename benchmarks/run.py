@@ -400,6 +400,122 @@ def embedding_rates(embedder, texts: list[str], rounds: int = 3) -> tuple[float,
     return statistics.median(ours), statistics.median(plain)
 
 
+EMBED_BACKEND_ROWS = ("plain sentence-transformers", "torch", "onnx", "onnx-int8")
+ARCHIVE_BUDGET_S = 30 * 60
+
+
+def embedding_sample(archive_index: Path, sample: int) -> list[str]:
+    """The texts of `sample` random chunks of the archive index (real records, read-only), seeded so every
+    run embeds the same sample."""
+    import sqlite3
+
+    db = sqlite3.connect(f"file:{archive_index / 'records.sqlite'}?mode=ro", uri=True)
+    try:
+        texts = [row[0] for row in db.execute("SELECT text FROM chunks ORDER BY id")]
+    finally:
+        db.close()
+    return random.Random(3).sample(texts, min(sample, len(texts)))
+
+
+def bench_embed_backends(texts: list[str], queries: list[tuple[str, list[str]]], rounds: int = 3) -> dict:
+    """Chunks/s of plain sentence-transformers and of the Embedder on each backend (torch, onnx, onnx-int8),
+    in alternating rounds on the same texts and batch size (median round of each), then recall@10 of an
+    index of the bundled trials built with each backend; the ONNX exports go to a temporary folder."""
+    from sentence_transformers import SentenceTransformer
+
+    from vectorstore.embeddings import Embedder, resolve_model_path
+    from vectorstore.index import TrialIndex
+
+    settings = Settings()
+    with tempfile.TemporaryDirectory(prefix="trialfinder-embed-") as tmp:
+        workdir = Path(tmp)
+        embedders = {
+            b: Embedder(settings.embedding_model, settings.embed_batch_size, backend=b, cache_dir=workdir / "onnx")
+            for b in ("torch", "onnx", "onnx-int8")
+        }
+        plain = SentenceTransformer(str(resolve_model_path(settings.embedding_model)), device="cpu")
+        runs: dict = {
+            "plain sentence-transformers": lambda: plain.encode(
+                texts, batch_size=settings.embed_batch_size, normalize_embeddings=True
+            ),
+            **{b: (lambda e=e: e.embed(texts)) for b, e in embedders.items()},
+        }
+        plain.encode(["warm up"])
+        for e in embedders.values():
+            e.embed(["warm up"])
+        rates: dict[str, list[float]] = {name: [] for name in runs}
+        for round_ in range(rounds):
+            for name, run_once in runs.items():
+                rates[name].append(len(texts) / timed(run_once)[0])
+                log(f"embedding round {round_ + 1}/{rounds}: {name} {rates[name][-1]:.1f} chunks/s")
+        out: dict = {
+            "sample_chunks": len(texts),
+            "rounds": rounds,
+            "batch_size": settings.embed_batch_size,
+            "chunks_per_s": {name: statistics.median(r) for name, r in rates.items()},
+            "rounds_chunks_per_s": rates,
+            "recall@10": {},
+        }
+        torch_vectors = embedders["torch"].embed(texts[:200])
+        out["min_cosine_to_torch"] = {
+            b: float((embedders[b].embed(texts[:200]) * torch_vectors).sum(axis=1).min()) for b in ("onnx", "onnx-int8")
+        }
+        for backend, embedder in embedders.items():
+            index_settings = Settings(index_dir=workdir / backend, chroma_server=None, embed_backend=backend)
+            index = TrialIndex.open(index_settings, embedder=embedder)
+            bench_ingest(index, [index_settings.corpus_dir])
+            retrieval = bench_retrieval(index, queries)
+            out["recall@10"][backend] = {mode: retrieval[mode]["recall@10"] for mode in ("dense", "hybrid")}
+            index.close()
+    return out
+
+
+def archive_embedding_estimate(archive_index: Path, chunks_per_s: float, backend: str) -> dict:
+    """Whether embedding every chunk of the archive (the `all` dense policy) fits in 30 minutes at the measured
+    rate: chunks counted in the archive's records.sqlite (read-only)."""
+    import sqlite3
+
+    from vectorstore.records import LEXICAL_ONLY_SECTIONS
+
+    db_path = archive_index / "records.sqlite"
+    if not db_path.is_file():
+        return {"skipped": f"{db_path} not found"}
+    db = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True)
+    try:
+        chunks = db.execute("SELECT count(*) FROM chunks").fetchone()[0]
+        marks = ",".join("?" * len(LEXICAL_ONLY_SECTIONS))
+        lexical_only = db.execute(
+            f"SELECT count(*) - count(DISTINCT trial_id || '|' || section) FROM chunks WHERE section IN ({marks})",
+            sorted(LEXICAL_ONLY_SECTIONS),
+        ).fetchone()[0]
+    finally:
+        db.close()
+    vectors = chunks - lexical_only
+    seconds = vectors / chunks_per_s
+    return {
+        "archive_chunks": chunks,
+        "vectors_with_all_policy": vectors,
+        "backend": backend,
+        "chunks_per_s": chunks_per_s,
+        "estimated_minutes": seconds / 60,
+        "fits_in_30_min": seconds <= ARCHIVE_BUDGET_S,
+    }
+
+
+def bench_embedding_only(sample: int, rounds: int, archive_index: Path) -> dict:
+    """`--only embedding`: the backends' throughput on a sample of the archive's chunks and their recall on
+    the bundled trials, and the archive estimate at the fastest backend."""
+    if not (archive_index / "records.sqlite").is_file():
+        return {"skipped": f"{archive_index / 'records.sqlite'} not found (pass --archive-index)"}
+    texts = embedding_sample(archive_index, sample)
+    result = {"machine": machine(), "embedding": bench_embed_backends(texts, qa_queries(), rounds)}
+    rates = {b: r for b, r in result["embedding"]["chunks_per_s"].items() if b != "plain sentence-transformers"}
+    fastest = max(rates, key=rates.__getitem__)
+    result["archive_estimate"] = archive_embedding_estimate(archive_index, rates[fastest], fastest)
+    result["machine"]["load_average_1min_end"] = round(os.getloadavg()[0], 1)
+    return result
+
+
 def bench_chroma_server(corpus: Path, workdir: Path, queries: list[tuple[str, list[str]]], embedded_index) -> dict:
     """Dense and hybrid query latency with vectors in a `chroma run` server vs the embedded client."""
     from vectorstore.index import TrialIndex
@@ -711,12 +827,13 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.run", description=__doc__.split("\n\n")[0])
     parser.add_argument("--synthetic", type=int, default=10_000, help="trials in the generated corpus")
     parser.add_argument("--embed-sample", type=int, default=2000, help="chunks embedded to measure throughput")
+    parser.add_argument("--rounds", type=int, default=3, help="alternating rounds of `--only embedding`")
     parser.add_argument("--no-archive", action="store_true", help="skip the archive index even when it exists")
     parser.add_argument("--sessions", type=int, default=100, help="concurrent chat sessions (0: no load test)")
     parser.add_argument("--no-write", action="store_true", help="print only; leave results.json and RESULTS.md")
     parser.add_argument(
         "--only",
-        choices=["checker", "scale"],
+        choices=["checker", "embedding", "scale"],
         help="run one section alone and print its figures as JSON (results.json and RESULTS.md are left as they are)",
     )
     parser.add_argument(
@@ -737,6 +854,9 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.only == "checker":
         print(json.dumps(bench_checker_only(args.archive_index), indent=1))
+        return 0
+    if args.only == "embedding":
+        print(json.dumps(bench_embedding_only(args.embed_sample, args.rounds, args.archive_index), indent=1))
         return 0
     results = run(args.synthetic, args.embed_sample, not args.no_archive, args.sessions)
     if not args.no_write:

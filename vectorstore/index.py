@@ -113,6 +113,15 @@ class TrialIndex:
                 f"index {index_dir} was built with embedding model {model!r}, not {settings.embedding_model!r}; "
                 "use the same TRIALFINDER_EMBEDDING_MODEL or ingest into a new TRIALFINDER_INDEX_DIR"
             )
+        built_by = store.get_meta("embedding_backend") or "torch"  # indexes older than the setting: torch
+        backend = embedder.backend if embedder is not None else settings.embed_backend
+        if built_by != backend and store.counts()[1]:
+            store.close()
+            raise ValueError(
+                f"index {index_dir} was built with embedding backend {built_by!r}, not {backend!r}; vectors of "
+                f"different backends must not be mixed: set TRIALFINDER_EMBED_BACKEND={built_by} or ingest into "
+                "a new TRIALFINDER_INDEX_DIR"
+            )
         chroma_settings = ChromaSettings(anonymized_telemetry=False)
         if settings.chroma_server:
             host, _, port = settings.chroma_server.rpartition(":")
@@ -130,7 +139,12 @@ class TrialIndex:
     @property
     def embedder(self) -> Embedder:
         if self._embedder is None:
-            self._embedder = Embedder(self.settings.embedding_model, batch_size=self.settings.embed_batch_size)
+            self._embedder = Embedder(
+                self.settings.embedding_model,
+                batch_size=self.settings.embed_batch_size,
+                backend=self.settings.embed_backend,
+                cache_dir=self.settings.embed_cache_dir,
+            )
         return self._embedder
 
     def close(self) -> None:
@@ -221,6 +235,8 @@ class TrialIndex:
         # 2. the records, all or nothing
         if self.store.get_meta("embedding_model") is None:
             self.store.set_meta("embedding_model", self.settings.embedding_model)
+        if self.store.get_meta("embedding_backend") is None:
+            self.store.set_meta("embedding_backend", self.embedder.backend)
         self.store.commit(changed)
         # 3. vectors nobody points to any more
         orphans = set()
