@@ -460,12 +460,20 @@ def _notes(answer: Answer, passages: dict[str, str]) -> str:
             passages[name] = "\n".join(f"- {w}" for w in warnings)
             lines.append(f"> - … {len(warnings) - len(shown)} more: [{name}]")
         lines.append("")
-    backend = answer.backend or "unknown"
     lines.append(
-        f"_Answered by the `{backend}` backend, only from indexed trial documents. "
-        f"Not medical advice: talk to the study team or your doctor._"
+        f"_{_WRITER.get(answer.backend or '', _WRITER[''])} Not medical advice: talk to the study team or your doctor._"
     )
     return "\n".join(lines)
+
+
+# Who wrote the answer, in words (the clinician view says it; no backend names): quoted passages and the rule
+# checker, or a language model whose sentences the verification gate checked against the passages.
+_WRITER = {
+    "extractive": "Quoted from the indexed trial documents; verdicts by the rule checker, no language model.",
+    "rules": "From the rule checker and the indexed trial documents, no language model.",
+    "": "Written by a language model from the indexed trial documents; each sentence was checked against the "
+    "passage it cites.",
+}
 
 
 def _patient_notes(answer: Answer, passages: dict[str, str]) -> str:

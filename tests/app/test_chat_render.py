@@ -62,7 +62,8 @@ def test_every_citation_becomes_a_named_passage_linked_from_the_text(seed_index)
     assert "A language model worded this answer" in worded.details and "ollama" not in worded.markdown
 
     clinician = render_reply(answer, seed_index, view="clinician")
-    assert "`extractive` backend" in clinician.details and "study design is not specified" in clinician.details
+    assert "no language model" in clinician.details and "backend" not in clinician.details
+    assert "study design is not specified" in clinician.details
 
 
 def test_eligibility_table_cites_failed_criteria_and_lists_missing_facts(seed_index):
