@@ -248,10 +248,9 @@ class Assistant:
     def _catalog(self) -> tuple[set[str], list[TrialProfile]]:
         with self._lock:
             if self._profiles is None or self._known is None:
-                trials = self.index.trials()
-                self._profiles = build_profiles(trials)
-                self._known = {t.trial_id for t in trials}
-                del trials
+                # Read a page at a time: only the profiles stay (a 100,000-trial index does not fit at once).
+                self._profiles = build_profiles(self.index.iter_trials())
+                self._known = {p.trial_id for p in self._profiles}
                 # The catalog lives as long as the process and holds ~10 objects per indexed trial (600k on
                 # the archive, with the interpreter's own). Every full garbage collection walked all of them:
                 # 1.3 s over 30 archive answers, the biggest part of the slow answers. Frozen, they are left

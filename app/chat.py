@@ -63,8 +63,9 @@ def _open(settings: Settings) -> None:
     # Load the embedding model and the lexical index now rather than during the first user's question.
     index.search("lupus", k=1)
     _state.update(settings=settings, index=index, assistant=Assistant(index, settings))
-    # The first screen's overview reads every trial record (seconds on a large index): once, here.
-    _state["overview"] = index_overview(index.trials())
+    # The first screen's overview reads every trial record (seconds on a large index): once, here, a page at
+    # a time so a large registry is never in memory whole.
+    _state["overview"] = index_overview(index.iter_trials())
 
 
 async def _on_worker(fn: Callable[..., T], *args, **kwargs) -> T:

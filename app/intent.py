@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
@@ -253,7 +253,7 @@ class TrialProfile(BaseModel):
     order: int = 0
 
 
-def build_profiles(trials: Sequence[Trial]) -> list[TrialProfile]:
+def build_profiles(trials: Iterable[Trial]) -> list[TrialProfile]:
     """Profiles of the indexed trials for description matching; built once and cached by the caller."""
     profiles = []
     for order, trial in enumerate(trials):

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
@@ -307,6 +307,10 @@ class TrialIndex:
     def trials(self) -> list[Trial]:
         """Every indexed trial, ordered by id."""
         return self.store.trials()
+
+    def iter_trials(self) -> Iterator[Trial]:
+        """Every indexed trial, ordered by id, read a page at a time (`RecordStore.iter_trials`)."""
+        return self.store.iter_trials()
 
     def trial(self, trial_id: str) -> Trial | None:
         return self.store.trial(trial_id)

@@ -18,6 +18,7 @@ import json
 import sqlite3
 import threading
 from collections import OrderedDict
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -283,6 +284,16 @@ class RecordStore:
 
     def trials(self) -> list[Trial]:
         return [Trial.model_validate_json(r[0]) for r in self._query("SELECT record FROM trials ORDER BY trial_id")]
+
+    def iter_trials(self, page: int = 500) -> Iterator[Trial]:
+        """Every trial, ordered by id, read `page` at a time: a caller that keeps only a summary of each (the
+        chat's first screen, the description catalog) never holds the whole registry in memory at once."""
+        last = ""
+        sql = "SELECT trial_id, record FROM trials WHERE trial_id > ? ORDER BY trial_id LIMIT ?"
+        while rows := self._query(sql, (last, page)):
+            for _, record in rows:
+                yield Trial.model_validate_json(record)
+            last = rows[-1][0]
 
     def trial_ids(self) -> list[str]:
         return [r[0] for r in self._query("SELECT trial_id FROM trials ORDER BY trial_id")]

@@ -324,3 +324,11 @@ def test_an_ingest_killed_between_vectors_and_records_leaves_a_usable_index(make
     assert index.stray_vectors() == []  # content-addressed ids: the re-run reused the stray vectors
     assert index.search("rituximab dermatomyositis", k=1)[0].chunk.trial_id == "NCT90000002"
     index.close()
+
+
+def test_trials_read_a_page_at_a_time_are_all_the_trials_in_order(seed_index):
+    whole = seed_index.trials()
+    assert len(whole) >= 5
+    for page in (1, 2, len(whole), 500):
+        assert [t.model_dump() for t in seed_index.store.iter_trials(page=page)] == [t.model_dump() for t in whole]
+    assert [t.trial_id for t in seed_index.iter_trials()] == [t.trial_id for t in whole]
