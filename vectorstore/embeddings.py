@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import os
 import threading
-import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -34,21 +33,11 @@ _threads_lock = threading.Lock()
 # Queries (a few short texts) run on one thread: on a busy 2-core machine torch's spinning OpenMP threads
 # made a single query take ~1 s instead of ~25 ms (measured: p50 976 ms vs 24 ms at load average 8).
 SINGLE_THREAD_MAX_TEXTS = 4
-# Batches: whether one thread or all cores is faster depends on what else runs on the machine (at load 6 on
-# 2 cores one thread gave 22.9 chunks/s against 19.4 on two; on an idle machine two win). The load average
-# cannot tell, since it counts this process's own threads: an ingest on two threads pushes it to >= 2 and
-# then judged the machine busy (49 vs 72.7 chunks/s for plain sentence-transformers). So a large job is
-# cut into slices of PROBE_BATCHES batches (longest texts first, as sentence-transformers sorts), the first
-# two slices are timed on one thread and on all threads, the faster runs the rest, and the race is rerun
-# every REPROBE_SLICES slices because the neighbours come and go.
-PROBE_BATCHES = 4
-REPROBE_SLICES = 16
-
-
-def _work(texts: list[str], max_tokens: int) -> float:
-    """Rough token count of `texts` (about 4 characters a word piece, truncated at the model's limit),
-    so that two slices of different lengths compare by tokens per second."""
-    return float(sum(min(len(t) / 4 + 2, max_tokens) for t in texts))
+# Batches run as plain sentence-transformers runs them, on torch's own thread count. Two rules that tried to
+# beat it lost on this machine: dropping to one thread whenever the load average reached the core count
+# fired on the ingest's own load (0.68x plain), and racing one thread against all cores slice by slice
+# won under heavy load (1.24x) but lost on a quiet machine, where the bench runs (78.5 vs 110.7 chunks/s,
+# make bench 2026-12-05).
 
 
 def resolve_model_path(model_name: str) -> Path:
@@ -122,31 +111,10 @@ class Embedder:
             return np.zeros((0, self.dim), dtype=np.float32)
         if self._onnx is not None:
             return self._onnx.encode(list(texts), self.batch_size)
+        if len(texts) > SINGLE_THREAD_MAX_TEXTS:
+            return self._encode(list(texts))
         with _threads_lock:
-            if len(texts) <= SINGLE_THREAD_MAX_TEXTS:
-                return self._encode_on(list(texts), 1)
-            return self._encode_racing(texts)
-
-    def _encode_racing(self, texts: list[str]) -> np.ndarray:
-        import torch
-
-        cores = torch.get_num_threads()
-        order = sorted(range(len(texts)), key=lambda i: -len(texts[i]))
-        step = self.batch_size * PROBE_BATCHES
-        slices = [order[start : start + step] for start in range(0, len(order), step)]
-        out = np.empty((len(texts), self.dim), dtype=np.float32)
-        rates: dict[int, float] = {}
-        max_tokens = int(self._model.get_max_seq_length() or 512)
-        for number, positions in enumerate(slices):
-            if number % REPROBE_SLICES == 0:
-                rates.clear()
-            untried = [t for t in (1, cores) if t not in rates]
-            threads = untried[0] if untried and len(slices) > 1 else max(rates, key=rates.__getitem__, default=cores)
-            batch = [texts[i] for i in positions]
-            started = time.perf_counter()
-            out[positions] = self._encode_on(batch, threads)
-            rates[threads] = _work(batch, max_tokens) / max(time.perf_counter() - started, 1e-9)
-        return out
+            return self._encode_on(list(texts), 1)
 
     def _encode_on(self, texts: list[str], threads: int) -> np.ndarray:
         import torch
