@@ -101,11 +101,6 @@ class Compiled:
         return self._citation
 
     @property
-    def citation_or_fields(self) -> Citation | dict[str, str]:
-        """The citation, or its fields while it is not built (for a caller validating many at once)."""
-        return self._citation if self._citation is not None else _citation_fields(self.criterion)
-
-    @property
     def cites_itself(self) -> bool:
         """The citation is the criterion's own passage (so the stored form need not repeat it)."""
         return self._citation is None or self._citation == _criterion_citation(self.criterion)
