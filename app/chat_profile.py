@@ -103,12 +103,28 @@ def other_items(f: PatientFacts) -> list[str]:
     return out
 
 
+# The form's list fields (items separated by ";" or a new line): id, label, example.
+LIST_FIELDS = (
+    ("diagnoses", "Diagnoses (separate with ;)", "e.g. lupus nephritis diagnosed in March 2021; no hepatitis B"),
+    (
+        "medicines",
+        "Medicines, with dose and dates (separate with ;)",
+        "e.g. prednisone 10 mg daily, started in January 2023; stopped rituximab in May 2024",
+    ),
+    ("tests", "Tests and scores (separate with ;)", "e.g. eGFR 95; SLEDAI 6; anti-dsDNA positive"),
+    ("other", "Anything else (weight, pregnancy; separate with ;)", "e.g. 70 kg; not pregnant"),
+)
+
+
 def profile_fields(conversation: Conversation, saved: bool = False) -> list[ProfileField]:
     """The profile form for `conversation`: one field per kind of fact, filled with what was understood."""
     f = conversation.facts
-    diagnoses = [diagnosis_item(d) for d in f.diagnoses if not d.hypothetical] if f else []
-    medicines = [medication_item(m, f.today) for m in f.medications] if f else []
-    tests = [measurement_item(m) for m in (*f.labs, *f.scores)] if f else []
+    items: dict[str, list[str]] = {
+        "diagnoses": [diagnosis_item(d) for d in f.diagnoses if not d.hypothetical] if f else [],
+        "medicines": [medication_item(m, f.today) for m in f.medications] if f else [],
+        "tests": [measurement_item(m) for m in (*f.labs, *f.scores)] if f else [],
+        "other": other_items(f) if f else [],
+    }
     kept = "Saved with this chat." if saved else "Kept for this chat session only, never stored."
     return [
         ProfileField(
@@ -125,38 +141,11 @@ def profile_fields(conversation: Conversation, saved: bool = False) -> list[Prof
             widget="select",
             options=SEXES,
         ),
-        ProfileField(
-            id="diagnoses",
-            label="Diagnoses (separate with ;)",
-            initial="; ".join(diagnoses),
-            placeholder="e.g. lupus nephritis diagnosed in March 2021; no hepatitis B",
-            multiline=True,
-        ),
-        ProfileField(
-            id="medicines",
-            label="Medicines, with dose and dates (separate with ;)",
-            initial="; ".join(medicines),
-            placeholder="e.g. prednisone 10 mg daily, started in January 2023; stopped rituximab in May 2024",
-            multiline=True,
-        ),
-        ProfileField(
-            id="tests",
-            label="Tests and scores (separate with ;)",
-            initial="; ".join(tests),
-            placeholder="e.g. eGFR 95; SLEDAI 6; anti-dsDNA positive",
-            multiline=True,
-        ),
-        ProfileField(
-            id="other",
-            label="Anything else (weight, pregnancy; separate with ;)",
-            initial="; ".join(other_items(f)) if f else "",
-            placeholder="e.g. 70 kg; not pregnant",
-            multiline=True,
+        *(
+            ProfileField(id=key, label=label, initial="; ".join(items[key]), placeholder=example, multiline=True)
+            for key, label, example in LIST_FIELDS
         ),
     ]
-
-
-FIELD_IDS = ("age", "sex", "diagnoses", "medicines", "tests", "other")
 
 
 def statements_from_fields(values: dict[str, object]) -> list[str]:
@@ -168,7 +157,7 @@ def statements_from_fields(values: dict[str, object]) -> list[str]:
     sex = str(values.get("sex") or "").strip()
     if sex and sex != NOT_SAID:
         out.append(sex)
-    for key in ("diagnoses", "medicines", "tests", "other"):
+    for key, _, _ in LIST_FIELDS:
         out += [item for item in _ITEM_SEPARATOR.split(str(values.get(key) or "")) if item]
     return out
 
