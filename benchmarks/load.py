@@ -82,21 +82,21 @@ async def _session(
         await client.close()
 
 
-async def concurrent_sessions(url: str, sessions: int) -> dict:
-    """`sessions` sessions at once, three turns each."""
+async def concurrent_sessions(url: str, sessions: int, turns: tuple[str, ...] = TURNS) -> dict:
+    """`sessions` sessions at once, each sending `turns`."""
     latencies: list[float] = []
     errors: list[str] = []
     started = time.perf_counter()
-    await asyncio.gather(*(_session(url, TURNS, latencies, errors) for _ in range(sessions)))
+    await asyncio.gather(*(_session(url, turns, latencies, errors) for _ in range(sessions)))
     wall = time.perf_counter() - started
     return {
         "sessions": sessions,
-        "turns": len(TURNS),
+        "turns": len(turns),
         "answers": len(latencies),
         "errors": len(errors),
         "error_examples": errors[:3],
         "wall_s": round(wall, 1),
-        "answers_per_s": round(len(latencies) / wall, 1),
+        "answers_per_s": round(len(latencies) / wall, 2),
         "p50_ms": round(1000 * (_percentile(latencies, 0.5) or 0), 1),
         "p95_ms": round(1000 * (_percentile(latencies, 0.95) or 0), 1),
     }

@@ -164,27 +164,9 @@ def measure(index_dir: Path, chroma: str | None, chroma_dir: Path, server_pid: i
 
 
 async def _two_chats(urls: list[str], turns: tuple[str, ...], sessions: int) -> list[dict]:
-    from benchmarks.load import _percentile, _session
+    from benchmarks.load import concurrent_sessions
 
-    async def drive(url: str) -> dict:
-        latencies: list[float] = []
-        errors: list[str] = []
-        started = time.perf_counter()
-        await asyncio.gather(*(_session(url, turns, latencies, errors) for _ in range(sessions)))
-        wall = time.perf_counter() - started
-        return {
-            "sessions": sessions,
-            "turns": len(turns),
-            "answers": len(latencies),
-            "errors": len(errors),
-            "error_examples": errors[:3],
-            "wall_s": round(wall, 1),
-            "answers_per_s": round(len(latencies) / wall, 2),
-            "p50_ms": round(1000 * (_percentile(latencies, 0.5) or 0), 1),
-            "p95_ms": round(1000 * (_percentile(latencies, 0.95) or 0), 1),
-        }
-
-    return list(await asyncio.gather(*(drive(url) for url in urls)))
+    return list(await asyncio.gather(*(concurrent_sessions(url, sessions, turns) for url in urls)))
 
 
 def two_chat_processes(index_dir: Path, chroma: str, workdir: Path, trial_id: str, sessions: int) -> dict:
