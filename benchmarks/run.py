@@ -574,7 +574,19 @@ def bench_archive(queries: list[tuple[str, list[str]]]) -> dict:
 # ---------------------------------------------------------------- run and report
 
 
-def run(synthetic_count: int, embed_sample: int, include_archive: bool, load_sessions: int = 100) -> dict:
+def run(
+    synthetic_count: int,
+    embed_sample: int,
+    include_archive: bool,
+    load_sessions: int = 100,
+    *,
+    embed_rounds: int = 2,
+    scale_count: int = 100_000,
+    scale_embedded: int = 10_000,
+) -> dict:
+    """Every section of the bench in one run. The archive sections (latency at scale, embedding backends and
+    the Chroma server at `scale_count` trials, whose vectors are reused from the archive) need the archive
+    index and ../shared; without them they are skipped and RESULTS.md says why."""
     from vectorstore.index import TrialIndex
 
     results: dict = {"machine": machine()}
@@ -608,7 +620,16 @@ def run(synthetic_count: int, embed_sample: int, include_archive: bool, load_ses
     if include_archive:
         log("archive index")
         results["archive"] = bench_archive(queries)
+        log(f"embedding backends on {embed_sample} archive chunks, {embed_rounds} rounds")
+        results["embedding"] = bench_embedding_only(embed_sample, embed_rounds, ARCHIVE_INDEX)
+    # Peak memory of this process is read before the scale section, which runs its ingests and chat processes
+    # apart and reports their memory itself.
     results["peak_rss_mb"] = peak_rss_mb()
+    if include_archive and scale_count:
+        from benchmarks.scale import bench_scale
+
+        log(f"scale: {scale_count} re-keyed trials on a Chroma server")
+        results["scale"] = bench_scale(ARCHIVE_INDEX, scale_count, scale_embedded)
     results["machine"]["load_average_1min_end"] = round(os.getloadavg()[0], 1)
     return results
 
@@ -790,6 +811,89 @@ def table(results: dict) -> str:
     return "\n".join(lines)
 
 
+def embedding_table(results: dict) -> list[str]:
+    """The embedding backends of this run: throughput on one archive sample, recall, closeness to torch."""
+    e = results.get("embedding", {})
+    if "embedding" not in e:
+        return [f"Embedding backends: not measured in this run ({e.get('skipped', 'no archive index')})."]
+    emb = e["embedding"]
+    rates, recall, cosine = emb["chunks_per_s"], emb["recall@10"], emb.get("min_cosine_to_torch", {})
+    lines = [
+        f"Embedding backends on the same {emb['sample_chunks']:,} archive chunks, alternating rounds (median of "
+        f"{emb['rounds']}), batch {emb['batch_size']}; recall@10 of an index of the bundled trials built with each:",
+        "",
+        "| backend | chunks/s | x plain | dense recall@10 | hybrid recall@10 | least cosine to torch (200 chunks) |",
+        "|---|---|---|---|---|---|",
+    ]
+    plain = rates.get("plain sentence-transformers")
+    for name, rate in rates.items():
+        r = recall.get(name, {})
+        lines.append(
+            f"| {name} | {_f(rate)} | {_f(rate / plain if plain else None, 2)} | {_f(r.get('dense'), 3)} | "
+            f"{_f(r.get('hybrid'), 3)} | {_f(cosine.get(name), 4)} |"
+        )
+    est = e.get("archive_estimate", {})
+    if est.get("estimated_minutes") is not None:
+        lines += [
+            "",
+            f"Every chunk of the archive (the `all` dense policy: {_f(est['vectors_with_all_policy'])} vectors) at the "
+            f"fastest backend ({est['backend']}, {_f(est['chunks_per_s'])} chunks/s): about "
+            f"{_f(est['estimated_minutes'], 0)} minutes, {'within' if est['fits_in_30_min'] else 'beyond'} the "
+            "30-minute budget.",
+        ]
+    return lines
+
+
+# The figures issue 15 was filed with (2026-12-04, `make bench` on this machine), shown beside this run's.
+FILED = {
+    "archive_answer_p95_ms": 641,
+    "generated_answer_p95_ms": 762,
+    "embedder_vs_plain": (49.0, 72.7),
+    "first_search_s": 20.0,
+}
+
+
+def filed_table(results: dict) -> list[str]:
+    """This run next to the figures issue 15 was filed with."""
+    a, s = results.get("archive", {}), results.get("synthetic", {})
+    rates = results.get("embedding", {}).get("embedding", {}).get("chunks_per_s", {})
+    ours, plain = rates.get("torch"), rates.get("plain sentence-transformers")
+    filed_ours, filed_plain = FILED["embedder_vs_plain"]
+    first = [x for x in (s.get("compact", {}).get("first_search_s"), a.get("first_search_s")) if x is not None]
+    return [
+        "| measure | when issue 15 was filed | this run |",
+        "|---|---|---|",
+        f"| warm answer p95, archive (6,785 trials) | {FILED['archive_answer_p95_ms']} ms | "
+        f"{_f(a.get('answer', {}).get('p95_ms'), 0, ' ms')} |",
+        f"| warm answer p95, generated (10,000 trials) | {FILED['generated_answer_p95_ms']} ms | "
+        f"{_f(s.get('compact', {}).get('answer', {}).get('p95_ms'), 0, ' ms')} |",
+        f"| Embedder vs plain sentence-transformers (chunks/s) | {filed_ours} vs {filed_plain} "
+        f"(x{filed_ours / filed_plain:.2f}) | {_f(ours)} vs {_f(plain)} "
+        f"(x{_f(ours / plain if ours and plain else None, 2)}) |",
+        f"| first search after an ingest | ~{FILED['first_search_s']:.0f} s (BM25 built then) | "
+        f"{' / '.join(_f(x, 2, ' s') for x in first) or 'n/a'} (generated / archive) |",
+    ]
+
+
+def scale_summary(results: dict) -> list[str]:
+    """The scale section in a few lines; its tables are in SCALE.md."""
+    sc = results.get("scale")
+    if not sc:
+        return ["Scale section: not run (`--scale-count 0` or no archive)."]
+    if "skipped" in sc:
+        return [f"Scale section: skipped ({sc['skipped']})."]
+    large = sc["server"]["large"]
+    proj = sc["projection"]
+    return [
+        f"Scale ({sc['count']:,} trials re-keyed from the archive on a `chroma run` server, "
+        f"{sc['embedded_count']:,} also in an embedded-client index; tables in SCALE.md): ingest "
+        f"{_f(large['ingest'].get('trials_per_s'))} trials/s for the last stage; patient search p50 / p95 "
+        f"{_lat(large['serving'].get('search'))} ms; serving process {_f(large['serving'].get('rss_mb'), 0)} MB; "
+        f"projected to {proj['studies']:,} studies: ingest {_f(proj['ingest_hours'], 1)} h, disk "
+        f"{_f(proj['disk_gb']['total'], 1)} GB.",
+    ]
+
+
 def write_results(results: dict) -> None:
     RESULTS_JSON.write_text(json.dumps(results, indent=1) + "\n", encoding="utf-8")
     notes = [
@@ -798,6 +902,14 @@ def write_results(results: dict) -> None:
         "Produced by `make bench` (`python -m benchmarks.run`); figures from one real run on the machine named below.",
         "",
         table(results),
+        "",
+        *embedding_table(results),
+        "",
+        *scale_summary(results),
+        "",
+        "Issue 15's figures, as filed and in this run:",
+        "",
+        *filed_table(results),
         "",
         "Notes:",
         "- Latencies are per query in a warm process; p50 / p95 over the project's QA questions "
@@ -827,7 +939,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.run", description=__doc__.split("\n\n")[0])
     parser.add_argument("--synthetic", type=int, default=10_000, help="trials in the generated corpus")
     parser.add_argument("--embed-sample", type=int, default=2000, help="chunks embedded to measure throughput")
-    parser.add_argument("--rounds", type=int, default=3, help="alternating rounds of `--only embedding`")
+    parser.add_argument("--rounds", type=int, default=2, help="alternating rounds of the embedding backends")
     parser.add_argument("--no-archive", action="store_true", help="skip the archive index even when it exists")
     parser.add_argument("--sessions", type=int, default=100, help="concurrent chat sessions (0: no load test)")
     parser.add_argument("--no-write", action="store_true", help="print only; leave results.json and RESULTS.md")
@@ -839,9 +951,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--archive-index", type=Path, default=ARCHIVE_INDEX, help="archive index read by --only (read-only)"
     )
-    parser.add_argument("--scale-count", type=int, default=100_000, help="trials on the Chroma server (--only scale)")
     parser.add_argument(
-        "--scale-embedded", type=int, default=10_000, help="trials in the embedded-client index (--only scale)"
+        "--scale-count", type=int, default=100_000, help="trials on the Chroma server (0: no scale section)"
+    )
+    parser.add_argument(
+        "--scale-embedded", type=int, default=10_000, help="trials in the embedded-client index of the scale section"
     )
     args = parser.parse_args(argv)
     if args.only == "scale":
@@ -858,9 +972,21 @@ def main(argv: list[str] | None = None) -> int:
     if args.only == "embedding":
         print(json.dumps(bench_embedding_only(args.embed_sample, args.rounds, args.archive_index), indent=1))
         return 0
-    results = run(args.synthetic, args.embed_sample, not args.no_archive, args.sessions)
+    results = run(
+        args.synthetic,
+        args.embed_sample,
+        not args.no_archive,
+        args.sessions,
+        embed_rounds=args.rounds,
+        scale_count=args.scale_count,
+        scale_embedded=args.scale_embedded,
+    )
     if not args.no_write:
         write_results(results)
+        if results.get("scale") and "skipped" not in results["scale"]:
+            from benchmarks.scale import write_scale
+
+            write_scale(results["scale"])
     print(table(results))
     return 0
 
