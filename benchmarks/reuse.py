@@ -32,6 +32,9 @@ class TextEmbedder(Protocol):
     @property
     def dim(self) -> int: ...
 
+    @property
+    def backend(self) -> str: ...
+
     def embed(self, texts: list[str]) -> np.ndarray: ...
 
 
@@ -56,6 +59,11 @@ class ReusingEmbedder:
     @property
     def dim(self) -> int:
         return self._embedder.dim
+
+    @property
+    def backend(self) -> str:
+        """The wrapped embedder's backend, which an index records (the reused vectors must come from it too)."""
+        return self._embedder.backend
 
     def embed(self, texts: list[str]) -> np.ndarray:
         keys = [text_key(t) for t in texts]

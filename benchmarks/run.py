@@ -629,7 +629,11 @@ def run(
         from benchmarks.scale import bench_scale
 
         log(f"scale: {scale_count} re-keyed trials on a Chroma server")
-        results["scale"] = bench_scale(ARCHIVE_INDEX, scale_count, scale_embedded)
+        try:
+            results["scale"] = bench_scale(ARCHIVE_INDEX, scale_count, scale_embedded)
+        except Exception as exc:  # the hour of figures measured before it are still written; main exits 1
+            log(f"scale section failed: {exc!r}")
+            results["scale"] = {"failed": repr(exc)}
     results["machine"]["load_average_1min_end"] = round(os.getloadavg()[0], 1)
     return results
 
@@ -880,8 +884,8 @@ def scale_summary(results: dict) -> list[str]:
     sc = results.get("scale")
     if not sc:
         return ["Scale section: not run (`--scale-count 0` or no archive)."]
-    if "skipped" in sc:
-        return [f"Scale section: skipped ({sc['skipped']})."]
+    if "skipped" in sc or "failed" in sc:
+        return [f"Scale section: {'skipped' if 'skipped' in sc else 'failed'} ({sc.get('skipped') or sc['failed']})."]
     large = sc["server"]["large"]
     proj = sc["projection"]
     return [
@@ -981,14 +985,15 @@ def main(argv: list[str] | None = None) -> int:
         scale_count=args.scale_count,
         scale_embedded=args.scale_embedded,
     )
+    scale = results.get("scale", {})
     if not args.no_write:
         write_results(results)
-        if results.get("scale") and "skipped" not in results["scale"]:
+        if scale and not scale.keys() & {"skipped", "failed"}:
             from benchmarks.scale import write_scale
 
-            write_scale(results["scale"])
+            write_scale(scale)
     print(table(results))
-    return 0
+    return 1 if "failed" in scale else 0
 
 
 if __name__ == "__main__":

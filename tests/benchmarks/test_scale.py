@@ -53,6 +53,13 @@ def test_archive_vectors_pairs_each_profile_text_with_its_stored_vector_without_
     for trial in trials:
         expected = Embedder().embed([profile_text(trial)])[0]
         assert np.allclose(known[text_key(profile_text(trial))], expected, atol=1e-5)
+
+    # The bench ingests through a reusing embedder: a second index takes every profile vector from the first.
+    reuse = ReusingEmbedder(known, Embedder())
+    again = TrialIndex.open(make_settings(tmp_path / "again", dense_policy="compact"), embedder=reuse)
+    ingest_paths([docs], again, progress=False)
+    assert again.stats().trials == 2 and (reuse.reused, reuse.embedded) == (2, 0)
+    again.close()
     after = {p: p.stat().st_mtime_ns for p in Path(settings.index_dir).rglob("*") if p.is_file()}
     # SQLite's read-only connection may create its (empty) WAL and shared-memory files; nothing else moves.
     assert {p: t for p, t in after.items() if not p.name.endswith(("-shm", "-wal"))} == before
