@@ -127,8 +127,9 @@ _FIND = re.compile(
     r"studies (for|in|on|about|with|that)|recommend a trial|options)\b",
     re.IGNORECASE,
 )
+# "both" compares trials, except in "both A and B", which joins two other things ("both men and women").
 _COMPARE = re.compile(
-    r"\b(compare|comparison|difference|differences|differ|versus|vs\.?|both|which (one|trial|study) (has|is|was|had|uses|gives|enrol\w*|started|ends|is larger|is bigger)|"
+    r"\b(compare|comparison|difference|differences|differ|versus|vs\.?|both(?!\s+[\w'-]+(?:\s+[\w'-]+){0,2}\s+(?:and\b|&))|which (one|trial|study) (has|is|was|had|uses|gives|enrol\w*|started|ends|is larger|is bigger)|"
     r"which of (the|these|them|those))\b",
     re.IGNORECASE,
 )

@@ -203,6 +203,21 @@ def test_a_count_of_the_trials_in_focus_takes_that_many_in_their_order(catalog, 
     assert intent.kind == "compare" and intent.trial_ids == focus[:count] and intent.resolved_by == "context"
 
 
+@pytest.mark.parametrize(
+    "question",
+    ["Does it take both men and women?", "Are both adults and children eligible?", "is it open to both sexes & ages"],
+)
+def test_both_joining_two_other_things_is_no_comparison(catalog, question):
+    focus = ["NCT04356287", "NCT06888973"]
+    intent = ask(catalog, question, previous_trials=focus, previous_kind="find_trials")
+    assert intent.kind != "compare"
+
+
+def test_both_alone_still_compares_the_trials_in_focus(catalog):
+    focus = ["NCT04356287", "NCT06888973"]
+    assert ask(catalog, "What do both of them involve?", previous_trials=focus, previous_kind="find_trials").kind == "compare"
+
+
 def test_two_of_something_else_is_no_reference_to_the_trials_in_focus(catalog):
     focus = ["NCT04356287", "NCT06888973", "NCT03929120"]
     assert ask(catalog, "How far apart are the two infusions?", previous_trials=focus).trial_ids == []
