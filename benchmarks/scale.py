@@ -1,4 +1,4 @@
-"""Scale bench (`python -m benchmarks.run --only scale`): 100,000 trials on a Chroma server, beside the embedded client.
+"""Scale bench (part of `make bench`; alone: `python -m benchmarks.run --only scale`): 100,000 trials on a Chroma server, beside the embedded client.
 
 In one run, on this machine:
 1. `chroma run` on a free loopback port with a temporary data folder (stopped at the end);
@@ -397,7 +397,7 @@ def write_scale(result: dict, folder: Path | None = None) -> None:
         return
     m, p, two = result["machine"], result["projection"], result["two_chats"]
     lines = [
-        f"# Scale: {result['count']:,} trials on a Chroma server (`python -m benchmarks.run --only scale`)",
+        f"# Scale: {result['count']:,} trials on a Chroma server (`make bench`; alone: `python -m benchmarks.run --only scale`)",
         "",
         f"Machine: {m['cores']} cores, {m['cpu']}, {m['memory_gb']} GB RAM; run {m['date']} "
         f"(1-minute load average {m['load_average_1min']} at the end; other work shared the machine). "
