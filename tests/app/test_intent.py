@@ -215,7 +215,8 @@ def test_both_joining_two_other_things_is_no_comparison(catalog, question):
 
 def test_both_alone_still_compares_the_trials_in_focus(catalog):
     focus = ["NCT04356287", "NCT06888973"]
-    assert ask(catalog, "What do both of them involve?", previous_trials=focus, previous_kind="find_trials").kind == "compare"
+    intent = ask(catalog, "What do both of them involve?", previous_trials=focus, previous_kind="find_trials")
+    assert intent.kind == "compare"
 
 
 def test_two_of_something_else_is_no_reference_to_the_trials_in_focus(catalog):
