@@ -516,6 +516,48 @@ def bench_embedding_only(sample: int, rounds: int, archive_index: Path) -> dict:
     return result
 
 
+def bench_dense_policies(estimate: dict) -> dict:
+    """`all` (every chunk embedded) vs `compact` (one profile vector per trial) on the archive, by NDCG@10 on
+    TREC 2022 and SIGIR (issue 15): run only when the archive estimate says every chunk fits the 30-minute
+    budget at the fastest backend, with both indexes built by that backend so the policy is all that differs.
+    Each is the real `trialfinder eval --external` (ingest of the archive, then the judged sets) in a child
+    process; its metrics file is read back."""
+    if not estimate.get("fits_in_30_min"):
+        return {"skipped": "every chunk of the archive does not fit the 30-minute budget at the fastest backend"}
+    backend = estimate["backend"]
+    out: dict = {"backend": backend}
+    with tempfile.TemporaryDirectory(prefix="trialfinder-dense-") as tmp:
+        workdir = Path(tmp)
+        for policy in ("compact", "all"):
+            env = {
+                **os.environ,
+                "PYTHONPATH": str(PROJECT_ROOT),
+                "HF_HUB_OFFLINE": "1",
+                "TRANSFORMERS_OFFLINE": "1",
+                "TRIALFINDER_EMBED_BACKEND": backend,
+                "TRIALFINDER_EMBED_CACHE_DIR": str(workdir / "models"),
+                "TRIALFINDER_DENSE_POLICY": policy,
+                "TRIALFINDER_INDEX_DIR": str(workdir / f"bundled-{policy}"),
+            }
+            metrics_file = workdir / f"{policy}.json"
+            command = [sys.executable, "-m", "app.cli", "eval", "--external", "--external-index"]
+            command += [str(workdir / policy), "--out", str(metrics_file)]
+            log(f"dense policy {policy} ({backend}): archive ingest and judged sets")
+            seconds, done = timed(subprocess.run, command, cwd=PROJECT_ROOT, env=env, capture_output=True, text=True)
+            if not metrics_file.is_file():
+                raise RuntimeError(f"eval --external with {policy} wrote no metrics: {done.stderr[-2000:]}")
+            external = json.loads(metrics_file.read_text())["metrics"]["external"]
+            out[policy] = {
+                "seconds": round(seconds),
+                **{
+                    name: external[name]["ranking"]["ndcg@10"]
+                    for name in ("trec_2022", "sigir")
+                    if name in external and "ranking" in external[name]
+                },
+            }
+    return out
+
+
 def bench_chroma_server(corpus: Path, workdir: Path, queries: list[tuple[str, list[str]]], embedded_index) -> dict:
     """Dense and hybrid query latency with vectors in a `chroma run` server vs the embedded client."""
     from vectorstore.index import TrialIndex
@@ -581,6 +623,7 @@ def run(
     load_sessions: int = 100,
     *,
     embed_rounds: int = 2,
+    dense_policies: bool = True,
     scale_count: int = 100_000,
     scale_embedded: int = 10_000,
 ) -> dict:
@@ -622,6 +665,12 @@ def run(
         results["archive"] = bench_archive(queries)
         log(f"embedding backends on {embed_sample} archive chunks, {embed_rounds} rounds")
         results["embedding"] = bench_embedding_only(embed_sample, embed_rounds, ARCHIVE_INDEX)
+        if dense_policies:
+            try:
+                results["dense_policies"] = bench_dense_policies(results["embedding"].get("archive_estimate", {}))
+            except Exception as exc:  # as for the scale section: the other figures are still written
+                log(f"dense policy section failed: {exc!r}")
+                results["dense_policies"] = {"failed": repr(exc)}
     # Peak memory of this process is read before the scale section, which runs its ingests and chat processes
     # apart and reports their memory itself.
     results["peak_rss_mb"] = peak_rss_mb()
@@ -837,6 +886,7 @@ def embedding_table(results: dict) -> list[str]:
             f"{_f(r.get('hybrid'), 3)} | {_f(cosine.get(name), 4)} |"
         )
     est = e.get("archive_estimate", {})
+    dense = results.get("dense_policies", {})
     if est.get("estimated_minutes") is not None:
         lines += [
             "",
@@ -845,6 +895,21 @@ def embedding_table(results: dict) -> list[str]:
             f"{_f(est['estimated_minutes'], 0)} minutes, {'within' if est['fits_in_30_min'] else 'beyond'} the "
             "30-minute budget.",
         ]
+    if "compact" in dense and "all" in dense:
+        lines += [
+            "",
+            f"Dense policies on the archive, both built with {dense['backend']} (`trialfinder eval --external`):",
+            "",
+            "| policy | archive ingest + judged sets | TREC 2022 NDCG@10 | SIGIR NDCG@10 |",
+            "|---|---|---|---|",
+            *(
+                f"| {policy} | {_f(dense[policy]['seconds'] / 60, 0, ' min')} | {_f(dense[policy].get('trec_2022'), 3)}"
+                f" | {_f(dense[policy].get('sigir'), 3)} |"
+                for policy in ("compact", "all")
+            ),
+        ]
+    elif dense:
+        lines += ["", f"Dense policies: {dense.get('skipped') or dense.get('failed')}."]
     return lines
 
 
@@ -945,6 +1010,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--embed-sample", type=int, default=2000, help="chunks embedded to measure throughput")
     parser.add_argument("--rounds", type=int, default=2, help="alternating rounds of the embedding backends")
     parser.add_argument("--no-archive", action="store_true", help="skip the archive index even when it exists")
+    parser.add_argument(
+        "--no-dense-policies",
+        action="store_true",
+        help="skip building the archive twice to compare the all and compact dense policies (~30 min)",
+    )
     parser.add_argument("--sessions", type=int, default=100, help="concurrent chat sessions (0: no load test)")
     parser.add_argument("--no-write", action="store_true", help="print only; leave results.json and RESULTS.md")
     parser.add_argument(
@@ -982,6 +1052,7 @@ def main(argv: list[str] | None = None) -> int:
         not args.no_archive,
         args.sessions,
         embed_rounds=args.rounds,
+        dense_policies=not args.no_dense_policies,
         scale_count=args.scale_count,
         scale_embedded=args.scale_embedded,
     )
