@@ -1019,7 +1019,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-write", action="store_true", help="print only; leave results.json and RESULTS.md")
     parser.add_argument(
         "--only",
-        choices=["checker", "embedding", "scale"],
+        choices=["checker", "embedding", "dense", "scale"],
         help="run one section alone and print its figures as JSON (results.json and RESULTS.md are left as they are)",
     )
     parser.add_argument(
@@ -1045,6 +1045,11 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.only == "embedding":
         print(json.dumps(bench_embedding_only(args.embed_sample, args.rounds, args.archive_index), indent=1))
+        return 0
+    if args.only == "dense":
+        embedding = bench_embedding_only(args.embed_sample, args.rounds, args.archive_index)
+        dense = bench_dense_policies(embedding.get("archive_estimate", {}))
+        print(json.dumps({"embedding": embedding, "dense_policies": dense}, indent=1))
         return 0
     results = run(
         args.synthetic,
