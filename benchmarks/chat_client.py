@@ -26,6 +26,7 @@ from typing import Any
 import socketio
 
 from app.web_security import BROWSER_COOKIE, browser_token
+from benchmarks.children import child_env
 from trialfinder.settings import PROJECT_ROOT
 
 
@@ -42,15 +43,7 @@ def start_chat_server(
         with socket.socket() as sock:
             sock.bind(("127.0.0.1", 0))
             port = sock.getsockname()[1]
-    environ = {
-        **os.environ,
-        "PYTHONPATH": str(PROJECT_ROOT),
-        "TRIALFINDER_INDEX_DIR": str(index_dir),
-        "TRIALFINDER_BACKEND": "extractive",
-        "HF_HUB_OFFLINE": "1",
-        "TRANSFORMERS_OFFLINE": "1",
-        **(env or {}),
-    }
+    environ = child_env(TRIALFINDER_INDEX_DIR=str(index_dir), TRIALFINDER_BACKEND="extractive", **(env or {}))
     with log.open("wb") as out:
         process = subprocess.Popen(
             [sys.executable, "-m", "app.cli", "chat", "--host", "127.0.0.1", "--port", str(port)],

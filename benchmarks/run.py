@@ -32,6 +32,7 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
+from benchmarks.children import child_env
 from trialfinder.ids import strip_ids
 from trialfinder.settings import PROJECT_ROOT, Settings
 
@@ -280,9 +281,8 @@ def bench_cold_start(index_dir: Path) -> dict:
         str(index_dir),
         "--json",
     ]
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
     started = time.perf_counter()
-    done = subprocess.run(command, cwd=PROJECT_ROOT, env=env, capture_output=True, text=True, timeout=300)
+    done = subprocess.run(command, cwd=PROJECT_ROOT, env=child_env(), capture_output=True, text=True, timeout=300)
     seconds = time.perf_counter() - started
     ok = done.returncode == 0 and '"answer"' in done.stdout
     return {
@@ -529,16 +529,12 @@ def bench_dense_policies(estimate: dict) -> dict:
     with tempfile.TemporaryDirectory(prefix="trialfinder-dense-") as tmp:
         workdir = Path(tmp)
         for policy in ("compact", "all"):
-            env = {
-                **os.environ,
-                "PYTHONPATH": str(PROJECT_ROOT),
-                "HF_HUB_OFFLINE": "1",
-                "TRANSFORMERS_OFFLINE": "1",
-                "TRIALFINDER_EMBED_BACKEND": backend,
-                "TRIALFINDER_EMBED_CACHE_DIR": str(workdir / "models"),
-                "TRIALFINDER_DENSE_POLICY": policy,
-                "TRIALFINDER_INDEX_DIR": str(workdir / f"bundled-{policy}"),
-            }
+            env = child_env(
+                TRIALFINDER_EMBED_BACKEND=backend,
+                TRIALFINDER_EMBED_CACHE_DIR=str(workdir / "models"),
+                TRIALFINDER_DENSE_POLICY=policy,
+                TRIALFINDER_INDEX_DIR=str(workdir / f"bundled-{policy}"),
+            )
             metrics_file = workdir / f"{policy}.json"
             command = [sys.executable, "-m", "app.cli", "eval", "--external", "--external-index"]
             command += [str(workdir / policy), "--out", str(metrics_file)]

@@ -34,6 +34,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from benchmarks.children import child_env
 from trialfinder.settings import PROJECT_ROOT, Settings
 
 REGISTRY_STUDIES = 560_000
@@ -146,8 +147,9 @@ def serve_bench_process(index_dir: Path, chroma: str | None) -> dict:
     command = [sys.executable, "-m", "benchmarks.scale", "--serve", str(index_dir)]
     if chroma:
         command += ["--chroma", chroma]
-    env = {**os.environ, "PYTHONPATH": str(PROJECT_ROOT), "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
-    done = subprocess.run(command, cwd=PROJECT_ROOT, env=env, capture_output=True, text=True, timeout=1800, check=False)
+    done = subprocess.run(
+        command, cwd=PROJECT_ROOT, env=child_env(), capture_output=True, text=True, timeout=1800, check=False
+    )
     if done.returncode != 0:
         raise RuntimeError(f"serving bench failed: {done.stderr[-2000:]}")
     return json.loads(done.stdout)
@@ -257,7 +259,7 @@ def bench_scale(archive_index: Path, count: int = 100_000, embedded: int = 10_00
     made = subprocess.run(
         [sys.executable, "-m", "benchmarks.synth", "--count", str(count), "--shards"],
         cwd=PROJECT_ROOT,
-        env={**os.environ, "PYTHONPATH": str(PROJECT_ROOT)},
+        env=child_env(),
         capture_output=True,
         text=True,
         check=True,
