@@ -11,11 +11,12 @@ from __future__ import annotations
 import gc
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from functools import partial
 from operator import itemgetter
 
 from eligibility import compiled
 from eligibility.compiled import Compiled, CompiledCohort, E, Static
-from eligibility.entries import build_entries, entry_fields, entry_kind
+from eligibility.entries import ENTRY_KINDS, build_entries, entry_fields, entry_kind
 from eligibility.facts import PatientFacts
 from eligibility.matching import FactIndex, Outcome, evaluate
 from eligibility.models import (
@@ -25,6 +26,7 @@ from eligibility.models import (
     ReviewCriterion,
     TrialVerdict,
     UnknownCriterion,
+    VerdictEntries,
     VerdictName,
 )
 from eligibility.questions import question_for  # noqa: F401  (part of this module's API, DESIGN.md)
@@ -114,23 +116,16 @@ def _merged(static: Static[E], touched: set[int], new: list[tuple[int, E]]) -> l
     return [e for _, e in kept]
 
 
-def _verdict(trial: Trial, cohort: CompiledCohort, idx: FactIndex, memo: dict[str, Outcome]) -> TrialVerdict:
-    """The cohort's verdict: its empty-patient entries, with the criteria that depend on a fact the patient
-    stated evaluated for this patient."""
-    empty = cohort.empty
-    touched = empty.touched(idx.keys)
+# A criterion the patient's facts touched: its position, where its outcome puts it, the criterion, the outcome.
+Touched = tuple[int, EntryKind, Compiled, Outcome]
+
+
+def _entries(cohort: CompiledCohort, touched: set[int], decided: list[Touched]) -> VerdictEntries:
+    """The verdict's entry lists: the cohort's empty-patient entries with the `touched` criteria's replaced."""
     failed: list[tuple[int, FailedCriterion]] = []
     unknown: list[tuple[int, UnknownCriterion]] = []
     review: list[tuple[int, ReviewCriterion]] = []
-    for position in touched:
-        item = cohort.items[position]
-        out = memo.get(item.key)
-        if out is None:
-            out = evaluate(item.rule, idx, item.criterion.kind)
-            memo[item.key] = out
-        kind = entry_kind(item.criterion.kind, out)
-        if kind is None:
-            continue
+    for position, kind, item, out in decided:
         match _entry(kind, item, out):
             case FailedCriterion() as entry:
                 failed.append((position, entry))
@@ -138,20 +133,48 @@ def _verdict(trial: Trial, cohort: CompiledCohort, idx: FactIndex, memo: dict[st
                 unknown.append((position, entry))
             case ReviewCriterion() as entry:
                 review.append((position, entry))
-    failed_all = _merged(empty.failed, touched, failed)
-    unknown_all = _merged(empty.unknown, touched, unknown)
-    review_all = _merged(empty.review, touched, review)
-    verdict: VerdictName = (
-        "ineligible" if failed_all else "possibly_eligible" if (unknown_all or review_all) else "eligible"
+    empty = cohort.empty
+    return (
+        _merged(empty.failed, touched, failed),
+        _merged(empty.unknown, touched, unknown),
+        _merged(empty.review, touched, review),
     )
-    return TrialVerdict(
+
+
+def _verdict(trial: Trial, cohort: CompiledCohort, idx: FactIndex, memo: dict[str, Outcome]) -> TrialVerdict:
+    """The cohort's verdict: its empty-patient outcomes, with the criteria that depend on a fact the patient
+    stated evaluated for this patient. The verdict is decided here; its entry lists are built when first read
+    (`TrialVerdict.deferred`)."""
+    summary = cohort.summary
+    touched = summary.touched(idx.keys)
+    decided: list[Touched] = []
+    present: dict[EntryKind, bool] = {"failed": False, "unknown": False, "review": False}
+    for position in touched:
+        item = cohort.item(position)
+        out = memo.get(item.key)
+        if out is None:
+            out = evaluate(item.rule, idx, item.criterion.kind)
+            memo[item.key] = out
+        kind = entry_kind(item.criterion.kind, out)
+        if kind is not None:
+            decided.append((position, kind, item, out))
+            present[kind] = True
+    for static_kind, positions in zip(ENTRY_KINDS, summary.positions, strict=True):
+        if not present[static_kind] and any(p not in touched for p in positions):
+            present[static_kind] = True
+    verdict: VerdictName = (
+        "ineligible"
+        if present["failed"]
+        else "possibly_eligible"
+        if (present["unknown"] or present["review"])
+        else "eligible"
+    )
+    return TrialVerdict.deferred(
         trial_id=trial.trial_id,
         cohort=cohort.name,
         verdict=verdict,
-        failed=failed_all,
-        unknown=unknown_all,
-        needs_review=review_all,
         warnings=[w.message for w in trial.warnings],
+        entries=partial(_entries, cohort, touched, decided),
     )
 
 
