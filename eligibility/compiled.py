@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from pathlib import Path
@@ -172,22 +172,22 @@ class CompiledCohort:
     criteria the patient's facts touch.
     """
 
-    __slots__ = ("name", "summary", "_items", "_build", "_empty")
+    __slots__ = ("name", "summary", "_items", "_stored", "_empty")
 
-    def __init__(
-        self,
-        name: str | None,
-        items: Sequence[Compiled | None],
-        summary: Summary | None = None,
-        build: Callable[[int], Compiled] | None = None,
-    ) -> None:
-        if build is None and any(i is None for i in items):
-            raise ValueError("a compiled cohort with unbuilt criteria needs a way to build them")
+    def __init__(self, name: str | None, items: Sequence[Compiled], summary: Summary | None = None) -> None:
         self.name = name
-        self._items = list(items)
-        self._build = build
-        self.summary = summary if summary is not None else Summary.of(cast("list[Compiled]", self._items))
+        self._items: list[Compiled | None] = list(items)
+        self._stored: _Stored | None = None
+        self.summary = summary if summary is not None else Summary.of(items)
         self._empty: EmptyVerdict | None = None
+
+    @classmethod
+    def stored(cls, name: str | None, summary: Summary, stored: _Stored) -> CompiledCohort:
+        """A cohort loaded from its payload: no criterion built yet."""
+        cohort = cls(name, (), summary)
+        cohort._items = [None] * len(stored.items)
+        cohort._stored = stored
+        return cohort
 
     def __len__(self) -> int:
         return len(self._items)
@@ -196,8 +196,16 @@ class CompiledCohort:
         """The criterion at `position`, built from the stored payload on first use."""
         item = self._items[position]
         if item is None:
-            item = self._items[position] = cast("Callable[[int], Compiled]", self._build)(position)
+            item = self._items[position] = cast("_Stored", self._stored).build(position)
         return item
+
+    def described(self, position: int) -> tuple[Criterion, Citation | None, Outcome]:
+        """The criterion at `position`, its citation (None: its own passage) and its empty-patient outcome,
+        without building it (what its empty-patient entry needs)."""
+        item = self._items[position]
+        if item is None:
+            return cast("_Stored", self._stored).describe(position)
+        return item.criterion, item._citation, item.static
 
     @property
     def items(self) -> tuple[Compiled, ...]:
@@ -219,9 +227,8 @@ def _empty_verdict(cohort: CompiledCohort) -> EmptyVerdict:
     for kind, positions in zip(ENTRY_KINDS, cohort.summary.positions, strict=True):
         fields: list[dict[str, object]] = []
         for position in positions:
-            item = cohort.item(position)
-            out, c = item.static, item.criterion
-            cite = item._citation or _citation_fields(c)
+            c, citation, out = cohort.described(position)
+            cite = citation or _citation_fields(c)
             if kind == "unknown":
                 fields.append({"criterion": c.text, "kind": c.kind, "needs": list(out.needs), "citation": cite})
             else:
@@ -229,9 +236,9 @@ def _empty_verdict(cohort: CompiledCohort) -> EmptyVerdict:
         listed.append(fields)
     failed, unknown, review = cohort.summary.positions
     return EmptyVerdict(
-        failed=Static(failed, tuple(FAILED_LIST.validate_python(listed[0]))),
-        unknown=Static(unknown, tuple(UNKNOWN_LIST.validate_python(listed[1]))),
-        review=Static(review, tuple(REVIEW_LIST.validate_python(listed[2]))),
+        failed=Static(failed, tuple(FAILED_LIST.validate_python(listed[0])) if failed else ()),
+        unknown=Static(unknown, tuple(UNKNOWN_LIST.validate_python(listed[1])) if unknown else ()),
+        review=Static(review, tuple(REVIEW_LIST.validate_python(listed[2])) if review else ()),
     )
 
 
@@ -379,31 +386,42 @@ def loads(trial: Trial, payload: str) -> tuple[CompiledCohort, ...] | None:
         failed, unknown, review = cohort["positions"]
         by_fact = {fact: tuple(positions) for fact, positions in cohort["by_fact"].items()}
         summary = Summary(by_fact, (tuple(failed), tuple(unknown), tuple(review)))
-        build = _builder(cohort["items"], cohort["made_up"], own)
-        cohorts.append(CompiledCohort(cohort["name"], [None] * len(cohort["items"]), summary, build))
+        cohorts.append(CompiledCohort.stored(cohort["name"], summary, _Stored(cohort["items"], cohort["made_up"], own)))
     return tuple(cohorts)
 
 
-def _builder(items: list[list[Any]], made_up: list[list[Any]], own: tuple[Criterion, ...]) -> Callable[[int], Compiled]:
-    """Builds the stored criterion at a position of one cohort's `items`."""
+class _Stored:
+    """One cohort's criteria as its payload holds them (`dumps`), built one at a time."""
 
-    def build(position: int) -> Compiled:
-        ref, rule_json, deps, (value, reason, needs, review) = items[position]
+    __slots__ = ("items", "made_up", "own")
+
+    def __init__(self, items: list[list[Any]], made_up: list[list[Any]], own: tuple[Criterion, ...]) -> None:
+        self.items = items
+        self.made_up = made_up
+        self.own = own
+
+    def describe(self, position: int) -> tuple[Criterion, Citation | None, Outcome]:
+        """The criterion at `position`, its citation (None: its own passage) and its empty-patient outcome."""
+        ref, _, _, (value, reason, needs, review) = self.items[position]
         if ref < 0:
-            crit, cite = made_up[-ref - 1]
+            crit, cite = self.made_up[-ref - 1]
             criterion, citation = Criterion.model_validate(crit), Citation.model_validate(cite)
         else:
-            criterion, citation = own[ref], None
-        key = tuple(deps)
-        frozen = _DEPS.get(key)
-        if frozen is None:
-            frozen = _DEPS[key] = frozenset(key)
+            criterion, citation = self.own[ref], None
         fields = (value, reason, tuple(needs), review)
         static = _OUTCOMES.get(fields)
         if static is None:
             if len(_OUTCOMES) >= _OUTCOMES_LIMIT:
                 _OUTCOMES.clear()
             static = _OUTCOMES[fields] = Outcome(*fields)
-        return Compiled(criterion, frozen, static, citation=citation, rule_json=rule_json)
+        return criterion, citation, static
 
-    return build
+    def build(self, position: int) -> Compiled:
+        """The criterion at `position`, compiled."""
+        criterion, citation, static = self.describe(position)
+        _, rule_json, deps, _ = self.items[position]
+        key = tuple(deps)
+        frozen = _DEPS.get(key)
+        if frozen is None:
+            frozen = _DEPS[key] = frozenset(key)
+        return Compiled(criterion, frozen, static, citation=citation, rule_json=rule_json)

@@ -35,6 +35,8 @@ from ingest.models import Trial
 _CACHE: dict[tuple[str, str], tuple[CompiledCohort, ...]] = {}
 _BY_OBJECT: dict[int, tuple[Trial, tuple[CompiledCohort, ...]]] = {}  # trials without a source hash
 _CACHE_LIMIT = 50_000
+# A batch check that caches this many trials' rules leaves everything it holds out of garbage collections.
+FREEZE_AFTER = 1_000
 # Verdict entries are frozen: one object per (criterion, outcome).
 _ENTRIES: dict[tuple[EntryKind, str, str, Outcome], Entry] = {}
 
@@ -199,6 +201,7 @@ def check_trials(trials: Iterable[Trial], facts: PatientFacts, rules: RuleLoader
     # rules in the middle would cost more than the whole check, so collection waits until the end.
     was_enabled = gc.isenabled()
     gc.disable()
+    cached = len(_CACHE) + len(_BY_OBJECT)
     try:
         if rules is not None:
             load_compiled(trials, rules)
@@ -206,6 +209,14 @@ def check_trials(trials: Iterable[Trial], facts: PatientFacts, rules: RuleLoader
             for cohort in compile_trial(trial):
                 out.append(_verdict(trial, cohort, idx, memo))
     finally:
+        if len(_CACHE) + len(_BY_OBJECT) - cached >= FREEZE_AFTER:
+            # The rules just cached live as long as the cache. Reading the reasons of this many verdicts next
+            # allocates ~10 objects per criterion, and each full collection it triggers would walk them all:
+            # on 1,500 archive trials that made reading every reason 2x slower than building it. Frozen, they
+            # are left out of collections (and still freed by reference counting when the cache drops them).
+            # Only big batches (`check` of an index, evals): a chat or a search caches a few trials at a time
+            # and never freezes the garbage of a running server with them.
+            gc.freeze()
         if was_enabled:
             gc.enable()
     return out

@@ -134,7 +134,8 @@ def test_a_cold_check_builds_only_the_criteria_the_patient_touches(seed_by_id, a
     # Age is a fact of few criteria: most stay unbuilt until a verdict's reasons are read.
     assert unbuilt > total * 0.8 and built < len(cohorts)
     entries = [(v.failed, v.unknown, v.needs_review) for v in verdicts]
-    assert sum(c._items.count(None) for c in cohorts) < unbuilt
+    # Reading the reasons needs each criterion's text, citation and empty-patient outcome, not its rule.
+    assert sum(c._items.count(None) for c in cohorts) == unbuilt
     evaluate.clear_cache()
     parsed = check_trials(trials, facts)
     assert [(v.failed, v.unknown, v.needs_review) for v in parsed] == entries

@@ -264,3 +264,26 @@ def test_a_verdict_is_decided_before_its_entries_are_built(seed_by_id, today):
 
 class _Holder(BaseModel):
     results: list[TrialVerdict]
+
+
+def test_a_batch_that_caches_many_trials_leaves_them_out_of_collections(seed_by_id, today, monkeypatch):
+    import gc
+
+    from eligibility import evaluate
+
+    facts = extract_facts(EXAMPLE, today=today)
+    trials = list(seed_by_id.values())
+    evaluate.clear_cache()
+    before = gc.get_freeze_count()
+    try:
+        check_trials(trials[:2], facts)  # a few trials, as a chat or a search caches them: nothing frozen
+        assert gc.get_freeze_count() == before
+        monkeypatch.setattr(evaluate, "FREEZE_AFTER", 3)
+        check_trials(trials, facts)  # the rest: three more trials cached
+        assert gc.get_freeze_count() > before
+        frozen = gc.get_freeze_count()
+        check_trials(trials, facts)  # all cached already
+        assert gc.get_freeze_count() == frozen
+    finally:
+        gc.unfreeze()
+        evaluate.clear_cache()
