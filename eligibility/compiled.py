@@ -23,14 +23,14 @@ from collections.abc import Sequence
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, TypeVar, cast
 
 import orjson
 from pydantic import TypeAdapter
 
-from eligibility.entries import FAILED_LIST, REVIEW_LIST, UNKNOWN_LIST, entry_fields, entry_kind
+from eligibility.entries import ENTRY_KINDS, FAILED_LIST, REVIEW_LIST, UNKNOWN_LIST, entry_fields, entry_kind
 from eligibility.matching import Outcome, dependencies, empty_index, evaluate
-from eligibility.models import FailedCriterion, ReviewCriterion, UnknownCriterion
+from eligibility.models import EntryKind, FailedCriterion, ReviewCriterion, UnknownCriterion
 from eligibility.parsing import parse_rule, studied_diseases
 from eligibility.rules import AgeRule, NeedsReview, Rule, SexRule
 from ingest.models import Citation, Criterion, Trial
@@ -127,67 +127,118 @@ class Static(Generic[E]):
 
 @dataclass(frozen=True, slots=True)
 class EmptyVerdict:
-    """A cohort's verdict entries for a patient who said nothing, and the criteria each patient fact touches:
-    a check starts from the entries and re-evaluates only the touched criteria."""
+    """A cohort's verdict entries for a patient who said nothing: a check starts from them and replaces
+    those of the criteria the patient's facts touched."""
 
     failed: Static[FailedCriterion]
     unknown: Static[UnknownCriterion]
     review: Static[ReviewCriterion]
+
+
+@dataclass(frozen=True, slots=True)
+class Summary:
+    """What a check needs of a cohort before it reads any criterion: which criteria each patient fact
+    touches, and where each criterion's empty-patient outcome puts it (failed, unknown, review positions).
+    A cohort none of whose criteria a patient's facts touch has its verdict from this alone."""
+
     by_fact: dict[str, tuple[int, ...]]
+    positions: tuple[tuple[int, ...], tuple[int, ...], tuple[int, ...]]
 
     def touched(self, facts: AbstractSet[str]) -> set[int]:
         """Positions of the criteria whose outcome depends on one of the patient's `facts`."""
         return {p for fact in self.by_fact.keys() & facts for p in self.by_fact[fact]}
 
+    @classmethod
+    def of(cls, items: Sequence[Compiled]) -> Summary:
+        by_fact: dict[str, list[int]] = {}
+        kinds: dict[EntryKind, list[int]] = {k: [] for k in ENTRY_KINDS}
+        for position, item in enumerate(items):
+            for fact in item.deps:
+                by_fact.setdefault(fact, []).append(position)
+            kind = entry_kind(item.criterion.kind, item.static)
+            if kind is not None:
+                kinds[kind].append(position)
+        return cls(
+            by_fact={fact: tuple(p) for fact, p in by_fact.items()},
+            positions=(tuple(kinds["failed"]), tuple(kinds["unknown"]), tuple(kinds["review"])),
+        )
+
 
 class CompiledCohort:
-    """A cohort's criteria compiled, in order, with its `empty` verdict (built on its first check)."""
+    """A cohort's criteria compiled, in order, with their `summary`.
 
-    __slots__ = ("name", "items", "_empty")
+    From a stored payload (`loads`) each criterion is built on first use (`item`), and the `empty` verdict
+    entries on the first verdict whose entries are read: a first check of many trials builds only the
+    criteria the patient's facts touch.
+    """
 
-    def __init__(self, name: str | None, items: tuple[Compiled, ...]) -> None:
+    __slots__ = ("name", "summary", "_items", "_stored", "_empty")
+
+    def __init__(self, name: str | None, items: Sequence[Compiled], summary: Summary | None = None) -> None:
         self.name = name
-        self.items = items
+        self._items: list[Compiled | None] = list(items)
+        self._stored: _Stored | None = None
+        self.summary = summary if summary is not None else Summary.of(items)
         self._empty: EmptyVerdict | None = None
+
+    @classmethod
+    def stored(cls, name: str | None, summary: Summary, stored: _Stored) -> CompiledCohort:
+        """A cohort loaded from its payload: no criterion built yet."""
+        cohort = cls(name, (), summary)
+        cohort._items = [None] * len(stored.items)
+        cohort._stored = stored
+        return cohort
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def item(self, position: int) -> Compiled:
+        """The criterion at `position`, built from the stored payload on first use."""
+        item = self._items[position]
+        if item is None:
+            item = self._items[position] = cast("_Stored", self._stored).build(position)
+        return item
+
+    def described(self, position: int) -> tuple[Criterion, Citation | None, Outcome]:
+        """The criterion at `position`, its citation (None: its own passage) and its empty-patient outcome,
+        without building it (what its empty-patient entry needs)."""
+        item = self._items[position]
+        if item is None:
+            return cast("_Stored", self._stored).describe(position)
+        return item.criterion, item._citation, item.static
+
+    @property
+    def items(self) -> tuple[Compiled, ...]:
+        """Every criterion, in order (builds those not built yet)."""
+        return tuple(self.item(p) for p in range(len(self._items)))
 
     @property
     def empty(self) -> EmptyVerdict:
         if self._empty is None:
-            self._empty = _empty_verdict(self.items)
+            self._empty = _empty_verdict(self)
         return self._empty
 
 
-def _empty_verdict(items: tuple[Compiled, ...]) -> EmptyVerdict:
-    # A first check builds this for every cohort it meets, so the loop builds plain fields inline (an empty
-    # patient has no words to quote) and validates them in one call per kind (`entries`): half the cost of
-    # building each entry alone.
-    kinds: dict[str, tuple[list[int], list[dict[str, object]]]] = {k: ([], []) for k in ("failed", "unknown", "review")}
-    by_fact: dict[str, list[int]] = {}
-    for position, item in enumerate(items):
-        for fact in item.deps:
-            by_fact.setdefault(fact, []).append(position)
-        out, c = item.static, item.criterion
-        kind = entry_kind(c.kind, out)
-        if kind is None:
-            continue
-        cite = item._citation or _citation_fields(c)
-        if kind == "unknown":
-            fields: dict[str, object] = {
-                "criterion": c.text,
-                "kind": c.kind,
-                "needs": list(out.needs),
-                "citation": cite,
-            }
-        else:
-            fields = entry_fields(kind, c, cite, out)
-        positions, listed = kinds[kind]
-        positions.append(position)
+def _empty_verdict(cohort: CompiledCohort) -> EmptyVerdict:
+    # Built for every cohort whose reasons are read, so the loop builds plain fields inline (an empty patient
+    # has no words to quote) and validates them in one call per kind (`entries`): half the cost of building
+    # each entry alone.
+    listed: list[list[dict[str, object]]] = []
+    for kind, positions in zip(ENTRY_KINDS, cohort.summary.positions, strict=True):
+        fields: list[dict[str, object]] = []
+        for position in positions:
+            c, citation, out = cohort.described(position)
+            cite = citation or _citation_fields(c)
+            if kind == "unknown":
+                fields.append({"criterion": c.text, "kind": c.kind, "needs": list(out.needs), "citation": cite})
+            else:
+                fields.append(entry_fields(kind, c, cite, out))
         listed.append(fields)
+    failed, unknown, review = cohort.summary.positions
     return EmptyVerdict(
-        failed=Static(tuple(kinds["failed"][0]), tuple(FAILED_LIST.validate_python(kinds["failed"][1]))),
-        unknown=Static(tuple(kinds["unknown"][0]), tuple(UNKNOWN_LIST.validate_python(kinds["unknown"][1]))),
-        review=Static(tuple(kinds["review"][0]), tuple(REVIEW_LIST.validate_python(kinds["review"][1]))),
-        by_fact={fact: tuple(positions) for fact, positions in by_fact.items()},
+        failed=Static(failed, tuple(FAILED_LIST.validate_python(listed[0])) if failed else ()),
+        unknown=Static(unknown, tuple(UNKNOWN_LIST.validate_python(listed[1])) if unknown else ()),
+        review=Static(review, tuple(REVIEW_LIST.validate_python(listed[2])) if review else ()),
     )
 
 
@@ -250,7 +301,8 @@ def compile_trial(trial: Trial) -> tuple[CompiledCohort, ...]:
 # A payload names the trial's own criteria by position instead of repeating them: the criteria and their
 # passages are already in the record it is stored with. Only the criteria the compiler makes up (the
 # structured age/sex fields, a missing criteria list) are written out. Per criterion: where it is, the rule's
-# JSON, its dependencies and its empty-patient outcome.
+# JSON, its dependencies and its empty-patient outcome. Per cohort also its `Summary` and how many of the
+# record's own criteria it holds, so that loading builds no criterion until a check needs it.
 
 
 def dumps(trial: Trial, cohorts: Sequence[CompiledCohort]) -> str:
@@ -259,15 +311,28 @@ def dumps(trial: Trial, cohorts: Sequence[CompiledCohort]) -> str:
     for cohort, own in zip(cohorts, _own_criteria(trial, len(cohorts)), strict=True):
         position = {id(c): n for n, c in enumerate(own)}
         made_up: list[list[dict[str, Any]]] = []
-        items = []
+        items: list[list[Any]] = []
+        refs = 0
         for item in cohort.items:
             ref = position.get(id(item.criterion))
             if ref is None or not item.cites_itself:
                 made_up.append([item.criterion.model_dump(mode="json"), item.citation.model_dump(mode="json")])
                 ref = -len(made_up)
+            else:
+                refs += 1
             s = item.static
             items.append([ref, item.rule_json, sorted(item.deps), [s.value, s.reason, list(s.needs), s.review]])
-        out.append({"name": cohort.name, "made_up": made_up, "items": items})
+        summary = cohort.summary
+        out.append(
+            {
+                "name": cohort.name,
+                "own": refs,
+                "by_fact": summary.by_fact,
+                "positions": summary.positions,
+                "made_up": made_up,
+                "items": items,
+            }
+        )
     return json.dumps(
         {"compiler": COMPILER_VERSION, "trial_id": trial.trial_id, "source_hash": trial.source_hash, "cohorts": out},
         ensure_ascii=False,
@@ -302,7 +367,7 @@ def loads(trial: Trial, payload: str) -> tuple[CompiledCohort, ...] | None:
     compiler version) or does not fit this trial (another trial, document or criteria list): the caller then
     compiles afresh.
 
-    Rules are validated when decoded, on first use.
+    Criteria are built on first use (`CompiledCohort.item`), rules validated when decoded.
     """
     if not is_current(payload):
         return None
@@ -314,29 +379,49 @@ def loads(trial: Trial, payload: str) -> tuple[CompiledCohort, ...] | None:
         return None
     cohorts = []
     for cohort, own in zip(stored, _own_criteria(trial, len(stored)), strict=True):
-        made_up = [(Criterion.model_validate(crit), Citation.model_validate(cite)) for crit, cite in cohort["made_up"]]
-        items = []
-        expected = 0  # the record's own criteria come in order, each once: else the list is not the one compiled
-        for ref, rule_json, deps, (value, reason, needs, review) in cohort["items"]:
-            if ref < 0:
-                criterion, citation = made_up[-ref - 1]
-            elif ref == expected < len(own):
-                criterion, citation = own[ref], None
-                expected += 1
-            else:
-                return None
-            key = tuple(deps)
-            frozen = _DEPS.get(key)
-            if frozen is None:
-                frozen = _DEPS[key] = frozenset(key)
-            fields = (value, reason, tuple(needs), review)
-            static = _OUTCOMES.get(fields)
-            if static is None:
-                if len(_OUTCOMES) >= _OUTCOMES_LIMIT:
-                    _OUTCOMES.clear()
-                static = _OUTCOMES[fields] = Outcome(*fields)
-            items.append(Compiled(criterion, frozen, static, citation=citation, rule_json=rule_json))
-        if expected != len(own):
+        # The record's own criteria come in order, each once (`dumps`): a payload holding another number of
+        # them was compiled from another criteria list.
+        if cohort["own"] != len(own):
             return None
-        cohorts.append(CompiledCohort(cohort["name"], tuple(items)))
+        failed, unknown, review = cohort["positions"]
+        by_fact = {fact: tuple(positions) for fact, positions in cohort["by_fact"].items()}
+        summary = Summary(by_fact, (tuple(failed), tuple(unknown), tuple(review)))
+        cohorts.append(CompiledCohort.stored(cohort["name"], summary, _Stored(cohort["items"], cohort["made_up"], own)))
     return tuple(cohorts)
+
+
+class _Stored:
+    """One cohort's criteria as its payload holds them (`dumps`), built one at a time."""
+
+    __slots__ = ("items", "made_up", "own")
+
+    def __init__(self, items: list[list[Any]], made_up: list[list[Any]], own: tuple[Criterion, ...]) -> None:
+        self.items = items
+        self.made_up = made_up
+        self.own = own
+
+    def describe(self, position: int) -> tuple[Criterion, Citation | None, Outcome]:
+        """The criterion at `position`, its citation (None: its own passage) and its empty-patient outcome."""
+        ref, _, _, (value, reason, needs, review) = self.items[position]
+        if ref < 0:
+            crit, cite = self.made_up[-ref - 1]
+            criterion, citation = Criterion.model_validate(crit), Citation.model_validate(cite)
+        else:
+            criterion, citation = self.own[ref], None
+        fields = (value, reason, tuple(needs), review)
+        static = _OUTCOMES.get(fields)
+        if static is None:
+            if len(_OUTCOMES) >= _OUTCOMES_LIMIT:
+                _OUTCOMES.clear()
+            static = _OUTCOMES[fields] = Outcome(*fields)
+        return criterion, citation, static
+
+    def build(self, position: int) -> Compiled:
+        """The criterion at `position`, compiled."""
+        criterion, citation, static = self.describe(position)
+        _, rule_json, deps, _ = self.items[position]
+        key = tuple(deps)
+        frozen = _DEPS.get(key)
+        if frozen is None:
+            frozen = _DEPS[key] = frozenset(key)
+        return Compiled(criterion, frozen, static, citation=citation, rule_json=rule_json)

@@ -27,6 +27,8 @@ _LISTS: dict[
     EntryKind,
     TypeAdapter[list[FailedCriterion]] | TypeAdapter[list[UnknownCriterion]] | TypeAdapter[list[ReviewCriterion]],
 ] = {"failed": FAILED_LIST, "unknown": UNKNOWN_LIST, "review": REVIEW_LIST}
+# The entry kinds in the order of a verdict's lists (failed, unknown, needs_review).
+ENTRY_KINDS: tuple[EntryKind, ...] = ("failed", "unknown", "review")
 
 
 def entry_kind(criterion_kind: str, out: Outcome) -> EntryKind | None:

@@ -11,11 +11,12 @@ from __future__ import annotations
 import gc
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from functools import partial
 from operator import itemgetter
 
 from eligibility import compiled
 from eligibility.compiled import Compiled, CompiledCohort, E, Static
-from eligibility.entries import build_entries, entry_fields, entry_kind
+from eligibility.entries import ENTRY_KINDS, build_entries, entry_fields, entry_kind
 from eligibility.facts import PatientFacts
 from eligibility.matching import FactIndex, Outcome, evaluate
 from eligibility.models import (
@@ -25,6 +26,7 @@ from eligibility.models import (
     ReviewCriterion,
     TrialVerdict,
     UnknownCriterion,
+    VerdictEntries,
     VerdictName,
 )
 from eligibility.questions import question_for  # noqa: F401  (part of this module's API, DESIGN.md)
@@ -33,6 +35,8 @@ from ingest.models import Trial
 _CACHE: dict[tuple[str, str], tuple[CompiledCohort, ...]] = {}
 _BY_OBJECT: dict[int, tuple[Trial, tuple[CompiledCohort, ...]]] = {}  # trials without a source hash
 _CACHE_LIMIT = 50_000
+# A batch check that caches this many trials' rules leaves everything it holds out of garbage collections.
+FREEZE_AFTER = 1_000
 # Verdict entries are frozen: one object per (criterion, outcome).
 _ENTRIES: dict[tuple[EntryKind, str, str, Outcome], Entry] = {}
 
@@ -114,23 +118,16 @@ def _merged(static: Static[E], touched: set[int], new: list[tuple[int, E]]) -> l
     return [e for _, e in kept]
 
 
-def _verdict(trial: Trial, cohort: CompiledCohort, idx: FactIndex, memo: dict[str, Outcome]) -> TrialVerdict:
-    """The cohort's verdict: its empty-patient entries, with the criteria that depend on a fact the patient
-    stated evaluated for this patient."""
-    empty = cohort.empty
-    touched = empty.touched(idx.keys)
+# A criterion the patient's facts touched: its position, where its outcome puts it, the criterion, the outcome.
+Touched = tuple[int, EntryKind, Compiled, Outcome]
+
+
+def _entries(cohort: CompiledCohort, touched: set[int], decided: list[Touched]) -> VerdictEntries:
+    """The verdict's entry lists: the cohort's empty-patient entries with the `touched` criteria's replaced."""
     failed: list[tuple[int, FailedCriterion]] = []
     unknown: list[tuple[int, UnknownCriterion]] = []
     review: list[tuple[int, ReviewCriterion]] = []
-    for position in touched:
-        item = cohort.items[position]
-        out = memo.get(item.key)
-        if out is None:
-            out = evaluate(item.rule, idx, item.criterion.kind)
-            memo[item.key] = out
-        kind = entry_kind(item.criterion.kind, out)
-        if kind is None:
-            continue
+    for position, kind, item, out in decided:
         match _entry(kind, item, out):
             case FailedCriterion() as entry:
                 failed.append((position, entry))
@@ -138,20 +135,48 @@ def _verdict(trial: Trial, cohort: CompiledCohort, idx: FactIndex, memo: dict[st
                 unknown.append((position, entry))
             case ReviewCriterion() as entry:
                 review.append((position, entry))
-    failed_all = _merged(empty.failed, touched, failed)
-    unknown_all = _merged(empty.unknown, touched, unknown)
-    review_all = _merged(empty.review, touched, review)
-    verdict: VerdictName = (
-        "ineligible" if failed_all else "possibly_eligible" if (unknown_all or review_all) else "eligible"
+    empty = cohort.empty
+    return (
+        _merged(empty.failed, touched, failed),
+        _merged(empty.unknown, touched, unknown),
+        _merged(empty.review, touched, review),
     )
-    return TrialVerdict(
+
+
+def _verdict(trial: Trial, cohort: CompiledCohort, idx: FactIndex, memo: dict[str, Outcome]) -> TrialVerdict:
+    """The cohort's verdict: its empty-patient outcomes, with the criteria that depend on a fact the patient
+    stated evaluated for this patient. The verdict is decided here; its entry lists are built when first read
+    (`TrialVerdict.deferred`)."""
+    summary = cohort.summary
+    touched = summary.touched(idx.keys)
+    decided: list[Touched] = []
+    present: dict[EntryKind, bool] = {"failed": False, "unknown": False, "review": False}
+    for position in touched:
+        item = cohort.item(position)
+        out = memo.get(item.key)
+        if out is None:
+            out = evaluate(item.rule, idx, item.criterion.kind)
+            memo[item.key] = out
+        kind = entry_kind(item.criterion.kind, out)
+        if kind is not None:
+            decided.append((position, kind, item, out))
+            present[kind] = True
+    for static_kind, positions in zip(ENTRY_KINDS, summary.positions, strict=True):
+        if not present[static_kind] and any(p not in touched for p in positions):
+            present[static_kind] = True
+    verdict: VerdictName = (
+        "ineligible"
+        if present["failed"]
+        else "possibly_eligible"
+        if (present["unknown"] or present["review"])
+        else "eligible"
+    )
+    return TrialVerdict.deferred(
         trial_id=trial.trial_id,
         cohort=cohort.name,
         verdict=verdict,
-        failed=failed_all,
-        unknown=unknown_all,
-        needs_review=review_all,
         warnings=[w.message for w in trial.warnings],
+        entries=partial(_entries, cohort, touched, decided),
     )
 
 
@@ -176,6 +201,7 @@ def check_trials(trials: Iterable[Trial], facts: PatientFacts, rules: RuleLoader
     # rules in the middle would cost more than the whole check, so collection waits until the end.
     was_enabled = gc.isenabled()
     gc.disable()
+    cached = len(_CACHE) + len(_BY_OBJECT)
     try:
         if rules is not None:
             load_compiled(trials, rules)
@@ -183,6 +209,14 @@ def check_trials(trials: Iterable[Trial], facts: PatientFacts, rules: RuleLoader
             for cohort in compile_trial(trial):
                 out.append(_verdict(trial, cohort, idx, memo))
     finally:
+        if len(_CACHE) + len(_BY_OBJECT) - cached >= FREEZE_AFTER:
+            # The rules just cached live as long as the cache. Reading the reasons of this many verdicts next
+            # allocates ~10 objects per criterion, and each full collection it triggers would walk them all:
+            # on 1,500 archive trials that made reading every reason 2x slower than building it. Frozen, they
+            # are left out of collections (and still freed by reference counting when the cache drops them).
+            # Only big batches (`check` of an index, evals): a chat or a search caches a few trials at a time
+            # and never freezes the garbage of a running server with them.
+            gc.freeze()
         if was_enabled:
             gc.enable()
     return out

@@ -32,6 +32,7 @@ def _cold():
 def _same(fresh: tuple[compiled.CompiledCohort, ...], loaded: tuple[compiled.CompiledCohort, ...]) -> None:
     assert [c.name for c in loaded] == [c.name for c in fresh]
     for a, b in zip(fresh, loaded, strict=True):
+        assert b.summary == a.summary
         assert len(a.items) == len(b.items)
         for x, y in zip(a.items, b.items, strict=True):
             assert y.criterion == x.criterion
@@ -105,6 +106,40 @@ def test_a_payload_of_another_trial_or_document_is_not_used(seed_by_id):
     assert compiled.loads(other, payload) is None
     changed = lupus.model_copy(update={"source_hash": "f" * 64})
     assert compiled.loads(changed, payload) is None
+
+
+def test_a_payload_of_another_criteria_list_is_not_used(seed_by_id):
+    lupus = seed_by_id["NCT03171194"]
+    payload = compiled.compile_payload(lupus)
+    first = lupus.eligibility.cohorts[0]
+    fewer = first.model_copy(update={"exclusion": first.exclusion[:-1]})
+    changed = lupus.model_copy(
+        update={
+            "eligibility": lupus.eligibility.model_copy(update={"cohorts": [fewer, *lupus.eligibility.cohorts[1:]]})
+        }
+    )
+    assert changed.source_hash == lupus.source_hash
+    assert compiled.loads(changed, payload) is None
+
+
+def test_a_cold_check_builds_only_the_criteria_the_patient_touches(seed_by_id, archive_sample):
+    trials = _corpus(seed_by_id, archive_sample)
+    stored = {t.trial_id: compiled.compile_payload(t) for t in trials}
+    facts = extract_facts("I'm 71")
+    verdicts = check_trials(trials, facts, rules=lambda ids: {i: stored[i] for i in ids})
+    cohorts = [c for t in trials for c in evaluate.compile_trial(t)]
+    built = sum(c._items.count(None) == 0 for c in cohorts)
+    unbuilt = sum(c._items.count(None) for c in cohorts)
+    total = sum(len(c) for c in cohorts)
+    # Age is a fact of few criteria: most stay unbuilt until a verdict's reasons are read.
+    assert unbuilt > total * 0.8 and built < len(cohorts)
+    entries = [(v.failed, v.unknown, v.needs_review) for v in verdicts]
+    # Reading the reasons needs each criterion's text, citation and empty-patient outcome, not its rule.
+    assert sum(c._items.count(None) for c in cohorts) == unbuilt
+    evaluate.clear_cache()
+    parsed = check_trials(trials, facts)
+    assert [(v.failed, v.unknown, v.needs_review) for v in parsed] == entries
+    assert [v.verdict for v in parsed] == [v.verdict for v in verdicts]
 
 
 # Criterion wordings recombined from phrase families; the round trip must hold for whatever the parser makes

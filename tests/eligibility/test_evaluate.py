@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
+import copy
+import pickle
+
+from pydantic import BaseModel
+
 from eligibility.evaluate import check_trial, check_trials, compile_trial, question_for, rank_missing_facts
 from eligibility.facts import extract_facts
+from eligibility.models import TrialVerdict
 
 EXAMPLE = "34-year-old woman with SLE, ANA 1:320, SLEDAI 6, eGFR 95, received rituximab 2 months ago"
 
@@ -212,3 +218,72 @@ def test_unknowns_carry_what_the_patient_did_say(seed_by_id, today):
     )
     [u] = [u for u in v.unknown if any("rituximab" in n for n in u.needs)]
     assert u.patient_said == ["rituximab"]
+
+
+def _eager(v: TrialVerdict) -> TrialVerdict:
+    return TrialVerdict.model_validate(v.model_dump())
+
+
+# Each way of reading a verdict fills its entries first: the JSON, a copy, a pickle, its fields as an
+# iterable, and being part of another model's output.
+_READS = [
+    lambda v: TrialVerdict.model_validate_json(v.model_dump_json()),
+    lambda v: v.model_copy(),
+    lambda v: copy.deepcopy(v),
+    lambda v: pickle.loads(pickle.dumps(v)),
+    lambda v: TrialVerdict(**dict(v)),
+    lambda v: _Holder.model_validate_json(_Holder(results=[v]).model_dump_json()).results[0],
+]
+
+
+def test_a_verdict_whose_entries_are_built_on_read_is_the_verdict_built_at_once(seed_by_id, today):
+    facts = extract_facts(EXAMPLE, today=today)
+    for trial in seed_by_id.values():
+        eager = [_eager(v) for v in check_trial(trial, facts)]
+        assert check_trial(trial, facts) == eager and eager == check_trial(trial, facts)
+        for read in _READS:
+            assert [read(v) for v in check_trial(trial, facts)] == eager
+        for v, e in zip(check_trial(trial, facts), eager, strict=True):
+            assert repr(v) == repr(e) and "needs_review=" in repr(v)
+
+
+def test_a_verdict_is_decided_before_its_entries_are_built(seed_by_id, today):
+    built: list[str] = []
+    [v] = check_trial(seed_by_id["NCT03171194"], extract_facts(EXAMPLE, today=today))
+    real = v.__pydantic_private__["_entries"]
+
+    def counting():
+        built.append(v.trial_id)
+        return real()
+
+    v.__pydantic_private__["_entries"] = counting
+    assert v.verdict == "ineligible" and v.trial_id == "NCT03171194" and built == []
+    assert v.failed and built == ["NCT03171194"]
+    assert v.unknown is v.unknown and built == ["NCT03171194"]  # built once
+
+
+class _Holder(BaseModel):
+    results: list[TrialVerdict]
+
+
+def test_a_batch_that_caches_many_trials_leaves_them_out_of_collections(seed_by_id, today, monkeypatch):
+    import gc
+
+    from eligibility import evaluate
+
+    facts = extract_facts(EXAMPLE, today=today)
+    trials = list(seed_by_id.values())
+    evaluate.clear_cache()
+    before = gc.get_freeze_count()
+    try:
+        check_trials(trials[:2], facts)  # a few trials, as a chat or a search caches them: nothing frozen
+        assert gc.get_freeze_count() == before
+        monkeypatch.setattr(evaluate, "FREEZE_AFTER", 3)
+        check_trials(trials, facts)  # the rest: three more trials cached
+        assert gc.get_freeze_count() > before
+        frozen = gc.get_freeze_count()
+        check_trials(trials, facts)  # all cached already
+        assert gc.get_freeze_count() == frozen
+    finally:
+        gc.unfreeze()
+        evaluate.clear_cache()
