@@ -325,7 +325,7 @@ def cmd_check(args: argparse.Namespace) -> int:
             raise UsageError(f"not in the index {settings.index_dir}: {', '.join(missing)} (see `trialfinder trials`)")
     else:
         trials = sorted(index.trials(), key=lambda t: t.trial_id)
-    verdicts = check_trials(trials, facts, rules=index.store.compiled_rules)
+    verdicts = check_trials(trials, facts, rules=index.store.compiled_rules, reasons=True)
     _write_fhir(args, trials, verdicts)
     payload = {"facts": facts.to_json(), "results": [v.model_dump() for v in verdicts]}
     _emit(args, payload, _human_check)

@@ -191,8 +191,16 @@ def check_trial(trial: Trial, facts: PatientFacts, rules: RuleLoader | None = No
     return [_verdict(trial, cohort, idx, {}) for cohort in compile_trial(trial)]
 
 
-def check_trials(trials: Iterable[Trial], facts: PatientFacts, rules: RuleLoader | None = None) -> list[TrialVerdict]:
-    """Verdicts for every trial and cohort, in the order of `trials` (`rules` as in `check_trial`)."""
+def check_trials(
+    trials: Iterable[Trial], facts: PatientFacts, rules: RuleLoader | None = None, *, reasons: bool = False
+) -> list[TrialVerdict]:
+    """Verdicts for every trial and cohort, in the order of `trials` (`rules` as in `check_trial`).
+
+    `reasons`: build every verdict's entry lists now, for a caller that reads them all (`check --json`);
+    otherwise each verdict builds them when first read. Built here, they are built with garbage collection
+    paused, as the rules are: read afterwards one by one, the allocations trigger full collections (on the
+    archive 1.4-2.1 s of reading instead of 0.5 s).
+    """
     trials = list(trials)
     idx = FactIndex.build(facts)
     memo: dict[str, Outcome] = {}
@@ -208,6 +216,9 @@ def check_trials(trials: Iterable[Trial], facts: PatientFacts, rules: RuleLoader
         for trial in trials:
             for cohort in compile_trial(trial):
                 out.append(_verdict(trial, cohort, idx, memo))
+        if reasons:
+            for verdict in out:
+                verdict.build_reasons()
     finally:
         if len(_CACHE) + len(_BY_OBJECT) - cached >= FREEZE_AFTER:
             # The rules just cached live as long as the cache. Reading the reasons of this many verdicts next

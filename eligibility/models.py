@@ -99,6 +99,11 @@ class TrialVerdict(_Frozen):
         object.__setattr__(v, "__pydantic_private__", {"_entries": entries})
         return v
 
+    def build_reasons(self) -> TrialVerdict:
+        """Build the entry lists now (a deferred verdict builds them on first read); returns the verdict."""
+        self._fill()
+        return self
+
     def _fill(self) -> None:
         private = self.__pydantic_private__
         build = private.get("_entries") if private else None

@@ -287,3 +287,13 @@ def test_a_batch_that_caches_many_trials_leaves_them_out_of_collections(seed_by_
     finally:
         gc.unfreeze()
         evaluate.clear_cache()
+
+
+def test_a_check_for_every_reason_builds_them_before_it_returns(seed_by_id, today):
+    facts = extract_facts(EXAMPLE, today=today)
+    trials = list(seed_by_id.values())
+    built = check_trials(trials, facts, reasons=True)
+    assert all(v.__pydantic_private__["_entries"] is None for v in built)
+    deferred = check_trials(trials, facts)
+    assert all(v.__pydantic_private__["_entries"] is not None for v in deferred)
+    assert [v.model_dump() for v in built] == [v.model_dump() for v in deferred]
