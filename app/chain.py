@@ -31,6 +31,7 @@ from app.conversation import (
     subject_of,
 )
 from app.generators import NOT_FOUND, Draft, Generator, Passage, Statement, make_generator
+from app.generators.extractive import MAX_TRIALS
 from app.intent import Intent, TrialProfile, build_profiles, understand
 from app.models import Answer, NextQuestion
 from app.places import Place, nearest_site, site_km
@@ -45,9 +46,12 @@ from eligibility.questions import question_for
 from ingest.models import Chunk, Trial
 from trialfinder.ids import TRIAL_ID_MENTION
 from trialfinder.settings import Settings
-from vectorstore.index import TrialIndex
+from vectorstore.index import Hit, TrialIndex
 
 MAX_LISTED = 5
+# A description matching more trials than an answer covers ("the stem cell trial" on an archive, where it
+# matches hundreds): the answer covers this many, the best for the question, and says how many matched.
+MAX_DESCRIBED = MAX_TRIALS
 NOT_ENROLLING = frozenset({"COMPLETED", "TERMINATED", "WITHDRAWN", "SUSPENDED", "ACTIVE_NOT_RECRUITING", "UNKNOWN"})
 # Where the passage shown under each trial of a list comes from: what the trial studies and does.
 LIST_SECTIONS = ("summary", "description", "conditions", "interventions", "arms", "outcomes")
@@ -344,6 +348,9 @@ class Assistant:
             return self._retrieve_trials(turn)
         trial_ids = intent.trial_ids
         hits = self.index.search(turn.question, k=k, trial_ids=trial_ids, sections=intent.sections())
+        if intent.resolved_by == "description" and len(trial_ids) > MAX_DESCRIBED:
+            trial_ids = self._best_described(turn, hits)
+            hits = [h for h in hits if h.chunk.trial_id in trial_ids]
         scores = {h.chunk.id: h.score for h in hits}
         ordered: list[Chunk] = [h.chunk for h in hits]
         sections = set(intent.sections() or [])
@@ -365,6 +372,19 @@ class Assistant:
                 )
             ]
         return turn
+
+    def _best_described(self, turn: _Turn, hits: list[Hit]) -> list[str]:
+        """The `MAX_DESCRIBED` trials, of the many a description matched, whose passages best match the
+        question (then in the matcher's order), with a warning that names how many matched."""
+        matched = turn.understood.trial_ids
+        ranked = list(dict.fromkeys(h.chunk.trial_id for h in hits))
+        best = [*ranked, *(t for t in matched if t not in ranked)][:MAX_DESCRIBED]
+        turn.intent = turn.understood.model_copy(update={"trial_ids": best})
+        turn.warnings.append(
+            f"{len(matched)} trials match that description; this answer covers the {len(best)} whose passages "
+            "best match the question. Name a trial by its number to ask about it alone."
+        )
+        return best
 
     def _retrieve_trials(self, turn: _Turn) -> _Turn:
         """Trials for a find question: hybrid trial ranking, filtered by the countries and statuses asked."""
