@@ -15,9 +15,12 @@ Two things keep a bulk ingest affordable (issue 8, measured on the 6,785-record 
 from __future__ import annotations
 
 import hashlib
+import multiprocessing
 import os
 import sys
 import time
+from collections import deque
+from concurrent.futures import Future, ProcessPoolExecutor
 from pathlib import Path
 from typing import Literal
 
@@ -279,6 +282,11 @@ class _Run:
         )
 
 
+# Below this many trials to compile, starting compiling processes (each imports the parser and its registry,
+# ~2 s) costs more than it saves.
+PARALLEL_COMPILE_FROM = 500
+
+
 def compile_rules(index: TrialIndex, batch: int = 200) -> int:
     """Compile the criteria of every stored trial that has no rules from the current compiler, and store them
     beside the record; returns how many trials were compiled.
@@ -286,16 +294,37 @@ def compile_rules(index: TrialIndex, batch: int = 200) -> int:
     New and replaced trials have none (a commit drops them), and a changed parser, registry or matcher makes
     every stored payload stale (`compiled.COMPILER_VERSION`), so an ingest after such a change recompiles all
     trials even when no document changed. Until then the checker refuses stale payloads and parses afresh.
+
+    Many trials are compiled by `TRIALFINDER_COMPILE_WORKERS` processes (parsing is pure Python, one core
+    each), a batch at a time and saved in order as they come back: an interrupted run keeps what it saved.
     """
     stale = index.store.uncompiled(compiled.COMPILER_VERSION)
-    for start in range(0, len(stale), batch):
-        payloads = {
-            trial.trial_id: compiled.compile_payload(trial)
-            for trial_id in stale[start : start + batch]
-            if (trial := index.trial(trial_id)) is not None
-        }
-        index.store.save_compiled(compiled.COMPILER_VERSION, payloads)
+    batches = [stale[start : start + batch] for start in range(0, len(stale), batch)]
+    workers = index.settings.compile_workers or os.cpu_count() or 1
+    if workers < 2 or len(stale) < PARALLEL_COMPILE_FROM:
+        for ids in batches:
+            payloads = {
+                trial.trial_id: compiled.compile_payload(trial)
+                for trial_id in ids
+                if (trial := index.trial(trial_id)) is not None
+            }
+            index.store.save_compiled(compiled.COMPILER_VERSION, payloads)
+        return len(stale)
+    # "spawn": a forked copy of a process holding the embedding model and its threads can hang.
+    with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+        pending: deque[Future[dict[str, str]]] = deque()
+        for ids in batches:
+            pending.append(pool.submit(compiled.compile_records, _records(index, ids)))
+            # A few batches in flight per process: the records of a whole registry are never all in memory.
+            if len(pending) >= 2 * workers:
+                index.store.save_compiled(compiled.COMPILER_VERSION, pending.popleft().result())
+        while pending:
+            index.store.save_compiled(compiled.COMPILER_VERSION, pending.popleft().result())
     return len(stale)
+
+
+def _records(index: TrialIndex, trial_ids: list[str]) -> list[str]:
+    return [trial.model_dump_json() for trial_id in trial_ids if (trial := index.trial(trial_id)) is not None]
 
 
 def _summary(trial: Trial, chunks: list[Chunk], outcome: str, notes: list[str]) -> TrialSummary:

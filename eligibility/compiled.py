@@ -153,7 +153,8 @@ class Summary:
         by_fact: dict[str, list[int]] = {}
         kinds: dict[EntryKind, list[int]] = {k: [] for k in ENTRY_KINDS}
         for position, item in enumerate(items):
-            for fact in item.deps:
+            # Sorted: a set's order changes with each process's string hashing, and a payload must not.
+            for fact in sorted(item.deps):
                 by_fact.setdefault(fact, []).append(position)
             kind = entry_kind(item.criterion.kind, item.static)
             if kind is not None:
@@ -349,6 +350,16 @@ def _own_criteria(trial: Trial, count: int) -> list[tuple[Criterion, ...]]:
 def compile_payload(trial: Trial) -> str:
     """Compile `trial` and return its stored form: what ingest keeps beside the record."""
     return dumps(trial, compile_trial(trial))
+
+
+def compile_records(records: list[str]) -> dict[str, str]:
+    """The stored forms of trial records given as JSON, by trial id: what an ingest's compiling process
+    runs (it imports only this package and the ingest models)."""
+    out = {}
+    for record in records:
+        trial = Trial.model_validate_json(record)
+        out[trial.trial_id] = compile_payload(trial)
+    return out
 
 
 def is_current(payload: str) -> bool:

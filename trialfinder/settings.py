@@ -148,6 +148,13 @@ class Settings(BaseSettings):
         description="Most characters of patient statements one chat keeps; past it the chat asks to edit or "
         "start over instead of growing the profile.",
     )
+    compile_workers: int = Field(
+        default=0,
+        ge=0,
+        le=64,
+        description="Processes compiling criteria into rules at ingest (0: one per CPU core); used from 500 "
+        "trials to compile.",
+    )
     answer_workers: int = Field(
         default=4,
         ge=1,

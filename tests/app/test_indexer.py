@@ -228,3 +228,33 @@ def test_reading_an_index_without_compiled_rules_leaves_it_unchanged(tmp_path):
     store.close()
     tables = {r[0] for r in sqlite3.connect(path).execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
     assert "compiled_rules" not in tables  # an eval opening a shared index must not change it
+
+
+def test_many_trials_are_compiled_by_several_processes_into_the_same_payloads(
+    make_settings, write_study, tmp_path, monkeypatch
+):
+    from app import indexer
+    from eligibility import compiled
+
+    docs = tmp_path / "docs"
+    ids = [f"NCT9400000{n}" for n in range(1, 6)]
+    for n, nct in enumerate(ids):
+        write_study(docs, nct, f"Lupus study {n}", criteria=f"Inclusion Criteria:\n\n* Aged {18 + n} to 70\n")
+    # Five trials stand for a registry: the processes start from this many (500 in production).
+    monkeypatch.setattr(indexer, "PARALLEL_COMPILE_FROM", 2)
+    pools: list[int] = []
+
+    class CountedPool(indexer.ProcessPoolExecutor):  # the real pool, counted
+        def __init__(self, max_workers: int, **kwargs):
+            pools.append(max_workers)
+            super().__init__(max_workers, **kwargs)
+
+    monkeypatch.setattr(indexer, "ProcessPoolExecutor", CountedPool)
+    index = TrialIndex.open(make_settings(compile_workers=2))
+    try:
+        ingest_paths([docs], index, progress=False)
+        stored = index.store.compiled_rules(ids)
+        assert stored == {nct: compiled.compile_payload(index.trial(nct)) for nct in ids}
+        assert pools == [2]
+    finally:
+        index.close()

@@ -198,3 +198,31 @@ def test_generated_criteria_load_back_as_parsed(seed_by_id, texts, exclusion):
     loaded = compiled.loads(trial, payload)
     assert loaded is not None
     _same(fresh, loaded)
+
+
+def test_a_payload_is_the_same_text_in_every_process(seed_by_id, tmp_path):
+    # String hashing differs per process (PYTHONHASHSEED): nothing in a payload may follow a set's order.
+    import subprocess
+    import sys
+
+    from trialfinder.settings import PROJECT_ROOT
+
+    trial = seed_by_id["NCT06888973"]
+    record = tmp_path / "trial.json"
+    record.write_text(trial.model_dump_json())
+    code = (
+        "import sys; from eligibility.compiled import compile_records; "
+        "print(compile_records([open(sys.argv[1]).read()])[sys.argv[2]], end='')"
+    )
+    outs = {
+        subprocess.run(
+            [sys.executable, "-c", code, str(record), trial.trial_id],
+            capture_output=True,
+            text=True,
+            check=True,
+            cwd=PROJECT_ROOT,
+            env={"PYTHONPATH": str(PROJECT_ROOT), "PYTHONHASHSEED": seed, "HF_HUB_OFFLINE": "1"},
+        ).stdout
+        for seed in ("1", "2", "3")
+    }
+    assert outs == {compiled.compile_payload(trial)}

@@ -273,19 +273,18 @@ def test_a_batch_that_caches_many_trials_leaves_them_out_of_collections(seed_by_
 
     facts = extract_facts(EXAMPLE, today=today)
     trials = list(seed_by_id.values())
+    frozen: list[int] = []
+    monkeypatch.setattr(gc, "freeze", lambda: frozen.append(len(evaluate._CACHE)))
     evaluate.clear_cache()
-    before = gc.get_freeze_count()
     try:
         check_trials(trials[:2], facts)  # a few trials, as a chat or a search caches them: nothing frozen
-        assert gc.get_freeze_count() == before
+        assert frozen == []
         monkeypatch.setattr(evaluate, "FREEZE_AFTER", 3)
         check_trials(trials, facts)  # the rest: three more trials cached
-        assert gc.get_freeze_count() > before
-        frozen = gc.get_freeze_count()
+        assert frozen == [len(trials)]
         check_trials(trials, facts)  # all cached already
-        assert gc.get_freeze_count() == frozen
+        assert frozen == [len(trials)]
     finally:
-        gc.unfreeze()
         evaluate.clear_cache()
 
 
