@@ -1,7 +1,7 @@
 """The hand-off page: "summary for my doctor", one printable page in Markdown and HTML.
 
 It holds the profile in the person's own words (each statement with its turn) and, per trial in focus
-(or every trial checked when none is), the checker's verdict, the failed criteria with their citations,
+(or every trial checked when none is), the checker's verdict (none for a trial not enrolling now), the failed criteria with their citations,
 what is still unknown, the trial's status and its site nearest to the user's place with the contact the
 record gives (the site's facility, the overall investigators). Nothing here is new judgement: it
 re-states the checker's verdicts for the facts as they are now.
@@ -19,6 +19,7 @@ from markdown_it import MarkdownIt
 from pydantic import BaseModel, ConfigDict
 
 from app import vocabulary as vocab
+from app.chain import NOT_ENROLLING
 from app.conversation import Conversation
 from app.inert import inert
 from app.places import Place, nearest_site
@@ -60,7 +61,10 @@ def doctor_summary(conversation: Conversation, index: TrialIndex, place: Place |
             continue
         lines += [f"### {tid}: {inert(trial.title)}", ""]
         lines.append(f"- Status: {(trial.status or 'not stated').replace('_', ' ').lower()}")
-        if facts is not None:
+        if (trial.status or "").upper() in NOT_ENROLLING:
+            # As the chat's card says: a trial that takes no one now is not screened, so no verdict is handed on.
+            lines.append("- Not enrolling now: it takes no new patients, so no checker's verdict is given.")
+        elif facts is not None:
             verdicts = check_trial(trial, facts, rules=index.store.compiled_rules)
             for v in best_verdicts(verdicts).values():
                 cohort = f" ({inert(v.cohort)} cohort)" if v.cohort else ""

@@ -70,3 +70,24 @@ def test_the_page_shows_hostile_words_as_text(bot, seed_index):
 def test_no_summary_before_a_profile_and_a_trial(bot):
     assert not can_hand_off(Conversation())
     assert not can_hand_off(_talk(bot, "What is lupus nephritis?"))
+
+
+def test_a_trial_not_enrolling_gets_no_verdict_on_the_page(tmp_path, make_settings, write_study):
+    from app.indexer import ingest_paths
+    from app.summary import doctor_summary
+    from vectorstore.index import TrialIndex
+
+    docs = tmp_path / "docs"
+    write_study(docs, "NCT99300001", "Closed lupus study", status="COMPLETED")
+    write_study(docs, "NCT99300002", "Open lupus study")
+    settings = make_settings(corpus_dir=docs)
+    index = TrialIndex.open(settings)
+    try:
+        assert not ingest_paths([docs], index, progress=False).errors
+        conv = _talk(Assistant(index, settings), "I'm 40 with lupus. Could I join NCT99300001 or NCT99300002?")
+        page = doctor_summary(conv, index).markdown
+        closed, open_ = page.split("### NCT99300002")
+        assert "Not enrolling now" in closed and "Checker's verdict" not in closed
+        assert "Checker's verdict" in open_ and "Not enrolling now" not in open_
+    finally:
+        index.close()
