@@ -216,9 +216,9 @@ def bench_checker(trials: list, rules=None, seconds: float = 3.0) -> dict:
     def warm(read: bool) -> float:
         rounds, spent = 0, 0.0
         while spent < seconds:
-            started = time.perf_counter()
-            evaluate.check_trials(trials, patients[rounds % len(patients)], rules=rules, reasons=read)
-            spent += time.perf_counter() - started
+            spent += timed(evaluate.check_trials, trials, patients[rounds % len(patients)], rules=rules, reasons=read)[
+                0
+            ]
             rounds += 1
         return per_pass * rounds / spent
 

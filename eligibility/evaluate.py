@@ -150,7 +150,7 @@ def _verdict(trial: Trial, cohort: CompiledCohort, idx: FactIndex, memo: dict[st
     summary = cohort.summary
     touched = summary.touched(idx.keys)
     decided: list[Touched] = []
-    present: dict[EntryKind, bool] = {"failed": False, "unknown": False, "review": False}
+    present: dict[EntryKind, bool] = dict.fromkeys(ENTRY_KINDS, False)
     for position in touched:
         item = cohort.item(position)
         out = memo.get(item.key)

@@ -109,18 +109,9 @@ class TrialVerdict(_Frozen):
         build = private.get("_entries") if private else None
         if build is not None:
             failed, unknown, review = build()
-            d = self.__dict__
+            values = {**self.__dict__, "failed": failed, "unknown": unknown, "needs_review": review}
             # In field order, as validation would have put them (repr follows it).
-            filled = {
-                "trial_id": d["trial_id"],
-                "cohort": d["cohort"],
-                "verdict": d["verdict"],
-                "failed": failed,
-                "unknown": unknown,
-                "needs_review": review,
-                "warnings": d["warnings"],
-            }
-            object.__setattr__(self, "__dict__", filled)
+            object.__setattr__(self, "__dict__", {name: values[name] for name in type(self).model_fields})
             private["_entries"] = None  # type: ignore[index]
 
     if not TYPE_CHECKING:
