@@ -1023,7 +1023,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.run", description=__doc__.split("\n\n")[0])
     parser.add_argument("--synthetic", type=int, default=10_000, help="trials in the generated corpus")
     parser.add_argument("--embed-sample", type=int, default=2000, help="chunks embedded to measure throughput")
-    parser.add_argument("--rounds", type=int, default=2, help="alternating rounds of the embedding backends")
+    parser.add_argument("--rounds", type=int, default=3, help="alternating rounds of the embedding backends")
     parser.add_argument("--no-archive", action="store_true", help="skip the archive index even when it exists")
     parser.add_argument(
         "--no-dense-policies",

@@ -50,6 +50,26 @@ def test_batches_come_back_in_input_order_and_match_one_by_one():
     assert float((together[::9] * alone).sum(axis=1).min()) >= 0.9999
 
 
+def test_a_repeated_text_is_embedded_once_and_returned_at_every_position(monkeypatch):
+    texts = ["Primary purpose: Treatment", "Sex: all", "Primary purpose: Treatment", "Phase 2", "Sex: all"] * 3
+    embedder = Embedder(batch_size=4)
+    model = embedder._model
+    seen: list[list[str]] = []
+
+    def encode(batch, **kwargs):
+        seen.append(list(batch))
+        return type(model).encode(model, batch, **kwargs)
+
+    monkeypatch.setattr(model, "encode", encode)
+    vectors = embedder.embed(texts)
+    assert seen == [["Primary purpose: Treatment", "Sex: all", "Phase 2"]]
+    assert vectors.shape == (15, embedder.dim)
+    for i, text in enumerate(texts):
+        first = texts.index(text)
+        assert np.array_equal(vectors[i], vectors[first])
+    assert float(vectors[0] @ vectors[1]) < 0.99
+
+
 def test_onnx_vectors_match_torch_and_int8_stays_close(onnx_cache: Path):
     texts = ["Exclusion: platelet count below 50,000/mm3", "Adults aged 18 to 70 with systemic sclerosis"]
     torch_vectors = Embedder().embed(texts)
