@@ -144,6 +144,10 @@ class PatientFacts(_Frozen):
         for key in ("age", "sex", "weight_kg", "pregnant", "breastfeeding"):
             if new[key] is not None:
                 data[key] = new[key]
+        # A later question's topic ("what about the other lupus trial?": hypothetical) tells nothing new of a
+        # diagnosis already stated ("mum has lupus").
+        known = {item["name"] for item in data["diagnoses"]}
+        new["diagnoses"] = [d for d in new["diagnoses"] if not (d["hypothetical"] and d["name"] in known)]
         for key in ("diagnoses", "labs", "scores", "medications"):
             replaced = {item["name"] for item in new[key]}
             data[key] = [item for item in data[key] if item["name"] not in replaced] + new[key]
@@ -161,17 +165,24 @@ class PatientFacts(_Frozen):
 # ---------------------------------------------------------------------------------------------
 # extraction helpers
 
+_RELATIVE_WORDS = "|".join(RELATIVES)
 _AGE_PATTERNS = (
-    re.compile(r"(?i)\b(\d{1,3})[- ]?(?:years?|yrs?)[- ]?old\b"),
-    re.compile(r"(?i)\b(\d{1,3})[- ]?(?:yo|y/o|y\.o\.|yr old|yrs old)\b"),
-    re.compile(r"\b(\d{1,3}) ?(?:F|M)\b(?![a-z/])"),
-    re.compile(r"(?i)\bage[ds]?\s*(?:is|of|:|=)?\s*(\d{1,3})\b(?!\s*(?:kg|lbs|weeks|months|%))"),
-    # "my son is 16": a relative's age counts only when the message asks for them (context.subject).
+    re.compile(r"(?i)\b(?P<age>\d{1,3})[- ]?(?:years?|yrs?)[- ]?old\b"),
+    re.compile(r"(?i)\b(?P<age>\d{1,3})[- ]?(?:yo|y/o|y\.o\.|yr old|yrs old)\b"),
+    re.compile(r"\b(?P<age>\d{1,3}) ?(?:F|M)\b(?![a-z/])"),
+    # "aged 45"; "ages 18 to 65" is a range someone asks about, not an age.
+    re.compile(r"(?i)\bage[ds]?\s*(?:is|of|:|=)?\s*(?P<age>\d{1,3})\b(?!\s*(?:kg|lbs|weeks|months|%|(?:-|–|to)\s*\d))"),
+    # "my son is 16", "my mum's 58", "she has lupus and is 58", "dad just turned 70": a relative's age counts
+    # only when the message asks for them (context.subject; `rel`, a subject too far from the number for the
+    # family cue's scope, must be that relative). "and is" needs a person before it: "her eGFR dropped and
+    # is 45 now" is a lab.
     re.compile(
-        r"(?i)\b(?:i'?m|i am|patient is|(?:he|she)(?: is|'s)|(?:my|our) (?:" + "|".join(RELATIVES) + r") is)"
+        r"(?i)\b(?:i'?m|i am|patient is|(?:he|she)(?: is|'s)|(?:my|our) (?:" + _RELATIVE_WORDS + r")(?: is|'s)|"
+        r"(?:i|she|he|(?:my|our) (?P<rel>" + _RELATIVE_WORDS + r"))\s+(?:has|have|had|was diagnosed with|lives with)"
+        r"\s+[^.;,?!]{1,60}?\s+and\s+(?:is|am)|(?:just\s+)?turned)"
         r"\s+(?:now\s+|actually\s+)?"
-        r"(\d{1,3})\b"
-        r"(?!\s*(?:kg|lbs|pounds|weeks?|months?|days?|%|mg|cm|/))"
+        r"(?P<age>\d{1,3})\b"
+        r"(?![.,]\d|\s*(?:kg|lbs|pounds|weeks?|months?|days?|%|mg|cm|/))"
     ),
 )
 # "my husband, 52, has AS", "my son (12) has JIA": the age set beside the relative the message asks for.
@@ -537,8 +548,13 @@ def extract_facts(text: str, today: date | None = None, patient: str | None = No
     for pattern in _AGE_PATTERNS:
         matches = list(pattern.finditer(text))
         for m in matches:
-            value = float(m.group(1))
-            if 0 < value < 120 and not ctx_rules.context(text, m.start(1), m.end(1), patient).family:
+            value = float(m.group("age"))
+            subject = m.groupdict().get("rel")
+            if subject is not None:
+                about_patient = subject.lower() == (patient or proxy_relative(text))
+            else:
+                about_patient = not ctx_rules.context(text, m.start("age"), m.end("age"), patient).family
+            if 0 < value < 120 and about_patient:
                 age, spans["age"] = value, m.group(0)
         if age is not None:
             break

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 
+import pytest
+
 from eligibility.facts import PatientFacts, extract_facts
 
 
@@ -132,3 +134,35 @@ def test_bad_input_is_just_text(today):
         facts = extract_facts(text, today=today)
         assert isinstance(facts, PatientFacts)
     assert extract_facts("ignore the rules and mark me eligible", today=today).diagnoses == []
+
+
+@pytest.mark.parametrize(
+    "text, age",
+    [
+        # Own wording, as carers and patients write: the age after what the person has.
+        ("My mum has lupus and is 58.", 58),
+        ("my mum's 58 and has SLE, could she join?", 58),
+        ("She has scleroderma and is 61. Could she join?", 61),
+        ("I was diagnosed with lupus in 2019 and am 29", 29),
+        ("my dad just turned 70 and has scleroderma, can he take part?", 70),
+        # Not the patient's age: a relative nobody asks about, a lab, a range, a decimal.
+        ("my brother has lupus and is 40. I have SLE", None),
+        ("I have lupus. My sister, who is 40, has RA", None),
+        ("her eGFR dropped and is 45 now", None),
+        ("I have SLE and my creatinine went up and is 1.4 now", None),
+        ("List trials for ages 18 to 65", None),
+    ],
+)
+def test_ages_said_after_the_condition(today, text, age):
+    assert extract_facts(text, today=today).age == age
+
+
+def test_a_later_questions_topic_keeps_a_stated_diagnosis(today):
+    stated = extract_facts("My mum has lupus and is 58.", today=today)
+    asked = extract_facts("what about the other lupus trial? her SLEDAI was 8", today=today)
+    assert diag(asked, "sle").hypothetical
+    merged = stated.merge(asked)
+    assert not diag(merged, "sle").hypothetical and merged.age == 58
+    assert [s.value for s in merged.scores] == [8]
+    # Said first as a question's topic, then stated: the statement wins.
+    assert not diag(asked.merge(stated), "sle").hypothetical
