@@ -184,7 +184,8 @@ class Assistant:
                 lead = "That's fine; I'll leave that open."
         elif kind is TurnKind.CORRECTION:
             said = extract_facts(correction_text(question), today)
-            restated = corrected_number(question, conv.facts)
+            last = conv.statements[-1].facts if conv.statements else None
+            restated = corrected_number(question, conv.facts, last)
             if restated and not said.age and not said.labs and not said.scores:
                 said = said.merge(extract_facts(restated, today))
             if said.states_anything():

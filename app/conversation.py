@@ -359,9 +359,10 @@ def correction_text(text: str) -> str:
     return _NOT_NUMBER.sub("", text)
 
 
-def corrected_number(text: str, facts: PatientFacts | None) -> str | None:
+def corrected_number(text: str, facts: PatientFacts | None, last: PatientFacts | None = None) -> str | None:
     """A bare corrected number restated for the fact it replaces: the fact holding the "not N" value
-    (age first), so "sorry, she's 71, not 61" updates the age the person gave before."""
+    (age first), so "sorry, she's 71, not 61" updates the age the person gave before; without "not N",
+    the one value the person's last statement gave ("my SLEDAI is 12" then "sorry, I meant 9")."""
     new = _NUMBER.search(correction_text(text))
     old = re.search(r"(?i)\bnot\s+(\d+(?:\.\d+)?)", text)
     if new is None:
@@ -376,6 +377,14 @@ def corrected_number(text: str, facts: PatientFacts | None) -> str | None:
                 return f"{m.name} {value}"
         if facts.weight_kg is not None and facts.weight_kg == was:
             return f"{value} kg"
+    if old is None and last is not None:
+        values = [
+            *([f"{value} years old"] if last.age is not None else []),
+            *([f"{value} kg"] if last.weight_kg is not None else []),
+            *(f"{m.name} {value}" for m in [*last.labs, *last.scores]),
+        ]
+        if len(values) == 1:
+            return values[0]
     # Nothing held the replaced value (it was never understood): a bare number of years said of the
     # patient ("she's 71", "I'm 71") is the age.
     return f"{value} years old" if float(value) <= 120 else None

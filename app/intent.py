@@ -15,6 +15,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from app import vocabulary as vocab
+from eligibility.facts import extract_facts
 from ingest.models import Trial
 from trialfinder.ids import TRIAL_ID_MENTION, find_ids
 
@@ -106,7 +107,8 @@ _ELIGIBILITY = re.compile(
     r"enrol\w*|enter|be (included|enrolled|accepted)|apply|sign up|get in)|am i a (candidate|fit|match)|"
     r"(is|would) (she|he|my \w+) (be )?a (candidate|fit|match)|do (i|we) fit|(i|she|he) fit|"
     r"(a )?(good )?candidate|allowed to (join|participate|enrol\w*)|"
-    r"(suitable|right|an option|open|appropriate) for (me|her|him|them|us|my \w+|a \d{1,3}[- ]?(year|yr)))",
+    r"(suitable|right|an option|open|appropriate) for (me|her|him|them|us|my \w+|a \d{1,3}[- ]?(year|yr))|"
+    r"(open|available) to (me|her|him|them|us|my \w+))",
     re.IGNORECASE,
 )
 _PERSONAL = re.compile(
@@ -120,6 +122,18 @@ _FACT_STATEMENT = re.compile(
     r"\d{1,3}[- ]?(yo|y/o|year[- ]old|years? old)|diagnosed|pregnan\w*|breast ?feeding|on (prednisone|methotrexate|\w+mab\b))",
     re.IGNORECASE,
 )
+# A sentence ending in "?" asks ("does it exclude an eGFR below 30?"); the others may state.
+_ASKED_SENTENCE = re.compile(r"[^.?!]*\?")
+
+
+def _states_values(text: str) -> bool:
+    """Whether a sentence that asks nothing gives the patient's age, weight, a lab or a score, as the fact
+    extractor reads them ("her SLEDAI was 8 last month", "mum has lupus and is 58"): the wordings
+    `_FACT_STATEMENT` lists are a few of the many that state facts."""
+    facts = extract_facts(_SUPPOSITION.sub(" ", _ASKED_SENTENCE.sub(" ", text)))
+    return facts.age is not None or facts.weight_kg is not None or bool(facts.labs or facts.scores)
+
+
 _SUPPOSITION = re.compile(r"(?i)\b(?:what\s+)?if\b[^,.;?!]*")
 _FIND = re.compile(
     r"\b(are there|is there|any (trials?|studies)|find|search|look(ing)? for|which (trials?|studies)|"
@@ -183,6 +197,8 @@ DESCRIPTOR = re.compile(
     r"\b(?:the|that|this)\s+(?P<desc>[\w\-'’ .]{2,60}?)\s+(?P<noun>trial|study|one|pilot|protocol|project)\b",
     re.IGNORECASE,
 )
+# What joins two descriptions of the same trial: "the lupus pilot, the one in South Carolina".
+_APPOSITION = re.compile(r"\s*(?:,|:|-|–|—|\(|i\.e\.,?|i mean)\s*")
 # "the lupus trials": a description naming several trials; only read as one when the turn compares them,
 # since "what are the lupus trials?" asks to find trials rather than about known ones.
 PLURAL_DESCRIPTOR = re.compile(
@@ -211,7 +227,12 @@ _GREETING = re.compile(
     r"ok(ay)?|cheers)\b[\s!.,?]*(there|trialfinder)?[\s!.,?]*$",
     re.IGNORECASE,
 )
-_ELLIPTIC = re.compile(r"^\s*(and|what about|how about|same for|and for|and what about|also)\b", re.IGNORECASE)
+# "and the scleroderma one?", "ok, what about the Korean one?": a filler word may open it.
+_ELLIPTIC = re.compile(
+    r"^\s*(?:(?:ok(?:ay)?|alright|right|so|hmm+|thanks?|great|fine)\W+)?"
+    r"(and|what about|how about|same for|and for|and what about|also)\b",
+    re.IGNORECASE,
+)
 
 
 class Intent(BaseModel):
@@ -498,12 +519,25 @@ def understand(
     resolved_by = "id" if trial_ids else None
 
     if not named:
+        described: list[tuple[re.Match[str], list[str]]] = []
         for m in DESCRIPTOR.finditer(text):
             desc = m.group("desc")
             if m.group("noun").lower() == "pilot":
                 desc += " pilot"
+            other = re.match(r"(?i)(?:the\s+)?other\s+", desc)
             desc = re.sub(r"^(same|other)\s+", "", desc, flags=re.IGNORECASE)
             matches = match_description(desc, profiles)
+            if other and previous_trials:
+                # "the other lupus trial": a lupus trial besides the ones just talked about.
+                matches = [t for t in matches if t not in previous_trials] or matches
+            if described and _APPOSITION.fullmatch(text[described[-1][0].end() : m.start()]):
+                # "the other lupus trial, the Korean one": two descriptions of one trial.
+                both = [t for t in described[-1][1] if t in matches]
+                if both:
+                    described[-1] = (m, both)
+                    continue
+            described.append((m, matches))
+        for _, matches in described:
             for tid in matches:
                 if tid not in trial_ids:
                     trial_ids.append(tid)
@@ -522,7 +556,7 @@ def understand(
     countries = vocab.mentioned_countries(text)
     personal = bool(_PERSONAL.search(text)) or bool(re.search(r"\bmy patient\b", low))
     # "What happens if I get pregnant during it?" states nothing: a clause under "if" is a supposition.
-    states_facts = bool(_FACT_STATEMENT.search(_SUPPOSITION.sub(" ", text)))
+    states_facts = bool(_FACT_STATEMENT.search(_SUPPOSITION.sub(" ", text))) or _states_values(text)
     wants_eligibility = bool(_ELIGIBILITY.search(text)) and (personal or has_patient or injection)
     if re.search(r"\b(eligibility|inclusion|exclusion) criteria\b", low) and not personal:
         wants_eligibility = False

@@ -146,6 +146,17 @@ def test_correction_and_retraction_change_the_verdict(bot):
     assert chat.facts is None and reset.facts == {}
 
 
+def test_a_bare_corrected_number_replaces_the_value_just_corrected_not_the_age(bot):
+    # Own wording: a score corrected twice, the second time as a bare number.
+    chat = Conversation()
+    bot.ask("I'm 34, SLE, SLEDAI 6, eGFR 95: could I join NCT03171194?", conversation=chat)
+    high = bot.ask("actually my SLEDAI is 12", conversation=chat)
+    assert verdicts(high, "NCT03171194") == ["ineligible"]
+    meant = bot.ask("sorry, I meant 9", conversation=chat)
+    assert chat.facts.age == 34 and [s.value for s in chat.facts.scores] == [9]
+    assert verdicts(meant, "NCT03171194") == ["possibly_eligible"]
+
+
 def test_focus_follow_up_filters_the_listed_trials(bot):
     chat = Conversation()
     bot.ask("Are there any lupus trials?", conversation=chat)

@@ -222,3 +222,41 @@ def test_both_alone_still_compares_the_trials_in_focus(catalog):
 def test_two_of_something_else_is_no_reference_to_the_trials_in_focus(catalog):
     focus = ["NCT04356287", "NCT06888973", "NCT03929120"]
     assert ask(catalog, "How far apart are the two infusions?", previous_trials=focus).trial_ids == []
+
+
+def test_the_other_described_trial_leaves_the_one_in_focus(catalog):
+    # Own wording: a carer moves from the lupus pilot to "the other" lupus stem-cell trial.
+    other = ask(
+        catalog,
+        "ok what about the other lupus stem cell trial, the Korean one?",
+        previous_trials=["NCT03171194"],
+        previous_kind="trial_fact",
+        previous_aspects=["status"],
+    )
+    assert other.trial_ids == ["KCT0004337"]
+    assert other.kind == "trial_fact" and other.aspects == ["status"]
+    # Two descriptions joined by a comma name one trial; "and" still joins two.
+    assert ask(catalog, "Who sponsors the lupus trial, the Korean one?").trial_ids == ["KCT0004337"]
+    both = ask(catalog, "Compare the Mayo trial and the scleroderma study")
+    assert set(both.trial_ids) == {"NCT03929120", "NCT04356287"}
+
+
+def test_open_to_someone_asks_for_a_check(catalog):
+    assert ask(catalog, "Is the lupus pilot open to her?").kind == "eligibility"
+    assert ask(catalog, "Is NCT04356287 available to my husband?").kind == "eligibility"
+    assert ask(catalog, "Is NCT06888973 open?").kind == "trial_fact"
+
+
+@pytest.mark.parametrize(
+    "question, states",
+    [
+        ("what about the Korean one? her SLEDAI was 8 last month", True),
+        ("My mum has lupus and is 58.", True),
+        ("platelets 25,000 and eGFR 40", True),
+        ("Does NCT03171194 exclude an eGFR below 30?", False),
+        ("What if my eGFR is 25?", False),
+        ("List the trials for ages 18 to 65", False),
+    ],
+)
+def test_values_stated_in_any_wording_are_facts(catalog, question, states):
+    assert ask(catalog, question).states_facts is states
