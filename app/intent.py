@@ -122,6 +122,7 @@ _FACT_STATEMENT = re.compile(
     r"\d{1,3}[- ]?(yo|y/o|year[- ]old|years? old)|diagnosed|pregnan\w*|breast ?feeding|on (prednisone|methotrexate|\w+mab\b))",
     re.IGNORECASE,
 )
+_SUPPOSITION = re.compile(r"(?i)\b(?:what\s+)?if\b[^,.;?!]*")
 # A sentence ending in "?" asks ("does it exclude an eGFR below 30?"); the others may state.
 _ASKED_SENTENCE = re.compile(r"[^.?!]*\?")
 
@@ -134,7 +135,6 @@ def _states_values(text: str) -> bool:
     return facts.age is not None or facts.weight_kg is not None or bool(facts.labs or facts.scores)
 
 
-_SUPPOSITION = re.compile(r"(?i)\b(?:what\s+)?if\b[^,.;?!]*")
 _FIND = re.compile(
     r"\b(are there|is there|any (trials?|studies)|find|search|look(ing)? for|which (trials?|studies)|"
     r"what (trials?|studies)|list (the |all )?(trials?|studies)|trials? (for|in|on|about|with|that)|"
