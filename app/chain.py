@@ -24,6 +24,7 @@ from app.conversation import (
     FOCUS_REFERENCE,
     Conversation,
     TurnKind,
+    ambiguous_number,
     answer_text,
     classify,
     corrected_number,
@@ -76,6 +77,10 @@ RULES_REFUSAL = (
     "and eligibility is always decided by the rule checker."
 )
 START_OVER = "Starting over: I've forgotten everything you told me in this conversation. What would you like to know?"
+WHICH_VALUE = (
+    "Which value do you want to change? You told me: {values}. Please say it with its name, for example "
+    '"age 36" or "eGFR 40"; I have changed nothing yet.'
+)
 ACKNOWLEDGED = (
     "All right. You can ask about a trial (what it studies, its dose, sites or status), tell me more about the "
     "patient, or ask which trials might fit."
@@ -185,8 +190,17 @@ class Assistant:
         elif kind is TurnKind.CORRECTION:
             said = extract_facts(correction_text(question), today)
             last = conv.statements[-1].facts if conv.statements else None
+            bare = not said.age and not said.weight_kg and not said.labs and not said.scores
+            which = ambiguous_number(question, last) if bare else None
+            if which is not None:
+                return Answer(
+                    answer=WHICH_VALUE.format(values=render.facts_line(which)),
+                    intent="meta",
+                    backend="rules",
+                    facts=conv.facts.to_json() if conv.facts is not None else {},
+                )
             restated = corrected_number(question, conv.facts, last)
-            if restated and not said.age and not said.labs and not said.scores:
+            if restated and bare:
                 said = said.merge(extract_facts(restated, today))
             if said.states_anything():
                 conv.add_facts(said, question)

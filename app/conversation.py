@@ -388,3 +388,17 @@ def corrected_number(text: str, facts: PatientFacts | None, last: PatientFacts |
     # Nothing held the replaced value (it was never understood): a bare number of years said of the
     # patient ("she's 71", "I'm 71") is the age.
     return f"{value} years old" if float(value) <= 120 else None
+
+
+def ambiguous_number(text: str, last: PatientFacts | None) -> PatientFacts | None:
+    """The values a bare corrected number could replace when it cannot tell which ("I'm 34, SLEDAI 6, eGFR
+    95" then "sorry, I meant 36"), else None. Guessing the age there could turn someone away for an age they
+    never gave, so the person is asked."""
+    if last is None or _NUMBER.search(correction_text(text)) is None or re.search(r"(?i)\bnot\s+\d", text):
+        return None
+    held = (last.age is not None) + (last.weight_kg is not None) + len(last.labs) + len(last.scores)
+    if held < 2:
+        return None
+    return PatientFacts(
+        today=last.today, age=last.age, weight_kg=last.weight_kg, labs=list(last.labs), scores=list(last.scores)
+    )

@@ -157,6 +157,16 @@ def test_a_bare_corrected_number_replaces_the_value_just_corrected_not_the_age(b
     assert verdicts(meant, "NCT03171194") == ["possibly_eligible"]
 
 
+def test_a_bare_number_that_could_replace_several_values_is_asked_about_not_guessed(bot):
+    chat = Conversation()
+    bot.ask("I'm 34, SLE, SLEDAI 6, eGFR 95: could I join NCT03171194?", conversation=chat)
+    unsure = bot.ask("sorry, I meant 36", conversation=chat)
+    assert "Which value" in unsure.answer and "age 34" in unsure.answer and not unsure.eligibility
+    assert chat.facts.age == 34 and [s.value for s in chat.facts.scores] == [6]
+    named = bot.ask("age 36", conversation=chat)
+    assert chat.facts.age == 36 and verdicts(named, "NCT03171194") == ["possibly_eligible"]
+
+
 def test_focus_follow_up_filters_the_listed_trials(bot):
     chat = Conversation()
     bot.ask("Are there any lupus trials?", conversation=chat)
