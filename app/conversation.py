@@ -378,11 +378,7 @@ def corrected_number(text: str, facts: PatientFacts | None, last: PatientFacts |
         if facts.weight_kg is not None and facts.weight_kg == was:
             return f"{value} kg"
     if old is None and last is not None:
-        values = [
-            *([f"{value} years old"] if last.age is not None else []),
-            *([f"{value} kg"] if last.weight_kg is not None else []),
-            *(f"{m.name} {value}" for m in [*last.labs, *last.scores]),
-        ]
+        values = _restatements(last, value)
         if len(values) == 1:
             return values[0]
     # Nothing held the replaced value (it was never understood): a bare number of years said of the
@@ -394,11 +390,20 @@ def ambiguous_number(text: str, last: PatientFacts | None) -> PatientFacts | Non
     """The values a bare corrected number could replace when it cannot tell which ("I'm 34, SLEDAI 6, eGFR
     95" then "sorry, I meant 36"), else None. Guessing the age there could turn someone away for an age they
     never gave, so the person is asked."""
-    if last is None or _NUMBER.search(correction_text(text)) is None or re.search(r"(?i)\bnot\s+\d", text):
+    new = _NUMBER.search(correction_text(text))
+    if last is None or new is None or re.search(r"(?i)\bnot\s+\d", text):
         return None
-    held = (last.age is not None) + (last.weight_kg is not None) + len(last.labs) + len(last.scores)
-    if held < 2:
+    if len(_restatements(last, new.group(1))) < 2:
         return None
     return PatientFacts(
         today=last.today, age=last.age, weight_kg=last.weight_kg, labs=list(last.labs), scores=list(last.scores)
     )
+
+
+def _restatements(facts: PatientFacts, value: str) -> list[str]:
+    """`value` restated for each value `facts` holds (age, weight, each lab and score), as the extractor reads it."""
+    return [
+        *([f"{value} years old"] if facts.age is not None else []),
+        *([f"{value} kg"] if facts.weight_kg is not None else []),
+        *(f"{m.name} {value}" for m in [*facts.labs, *facts.scores]),
+    ]

@@ -187,7 +187,7 @@ _AGE_PATTERNS = (
 )
 # "my husband, 52, has AS", "my son (12) has JIA": the age set beside the relative the message asks for.
 _RELATIVE_AGE = re.compile(
-    r"(?i)\b(?:my|our) (" + "|".join(RELATIVES) + r")(?:\s*,\s*|\s*\(\s*|\s+)(\d{1,3})\b"
+    r"(?i)\b(?:my|our) (" + _RELATIVE_WORDS + r")(?:\s*,\s*|\s*\(\s*|\s+)(\d{1,3})\b"
     r"(?=\s*[,)]|\s+(?:has|had|was|is|with|and|who|just)\b)"
 )
 _FEMALE = re.compile(r"(?i)\b(?:woman|female|girl|lady|mrs|ms)\b|\b\d{1,3} ?(?:yo |y/o |year[- ]old )?F\b")
@@ -544,6 +544,8 @@ def extract_facts(text: str, today: date | None = None, patient: str | None = No
     today = today or date.today()
     text = (text or "")[:MAX_TEXT]
     spans: dict[str, str] = {}
+    # The relative the message (or the conversation) makes the patient, if any: "my son" then names them.
+    relative = patient or proxy_relative(text)
     age = None
     for pattern in _AGE_PATTERNS:
         matches = list(pattern.finditer(text))
@@ -551,7 +553,7 @@ def extract_facts(text: str, today: date | None = None, patient: str | None = No
             value = float(m.group("age"))
             subject = m.groupdict().get("rel")
             if subject is not None:
-                about_patient = subject.lower() == (patient or proxy_relative(text))
+                about_patient = subject.lower() == relative
             else:
                 about_patient = not ctx_rules.context(text, m.start("age"), m.end("age"), patient).family
             if 0 < value < 120 and about_patient:
@@ -571,7 +573,6 @@ def extract_facts(text: str, today: date | None = None, patient: str | None = No
             break
     # A relative the message asks for is the patient ("my wife, 45, has lupus: could she join?"): their
     # word gives the sex and the number beside it the age. A relative not asked for is family history.
-    relative = patient or proxy_relative(text)
     if relative is not None:
         pronoun = RELATIVES[relative]
         if sex is None and pronoun in ("she", "he"):
